@@ -1,0 +1,349 @@
+//! [`TrackerClient`]: the failover-aware client every caller uses to talk to the tracker cluster.
+//!
+//! It keeps a leader hint and one multiplexed connection per tracker, follows `NotLeader` hints,
+//! moves to the next tracker when one is down or unavailable, and retries with exponential backoff
+//! plus jitter until a deadline. A write keeps its client id and serial across every retry, so the
+//! cluster applies it at most once and answers the retry with the original reply.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::connection::{Connection, ConnectionError};
+use crate::error::ApiError;
+use crate::tracker_msg::{AdminRequest, NodeStatus, ReadRequest, Request, Response, WriteOp, WriteRequest};
+
+/// How a [`TrackerClient`] reaches the cluster and how long it keeps trying.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Client API addresses of the trackers (`host:port`).
+    pub trackers: Vec<String>,
+    /// Give up on a request after this long.
+    pub deadline: Duration,
+    /// Bound on one attempt at one tracker (connect + answer).
+    pub attempt_timeout: Duration,
+    /// Bound on opening one connection.
+    pub connect_timeout: Duration,
+    /// First backoff after a failed attempt; doubles up to `backoff_max`.
+    pub backoff_initial: Duration,
+    /// Largest backoff between attempts.
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    /// A config with the given trackers and defaults suited to a LAN cluster.
+    pub fn new(trackers: Vec<String>) -> Self {
+        ClientConfig {
+            trackers,
+            deadline: Duration::from_secs(15),
+            attempt_timeout: Duration::from_secs(4),
+            connect_timeout: Duration::from_millis(500),
+            backoff_initial: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(400),
+        }
+    }
+
+    /// Parses a comma-separated tracker list, as given to `--trackers`.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidRequest`] if the list is empty.
+    pub fn from_list(list: &str) -> Result<Self, ApiError> {
+        let trackers: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if trackers.is_empty() {
+            return Err(ApiError::InvalidRequest(
+                "the tracker list is empty: pass --trackers HOST:PORT,HOST:PORT,...".into(),
+            ));
+        }
+        Ok(ClientConfig::new(trackers))
+    }
+}
+
+/// Mutable routing state: known trackers, leader hint and open connections.
+struct Routing {
+    /// Known tracker addresses (grows when a hint names a tracker not in the list).
+    addrs: Vec<String>,
+    /// Index in `addrs` of the node believed to be leader.
+    leader: Option<usize>,
+    /// Open connections by index in `addrs`.
+    conns: HashMap<usize, Arc<Connection>>,
+    /// Where the round-robin search goes next.
+    next: usize,
+}
+
+/// Failover-aware client of the tracker cluster. Cheap to share behind an `Arc`.
+pub struct TrackerClient {
+    /// Timeouts and backoff.
+    config: ClientConfig,
+    /// Random id fixed for this client's lifetime; with `serial` it makes writes idempotent.
+    client_id: u64,
+    /// Serial of the last write issued.
+    serial: AtomicU64,
+    /// Leader hint and connections.
+    routing: Mutex<Routing>,
+    /// One write in flight per client id, so serials reach the log in order.
+    write_turn: tokio::sync::Mutex<()>,
+}
+
+impl TrackerClient {
+    /// Creates a client with a fresh random client id.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidRequest`] if `config.trackers` is empty.
+    pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
+        if config.trackers.is_empty() {
+            return Err(ApiError::InvalidRequest(
+                "the tracker list is empty: pass --trackers HOST:PORT,...".into(),
+            ));
+        }
+        let routing = Routing {
+            addrs: config.trackers.clone(),
+            leader: None,
+            conns: HashMap::new(),
+            next: rand::thread_rng().gen_range(0..config.trackers.len()),
+        };
+        Ok(TrackerClient {
+            config,
+            client_id: rand::thread_rng().gen(),
+            serial: AtomicU64::new(0),
+            routing: Mutex::new(routing),
+            write_turn: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// This client's id as carried by its writes.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// The tracker currently believed to be leader, if any.
+    pub fn leader_hint(&self) -> Option<String> {
+        let r = self.routing.lock().ok()?;
+        r.leader.and_then(|i| r.addrs.get(i).cloned())
+    }
+
+    /// Issues a replicated write, retried until acknowledged or the deadline passes.
+    ///
+    /// # Errors
+    /// The tracker's typed error, or [`ApiError::NoTrackerReachable`] after the deadline (the
+    /// write may or may not have been applied then).
+    pub async fn write(&self, op: WriteOp) -> Result<Response, ApiError> {
+        let _turn = self.write_turn.lock().await;
+        let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        let request = Request::Write(WriteRequest {
+            client_id: self.client_id,
+            serial,
+            op,
+        });
+        self.send(request).await
+    }
+
+    /// Issues a linearizable read through the leader.
+    ///
+    /// # Errors
+    /// As [`TrackerClient::write`].
+    pub async fn read(&self, op: ReadRequest) -> Result<Response, ApiError> {
+        self.send(Request::Read(op)).await
+    }
+
+    /// Issues an administrative request to the leader.
+    ///
+    /// # Errors
+    /// As [`TrackerClient::write`].
+    pub async fn admin(&self, op: AdminRequest) -> Result<Response, ApiError> {
+        self.send(Request::Admin(op)).await
+    }
+
+    /// Asks one specific node for its status, without failover.
+    ///
+    /// # Errors
+    /// [`ApiError::Unavailable`] if the node does not answer within `timeout`.
+    pub async fn node_status(addr: &str, timeout: Duration) -> Result<NodeStatus, ApiError> {
+        let attempt = async {
+            let conn = Connection::open(addr, timeout)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            match conn.call(Request::Admin(AdminRequest::Status)).await {
+                Ok(Ok(Response::Status(s))) => Ok(s),
+                Ok(Ok(other)) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(ApiError::Unavailable(e.to_string())),
+            }
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| ApiError::Unavailable(format!("{addr} did not answer in time")))?
+    }
+
+    /// Sends `request` with leader following, failover and backoff until the deadline.
+    async fn send(&self, request: Request) -> Result<Response, ApiError> {
+        let started = Instant::now();
+        let mut backoff = self.config.backoff_initial;
+        let mut attempts: u32 = 0;
+        let mut last_error: String;
+        let mut target = self.first_target();
+        loop {
+            attempts += 1;
+            let outcome = self.attempt(target, &request).await;
+            match outcome {
+                Ok(Ok(response)) => {
+                    self.set_leader(target);
+                    return Ok(response);
+                }
+                Ok(Err(ApiError::NotLeader {
+                    leader_api_addr: Some(hint),
+                    ..
+                })) => {
+                    let hinted = self.index_of_or_add(&hint);
+                    last_error = format!("node {} is not the leader", self.addr_of(target));
+                    if hinted != target {
+                        self.set_leader(hinted);
+                        target = hinted;
+                        // Follow a fresh hint at once, but not forever: a stale hint loop
+                        // still backs off below after the first hop.
+                        if attempts % 3 != 0 {
+                            continue;
+                        }
+                    } else {
+                        target = self.next_target(target);
+                    }
+                }
+                Ok(Err(e)) if e.is_retryable() => {
+                    last_error = e.to_string();
+                    self.clear_leader(target);
+                    target = self.next_target(target);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    last_error = e;
+                    self.drop_connection(target);
+                    self.clear_leader(target);
+                    target = self.next_target(target);
+                }
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= self.config.deadline {
+                return Err(ApiError::NoTrackerReachable {
+                    trackers: self.addr_list(),
+                    attempts,
+                    last_error,
+                });
+            }
+            let jitter = rand::thread_rng().gen_range(0.5..1.5);
+            let sleep = backoff.mul_f64(jitter).min(self.config.deadline - elapsed);
+            tokio::time::sleep(sleep).await;
+            backoff = (backoff * 2).min(self.config.backoff_max);
+        }
+    }
+
+    /// One attempt at one tracker: the outer error is transport trouble, the inner the answer.
+    async fn attempt(
+        &self,
+        target: usize,
+        request: &Request,
+    ) -> Result<Result<Response, ApiError>, String> {
+        let fut = async {
+            let conn = self.connection(target).await.map_err(|e| e.to_string())?;
+            conn.call(request.clone()).await.map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.config.attempt_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "{} did not answer within {:?}",
+                self.addr_of(target),
+                self.config.attempt_timeout
+            )),
+        }
+    }
+
+    /// The open connection to `target`, opening one if needed.
+    async fn connection(&self, target: usize) -> Result<Arc<Connection>, ConnectionError> {
+        let addr = {
+            let r = self.routing.lock().map_err(|_| ConnectionError::Closed("poisoned".into()))?;
+            if let Some(c) = r.conns.get(&target) {
+                if !c.is_closed() {
+                    return Ok(c.clone());
+                }
+            }
+            r.addrs.get(target).cloned().unwrap_or_default()
+        };
+        let conn = Arc::new(Connection::open(&addr, self.config.connect_timeout).await?);
+        if let Ok(mut r) = self.routing.lock() {
+            r.conns.insert(target, conn.clone());
+        }
+        Ok(conn)
+    }
+
+    fn first_target(&self) -> usize {
+        match self.routing.lock() {
+            Ok(r) => r.leader.unwrap_or(r.next),
+            Err(_) => 0,
+        }
+    }
+
+    fn next_target(&self, current: usize) -> usize {
+        match self.routing.lock() {
+            Ok(mut r) => {
+                let n = r.addrs.len().max(1);
+                r.next = (current + 1) % n;
+                r.next
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn set_leader(&self, target: usize) {
+        if let Ok(mut r) = self.routing.lock() {
+            r.leader = Some(target);
+        }
+    }
+
+    fn clear_leader(&self, target: usize) {
+        if let Ok(mut r) = self.routing.lock() {
+            if r.leader == Some(target) {
+                r.leader = None;
+            }
+        }
+    }
+
+    fn drop_connection(&self, target: usize) {
+        if let Ok(mut r) = self.routing.lock() {
+            r.conns.remove(&target);
+        }
+    }
+
+    fn index_of_or_add(&self, addr: &str) -> usize {
+        match self.routing.lock() {
+            Ok(mut r) => match r.addrs.iter().position(|a| a == addr) {
+                Some(i) => i,
+                None => {
+                    r.addrs.push(addr.to_string());
+                    r.addrs.len() - 1
+                }
+            },
+            Err(_) => 0,
+        }
+    }
+
+    fn addr_of(&self, target: usize) -> String {
+        self.routing
+            .lock()
+            .ok()
+            .and_then(|r| r.addrs.get(target).cloned())
+            .unwrap_or_default()
+    }
+
+    fn addr_list(&self) -> String {
+        self.routing
+            .lock()
+            .map(|r| r.addrs.join(","))
+            .unwrap_or_default()
+    }
+}

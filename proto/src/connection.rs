@@ -1,0 +1,207 @@
+//! One multiplexed client connection to a tracker: a writer task, a reader task, and a table of
+//! requests in flight keyed by request id, so several requests share one socket.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::BufReader;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+use crate::frame::{read_message, write_message, FrameError, MAX_API_FRAME_BYTES};
+use crate::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
+
+/// The reply slot of one request in flight.
+type ReplySlot = oneshot::Sender<Result<Response, ApiError>>;
+
+/// Requests in flight on one connection, by request id.
+type Pending = Arc<Mutex<HashMap<u64, ReplySlot>>>;
+
+/// Why a request did not get an answer over this connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// TCP connect failed or timed out.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// Address tried.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The server refused or garbled the handshake.
+    #[error("handshake with {addr} failed: {reason}")]
+    Handshake {
+        /// Address tried.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The connection closed before the answer arrived.
+    #[error("connection to {0} closed")]
+    Closed(String),
+}
+
+/// A live, multiplexed connection to one tracker node.
+pub struct Connection {
+    /// Address this connection goes to.
+    addr: String,
+    /// Raft id of the node, from its handshake.
+    node_id: u64,
+    /// Feeds the writer task.
+    outbox: mpsc::Sender<(Request, ReplySlot)>,
+    /// Set by either task when the socket is gone.
+    closed: Arc<AtomicBool>,
+}
+
+impl Connection {
+    /// Connects and performs the version handshake.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Connect`] if the socket cannot be opened within `timeout`,
+    /// [`ConnectionError::Handshake`] if the server refuses or does not answer in time.
+    pub async fn open(addr: &str, timeout: Duration) -> Result<Self, ConnectionError> {
+        let connect_err = |reason: String| ConnectionError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| connect_err("timed out".into()))?
+            .map_err(|e| connect_err(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (rd, mut wr) = stream.into_split();
+        let mut rd = BufReader::new(rd);
+        let handshake = async {
+            let hello = ClientFrame::Hello {
+                magic: API_MAGIC,
+                version: API_VERSION,
+            };
+            write_message(&mut wr, &hello, MAX_API_FRAME_BYTES).await?;
+            read_message::<ServerFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await
+        };
+        let hs_err = |reason: String| ConnectionError::Handshake {
+            addr: addr.to_string(),
+            reason,
+        };
+        let node_id = match tokio::time::timeout(timeout, handshake).await {
+            Err(_) => return Err(hs_err("no answer in time".into())),
+            Ok(Err(e)) => return Err(hs_err(e.to_string())),
+            Ok(Ok(Some(ServerFrame::Welcome { node_id, .. }))) => node_id,
+            Ok(Ok(Some(ServerFrame::Refused(e)))) => return Err(hs_err(e.to_string())),
+            Ok(Ok(other)) => return Err(hs_err(format!("unexpected answer {other:?}"))),
+        };
+
+        let pending: Pending = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (outbox, inbox) = mpsc::channel(256);
+        tokio::spawn(task_write(wr, inbox, pending.clone(), closed.clone()));
+        tokio::spawn(task_read(rd, pending, closed.clone()));
+        Ok(Connection {
+            addr: addr.to_string(),
+            node_id,
+            outbox,
+            closed,
+        })
+    }
+
+    /// Raft id of the node at the other end.
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// Whether the socket is known to be gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.outbox.is_closed()
+    }
+
+    /// Sends one request and waits for its answer (no timeout here; the caller bounds it).
+    ///
+    /// # Errors
+    /// [`ConnectionError::Closed`] if the connection dies before the answer arrives.
+    pub async fn call(&self, request: Request) -> Result<Result<Response, ApiError>, ConnectionError> {
+        let (slot, answer) = oneshot::channel();
+        self.outbox
+            .send((request, slot))
+            .await
+            .map_err(|_| ConnectionError::Closed(self.addr.clone()))?;
+        answer
+            .await
+            .map_err(|_| ConnectionError::Closed(self.addr.clone()))
+    }
+}
+
+/// Assigns request ids, records the reply slot, and writes frames until the outbox closes.
+async fn task_write(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut inbox: mpsc::Receiver<(Request, ReplySlot)>,
+    pending: Pending,
+    closed: Arc<AtomicBool>,
+) {
+    let mut next_id: u64 = 0;
+    while let Some((request, slot)) = inbox.recv().await {
+        if closed.load(Ordering::Acquire) {
+            break;
+        }
+        next_id += 1;
+        if let Ok(mut map) = pending.lock() {
+            map.insert(next_id, slot);
+        }
+        let frame = ClientFrame::Request {
+            id: next_id,
+            request,
+        };
+        if let Err(e) = write_message(&mut wr, &frame, MAX_API_FRAME_BYTES).await {
+            tracing::debug!(%e, "client connection write failed");
+            if let Ok(mut map) = pending.lock() {
+                if let FrameError::TooLarge { len, max } = e {
+                    if let Some(slot) = map.remove(&next_id) {
+                        let _ = slot.send(Err(ApiError::InvalidRequest(format!(
+                            "request of {len} bytes exceeds the {max}-byte frame limit"
+                        ))));
+                    }
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+    closed.store(true, Ordering::Release);
+    // Dropping the pending slots wakes every waiter with "closed".
+    if let Ok(mut map) = pending.lock() {
+        map.clear();
+    }
+}
+
+/// Routes each reply to its waiter until the socket ends.
+async fn task_read(
+    mut rd: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    pending: Pending,
+    closed: Arc<AtomicBool>,
+) {
+    loop {
+        match read_message::<ServerFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await {
+            Ok(Some(ServerFrame::Reply { id, result })) => {
+                let slot = pending.lock().ok().and_then(|mut map| map.remove(&id));
+                if let Some(slot) = slot {
+                    let _ = slot.send(result);
+                }
+            }
+            Ok(Some(other)) => {
+                tracing::debug!(?other, "unexpected frame from tracker");
+                break;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(%e, "client connection read failed");
+                break;
+            }
+        }
+    }
+    closed.store(true, Ordering::Release);
+    if let Ok(mut map) = pending.lock() {
+        map.clear();
+    }
+}

@@ -1,0 +1,214 @@
+//! Length-prefixed frames: a 4-byte big-endian length, then that many bytes of bincode.
+//!
+//! Every reader enforces a maximum frame size *before* allocating, so a hostile 4 GiB length
+//! prefix costs nothing but a closed connection. A clean end of stream between frames is not an
+//! error ([`read_frame`] returns `Ok(None)`); an end of stream inside a frame is.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest frame accepted on the client API port (file registrations carry one SHA-1 per chunk,
+/// so a 100 GiB file needs about 4 MiB).
+pub const MAX_API_FRAME_BYTES: usize = 16 << 20;
+
+/// Largest frame accepted on the Raft port (batches of log entries and snapshot chunks).
+pub const MAX_RAFT_FRAME_BYTES: usize = 64 << 20;
+
+/// Why a frame could not be read or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix announced more than the maximum this port accepts.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// Announced length.
+        len: usize,
+        /// Maximum accepted on this port.
+        max: usize,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    /// The socket failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not a valid message of the expected type.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// bincode configuration used on every port; the limit stops hostile inner lengths from
+/// allocating more than a frame can hold.
+fn config() -> bincode::config::Configuration<
+    bincode::config::BigEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<{ MAX_RAFT_FRAME_BYTES }>,
+> {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_limit::<{ MAX_RAFT_FRAME_BYTES }>()
+}
+
+/// Serializes a message with the project's bincode configuration.
+///
+/// # Errors
+/// Fails only if the value cannot be represented (a bug in a message type).
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, FrameError> {
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// Deserializes a message; trailing bytes are rejected.
+///
+/// # Errors
+/// [`FrameError::Malformed`] if the bytes are not exactly one value of type `T`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FrameError> {
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(FrameError::Malformed(format!(
+            "{} trailing bytes after the message",
+            bytes.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// Reads one frame. Returns `Ok(None)` on a clean end of stream before the length prefix.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] before reading the body if the prefix exceeds `max_bytes`,
+/// [`FrameError::Truncated`] if the stream ends inside the frame, [`FrameError::Io`] otherwise.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut prefix = [0u8; 4];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        let n = reader.read(&mut prefix[filled..]).await?;
+        if n == 0 {
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
+        }
+        filled += n;
+    }
+    let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
+    if len > max_bytes {
+        return Err(FrameError::TooLarge {
+            len,
+            max: max_bytes,
+        });
+    }
+    let mut body = vec![0u8; len];
+    match reader.read_exact(&mut body).await {
+        Ok(_) => Ok(Some(body)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
+        Err(e) => Err(FrameError::Io(e)),
+    }
+}
+
+/// Writes one frame (prefix and body) and flushes it.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] if `body` exceeds `max_bytes`, [`FrameError::Io`] if the socket fails.
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<(), FrameError> {
+    if body.len() > max_bytes {
+        return Err(FrameError::TooLarge {
+            len: body.len(),
+            max: max_bytes,
+        });
+    }
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
+        len: body.len(),
+        max: max_bytes,
+    })?;
+    writer.write_all(&len.to_be_bytes()).await?;
+    writer.write_all(body).await?;
+    writer.flush().await?;
+    Ok(())
+}
+
+/// Reads one frame and decodes it as `T`; `Ok(None)` on a clean end of stream.
+///
+/// # Errors
+/// As [`read_frame`] and [`decode`].
+pub async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<T>, FrameError> {
+    match read_frame(reader, max_bytes).await? {
+        Some(body) => decode(&body).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Encodes `value` and writes it as one frame.
+///
+/// # Errors
+/// As [`encode`] and [`write_frame`].
+pub async fn write_message<T: Serialize, W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    value: &T,
+    max_bytes: usize,
+) -> Result<(), FrameError> {
+    let body = encode(value)?;
+    write_frame(writer, &body, max_bytes).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trip_and_clean_eof() {
+        let mut buf = Vec::new();
+        write_message(&mut buf, &("hello".to_string(), 7u64), 1024)
+            .await
+            .unwrap();
+        let mut rd = &buf[..];
+        let got: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
+        assert_eq!(got, Some(("hello".to_string(), 7)));
+        let eof: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
+        assert_eq!(eof, None);
+    }
+
+    #[tokio::test]
+    async fn oversized_prefix_is_rejected_before_allocation() {
+        let buf = u32::MAX.to_be_bytes();
+        let err = read_frame(&mut &buf[..], 1024).await.unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn every_truncation_is_an_error_not_a_panic() {
+        let mut buf = Vec::new();
+        write_message(&mut buf, &vec![1u8; 100], 1024).await.unwrap();
+        for cut in 1..buf.len() {
+            let res = read_frame(&mut &buf[..cut], 1024).await;
+            assert!(matches!(res, Err(FrameError::Truncated)), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn garbage_bodies_never_panic() {
+        // Every length of a pseudo-random byte string must decode to an error or a value.
+        let mut x: u32 = 12345;
+        let bytes: Vec<u8> = (0..512)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        for len in 0..bytes.len() {
+            let _ = decode::<crate::tracker_msg::ClientFrame>(&bytes[..len]);
+            let _ = decode::<(String, Vec<u64>)>(&bytes[..len]);
+        }
+    }
+}

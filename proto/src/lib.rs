@@ -1,0 +1,21 @@
+//! Wire protocol shared by trackers, peers, `cluster` and the tests, plus the failover-aware
+//! tracker client.
+//!
+//! # Layout
+//! - [`frame`]: length-prefixed frames with a maximum size, and the bincode codec.
+//! - [`error`]: [`ApiError`], the only error type that crosses the wire.
+//! - [`tracker_msg`]: the client API's requests and responses.
+//! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
+//! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
+//!   the same client id and serial number.
+#![warn(clippy::unwrap_used, missing_docs)]
+
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod tracker_msg;
+
+pub use client::{ClientConfig, TrackerClient};
+pub use error::ApiError;
+pub use tracker_msg::{Request, Response};

@@ -1,0 +1,452 @@
+//! The client API: frames, requests and responses between clients and a tracker node.
+//!
+//! A connection opens with [`ClientFrame::Hello`]; the server answers [`ServerFrame::Welcome`] or
+//! [`ServerFrame::Refused`] and closes. After that, each [`ClientFrame::Request`] carries an id
+//! that its [`ServerFrame::Reply`] repeats, so one connection carries several requests at once.
+//!
+//! Writes ([`WriteRequest`]) carry a client id and a serial number: a retry after a failover
+//! carries the same pair, and the tracker applies it at most once and answers the original reply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// Magic number opening every client API connection ("P2PT").
+pub const API_MAGIC: u32 = 0x5032_5054;
+
+/// Version of the client API protocol spoken by this build.
+pub const API_VERSION: u32 = 1;
+
+/// Default chunk size of a shared file.
+pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
+
+/// A session token as the client sees it: 64 lowercase hex digits (256 random bits).
+pub type Token = String;
+
+/// SHA-1 digest bytes.
+pub type Sha1Digest = [u8; 20];
+
+/// Frames a client sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClientFrame {
+    /// First frame on a connection.
+    Hello {
+        /// Must be [`API_MAGIC`].
+        magic: u32,
+        /// Must be [`API_VERSION`].
+        version: u32,
+    },
+    /// A request; the reply carries the same id.
+    Request {
+        /// Chosen by the client, unique on this connection.
+        id: u64,
+        /// The request itself.
+        request: Request,
+    },
+}
+
+/// Frames a tracker sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// The handshake was accepted.
+    Welcome {
+        /// Protocol version of the server.
+        version: u32,
+        /// Raft id of the node that answered.
+        node_id: u64,
+    },
+    /// The handshake was refused; the server closes the connection.
+    Refused(ApiError),
+    /// Answer to [`ClientFrame::Request`] with the same id.
+    Reply {
+        /// Id of the request this answers.
+        id: u64,
+        /// The outcome.
+        result: Result<Response, ApiError>,
+    },
+}
+
+/// Every request of the client API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// A replicated write (goes through the Raft log on the leader).
+    Write(WriteRequest),
+    /// A linearizable read (served by the leader after a read-index round).
+    Read(ReadRequest),
+    /// Cluster administration and node status.
+    Admin(AdminRequest),
+}
+
+/// A replicated write with its at-most-once identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteRequest {
+    /// Random id fixed for the lifetime of one client.
+    pub client_id: u64,
+    /// Goes up by one per write of that client; a retry reuses it.
+    pub serial: u64,
+    /// What to write.
+    pub op: WriteOp,
+}
+
+/// The replicated writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WriteOp {
+    /// Create an account; the tracker stores only an argon2id hash of the password.
+    CreateUser {
+        /// New username.
+        username: String,
+        /// Password in clear (hashed by the tracker before it is replicated).
+        password: String,
+    },
+    /// Check the password and open a session; answers [`Response::Session`].
+    Login {
+        /// Username.
+        username: String,
+        /// Password in clear.
+        password: String,
+    },
+    /// End a session.
+    Logout {
+        /// The session to end.
+        token: Token,
+    },
+    /// Create a group owned by the caller.
+    CreateGroup {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+    },
+    /// File a join request with the group's owner.
+    JoinGroup {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+    },
+    /// Leave a group (ownership passes on; an empty group is removed).
+    LeaveGroup {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+    },
+    /// Owner only: accept a pending join request.
+    AcceptJoin {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+        /// Whose request to accept.
+        username: String,
+    },
+    /// Register (or re-register) a peer daemon of the caller at an address.
+    RegisterPeer {
+        /// Caller's session.
+        token: Token,
+        /// Random id the peer chose for itself.
+        peer_id: u64,
+        /// Address where the peer serves chunks.
+        addr: String,
+    },
+    /// Register a file in a group, with this peer as a full seeder.
+    RegisterFile {
+        /// Caller's session.
+        token: Token,
+        /// The seeding peer.
+        peer_id: u64,
+        /// Group name.
+        group: String,
+        /// What the file is.
+        manifest: FileManifest,
+    },
+    /// Report chunks a peer now holds (batched "have").
+    ReportHave {
+        /// Caller's session.
+        token: Token,
+        /// The reporting peer.
+        peer_id: u64,
+        /// Group name.
+        group: String,
+        /// File name.
+        name: String,
+        /// Chunk indexes now held.
+        chunks: Vec<u32>,
+    },
+    /// Withdraw a peer's availability for a file.
+    StopShare {
+        /// Caller's session.
+        token: Token,
+        /// The peer that stops seeding.
+        peer_id: u64,
+        /// Group name.
+        group: String,
+        /// File name.
+        name: String,
+    },
+}
+
+/// Metadata of a shared file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileManifest {
+    /// Name within the group (no `/`, no `..`, no NUL).
+    pub name: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Chunk size in bytes (the last chunk may be shorter).
+    pub chunk_size_bytes: u32,
+    /// SHA-1 of every chunk, in order.
+    pub chunk_hashes: Vec<Sha1Digest>,
+    /// SHA-1 of the whole file.
+    pub file_hash: Sha1Digest,
+}
+
+impl FileManifest {
+    /// Number of chunks a file of this size and chunk size has.
+    pub fn expected_chunk_count(size_bytes: u64, chunk_size_bytes: u32) -> u64 {
+        if chunk_size_bytes == 0 {
+            return 0;
+        }
+        size_bytes.div_ceil(u64::from(chunk_size_bytes))
+    }
+}
+
+/// Linearizable reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ReadRequest {
+    /// Who owns this session.
+    WhoAmI {
+        /// Caller's session.
+        token: Token,
+    },
+    /// Every group, seen from the caller.
+    ListGroups {
+        /// Caller's session.
+        token: Token,
+    },
+    /// Owner only: pending join requests of a group.
+    ListRequests {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+    },
+    /// Members only: files of a group.
+    ListFiles {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+    },
+    /// Members only: a file's manifest and the online peers holding its chunks.
+    FileSources {
+        /// Caller's session.
+        token: Token,
+        /// Group name.
+        group: String,
+        /// File name.
+        name: String,
+    },
+    /// Liveness report of a peer daemon (leader only, kept in memory, never one log entry each).
+    Heartbeat {
+        /// Caller's session.
+        token: Token,
+        /// The peer.
+        peer_id: u64,
+        /// What the peer is doing; sets the next interval.
+        activity: PeerActivity,
+    },
+}
+
+/// What a peer is doing, which decides how often it must heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerActivity {
+    /// Nothing shared or downloading.
+    Idle,
+    /// Seeding files.
+    Active,
+    /// Moving chunks right now.
+    Transferring,
+}
+
+/// Cluster administration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AdminRequest {
+    /// This node's view of itself (served locally, no leader needed).
+    Status,
+    /// Add a node as a learner (leader only); it starts receiving the log.
+    AddLearner {
+        /// Raft id of the new node.
+        node_id: u64,
+        /// Its client API address.
+        api_addr: String,
+        /// Its Raft address.
+        raft_addr: String,
+    },
+    /// Set the voters (leader only); new voters must already be learners.
+    ChangeMembership {
+        /// Raft ids of the voters after the change.
+        voters: Vec<u64>,
+    },
+}
+
+/// Every successful answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Done, nothing to return.
+    Done,
+    /// A new session.
+    Session {
+        /// The token to present on later requests.
+        token: Token,
+        /// When it expires (ms since the Unix epoch).
+        expires_at_ms: u64,
+    },
+    /// The session's user.
+    User {
+        /// Username.
+        username: String,
+    },
+    /// Answer to [`ReadRequest::ListGroups`].
+    Groups(Vec<GroupSummary>),
+    /// Answer to [`ReadRequest::ListRequests`]: usernames, oldest first.
+    JoinRequests(Vec<String>),
+    /// Answer to [`ReadRequest::ListFiles`].
+    Files(Vec<FileSummary>),
+    /// Answer to [`ReadRequest::FileSources`].
+    Sources {
+        /// The file.
+        manifest: FileManifest,
+        /// Online peers that hold at least one chunk.
+        sources: Vec<Source>,
+    },
+    /// Answer to [`ReadRequest::Heartbeat`].
+    Heartbeat {
+        /// Send the next heartbeat within this many milliseconds.
+        interval_ms: u64,
+    },
+    /// Answer to [`AdminRequest::Status`].
+    Status(NodeStatus),
+}
+
+/// A group as listed to one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// Group name.
+    pub name: String,
+    /// Owner's username.
+    pub owner: String,
+    /// Number of members, owner included.
+    pub member_count: u32,
+    /// Whether the caller is a member.
+    pub is_member: bool,
+    /// Whether the caller has a join request pending.
+    pub request_pending: bool,
+}
+
+/// A file as listed in a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSummary {
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Number of chunks.
+    pub chunk_count: u32,
+    /// SHA-1 of the whole file.
+    pub file_hash: Sha1Digest,
+    /// Who registered it.
+    pub uploader: String,
+    /// Online peers holding every chunk.
+    pub full_seeders: u32,
+    /// Online peers holding some but not all chunks.
+    pub partial_peers: u32,
+}
+
+/// A peer that holds chunks of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Peer id.
+    pub peer_id: u64,
+    /// Owning user.
+    pub username: String,
+    /// Where it serves chunks.
+    pub addr: String,
+    /// Bit i (LSB-first within each byte) set when the peer holds chunk i.
+    pub bitfield: Vec<u8>,
+}
+
+/// One node's view of itself and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Raft id.
+    pub node_id: u64,
+    /// "leader", "follower", "candidate", "learner" or "shutdown".
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// Index of the last log entry.
+    pub last_log_index: Option<u64>,
+    /// Index of the last applied entry.
+    pub last_applied: Option<u64>,
+    /// Current leader's id, if known.
+    pub leader_id: Option<u64>,
+    /// Current leader's client API address, if known.
+    pub leader_api_addr: Option<String>,
+    /// Voter ids.
+    pub voters: Vec<u64>,
+    /// Learner ids.
+    pub learners: Vec<u64>,
+    /// Process id of the node.
+    pub pid: u32,
+    /// SHA-1 over the whole state machine (hex); equal on nodes that applied the same log.
+    pub digest: String,
+}
+
+/// Hex encoding of bytes (lowercase), used for tokens and digests.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// Parses lowercase or uppercase hex; `None` if the input is not exactly `N` bytes of hex.
+pub fn from_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let hi = char::from(pair[0]).to_digit(16)?;
+        let lo = char::from(pair[1]).to_digit(16)?;
+        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_rejects() {
+        let b = [0u8, 1, 0xab, 0xff];
+        assert_eq!(to_hex(&b), "0001abff");
+        assert_eq!(from_hex::<4>("0001ABff"), Some(b));
+        assert_eq!(from_hex::<4>("0001abf"), None);
+        assert_eq!(from_hex::<4>("0001abfg"), None);
+    }
+
+    #[test]
+    fn chunk_count() {
+        assert_eq!(FileManifest::expected_chunk_count(0, 512), 0);
+        assert_eq!(FileManifest::expected_chunk_count(512, 512), 1);
+        assert_eq!(FileManifest::expected_chunk_count(513, 512), 2);
+        assert_eq!(FileManifest::expected_chunk_count(10, 0), 0);
+    }
+}

@@ -1,0 +1,171 @@
+//! Records stored in the state-machine tables, and how their keys are built.
+//!
+//! Composite keys join parts with a NUL byte, which names can never contain, and end in
+//! big-endian ids so that prefix scans return one file's or one group's entries in order.
+
+use serde::{Deserialize, Serialize};
+
+use proto::tracker_msg::{FileManifest, Response};
+use proto::ApiError;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRec {
+    /// argon2id hash in PHC format (salt included); never the password.
+    pub password_hash: String,
+    /// When the account was created (leader clock, ms).
+    pub created_at_ms: u64,
+}
+
+/// A login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRec {
+    /// Who logged in.
+    pub username: String,
+    /// When it stops being valid (ms).
+    pub expires_at_ms: u64,
+}
+
+/// A group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRec {
+    /// Current owner (always also in `members`).
+    pub owner: String,
+    /// Members, longest-standing first.
+    pub members: Vec<String>,
+    /// Pending join requests, oldest first.
+    pub requests: Vec<String>,
+    /// When the group was created (ms).
+    pub created_at_ms: u64,
+}
+
+/// A registered file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRec {
+    /// Metadata and hashes.
+    pub manifest: FileManifest,
+    /// Who registered it.
+    pub uploader: String,
+    /// When (ms).
+    pub registered_at_ms: u64,
+}
+
+/// A peer daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRec {
+    /// Owning user.
+    pub username: String,
+    /// Where it serves chunks.
+    pub addr: String,
+    /// Whether it is handed out as a source.
+    pub online: bool,
+}
+
+/// Last write applied for one client, and its reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRec {
+    /// Serial of the last applied write.
+    pub serial: u64,
+    /// Its reply, repeated to a retry.
+    pub reply: Result<Response, ApiError>,
+    /// When it was applied (ms), for pruning idle clients.
+    pub applied_at_ms: u64,
+}
+
+/// Key of a file: `group NUL name`.
+pub fn file_key(group: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(group.len() + name.len() + 1);
+    k.extend_from_slice(group.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Prefix of every file of a group: `group NUL`.
+pub fn group_files_prefix(group: &str) -> Vec<u8> {
+    let mut k = group.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Prefix of every availability entry of a file: `group NUL name NUL`.
+pub fn avail_prefix(group: &str, name: &str) -> Vec<u8> {
+    let mut k = file_key(group, name);
+    k.push(0);
+    k
+}
+
+/// Key of one peer's availability for one file.
+pub fn avail_key(group: &str, name: &str, peer_id: u64) -> Vec<u8> {
+    let mut k = avail_prefix(group, name);
+    k.extend_from_slice(&peer_id.to_be_bytes());
+    k
+}
+
+/// The peer id at the end of an availability key.
+pub fn peer_of_avail_key(key: &[u8]) -> Option<u64> {
+    let tail = key.len().checked_sub(8).and_then(|start| key.get(start..))?;
+    let bytes: [u8; 8] = tail.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// Key of a peer.
+pub fn peer_key(peer_id: u64) -> Vec<u8> {
+    peer_id.to_be_bytes().to_vec()
+}
+
+/// Key of a client's dedup record.
+pub fn client_key(client_id: u64) -> Vec<u8> {
+    client_id.to_be_bytes().to_vec()
+}
+
+/// Number of bytes of a bitfield for `chunks` chunks.
+pub fn bitfield_len(chunks: usize) -> usize {
+    chunks.div_ceil(8)
+}
+
+/// Sets bit `i` (LSB-first within each byte); ignores indexes past the end.
+pub fn bitfield_set(bits: &mut [u8], i: usize) {
+    if let Some(b) = bits.get_mut(i / 8) {
+        *b |= 1 << (i % 8);
+    }
+}
+
+/// Number of set bits.
+pub fn bitfield_count(bits: &[u8]) -> usize {
+    bits.iter().map(|b| b.count_ones() as usize).sum()
+}
+
+/// A bitfield with the first `chunks` bits set.
+pub fn bitfield_full(chunks: usize) -> Vec<u8> {
+    let mut bits = vec![0u8; bitfield_len(chunks)];
+    for i in 0..chunks {
+        bitfield_set(&mut bits, i);
+    }
+    bits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avail_keys_sort_under_their_file() {
+        let k = avail_key("g", "f", 7);
+        assert!(k.starts_with(&avail_prefix("g", "f")));
+        assert!(!k.starts_with(&avail_prefix("g", "f2")));
+        assert_eq!(peer_of_avail_key(&k), Some(7));
+        assert_eq!(peer_of_avail_key(b"abc"), None);
+    }
+
+    #[test]
+    fn bitfields() {
+        let full = bitfield_full(10);
+        assert_eq!(full, vec![0xff, 0x03]);
+        assert_eq!(bitfield_count(&full), 10);
+        let mut b = vec![0u8; 2];
+        bitfield_set(&mut b, 9);
+        bitfield_set(&mut b, 99);
+        assert_eq!(b, vec![0, 2]);
+    }
+}

@@ -1,0 +1,198 @@
+//! The Raft log, vote and committed index in sled (trees `raft_log` and `raft_meta`).
+//!
+//! Log keys are big-endian indexes so sled's order is log order. `append` fires openraft's
+//! flushed-callback only after `flush_async` has made the entries durable, and `purge` records
+//! the last purged id before it deletes anything.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
+
+use crate::raft_types::{NodeId, StorageError, TypeConfig};
+
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_COMMITTED: &[u8] = b"committed";
+const KEY_LAST_PURGED: &[u8] = b"last_purged";
+
+/// The log store; cheap to clone (sled trees are shared handles).
+#[derive(Clone)]
+pub struct LogStore {
+    /// The node's database (for flushing).
+    db: sled::Db,
+    /// index (BE) -> entry.
+    log: sled::Tree,
+    /// vote, committed, last purged.
+    meta: sled::Tree,
+}
+
+fn read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
+    StorageIOError::read_logs(e).into()
+}
+
+fn write_err(e: &(impl std::error::Error + 'static)) -> StorageError {
+    StorageIOError::write_logs(e).into()
+}
+
+impl LogStore {
+    /// Opens the log trees of `db`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        Ok(LogStore {
+            db: db.clone(),
+            log: db.open_tree("raft_log")?,
+            meta: db.open_tree("raft_meta")?,
+        })
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+        match self.meta.get(key).map_err(|e| read_err(&e))? {
+            Some(bytes) => proto::frame::decode(&bytes).map(Some).map_err(|e| read_err(&e)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_meta<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError> {
+        let bytes = proto::frame::encode(value).map_err(|e| write_err(&e))?;
+        self.meta.insert(key, bytes).map_err(|e| write_err(&e))?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush_async().await.map_err(|e| write_err(&e))?;
+        Ok(())
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
+        match self.log.last().map_err(|e| read_err(&e))? {
+            Some((_, bytes)) => {
+                let entry: Entry<TypeConfig> = proto::frame::decode(&bytes).map_err(|e| read_err(&e))?;
+                Ok(Some(entry.log_id))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Converts a range of log indexes into sled key bounds.
+fn key_bounds(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>) {
+    let map = |b: Bound<&u64>| match b {
+        Bound::Included(i) => Bound::Included(i.to_be_bytes()),
+        Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (map(range.start_bound()), map(range.end_bound()))
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.log.range(key_bounds(&range)) {
+            let (_, bytes) = item.map_err(|e| read_err(&e))?;
+            out.push(proto::frame::decode(&bytes).map_err(|e| read_err(&e))?);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged_log_id: Option<LogId<NodeId>> = self.get_meta(KEY_LAST_PURGED)?;
+        let last_log_id = self.last_entry_id()?.or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+        self.put_meta(KEY_VOTE, vote)
+            .map_err(|_| StorageError::from(StorageIOError::write_vote(&std::io::Error::other("encode vote"))))?;
+        self.db
+            .flush_async()
+            .await
+            .map_err(|e| StorageError::from(StorageIOError::write_vote(&e)))?;
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
+        self.get_meta(KEY_VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
+        // Not flushed on its own: losing it only means re-applying committed entries on restart.
+        self.put_meta(KEY_COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
+        Ok(self.get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            let bytes = proto::frame::encode(&entry).map_err(|e| write_err(&e))?;
+            batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
+        }
+        self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
+        // Durability first, then the callback: openraft counts this node toward the commit
+        // quorum as soon as the callback fires.
+        let flushed = self.db.flush_async().await;
+        match flushed {
+            Ok(_) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(write_err(&e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        let keys: Vec<_> = self
+            .log
+            .range(log_id.index.to_be_bytes()..)
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| write_err(&e))?;
+        for key in keys.iter().rev() {
+            self.log.remove(key).map_err(|e| write_err(&e))?;
+        }
+        self.flush().await
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        self.put_meta(KEY_LAST_PURGED, &log_id)?;
+        self.flush().await?;
+        let keys: Vec<_> = self
+            .log
+            .range(..=log_id.index.to_be_bytes())
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| write_err(&e))?;
+        let mut batch = sled::Batch::default();
+        for key in keys {
+            batch.remove(key);
+        }
+        self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
+        Ok(())
+    }
+}

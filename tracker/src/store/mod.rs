@@ -1,0 +1,26 @@
+//! Everything the node keeps in its one sled database: the Raft log and vote ([`log_store`]),
+//! the state machine and snapshots ([`state_machine`]), their tables ([`tables`]) and the
+//! snapshot image and digest ([`image`]).
+
+pub mod image;
+pub mod log_store;
+pub mod state_machine;
+pub mod tables;
+
+#[cfg(test)]
+mod suite_test;
+
+pub use log_store::LogStore;
+pub use state_machine::StateMachine;
+
+/// Opens the node's sled database with a bounded page cache.
+///
+/// # Errors
+/// sled errors (e.g. the directory is locked by another running node).
+pub fn open_db(dir: &std::path::Path, cache_capacity_bytes: u64) -> Result<sled::Db, sled::Error> {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_capacity_bytes)
+        .flush_every_ms(Some(500))
+        .open()
+}

@@ -1,0 +1,321 @@
+//! The replicated state machine on sled: applies committed entries, deduplicates client writes,
+//! builds, stores and installs snapshots.
+//!
+//! Each `apply` batch runs every command through [`crate::domain::rules`] on a [`Pending`]
+//! overlay and commits all of its writes, the client table and `last_applied` in one sled
+//! transaction. It is not flushed on its own: sled recovers a prefix of its writes after a crash,
+//! and the log (flushed before commit) still holds whatever the state machine lost.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
+    StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+
+use super::image;
+use super::tables::{KvRead, Pending, SmTrees, StoreError, Table};
+use crate::domain::records::{client_key, ClientRec};
+use crate::domain::rules::apply_op;
+use crate::domain::Fail;
+use crate::raft_types::{Cmd, CmdResult, NodeId, NodeInfo, StorageError, TypeConfig};
+use proto::ApiError;
+
+const KEY_LAST_APPLIED: &[u8] = b"last_applied";
+const KEY_MEMBERSHIP: &[u8] = b"membership";
+const KEY_CURRENT_SNAPSHOT: &[u8] = b"current";
+
+/// A snapshot as stored in the `snapshot` tree.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<NodeId, NodeInfo>,
+    data: Vec<u8>,
+}
+
+/// The state machine. Clones share the same trees.
+#[derive(Clone)]
+pub struct StateMachine {
+    /// The node's database.
+    db: sled::Db,
+    /// State-machine tables.
+    trees: SmTrees,
+    /// The latest snapshot (`current`).
+    snapshots: sled::Tree,
+    /// Makes snapshot ids unique within this process.
+    snapshot_counter: Arc<AtomicU64>,
+}
+
+fn sm_read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
+    StorageIOError::read_state_machine(e).into()
+}
+
+fn sm_write_err(e: &(impl std::error::Error + 'static)) -> StorageError {
+    StorageIOError::write_state_machine(e).into()
+}
+
+fn snap_err(e: &(impl std::error::Error + 'static)) -> StorageError {
+    StorageIOError::write_snapshot(None, e).into()
+}
+
+impl StateMachine {
+    /// Opens the state-machine trees of `db`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        Ok(StateMachine {
+            db: db.clone(),
+            trees: SmTrees::open(db)?,
+            snapshots: db.open_tree("snapshot")?,
+            snapshot_counter: Arc::default(),
+        })
+    }
+
+    /// The tables, for the read path and the digest.
+    pub fn trees(&self) -> &SmTrees {
+        &self.trees
+    }
+
+    /// Last applied log id and membership as stored.
+    ///
+    /// # Errors
+    /// sled or decode errors.
+    pub fn stored_applied(
+        &self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StoreError> {
+        let view = super::tables::Committed(&self.trees);
+        let applied = view.get::<LogId<NodeId>>(Table::Meta, KEY_LAST_APPLIED)?;
+        let membership = view
+            .get::<StoredMembership<NodeId, NodeInfo>>(Table::Meta, KEY_MEMBERSHIP)?
+            .unwrap_or_default();
+        Ok((applied, membership))
+    }
+
+    /// Applies one command with at-most-once semantics per (client id, serial).
+    fn apply_cmd(pending: &mut Pending<'_>, cmd: &Cmd) -> Result<CmdResult, StoreError> {
+        if let Some(origin) = cmd.origin {
+            if let Some(rec) = pending.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))? {
+                if rec.serial == origin.serial {
+                    return Ok(CmdResult(rec.reply));
+                }
+                if rec.serial > origin.serial {
+                    return Ok(CmdResult(Err(ApiError::StaleRequest {
+                        serial: origin.serial,
+                        last: rec.serial,
+                    })));
+                }
+            }
+        }
+        pending.begin();
+        let reply = match apply_op(pending, cmd.now_ms, &cmd.op) {
+            Ok(resp) => Ok(resp),
+            Err(Fail::Api(e)) => {
+                pending.rollback();
+                Err(e)
+            }
+            Err(Fail::Store(e)) => return Err(e),
+        };
+        if let Some(origin) = cmd.origin {
+            let rec = ClientRec {
+                serial: origin.serial,
+                reply: reply.clone(),
+                applied_at_ms: cmd.now_ms,
+            };
+            pending.put(Table::Clients, client_key(origin.client_id), &rec)?;
+        }
+        Ok(CmdResult(reply))
+    }
+
+    fn current_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+        match self.snapshots.get(KEY_CURRENT_SNAPSHOT).map_err(|e| sm_read_err(&e))? {
+            Some(bytes) => decode_snapshot(&bytes).map(Some).map_err(|e| sm_read_err(&e)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Snapshots are stored as `meta length (u32 BE) | bincode meta | image`, so a large image does not
+/// go through bincode's size limit.
+fn encode_snapshot(s: &StoredSnapshot) -> Result<Vec<u8>, proto::frame::FrameError> {
+    let meta = proto::frame::encode(&s.meta)?;
+    let mut out = Vec::with_capacity(4 + meta.len() + s.data.len());
+    let meta_len = u32::try_from(meta.len()).map_err(|_| proto::frame::FrameError::Malformed("meta too large".into()))?;
+    out.extend_from_slice(&meta_len.to_be_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&s.data);
+    Ok(out)
+}
+
+fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameError> {
+    let bad = || proto::frame::FrameError::Malformed("truncated stored snapshot".into());
+    let len_bytes: [u8; 4] = bytes.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    let meta_len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| bad())?;
+    let meta_bytes = bytes.get(4..4 + meta_len).ok_or_else(bad)?;
+    let meta = proto::frame::decode(meta_bytes)?;
+    let data = bytes.get(4 + meta_len..).ok_or_else(bad)?.to_vec();
+    Ok(StoredSnapshot { meta, data })
+}
+
+/// A point-in-time image captured between two applies, turned into a snapshot later.
+pub struct SnapshotBuilder {
+    sm: StateMachine,
+    image: Result<(Vec<u8>, Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), String>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (data, last_applied, membership) = self
+            .image
+            .clone()
+            .map_err(|e| snap_err(&std::io::Error::other(e)))?;
+        let n = self.sm.snapshot_counter.fetch_add(1, Ordering::Relaxed);
+        let snapshot_id = match last_applied {
+            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, n),
+            None => format!("0-0-{n}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: data.clone(),
+        };
+        let bytes = encode_snapshot(&stored).map_err(|e| snap_err(&e))?;
+        self.sm
+            .snapshots
+            .insert(KEY_CURRENT_SNAPSHOT, bytes)
+            .map_err(|e| snap_err(&e))?;
+        self.sm.db.flush_async().await.map_err(|e| snap_err(&e))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StorageError> {
+        self.stored_applied().map_err(|e| sm_read_err(&e))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CmdResult>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut pending = Pending::new(&self.trees);
+        let mut results = Vec::new();
+        let mut last_applied = None;
+        let mut membership = None;
+        for entry in entries {
+            last_applied = Some(entry.log_id);
+            match &entry.payload {
+                EntryPayload::Blank => results.push(CmdResult::default()),
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    results.push(CmdResult::default());
+                }
+                EntryPayload::Normal(cmd) => {
+                    let r = Self::apply_cmd(&mut pending, cmd).map_err(|e| {
+                        StorageError::from(StorageIOError::apply(entry.log_id, &e))
+                    })?;
+                    results.push(r);
+                }
+            }
+        }
+        if let Some(id) = last_applied {
+            pending
+                .put(Table::Meta, KEY_LAST_APPLIED.to_vec(), &id)
+                .map_err(|e| sm_write_err(&e))?;
+        }
+        if let Some(m) = membership {
+            pending
+                .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &m)
+                .map_err(|e| sm_write_err(&e))?;
+        }
+        self.trees
+            .commit(pending.into_writes())
+            .map_err(|e| sm_write_err(&e))?;
+        Ok(results)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        let image = image::capture(&self.trees)
+            .and_then(|data| {
+                let (applied, membership) = self.stored_applied()?;
+                Ok((data, applied, membership))
+            })
+            .map_err(|e| e.to_string());
+        SnapshotBuilder {
+            sm: self.clone(),
+            image,
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, NodeInfo>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let tables = image::parse(&data).map_err(|e| snap_err(&e))?;
+        // One transaction: drop every current key, write the image and the new meta.
+        let mut pending = Pending::new(&self.trees);
+        for table in Table::DATA {
+            for (k, _) in super::tables::Committed(&self.trees)
+                .scan_raw(table, b"")
+                .map_err(|e| snap_err(&e))?
+            {
+                pending.delete(table, k);
+            }
+        }
+        for (table, entries) in tables {
+            for (k, v) in entries {
+                pending.put_raw(table, k, v);
+            }
+        }
+        match meta.last_log_id {
+            Some(id) => pending
+                .put(Table::Meta, KEY_LAST_APPLIED.to_vec(), &id)
+                .map_err(|e| snap_err(&e))?,
+            None => pending.delete(Table::Meta, KEY_LAST_APPLIED.to_vec()),
+        }
+        pending
+            .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &meta.last_membership)
+            .map_err(|e| snap_err(&e))?;
+        self.trees
+            .commit(pending.into_writes())
+            .map_err(|e| snap_err(&e))?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        let bytes = encode_snapshot(&stored).map_err(|e| snap_err(&e))?;
+        self.snapshots
+            .insert(KEY_CURRENT_SNAPSHOT, bytes)
+            .map_err(|e| snap_err(&e))?;
+        self.db.flush_async().await.map_err(|e| snap_err(&e))?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self.current_snapshot()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}

@@ -1,0 +1,318 @@
+//! The state machine's sled trees, a read interface over them ([`KvRead`]), the committed view
+//! ([`Committed`]) and the write overlay that `apply` fills and commits atomically ([`Pending`]).
+//!
+//! `apply` is the only writer, and it runs one batch at a time; so it may read the committed trees
+//! through its own overlay (including prefix scans, which sled transactions cannot do) and then
+//! commit every write of the batch in one multi-tree sled transaction.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// One state-machine table; each is a sled tree named `sm_<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Table {
+    /// username -> `UserRec`
+    Users = 0,
+    /// token -> `SessionRec`
+    Sessions = 1,
+    /// group -> `GroupRec`
+    Groups = 2,
+    /// group NUL file -> `FileRec`
+    Files = 3,
+    /// peer id (BE) -> `PeerRec`
+    Peers = 4,
+    /// group NUL file NUL peer id (BE) -> bitfield
+    Avail = 5,
+    /// client id (BE) -> `ClientRec`
+    Clients = 6,
+    /// last applied, membership
+    Meta = 7,
+}
+
+impl Table {
+    /// Tables that hold replicated data (everything but `Meta`), in digest and snapshot order.
+    pub const DATA: [Table; 7] = [
+        Table::Users,
+        Table::Sessions,
+        Table::Groups,
+        Table::Files,
+        Table::Peers,
+        Table::Avail,
+        Table::Clients,
+    ];
+
+    /// Every table, in tree order.
+    pub const ALL: [Table; 8] = [
+        Table::Users,
+        Table::Sessions,
+        Table::Groups,
+        Table::Files,
+        Table::Peers,
+        Table::Avail,
+        Table::Clients,
+        Table::Meta,
+    ];
+
+    /// Name of the sled tree.
+    pub fn tree_name(self) -> &'static str {
+        match self {
+            Table::Users => "sm_users",
+            Table::Sessions => "sm_sessions",
+            Table::Groups => "sm_groups",
+            Table::Files => "sm_files",
+            Table::Peers => "sm_peers",
+            Table::Avail => "sm_avail",
+            Table::Clients => "sm_clients",
+            Table::Meta => "sm_meta",
+        }
+    }
+
+    /// Table from its snapshot tag.
+    pub fn from_tag(tag: u8) -> Option<Table> {
+        Table::ALL.get(usize::from(tag)).copied()
+    }
+}
+
+/// Failure inside the state machine's storage: fatal for the node (openraft shuts it down).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record does not decode: the data directory is corrupt.
+    #[error("corrupt record in {table:?}: {reason}")]
+    Corrupt {
+        /// Where.
+        table: Table,
+        /// What.
+        reason: String,
+    },
+}
+
+/// The opened state-machine trees.
+#[derive(Clone)]
+pub struct SmTrees {
+    /// One tree per [`Table`], indexed by its discriminant.
+    trees: Vec<sled::Tree>,
+}
+
+impl SmTrees {
+    /// Opens (or creates) every table in `db`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        let trees = Table::ALL
+            .iter()
+            .map(|t| db.open_tree(t.tree_name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SmTrees { trees })
+    }
+
+    /// The tree of one table.
+    pub fn tree(&self, table: Table) -> &sled::Tree {
+        // The vector is built from Table::ALL, so every discriminant is a valid index.
+        &self.trees[table as usize]
+    }
+
+    /// Commits an overlay's writes in one atomic multi-tree transaction.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn commit(&self, writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>) -> Result<(), sled::Error> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+        let res: Result<(), TransactionError<()>> = self.trees[..].transaction(|tx| {
+            for ((table, key), value) in &writes {
+                let t = &tx[*table as usize];
+                match value {
+                    Some(v) => {
+                        t.insert(key.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        t.remove(key.as_slice())?;
+                    }
+                }
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+        match res {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(e)) => Err(e),
+            Err(TransactionError::Abort(())) => Err(sled::Error::Unsupported("transaction aborted".into())),
+        }
+    }
+}
+
+/// Read access to the tables, committed or through an overlay.
+pub trait KvRead {
+    /// The value under `key`.
+    ///
+    /// # Errors
+    /// sled errors.
+    fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    ///
+    /// # Errors
+    /// sled errors.
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Reads and decodes a record.
+    ///
+    /// # Errors
+    /// sled errors, or [`StoreError::Corrupt`] if it does not decode.
+    fn get<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get_raw(table, key)? {
+            Some(bytes) => decode_record(table, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Decodes a stored record.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if the bytes are not a `T`.
+pub fn decode_record<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StoreError> {
+    proto::frame::decode(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+/// Encodes a record for storage.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if the value cannot be encoded (a bug).
+pub fn encode_record<T: Serialize>(table: Table, value: &T) -> Result<Vec<u8>, StoreError> {
+    proto::frame::encode(value).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+/// The committed tables, read directly.
+pub struct Committed<'a>(pub &'a SmTrees);
+
+impl KvRead for Committed<'_> {
+    fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.tree(table).get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.0
+            .tree(table)
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from))
+            .collect()
+    }
+}
+
+/// Writes of one apply batch on top of the committed tables.
+pub struct Pending<'a> {
+    /// The committed tables underneath.
+    base: &'a SmTrees,
+    /// Writes so far: `None` is a delete.
+    writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>,
+    /// Undo log of the current operation: each key's overlay entry before its first change
+    /// (`None` when the key was not in the overlay).
+    undo: BTreeMap<(Table, Vec<u8>), Option<Option<Vec<u8>>>>,
+}
+
+impl<'a> Pending<'a> {
+    /// An empty overlay on `base`.
+    pub fn new(base: &'a SmTrees) -> Self {
+        Pending {
+            base,
+            writes: BTreeMap::new(),
+            undo: BTreeMap::new(),
+        }
+    }
+
+    /// Starts a new operation: later [`Pending::rollback`] undoes only what follows.
+    pub fn begin(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Undoes every write since the last [`Pending::begin`] (a refused operation leaves no trace).
+    pub fn rollback(&mut self) {
+        for (key, before) in std::mem::take(&mut self.undo) {
+            match before {
+                Some(v) => {
+                    self.writes.insert(key, v);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, table: Table, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let slot = (table, key);
+        if !self.undo.contains_key(&slot) {
+            let before = self.writes.get(&slot).cloned();
+            self.undo.insert(slot.clone(), before);
+        }
+        self.writes.insert(slot, value);
+    }
+
+    /// Stores a record.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if it cannot be encoded.
+    pub fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
+        let bytes = encode_record(table, value)?;
+        self.record(table, key, Some(bytes));
+        Ok(())
+    }
+
+    /// Stores raw bytes.
+    pub fn put_raw(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+        self.record(table, key, Some(value));
+    }
+
+    /// Deletes a key.
+    pub fn delete(&mut self, table: Table, key: Vec<u8>) {
+        self.record(table, key, None);
+    }
+
+    /// The collected writes, for [`SmTrees::commit`].
+    pub fn into_writes(self) -> BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>> {
+        self.writes
+    }
+}
+
+impl KvRead for Pending<'_> {
+    fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.writes.get(&(table, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        Committed(self.base).get_raw(table, key)
+    }
+
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            Committed(self.base).scan_raw(table, prefix)?.into_iter().collect();
+        let start = (table, prefix.to_vec());
+        for ((t, k), v) in self.writes.range(start..) {
+            if *t != table || !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => {
+                    merged.insert(k.clone(), v.clone());
+                }
+                None => {
+                    merged.remove(k);
+                }
+            }
+        }
+        Ok(merged.into_iter().collect())
+    }
+}
