@@ -1,0 +1,101 @@
+//! Cluster administration: node status (local), adding learners and changing voters (leader).
+
+use std::collections::BTreeSet;
+
+use openraft::ServerState;
+use tracing::Instrument;
+
+use proto::tracker_msg::{AdminRequest, NodeStatus, Response};
+use proto::ApiError;
+
+use crate::app::App;
+use crate::raft_types::NodeInfo;
+use crate::store::image;
+use crate::store::tables::Table;
+
+/// Handles one admin request.
+///
+/// # Errors
+/// Any [`ApiError`].
+pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
+    let span = tracing::debug_span!("admin", node = app.id);
+    async move {
+        match a {
+            AdminRequest::Status => Ok(Response::Status(status(app)?)),
+            AdminRequest::AddLearner {
+                node_id,
+                api_addr,
+                raft_addr,
+            } => {
+                app.check_leader()?;
+                let node = NodeInfo { api_addr, raft_addr };
+                let fut = app.raft.add_learner(node_id, node, true);
+                match tokio::time::timeout(app.request_timeout() * 10, fut).await {
+                    Err(_) => Err(ApiError::Unavailable("adding the learner timed out".into())),
+                    Ok(Ok(_)) => Ok(Response::Done),
+                    Ok(Err(e)) => Err(app.map_write_error(e)),
+                }
+            }
+            AdminRequest::ChangeMembership { voters } => {
+                app.check_leader()?;
+                if voters.is_empty() {
+                    return Err(ApiError::InvalidRequest("the voter set cannot be empty".into()));
+                }
+                let set: BTreeSet<u64> = voters.into_iter().collect();
+                let fut = app.raft.change_membership(set, false);
+                match tokio::time::timeout(app.request_timeout() * 10, fut).await {
+                    Err(_) => Err(ApiError::Unavailable("membership change timed out".into())),
+                    Ok(Ok(_)) => Ok(Response::Done),
+                    Ok(Err(e)) => Err(app.map_write_error(e)),
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// This node's view, with a digest taken at a stable `last_applied`.
+fn status(app: &App) -> Result<NodeStatus, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
+    let mut digest = String::new();
+    // apply may commit between the digest and the index read; retry until both agree.
+    let applied_marker = || {
+        app.trees
+            .tree(Table::Meta)
+            .get(b"last_applied")
+            .map_err(|e| internal(&e))
+    };
+    for _ in 0..10 {
+        let before = applied_marker()?;
+        digest = image::digest(&app.trees).map_err(|e| internal(&e))?;
+        if applied_marker()? == before {
+            break;
+        }
+    }
+    let m = app.raft.metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    let role = match m.state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    };
+    let leader_api_addr = m
+        .current_leader
+        .and_then(|l| membership.get_node(&l).map(|n| n.api_addr.clone()));
+    Ok(NodeStatus {
+        node_id: app.id,
+        role: role.to_string(),
+        term: m.current_term,
+        last_log_index: m.last_log_index,
+        last_applied: m.last_applied.map(|l| l.index),
+        leader_id: m.current_leader,
+        leader_api_addr,
+        voters: membership.voter_ids().collect(),
+        learners: membership.learner_ids().collect(),
+        pid: std::process::id(),
+        digest,
+    })
+}

@@ -1,0 +1,203 @@
+//! Replicated writes: choose everything nondeterministic here (time, token, password hash), then
+//! propose one command that carries the client's (client id, serial).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use tracing::Instrument;
+
+use proto::tracker_msg::{Response, WriteOp, WriteRequest};
+use proto::ApiError;
+
+use super::parse_token;
+use crate::app::{wall_ms, App};
+use crate::domain::records::UserRec;
+use crate::domain::validate::check_name;
+use crate::raft_types::{Cmd, Op, Origin};
+use crate::store::tables::{Committed, KvRead, Table};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 6;
+/// Longest password accepted (argon2 input bound).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Handles one write request.
+///
+/// # Errors
+/// Any [`ApiError`]: refusals from the rules, `NotLeader`, `Unavailable`.
+pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
+    let span = tracing::debug_span!("write", node = app.id, client_id = w.client_id, serial = w.serial, op = op_name(&w.op));
+    async move {
+        // Do no expensive work (hashing) on a node that cannot propose anyway.
+        app.check_leader()?;
+        let now_ms = wall_ms();
+        let op = translate(app, now_ms, w.op).await?;
+        let cmd = Cmd {
+            origin: Some(Origin {
+                client_id: w.client_id,
+                serial: w.serial,
+            }),
+            now_ms,
+            op,
+        };
+        let result = app.propose(cmd).await;
+        tracing::debug!(ok = result.is_ok(), "write done");
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+fn op_name(op: &WriteOp) -> &'static str {
+    match op {
+        WriteOp::CreateUser { .. } => "create_user",
+        WriteOp::Login { .. } => "login",
+        WriteOp::Logout { .. } => "logout",
+        WriteOp::CreateGroup { .. } => "create_group",
+        WriteOp::JoinGroup { .. } => "join_group",
+        WriteOp::LeaveGroup { .. } => "leave_group",
+        WriteOp::AcceptJoin { .. } => "accept_join",
+        WriteOp::RegisterPeer { .. } => "register_peer",
+        WriteOp::RegisterFile { .. } => "register_file",
+        WriteOp::ReportHave { .. } => "report_have",
+        WriteOp::StopShare { .. } => "stop_share",
+    }
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "a password must have at least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Turns a client operation into a replicated one.
+async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> {
+    Ok(match op {
+        WriteOp::CreateUser { username, password } => {
+            check_name("username", &username)?;
+            check_password(&password)?;
+            let password_hash = hash_password(password).await?;
+            Op::CreateUser {
+                username,
+                password_hash,
+            }
+        }
+        WriteOp::Login { username, password } => {
+            app.read_barrier().await?;
+            let user: Option<UserRec> = Committed(&app.trees)
+                .get(Table::Users, username.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let Some(user) = user else {
+                return Err(ApiError::BadCredentials);
+            };
+            if !verify_password(password, user.password_hash).await? {
+                return Err(ApiError::BadCredentials);
+            }
+            let mut token = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut token);
+            let ttl_ms = app.config.args.session_ttl_secs.saturating_mul(1000);
+            Op::OpenSession {
+                username,
+                token,
+                expires_at_ms: now_ms.saturating_add(ttl_ms),
+            }
+        }
+        WriteOp::Logout { token } => Op::CloseSession {
+            token: parse_token(&token)?,
+        },
+        WriteOp::CreateGroup { token, group } => Op::CreateGroup {
+            token: parse_token(&token)?,
+            group,
+        },
+        WriteOp::JoinGroup { token, group } => Op::JoinGroup {
+            token: parse_token(&token)?,
+            group,
+        },
+        WriteOp::LeaveGroup { token, group } => Op::LeaveGroup {
+            token: parse_token(&token)?,
+            group,
+        },
+        WriteOp::AcceptJoin {
+            token,
+            group,
+            username,
+        } => Op::AcceptJoin {
+            token: parse_token(&token)?,
+            group,
+            username,
+        },
+        WriteOp::RegisterPeer {
+            token,
+            peer_id,
+            addr,
+        } => Op::RegisterPeer {
+            token: parse_token(&token)?,
+            peer_id,
+            addr,
+        },
+        WriteOp::RegisterFile {
+            token,
+            peer_id,
+            group,
+            manifest,
+        } => Op::RegisterFile {
+            token: parse_token(&token)?,
+            peer_id,
+            group,
+            manifest,
+        },
+        WriteOp::ReportHave {
+            token,
+            peer_id,
+            group,
+            name,
+            chunks,
+        } => Op::ReportHave {
+            token: parse_token(&token)?,
+            peer_id,
+            group,
+            name,
+            chunks,
+        },
+        WriteOp::StopShare {
+            token,
+            peer_id,
+            group,
+            name,
+        } => Op::StopShare {
+            token: parse_token(&token)?,
+            peer_id,
+            group,
+            name,
+        },
+    })
+}
+
+/// argon2id with a random salt, off the async executor.
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
+}
+
+/// Checks a password against a stored PHC hash, off the async executor.
+async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| ApiError::Internal(format!("stored password hash is unreadable: {e}")))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("verify task failed: {e}")))?
+}

@@ -1,0 +1,228 @@
+//! Command-line flags of a tracker node (each also read from a `TRACKER_*` variable) and their
+//! validation into a ready-to-use [`NodeConfig`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::raft_types::{NodeId, NodeInfo};
+
+/// A tracker node: one member of the Raft group replicating users, groups, files and chunk maps.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tracker", version, about)]
+pub struct Args {
+    /// This node's Raft id (a positive integer, unique in the cluster).
+    #[arg(long, env = "TRACKER_ID")]
+    pub id: NodeId,
+
+    /// Directory holding this node's sled database (log, state machine, snapshots).
+    #[arg(long, env = "TRACKER_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// Address for clients (peers, `cluster`), host:port. Also what other nodes hand out.
+    #[arg(long, env = "TRACKER_API_ADDR")]
+    pub api_addr: String,
+
+    /// Address for Raft traffic from the other trackers, host:port.
+    #[arg(long, env = "TRACKER_RAFT_ADDR")]
+    pub raft_addr: String,
+
+    /// Initial membership, the same on every founding node: ID=API_ADDR/RAFT_ADDR,... Forming
+    /// the cluster again (a restart with the same list) is harmless. Omit it on a node that will
+    /// be added later with `cluster add-node`.
+    #[arg(long, env = "TRACKER_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+
+    /// Leader heartbeat interval in milliseconds (also the append-entries timeout).
+    #[arg(long, env = "TRACKER_HEARTBEAT_MS", default_value_t = 50)]
+    pub heartbeat_ms: u64,
+
+    /// Lower bound of the election timeout in milliseconds.
+    #[arg(long, env = "TRACKER_ELECTION_MIN_MS", default_value_t = 150)]
+    pub election_min_ms: u64,
+
+    /// Upper bound of the election timeout in milliseconds.
+    #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 300)]
+    pub election_max_ms: u64,
+
+    /// Build a snapshot after this many applied entries and purge the log behind it.
+    #[arg(long, env = "TRACKER_SNAPSHOT_EVERY", default_value_t = 5000)]
+    pub snapshot_every: u64,
+
+    /// Entries kept in the log behind a snapshot (lagging nodes catch up from them).
+    #[arg(long, env = "TRACKER_LOGS_TO_KEEP", default_value_t = 1000)]
+    pub logs_to_keep: u64,
+
+    /// sled page cache in MiB (sled's own default is 1 GiB per database).
+    #[arg(long, env = "TRACKER_SLED_CACHE_MB", default_value_t = 64)]
+    pub sled_cache_mb: u64,
+
+    /// A write or read that cannot complete within this many milliseconds is answered
+    /// "unavailable" so the client tries another node.
+    #[arg(long, env = "TRACKER_REQUEST_TIMEOUT_MS", default_value_t = 3000)]
+    pub request_timeout_ms: u64,
+
+    /// Session lifetime in seconds.
+    #[arg(long, env = "TRACKER_SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub session_ttl_secs: u64,
+
+    /// Heartbeat interval handed to idle peers, in seconds.
+    #[arg(long, env = "TRACKER_PEER_IDLE_SECS", default_value_t = 60)]
+    pub peer_idle_secs: u64,
+
+    /// Heartbeat interval handed to peers that seed files, in seconds.
+    #[arg(long, env = "TRACKER_PEER_ACTIVE_SECS", default_value_t = 15)]
+    pub peer_active_secs: u64,
+
+    /// Heartbeat interval handed to peers that are transferring, in seconds.
+    #[arg(long, env = "TRACKER_PEER_TRANSFERRING_SECS", default_value_t = 5)]
+    pub peer_transferring_secs: u64,
+
+    /// A peer silent for this many of its intervals is marked offline.
+    #[arg(long, env = "TRACKER_PEER_LEASE_INTERVALS", default_value_t = 3)]
+    pub peer_lease_intervals: u32,
+}
+
+/// Why the flags cannot be used; each message states the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Validated node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The raw flags.
+    pub args: Args,
+    /// Parsed initial membership (empty: join later).
+    pub initial_members: BTreeMap<NodeId, NodeInfo>,
+}
+
+impl NodeConfig {
+    /// Checks the flags.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the broken rule.
+    pub fn from_args(args: Args) -> Result<Self, ConfigError> {
+        let bad = |s: String| Err(ConfigError::Invalid(s));
+        if args.id == 0 {
+            return bad("--id must be a positive integer".into());
+        }
+        if args.election_min_ms <= args.heartbeat_ms {
+            return bad(format!(
+                "--election-min-ms ({}) must be greater than --heartbeat-ms ({})",
+                args.election_min_ms, args.heartbeat_ms
+            ));
+        }
+        if args.election_max_ms <= args.election_min_ms {
+            return bad(format!(
+                "--election-max-ms ({}) must be greater than --election-min-ms ({})",
+                args.election_max_ms, args.election_min_ms
+            ));
+        }
+        if args.snapshot_every == 0 || args.sled_cache_mb == 0 || args.peer_lease_intervals == 0 {
+            return bad("--snapshot-every, --sled-cache-mb and --peer-lease-intervals must be at least 1".into());
+        }
+        let initial_members = match &args.initial_cluster {
+            Some(list) => parse_members(list)?,
+            None => BTreeMap::new(),
+        };
+        if !initial_members.is_empty() {
+            match initial_members.get(&args.id) {
+                Some(me) if me.api_addr == args.api_addr && me.raft_addr == args.raft_addr => {}
+                Some(me) => {
+                    return bad(format!(
+                        "--initial-cluster lists node {} as {}/{} but this node runs at {}/{}",
+                        args.id, me.api_addr, me.raft_addr, args.api_addr, args.raft_addr
+                    ))
+                }
+                None => {
+                    return bad(format!(
+                        "--initial-cluster must include this node's id {}",
+                        args.id
+                    ))
+                }
+            }
+        }
+        Ok(NodeConfig {
+            args,
+            initial_members,
+        })
+    }
+
+    /// The openraft configuration derived from the flags.
+    ///
+    /// # Errors
+    /// openraft's own validation, as [`ConfigError::Invalid`].
+    pub fn raft_config(&self) -> Result<openraft::Config, ConfigError> {
+        let a = &self.args;
+        let cfg = openraft::Config {
+            cluster_name: "p2p-tracker".into(),
+            heartbeat_interval: a.heartbeat_ms,
+            election_timeout_min: a.election_min_ms,
+            election_timeout_max: a.election_max_ms,
+            install_snapshot_timeout: 5000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(a.snapshot_every),
+            max_in_snapshot_log_to_keep: a.logs_to_keep,
+            max_payload_entries: 256,
+            ..Default::default()
+        };
+        cfg.validate()
+            .map_err(|e| ConfigError::Invalid(format!("raft config: {e}")))
+    }
+
+    /// Request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.args.request_timeout_ms)
+    }
+}
+
+/// Parses `ID=API/RAFT,...`.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] with the offending item.
+pub fn parse_members(list: &str) -> Result<BTreeMap<NodeId, NodeInfo>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let err = || {
+            ConfigError::Invalid(format!(
+                "--initial-cluster item {item:?} must look like ID=API_HOST:PORT/RAFT_HOST:PORT"
+            ))
+        };
+        let (id, addrs) = item.split_once('=').ok_or_else(err)?;
+        let (api, raft) = addrs.split_once('/').ok_or_else(err)?;
+        let id: NodeId = id.trim().parse().map_err(|_| err())?;
+        if id == 0 || api.is_empty() || raft.is_empty() {
+            return Err(err());
+        }
+        let info = NodeInfo {
+            api_addr: api.trim().to_string(),
+            raft_addr: raft.trim().to_string(),
+        };
+        if out.insert(id, info).is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "--initial-cluster lists node {id} twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_members_and_rejects_garbage() {
+        let m = parse_members("1=a:1/a:2, 2=b:1/b:2").unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[&2].raft_addr, "b:2");
+        for bad in ["1=a:1", "x=a/b", "0=a/b", "1=a/b,1=c/d", "1=/b"] {
+            assert!(parse_members(bad).is_err(), "{bad}");
+        }
+    }
+}

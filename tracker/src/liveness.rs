@@ -1,0 +1,127 @@
+//! Peer liveness without one log entry per heartbeat.
+//!
+//! The leader keeps each peer's last heartbeat in memory and tells the peer its next interval
+//! (idle / active / transferring). A sweeper on the leader collects every online peer that has been
+//! silent longer than its lease and marks the whole batch offline with one Raft entry. After a
+//! leader change the new leader starts every peer on a fresh lease, so a failover never expires
+//! peers that were heartbeating to the old leader.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+
+use proto::tracker_msg::PeerActivity;
+
+use crate::app::{wall_ms, App};
+use crate::domain::records::PeerRec;
+use crate::raft_types::{Cmd, Op};
+use crate::store::tables::{decode_record, Table};
+
+/// How often the leader looks for silent peers.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+/// Last-seen table of one node (used while it leads).
+pub struct Liveness {
+    /// peer id -> (last heartbeat, lease).
+    seen: Mutex<HashMap<u64, (Instant, Duration)>>,
+    /// Intervals by activity.
+    idle: Duration,
+    active: Duration,
+    transferring: Duration,
+    /// Lease = interval x this.
+    lease_intervals: u32,
+}
+
+impl Liveness {
+    /// A table with the given intervals.
+    pub fn new(idle: Duration, active: Duration, transferring: Duration, lease_intervals: u32) -> Self {
+        Liveness {
+            seen: Mutex::new(HashMap::new()),
+            idle,
+            active,
+            transferring,
+            lease_intervals,
+        }
+    }
+
+    /// Records a heartbeat and returns the interval the peer should use next.
+    pub fn heartbeat(&self, peer_id: u64, activity: PeerActivity) -> Duration {
+        let interval = match activity {
+            PeerActivity::Idle => self.idle,
+            PeerActivity::Active => self.active,
+            PeerActivity::Transferring => self.transferring,
+        };
+        let lease = interval * self.lease_intervals;
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(peer_id, (Instant::now(), lease));
+        }
+        interval
+    }
+
+    /// The longest lease any peer can hold (what a new leader grants everyone).
+    fn fresh_lease(&self) -> Duration {
+        self.idle.max(self.active).max(self.transferring) * self.lease_intervals
+    }
+
+    /// Forgets everything and grants every peer a fresh lease from `now` (on becoming leader).
+    fn reset(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
+
+    /// Whether `peer_id` is past its lease at `now`, given when this node became leader.
+    fn expired(&self, peer_id: u64, now: Instant, leader_since: Instant) -> bool {
+        let entry = self.seen.lock().ok().and_then(|s| s.get(&peer_id).copied());
+        let (last, lease) = entry.unwrap_or((leader_since, self.fresh_lease()));
+        now.saturating_duration_since(last) > lease
+    }
+}
+
+/// Runs forever: while this node leads, marks silent peers offline in batches.
+pub async fn task_sweep(app: Arc<App>) {
+    let mut led_term: Option<u64> = None;
+    let mut leader_since = Instant::now();
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let m = app.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            led_term = None;
+            continue;
+        }
+        if led_term != Some(m.current_term) {
+            led_term = Some(m.current_term);
+            leader_since = Instant::now();
+            app.liveness.reset();
+            continue;
+        }
+        let now = Instant::now();
+        let mut silent = Vec::new();
+        for item in app.trees.tree(Table::Peers).iter() {
+            let Ok((k, v)) = item else { continue };
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else { continue };
+            let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else { continue };
+            let id = u64::from_be_bytes(bytes);
+            if peer.online && app.liveness.expired(id, now, leader_since) {
+                silent.push(id);
+            }
+        }
+        if silent.is_empty() {
+            continue;
+        }
+        tracing::info!(count = silent.len(), "marking silent peers offline");
+        let cmd = Cmd {
+            origin: None,
+            now_ms: wall_ms(),
+            op: Op::SetPeersOnline {
+                peer_ids: silent,
+                online: false,
+            },
+        };
+        if let Err(e) = app.propose(cmd).await {
+            tracing::warn!(%e, "could not mark silent peers offline");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Wiring of one tracker node: open sled, build Raft, form the cluster if asked, run the Raft and
+//! client listeners and the liveness sweeper, and shut down cleanly on a signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::config::NodeConfig;
+use crate::liveness::Liveness;
+use crate::raft_net::NetworkFactory;
+use crate::raft_types::Raft;
+use crate::store::{open_db, LogStore, StateMachine};
+
+/// Runs the node until SIGINT or SIGTERM.
+///
+/// # Errors
+/// Startup failures (data directory locked or unreadable, address in use, bad config).
+pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+    let args = config.args.clone();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("while creating the data directory {}", args.data_dir.display()))?;
+    let db = open_db(&args.data_dir, args.sled_cache_mb << 20).with_context(|| {
+        format!(
+            "while opening the database in {} (is another tracker using it?)",
+            args.data_dir.display()
+        )
+    })?;
+    let log_store = LogStore::open(&db).context("while opening the raft log")?;
+    let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
+    let trees = state_machine.trees().clone();
+
+    let raft_listener = TcpListener::bind(&args.raft_addr)
+        .await
+        .with_context(|| format!("while binding the raft address {}", args.raft_addr))?;
+    let api_listener = TcpListener::bind(&args.api_addr)
+        .await
+        .with_context(|| format!("while binding the client address {}", args.api_addr))?;
+
+    let raft_config = Arc::new(config.raft_config()?);
+    let network = NetworkFactory {
+        self_id: args.id,
+        backoff: Duration::from_millis(args.heartbeat_ms * 4),
+    };
+    let raft = Raft::new(args.id, raft_config, network, log_store, state_machine)
+        .await
+        .context("while starting raft")?;
+
+    let raft_server = tokio::spawn(crate::raft_net::server::serve(raft_listener, raft.clone(), args.id));
+
+    if !config.initial_members.is_empty() {
+        match raft.initialize(config.initial_members.clone()).await {
+            Ok(()) => tracing::info!(members = config.initial_members.len(), "cluster formed"),
+            // A node with any log or vote refuses; that is the harmless "formed before" case.
+            Err(e) => tracing::info!(%e, "cluster already formed; not initializing again"),
+        }
+    }
+
+    let liveness = Arc::new(Liveness::new(
+        Duration::from_secs(args.peer_idle_secs),
+        Duration::from_secs(args.peer_active_secs),
+        Duration::from_secs(args.peer_transferring_secs),
+        args.peer_lease_intervals,
+    ));
+    let app = Arc::new(App {
+        id: args.id,
+        raft: raft.clone(),
+        trees,
+        config: config.clone(),
+        liveness,
+    });
+    let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
+    let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
+    let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
+    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, "tracker node running");
+
+    wait_for_signal().await;
+    tracing::info!("stopping");
+    api_server.abort();
+    sweeper.abort();
+    watchdog.abort();
+    raft_server.abort();
+    if let Err(e) = raft.shutdown().await {
+        tracing::warn!(%e, "raft shutdown reported an error");
+    }
+    db.flush_async().await.context("while flushing the database")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

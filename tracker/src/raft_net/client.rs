@@ -1,0 +1,202 @@
+//! The outgoing side of the Raft network: one reused TCP connection per (replication stream,
+//! target), reopened lazily after any failure.
+//!
+//! Errors are mapped so openraft backs off a node that is down: a refused or broken connection is
+//! `Unreachable`, a slow answer is `Timeout`, and the target's own Raft error is `RemoteError`.
+
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
+use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use tokio::io::BufReader;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
+use crate::raft_types::{NodeId, NodeInfo, TypeConfig};
+use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
+
+/// Builds a [`PeerLink`] per target for openraft.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    /// This node's id, sent in the handshake.
+    pub self_id: NodeId,
+    /// Delay between attempts to reach a node that is down.
+    pub backoff: Duration,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerLink;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerLink {
+        PeerLink {
+            self_id: self.self_id,
+            target,
+            addr: node.raft_addr.clone(),
+            conn: None,
+            backoff: self.backoff,
+        }
+    }
+}
+
+/// Why one RPC attempt failed, before mapping to openraft's error.
+enum LinkError {
+    /// Could not connect, or the connection broke.
+    Unreachable(std::io::Error),
+    /// No answer within the RPC's time budget.
+    Timeout,
+    /// The peer answered with something that is not the expected reply.
+    Protocol(String),
+}
+
+/// A reused connection to one target node.
+pub struct PeerLink {
+    self_id: NodeId,
+    target: NodeId,
+    addr: String,
+    conn: Option<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>,
+    backoff: Duration,
+}
+
+impl PeerLink {
+    async fn connect(&self) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), LinkError> {
+        let stream = TcpStream::connect(&self.addr)
+            .await
+            .map_err(LinkError::Unreachable)?;
+        let _ = stream.set_nodelay(true);
+        let (rd, mut wr) = stream.into_split();
+        let mut rd = BufReader::new(rd);
+        let hello = RaftRequest::Hello {
+            magic: RAFT_MAGIC,
+            version: RAFT_VERSION,
+            from: self.self_id,
+        };
+        write_message(&mut wr, &hello, MAX_RAFT_FRAME_BYTES)
+            .await
+            .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
+        match read_message::<RaftReply, _>(&mut rd, MAX_RAFT_FRAME_BYTES).await {
+            Ok(Some(RaftReply::Welcome { node_id })) if node_id == self.target => Ok((rd, wr)),
+            Ok(Some(RaftReply::Welcome { node_id })) => Err(LinkError::Protocol(format!(
+                "{} is node {node_id}, expected node {}",
+                self.addr, self.target
+            ))),
+            Ok(Some(RaftReply::Refused(why))) => Err(LinkError::Protocol(why)),
+            Ok(other) => Err(LinkError::Protocol(format!("unexpected handshake answer {other:?}"))),
+            Err(e) => Err(LinkError::Unreachable(std::io::Error::other(e.to_string()))),
+        }
+    }
+
+    /// Sends one request and reads its reply within `ttl`, reconnecting if needed.
+    async fn call(&mut self, req: RaftRequest, ttl: Duration) -> Result<RaftReply, LinkError> {
+        let attempt = async {
+            let (mut rd, mut wr) = match self.conn.take() {
+                Some(c) => c,
+                None => self.connect().await?,
+            };
+            write_message(&mut wr, &req, MAX_RAFT_FRAME_BYTES)
+                .await
+                .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
+            let reply = read_message::<RaftReply, _>(&mut rd, MAX_RAFT_FRAME_BYTES)
+                .await
+                .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?
+                .ok_or_else(|| {
+                    LinkError::Unreachable(std::io::Error::other("connection closed by peer"))
+                })?;
+            Ok::<_, LinkError>((reply, rd, wr))
+        };
+        match tokio::time::timeout(ttl, attempt).await {
+            Ok(Ok((reply, rd, wr))) => {
+                // Only a connection that completed a round trip is kept for the next RPC.
+                self.conn = Some((rd, wr));
+                Ok(reply)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(LinkError::Timeout),
+        }
+    }
+
+    fn map_err<E: std::error::Error>(
+        &self,
+        e: LinkError,
+        action: RPCTypes,
+        ttl: Duration,
+    ) -> RPCError<NodeId, NodeInfo, E> {
+        match e {
+            LinkError::Unreachable(io) => RPCError::Unreachable(Unreachable::new(&io)),
+            LinkError::Timeout => RPCError::Timeout(Timeout {
+                action,
+                id: self.self_id,
+                target: self.target,
+                timeout: ttl,
+            }),
+            LinkError::Protocol(why) => {
+                RPCError::Network(NetworkError::new(&std::io::Error::other(why)))
+            }
+        }
+    }
+}
+
+fn unexpected(reply: &RaftReply) -> LinkError {
+    LinkError::Protocol(format!("unexpected reply {reply:?}"))
+}
+
+impl RaftNetwork<TypeConfig> for PeerLink {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::AppendEntries(rpc), ttl).await {
+            Ok(RaftReply::AppendEntries(Ok(r))) => Ok(r),
+            Ok(RaftReply::AppendEntries(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::AppendEntries, ttl)),
+            Err(e) => Err(self.map_err(e, RPCTypes::AppendEntries, ttl)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::InstallSnapshot(rpc), ttl).await {
+            Ok(RaftReply::InstallSnapshot(Ok(r))) => Ok(r),
+            Ok(RaftReply::InstallSnapshot(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::InstallSnapshot, ttl)),
+            Err(e) => Err(self.map_err(e, RPCTypes::InstallSnapshot, ttl)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::Vote(rpc), ttl).await {
+            Ok(RaftReply::Vote(Ok(r))) => Ok(r),
+            Ok(RaftReply::Vote(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::Vote, ttl)),
+            Err(e) => Err(self.map_err(e, RPCTypes::Vote, ttl)),
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(self.backoff))
+    }
+}

@@ -1,0 +1,54 @@
+//! Messages on the Raft port. The first frame of a connection is [`RaftRequest::Hello`].
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::raft_types::{NodeId, TypeConfig};
+
+/// Magic number opening every Raft connection ("P2PR").
+pub const RAFT_MAGIC: u32 = 0x5032_5052;
+
+/// Version of the Raft port protocol.
+pub const RAFT_VERSION: u32 = 1;
+
+/// Frames a node sends to a peer's Raft port.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RaftRequest {
+    /// First frame.
+    Hello {
+        /// Must be [`RAFT_MAGIC`].
+        magic: u32,
+        /// Must be [`RAFT_VERSION`].
+        version: u32,
+        /// Sender's node id (for logs).
+        from: NodeId,
+    },
+    /// Log replication and heartbeats.
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Election.
+    Vote(VoteRequest<NodeId>),
+    /// One chunk of a snapshot.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+/// Frames a node answers on its Raft port.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RaftReply {
+    /// Handshake accepted.
+    Welcome {
+        /// Receiver's node id.
+        node_id: NodeId,
+    },
+    /// Handshake refused; the connection closes.
+    Refused(String),
+    /// Answer to [`RaftRequest::AppendEntries`].
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// Answer to [`RaftRequest::Vote`].
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// Answer to [`RaftRequest::InstallSnapshot`].
+    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+}
