@@ -1,0 +1,145 @@
+//! `cluster add-node` and `cluster remove-node`: grow or shrink the voter set of a cluster
+//! started with `cluster up` (one change at a time, through the leader).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use cluster::{LocalCluster, NodeSpec};
+use proto::tracker_msg::{AdminRequest, Response};
+use proto::{ClientConfig, TrackerClient};
+
+/// Flags of `cluster add-node`.
+#[derive(Debug, Args)]
+pub struct AddNodeArgs {
+    /// Cluster directory.
+    #[arg(long, env = "CLUSTER_DIR")]
+    dir: PathBuf,
+    /// Id of the new node (default: one more than the largest).
+    #[arg(long)]
+    id: Option<u64>,
+    /// Client address of the new node (default: a free port on 127.0.0.1).
+    #[arg(long)]
+    api_addr: Option<String>,
+    /// Raft address of the new node (default: a free port on 127.0.0.1).
+    #[arg(long)]
+    raft_addr: Option<String>,
+}
+
+/// Flags of `cluster remove-node`.
+#[derive(Debug, Args)]
+pub struct RemoveNodeArgs {
+    /// Cluster directory.
+    #[arg(long, env = "CLUSTER_DIR")]
+    dir: PathBuf,
+    /// Id of the node to remove.
+    #[arg(long)]
+    id: u64,
+}
+
+fn client_for(cluster: &LocalCluster) -> anyhow::Result<TrackerClient> {
+    let mut cfg = ClientConfig::new(cluster.tracker_list());
+    cfg.deadline = Duration::from_secs(60);
+    Ok(TrackerClient::new(cfg)?)
+}
+
+async fn current_voters(cluster: &LocalCluster) -> anyhow::Result<Vec<u64>> {
+    let leader = cluster.wait_leader(Duration::from_secs(20)).await?;
+    Ok(leader.voters)
+}
+
+/// Starts a node, adds it as a learner, waits for it to catch up, then makes it a voter.
+///
+/// # Errors
+/// If the node cannot start or the membership change fails.
+pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
+    let mut cluster = LocalCluster::load(&a.dir, true)?;
+    let id = a.id.unwrap_or_else(|| cluster.nodes.keys().max().copied().unwrap_or(0) + 1);
+    if cluster.nodes.contains_key(&id) {
+        bail!("node {id} already exists in {}; pick another --id", a.dir.display());
+    }
+    let spec = NodeSpec {
+        id,
+        api_addr: match a.api_addr {
+            Some(x) => x,
+            None => format!("127.0.0.1:{}", cluster::process::free_port()?),
+        },
+        raft_addr: match a.raft_addr {
+            Some(x) => x,
+            None => format!("127.0.0.1:{}", cluster::process::free_port()?),
+        },
+        data_dir: a.dir.join(format!("node-{id}")),
+    };
+    cluster.add_spec(spec.clone());
+    cluster.start_node(id)?;
+    println!("started node {id} at {} (pid {})", spec.api_addr, cluster.pid(id).unwrap_or(0));
+    let client = client_for(&cluster)?;
+    client
+        .admin(AdminRequest::AddLearner {
+            node_id: id,
+            api_addr: spec.api_addr.clone(),
+            raft_addr: spec.raft_addr.clone(),
+        })
+        .await
+        .context("while adding the node as a learner")?;
+    println!("node {id} is a learner; waiting for it to catch up");
+    wait_caught_up(&cluster, id, Duration::from_secs(60)).await?;
+    let mut voters = current_voters(&cluster).await?;
+    voters.push(id);
+    match client.admin(AdminRequest::ChangeMembership { voters: voters.clone() }).await? {
+        Response::Done => println!("node {id} is a voter; voters now {voters:?}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+    Ok(())
+}
+
+async fn wait_caught_up(cluster: &LocalCluster, id: u64, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let statuses = cluster.statuses().await;
+        let leader_applied = statuses
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .find(|s| s.role == "leader")
+            .and_then(|s| s.last_applied);
+        let node_applied = statuses
+            .iter()
+            .filter(|(spec, _)| spec.id == id)
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .find_map(|s| s.last_applied);
+        if leader_applied.is_some() && node_applied >= leader_applied {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("node {id} did not catch up within {timeout:?} (at {node_applied:?}, leader at {leader_applied:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Removes a node from the voters and stops it.
+///
+/// # Errors
+/// If the membership change fails.
+pub async fn remove(a: RemoveNodeArgs) -> anyhow::Result<()> {
+    let mut cluster = LocalCluster::load(&a.dir, true)?;
+    if !cluster.nodes.contains_key(&a.id) {
+        bail!("no node {} in {}", a.id, a.dir.display());
+    }
+    let voters: Vec<u64> = current_voters(&cluster).await?.into_iter().filter(|&v| v != a.id).collect();
+    if voters.is_empty() {
+        bail!("cannot remove the last voter");
+    }
+    let client = client_for(&cluster)?;
+    client
+        .admin(AdminRequest::ChangeMembership { voters: voters.clone() })
+        .await
+        .context("while changing the membership")?;
+    println!("node {} removed; voters now {voters:?}", a.id);
+    cluster.stop_node(a.id, Duration::from_secs(10));
+    cluster.remove_spec(a.id);
+    cluster.save()?;
+    Ok(())
+}

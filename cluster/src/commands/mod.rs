@@ -1,0 +1,64 @@
+//! Subcommands of `cluster`, one file each.
+
+mod demo;
+mod membership;
+mod status;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Launch and administer a Raft-replicated tracker cluster.
+#[derive(Debug, Parser)]
+#[command(name = "cluster", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start N tracker nodes on 127.0.0.1 (or restart them on their data if DIR has a cluster).
+    Up(up::UpArgs),
+    /// Stop the nodes recorded in DIR/cluster.json.
+    Down {
+        /// Cluster directory.
+        #[arg(long, env = "CLUSTER_DIR")]
+        dir: PathBuf,
+    },
+    /// Restart one node of DIR on its data (e.g. after it was killed).
+    StartNode {
+        /// Cluster directory.
+        #[arg(long, env = "CLUSTER_DIR")]
+        dir: PathBuf,
+        /// Node id.
+        #[arg(long)]
+        id: u64,
+    },
+    /// Show every node: role, term, log and apply indexes, PID, membership, state digest.
+    Status(status::StatusArgs),
+    /// Start a new node and add it to the membership (learner, catch up, then voter).
+    AddNode(membership::AddNodeArgs),
+    /// Remove a node from the membership and stop it.
+    RemoveNode(membership::RemoveNodeArgs),
+    /// Start a 3-node cluster in a temporary directory, write through it, kill the leader, show
+    /// the failover and that every acknowledged write survived, then clean up.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the chosen subcommand.
+///
+/// # Errors
+/// Whatever the subcommand reports.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(a) => up::run(a).await,
+        Command::Down { dir } => up::down(&dir),
+        Command::StartNode { dir, id } => up::start_node(&dir, id).await,
+        Command::Status(a) => status::run(a).await,
+        Command::AddNode(a) => membership::add(a).await,
+        Command::RemoveNode(a) => membership::remove(a).await,
+        Command::Demo(a) => demo::run(a).await,
+    }
+}

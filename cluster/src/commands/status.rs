@@ -1,0 +1,132 @@
+//! `cluster status`: every node's role, term, indexes, PID, membership and digest.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Args;
+use serde::Serialize;
+
+use cluster::cluster_file::ClusterFile;
+use proto::TrackerClient;
+
+/// Flags of `cluster status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Client addresses of the trackers, comma-separated.
+    #[arg(long, env = "PEER_TRACKERS", conflicts_with = "dir")]
+    trackers: Option<String>,
+    /// Or: the cluster directory of `cluster up`.
+    #[arg(long, env = "CLUSTER_DIR")]
+    dir: Option<PathBuf>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One row of `cluster status --json`.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: Option<u64>,
+    api_addr: String,
+    reachable: bool,
+    role: Option<String>,
+    term: Option<u64>,
+    last_log_index: Option<u64>,
+    last_applied: Option<u64>,
+    pid: Option<u32>,
+    digest: Option<String>,
+    leader_id: Option<u64>,
+    voters: Vec<u64>,
+    learners: Vec<u64>,
+    error: Option<String>,
+}
+
+/// Prints the status of every node.
+///
+/// # Errors
+/// If neither `--trackers` nor `--dir` is given, or the cluster file is unreadable.
+pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
+    let targets: Vec<(Option<u64>, String, Option<u32>)> = match (&a.trackers, &a.dir) {
+        (Some(list), _) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| (None, s.to_string(), None))
+            .collect(),
+        (None, Some(dir)) => ClusterFile::load(dir)?
+            .nodes
+            .into_iter()
+            .map(|n| (Some(n.id), n.api_addr, Some(n.pid)))
+            .collect(),
+        (None, None) => bail!("say which cluster: --trackers HOST:PORT,... or --dir DIR"),
+    };
+    let mut rows = Vec::new();
+    for (id, addr, pid) in targets {
+        let row = match TrackerClient::node_status(&addr, Duration::from_millis(800)).await {
+            Ok(s) => Row {
+                id: Some(s.node_id),
+                api_addr: addr,
+                reachable: true,
+                role: Some(s.role),
+                term: Some(s.term),
+                last_log_index: s.last_log_index,
+                last_applied: s.last_applied,
+                pid: Some(s.pid),
+                digest: Some(s.digest),
+                leader_id: s.leader_id,
+                voters: s.voters,
+                learners: s.learners,
+                error: None,
+            },
+            Err(e) => Row {
+                id,
+                api_addr: addr,
+                reachable: false,
+                role: None,
+                term: None,
+                last_log_index: None,
+                last_applied: None,
+                pid,
+                digest: None,
+                leader_id: None,
+                voters: Vec::new(),
+                learners: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        };
+        rows.push(row);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    println!(
+        "{:<4} {:<22} {:<10} {:<6} {:<9} {:<9} {:<8} {:<12} {:<14} DIGEST",
+        "ID", "API", "ROLE", "TERM", "LAST_LOG", "APPLIED", "PID", "VOTERS", "LEARNERS"
+    );
+    for r in &rows {
+        let fmt_ids = |v: &[u64]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+            }
+        };
+        println!(
+            "{:<4} {:<22} {:<10} {:<6} {:<9} {:<9} {:<8} {:<12} {:<14} {}",
+            opt(r.id),
+            r.api_addr,
+            r.role.as_deref().unwrap_or("down"),
+            opt(r.term),
+            opt(r.last_log_index),
+            opt(r.last_applied),
+            r.pid.map_or("-".to_string(), |p| p.to_string()),
+            fmt_ids(&r.voters),
+            fmt_ids(&r.learners),
+            r.digest.as_deref().map_or("-", |d| &d[..12.min(d.len())]),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `cluster up`, `cluster down`, `cluster start-node`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use cluster::cluster_file::path_in;
+use cluster::LocalCluster;
+
+/// Flags of `cluster up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Number of nodes (3 or 5 tolerate 1 or 2 failures).
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Cluster directory: cluster.json and one data directory per node.
+    #[arg(long, env = "CLUSTER_DIR")]
+    dir: PathBuf,
+    /// First port: node i gets API port base+2(i-1) and Raft port base+2(i-1)+1. Default: free ports.
+    #[arg(long)]
+    base_port: Option<u16>,
+    /// Start the nodes in the background and return.
+    #[arg(long)]
+    detach: bool,
+    /// Extra flag passed to every tracker (repeatable), e.g. --tracker-arg=--snapshot-every=100.
+    #[arg(long = "tracker-arg", allow_hyphen_values = true)]
+    tracker_args: Vec<String>,
+}
+
+/// Starts (or restarts) the cluster and prints its nodes.
+///
+/// # Errors
+/// If nodes cannot start or no leader is elected.
+pub async fn run(a: UpArgs) -> anyhow::Result<()> {
+    if a.nodes == 0 {
+        bail!("--nodes must be at least 1 (3 or 5 for fault tolerance)");
+    }
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("while creating {}", a.dir.display()))?;
+    let mut cluster = if path_in(&a.dir).exists() {
+        let mut c = LocalCluster::load(&a.dir, a.detach)?;
+        let ids: Vec<u64> = c.nodes.keys().copied().collect();
+        let running: Vec<u64> = ids.into_iter().filter(|&id| c.is_running(id)).collect();
+        if !running.is_empty() {
+            bail!(
+                "nodes {running:?} of {} are still running: stop them with `cluster down --dir {}` first",
+                a.dir.display(),
+                a.dir.display()
+            );
+        }
+        if !a.tracker_args.is_empty() {
+            c.tracker_args = a.tracker_args.clone();
+        }
+        println!("restarting the cluster recorded in {}", path_in(&a.dir).display());
+        c
+    } else {
+        let specs = LocalCluster::plan(&a.dir, a.nodes, a.base_port)?;
+        LocalCluster::new(&a.dir, specs, a.tracker_args.clone(), a.detach)
+    };
+    cluster.start_all()?;
+    let leader = cluster.wait_leader(Duration::from_secs(30)).await?;
+    print_nodes(&cluster);
+    println!("leader: node {} (term {})", leader.node_id, leader.term);
+    println!("trackers: {}", cluster.trackers());
+    println!("cluster file: {}", path_in(&a.dir).display());
+    if a.detach {
+        println!("running in the background; stop with `cluster down --dir {}`", a.dir.display());
+        return Ok(());
+    }
+    println!("running; Ctrl-C stops every node");
+    wait_for_signal().await;
+    println!("stopping...");
+    cluster.stop_all(Duration::from_secs(10));
+    cluster.save()?;
+    Ok(())
+}
+
+fn print_nodes(cluster: &LocalCluster) {
+    println!("{:<4} {:<22} {:<22} {:<8} DATA", "ID", "API", "RAFT", "PID");
+    for spec in cluster.nodes.values() {
+        println!(
+            "{:<4} {:<22} {:<22} {:<8} {}",
+            spec.id,
+            spec.api_addr,
+            spec.raft_addr,
+            cluster.pid(spec.id).unwrap_or(0),
+            spec.data_dir.display()
+        );
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Stops every node recorded in `dir`.
+///
+/// # Errors
+/// If `cluster.json` cannot be read.
+pub fn down(dir: &Path) -> anyhow::Result<()> {
+    let mut cluster = LocalCluster::load(dir, true)?;
+    let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
+    let mut stopped = 0;
+    for id in &ids {
+        if cluster.is_running(*id) {
+            stopped += 1;
+        }
+    }
+    cluster.stop_all(Duration::from_secs(10));
+    println!("stopped {stopped} of {} nodes", ids.len());
+    Ok(())
+}
+
+/// Restarts one node on its data.
+///
+/// # Errors
+/// If the node is unknown, still running, or cannot start.
+pub async fn start_node(dir: &Path, id: u64) -> anyhow::Result<()> {
+    let mut cluster = LocalCluster::load(dir, true)?;
+    if !cluster.nodes.contains_key(&id) {
+        bail!("no node {id} in {}: see `cluster status --dir {}`", dir.display(), dir.display());
+    }
+    if cluster.is_running(id) {
+        bail!("node {id} is already running (pid {})", cluster.pid(id).unwrap_or(0));
+    }
+    cluster.start_node(id)?;
+    println!("started node {id} (pid {})", cluster.pid(id).unwrap_or(0));
+    Ok(())
+}

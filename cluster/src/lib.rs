@@ -1,0 +1,14 @@
+//! Launching and administering tracker clusters on one machine; shared by the `cluster` binary,
+//! the integration tests and the chaos suite.
+//!
+//! # Layout
+//! - [`cluster_file`]: `DIR/cluster.json`, what `cluster up` records for scripts.
+//! - [`process`]: spawning tracker processes, signalling and reaping them by PID.
+//! - [`local`]: [`local::LocalCluster`], N trackers on 127.0.0.1 with their own data dirs.
+#![warn(clippy::unwrap_used, missing_docs)]
+
+pub mod cluster_file;
+pub mod local;
+pub mod process;
+
+pub use local::{LocalCluster, NodeSpec};

@@ -1,0 +1,154 @@
+//! Tracker processes: find the binary, spawn one node, signal and reap by PID.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Finds the `tracker` binary: `$CLUSTER_TRACKER_BIN`, else next to the running executable (or
+/// its parent directory, for test binaries under `target/*/deps`).
+pub fn tracker_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLUSTER_TRACKER_BIN") {
+        return PathBuf::from(p);
+    }
+    sibling_bin("tracker")
+}
+
+/// A binary named `name` next to the running executable, or one directory up.
+pub fn sibling_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let here = dir.join(name);
+    if here.exists() {
+        return here;
+    }
+    dir.parent().map(|p| p.join(name)).unwrap_or(here)
+}
+
+/// Sends `signal` to `pid`. Returns false if no such process.
+pub fn signal(pid: u32, signal: i32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill(2) with a positive pid only signals that one process; no memory is touched.
+    unsafe { libc::kill(pid, signal) == 0 }
+}
+
+/// Whether `pid` is a live tracker using `data_dir` (guards against PID reuse).
+pub fn is_tracker_of(pid: u32, data_dir: &Path) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&cmdline);
+    let is_zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .unwrap_or(false);
+    !is_zombie && text.contains("tracker") && text.contains(&*data_dir.to_string_lossy())
+}
+
+/// Everything needed to start one node.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The tracker binary.
+    pub bin: PathBuf,
+    /// Raft id.
+    pub id: u64,
+    /// Data directory (created if missing; the log goes to `tracker.log` inside).
+    pub data_dir: PathBuf,
+    /// Client API address.
+    pub api_addr: String,
+    /// Raft address.
+    pub raft_addr: String,
+    /// `--initial-cluster` value, if founding.
+    pub initial_cluster: Option<String>,
+    /// Extra flags.
+    pub extra_args: Vec<String>,
+    /// Start in a new process group, so the terminal's Ctrl-C does not reach it.
+    pub detach: bool,
+}
+
+/// Starts one tracker process, logging to `data_dir/tracker.log`.
+///
+/// # Errors
+/// If the data dir or log cannot be created or the binary cannot run.
+pub fn spawn(l: &Launch) -> std::io::Result<Child> {
+    std::fs::create_dir_all(&l.data_dir)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(l.data_dir.join("tracker.log"))?;
+    let mut cmd = Command::new(&l.bin);
+    cmd.arg("--id")
+        .arg(l.id.to_string())
+        .arg("--data-dir")
+        .arg(l.data_dir.join("db"))
+        .arg("--api-addr")
+        .arg(&l.api_addr)
+        .arg("--raft-addr")
+        .arg(&l.raft_addr)
+        .args(&l.extra_args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if let Some(ic) = &l.initial_cluster {
+        cmd.arg("--initial-cluster").arg(ic);
+    }
+    if l.detach {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    cmd.spawn().map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot run {}: {e}; build it with `cargo build -p tracker`", l.bin.display()),
+        )
+    })
+}
+
+/// Sends SIGTERM and waits up to `grace` for the process to exit, then SIGKILLs it.
+/// `child` is reaped if given.
+pub fn stop(pid: u32, child: Option<&mut Child>, grace: Duration) {
+    signal(pid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    match child {
+        Some(c) => {
+            while Instant::now() < deadline {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        None => {
+            while Instant::now() < deadline {
+                if !signal(pid, 0) || is_zombie(pid) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; a small race is possible).
+///
+/// # Errors
+/// If no port can be bound.
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
