@@ -31,8 +31,8 @@ pub struct NodeSpec {
 pub struct LocalCluster {
     /// Cluster directory (holds `cluster.json` and `node-<id>/`).
     pub dir: PathBuf,
-    /// The tracker binary.
-    pub bin: PathBuf,
+    /// The program that runs a node.
+    pub program: process::TrackerProgram,
     /// Extra flags for every tracker.
     pub tracker_args: Vec<String>,
     /// Nodes by id.
@@ -112,7 +112,7 @@ impl LocalCluster {
             .join(",");
         LocalCluster {
             dir: dir.to_path_buf(),
-            bin: process::tracker_bin(),
+            program: process::tracker_program(None),
             tracker_args,
             nodes: specs.into_iter().map(|s| (s.id, s)).collect(),
             founders,
@@ -202,7 +202,7 @@ impl LocalCluster {
         let founding =
             self.forming && self.founders.split(',').any(|m| m.starts_with(&format!("{id}=")));
         let launch = Launch {
-            bin: self.bin.clone(),
+            program: self.program.clone(),
             id,
             data_dir: spec.data_dir.clone(),
             api_addr: spec.api_addr.clone(),

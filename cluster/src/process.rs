@@ -4,13 +4,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Finds the `tracker` binary: `$CLUSTER_TRACKER_BIN`, else next to the running executable (or
-/// its parent directory, for test binaries under `target/*/deps`).
-pub fn tracker_bin() -> PathBuf {
+/// How to start a tracker node process.
+#[derive(Debug, Clone)]
+pub struct TrackerProgram {
+    /// Executable.
+    pub program: PathBuf,
+    /// Arguments before the tracker's own flags.
+    pub prefix_args: Vec<String>,
+}
+
+/// The program that runs a tracker node: `$CLUSTER_TRACKER_BIN` (a `tracker` binary) if set,
+/// else the `cluster` executable itself with its `node` subcommand (the same node code), so a
+/// single `cargo run -p cluster` needs nothing else built. `cluster_exe` is the `cluster`
+/// binary to use when the running executable is not `cluster` (tests).
+pub fn tracker_program(cluster_exe: Option<PathBuf>) -> TrackerProgram {
     if let Some(p) = std::env::var_os("CLUSTER_TRACKER_BIN") {
-        return PathBuf::from(p);
+        return TrackerProgram {
+            program: PathBuf::from(p),
+            prefix_args: Vec::new(),
+        };
     }
-    sibling_bin("tracker")
+    TrackerProgram {
+        program: cluster_exe.unwrap_or_else(|| std::env::current_exe().unwrap_or_default()),
+        prefix_args: vec!["node".to_string()],
+    }
 }
 
 /// A binary named `name` next to the running executable, or one directory up.
@@ -54,8 +71,8 @@ pub fn is_tracker_of(pid: u32, data_dir: &Path) -> bool {
 /// Everything needed to start one node.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    /// The tracker binary.
-    pub bin: PathBuf,
+    /// The program running the node.
+    pub program: TrackerProgram,
     /// Raft id.
     pub id: u64,
     /// Data directory (created if missing; the log goes to `tracker.log` inside).
@@ -82,8 +99,9 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
         .create(true)
         .append(true)
         .open(l.data_dir.join("tracker.log"))?;
-    let mut cmd = Command::new(&l.bin);
-    cmd.arg("--id")
+    let mut cmd = Command::new(&l.program.program);
+    cmd.args(&l.program.prefix_args)
+        .arg("--id")
         .arg(l.id.to_string())
         .arg("--data-dir")
         .arg(l.data_dir.join("db"))
@@ -105,7 +123,7 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
     cmd.spawn().map_err(|e| {
         std::io::Error::new(
             e.kind(),
-            format!("cannot run {}: {e}; build it with `cargo build -p tracker`", l.bin.display()),
+            format!("cannot run {}: {e}; build it with `cargo build -p cluster`", l.program.program.display()),
         )
     })
 }

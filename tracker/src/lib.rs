@@ -23,3 +23,33 @@ pub mod node;
 pub mod raft_net;
 pub mod raft_types;
 pub mod store;
+
+/// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`), starts the runtime,
+/// runs until SIGINT/SIGTERM and turns errors into a message and an exit code. Shared by the
+/// `tracker` binary and `cluster node`.
+pub fn run_process(args: config::Args) -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let node_id = args.id;
+    let result = config::NodeConfig::from_args(args)
+        .map_err(anyhow::Error::from)
+        .and_then(|config| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let span = tracing::info_span!("node", id = node_id);
+            runtime.block_on(tracing::Instrument::instrument(node::run(config), span))
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tracker: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

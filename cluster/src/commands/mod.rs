@@ -17,6 +17,16 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// If this is `cluster node`, the node's flags (run without this binary's runtime).
+    pub fn node_args(&self) -> Option<tracker::config::Args> {
+        match &self.command {
+            Command::Node(a) => Some(a.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start N tracker nodes on 127.0.0.1 (or restart them on their data if DIR has a cluster).
@@ -42,6 +52,9 @@ enum Command {
     AddNode(membership::AddNodeArgs),
     /// Remove a node from the membership and stop it.
     RemoveNode(membership::RemoveNodeArgs),
+    /// Run one tracker node in this process (what `cluster up` starts; same flags as `tracker`).
+    #[command(hide = true)]
+    Node(tracker::config::Args),
     /// Start a 3-node cluster in a temporary directory, write through it, kill the leader, show
     /// the failover and that every acknowledged write survived, then clean up.
     Demo(demo::DemoArgs),
@@ -60,5 +73,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Node(_) => anyhow::bail!("`cluster node` runs outside the command runtime"),
     }
 }
