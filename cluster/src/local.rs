@@ -198,9 +198,16 @@ impl LocalCluster {
     /// # Errors
     /// [`ClusterError::UnknownNode`] or a spawn failure.
     pub fn start_node(&mut self, id: u64) -> Result<(), ClusterError> {
-        let spec = self.nodes.get(&id).ok_or(ClusterError::UnknownNode(id))?.clone();
-        let founding =
-            self.forming && self.founders.split(',').any(|m| m.starts_with(&format!("{id}=")));
+        let spec = self
+            .nodes
+            .get(&id)
+            .ok_or(ClusterError::UnknownNode(id))?
+            .clone();
+        let founding = self.forming
+            && self
+                .founders
+                .split(',')
+                .any(|m| m.starts_with(&format!("{id}=")));
         let launch = Launch {
             program: self.program.clone(),
             id,
@@ -321,7 +328,10 @@ impl LocalCluster {
         let mut last = String::from("no node answered");
         loop {
             let statuses = self.statuses().await;
-            let up: Vec<&NodeStatus> = statuses.iter().filter_map(|(_, s)| s.as_ref().ok()).collect();
+            let up: Vec<&NodeStatus> = statuses
+                .iter()
+                .filter_map(|(_, s)| s.as_ref().ok())
+                .collect();
             if let Some(leader) = up.iter().find(|s| s.role == "leader") {
                 let agreed = up
                     .iter()
@@ -330,7 +340,10 @@ impl LocalCluster {
                 if agreed {
                     return Ok((*leader).clone());
                 }
-                last = format!("node {} leads but not every node agrees yet", leader.node_id);
+                last = format!(
+                    "node {} leads but not every node agrees yet",
+                    leader.node_id
+                );
             } else if !up.is_empty() {
                 last = format!("{} nodes up, none is leader", up.len());
             }
@@ -352,11 +365,14 @@ impl LocalCluster {
         let deadline = Instant::now() + timeout;
         loop {
             let statuses = self.statuses().await;
-            let all: Vec<NodeStatus> = statuses.iter().filter_map(|(_, s)| s.as_ref().ok().cloned()).collect();
+            let all: Vec<NodeStatus> = statuses
+                .iter()
+                .filter_map(|(_, s)| s.as_ref().ok().cloned())
+                .collect();
             let same = all.len() == statuses.len()
-                && all.windows(2).all(|w| {
-                    w[0].digest == w[1].digest && w[0].last_applied == w[1].last_applied
-                });
+                && all
+                    .windows(2)
+                    .all(|w| w[0].digest == w[1].digest && w[0].last_applied == w[1].last_applied);
             if same {
                 return Ok(all);
             }
@@ -364,7 +380,12 @@ impl LocalCluster {
                 let seen: Vec<String> = statuses
                     .iter()
                     .map(|(spec, s)| match s {
-                        Ok(s) => format!("node {} applied {:?} digest {}", s.node_id, s.last_applied, &s.digest[..8.min(s.digest.len())]),
+                        Ok(s) => format!(
+                            "node {} applied {:?} digest {}",
+                            s.node_id,
+                            s.last_applied,
+                            &s.digest[..8.min(s.digest.len())]
+                        ),
                         Err(e) => format!("node {} unreachable: {e}", spec.id),
                     })
                     .collect();

@@ -53,7 +53,7 @@ pub fn signal(pid: u32, signal: i32) -> bool {
     unsafe { libc::kill(pid, signal) == 0 }
 }
 
-/// Whether `pid` is a live tracker using `data_dir` (guards against PID reuse).
+/// Whether `pid` is a live tracker node using `data_dir` (guards against PID reuse).
 pub fn is_tracker_of(pid: u32, data_dir: &Path) -> bool {
     if pid == 0 {
         return false;
@@ -63,9 +63,13 @@ pub fn is_tracker_of(pid: u32, data_dir: &Path) -> bool {
     };
     let text = String::from_utf8_lossy(&cmdline);
     let is_zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .map(|s| {
+            s.split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
         .unwrap_or(false);
-    !is_zombie && text.contains("tracker") && text.contains(&*data_dir.to_string_lossy())
+    !is_zombie && text.contains("--data-dir") && text.contains(&*data_dir.to_string_lossy())
 }
 
 /// Everything needed to start one node.
@@ -123,7 +127,10 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
     cmd.spawn().map_err(|e| {
         std::io::Error::new(
             e.kind(),
-            format!("cannot run {}: {e}; build it with `cargo build -p cluster`", l.program.program.display()),
+            format!(
+                "cannot run {}: {e}; build it with `cargo build -p cluster`",
+                l.program.program.display()
+            ),
         )
     })
 }
@@ -158,7 +165,11 @@ pub fn stop(pid: u32, child: Option<&mut Child>, grace: Duration) {
 
 fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .map(|s| {
+            s.split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 

@@ -14,7 +14,9 @@ use rand::Rng;
 
 use crate::connection::{Connection, ConnectionError};
 use crate::error::ApiError;
-use crate::tracker_msg::{AdminRequest, NodeStatus, ReadRequest, Request, Response, WriteOp, WriteRequest};
+use crate::tracker_msg::{
+    AdminRequest, NodeStatus, ReadRequest, Request, Response, WriteOp, WriteRequest,
+};
 
 /// How a [`TrackerClient`] reaches the cluster and how long it keeps trying.
 #[derive(Debug, Clone)]
@@ -208,7 +210,7 @@ impl TrackerClient {
                         target = hinted;
                         // Follow a fresh hint at once, but not forever: a stale hint loop
                         // still backs off below after the first hop.
-                        if attempts % 3 != 0 {
+                        if !attempts.is_multiple_of(3) {
                             continue;
                         }
                     } else {
@@ -266,7 +268,10 @@ impl TrackerClient {
     /// The open connection to `target`, opening one if needed.
     async fn connection(&self, target: usize) -> Result<Arc<Connection>, ConnectionError> {
         let addr = {
-            let r = self.routing.lock().map_err(|_| ConnectionError::Closed("poisoned".into()))?;
+            let r = self
+                .routing
+                .lock()
+                .map_err(|_| ConnectionError::Closed("poisoned".into()))?;
             if let Some(c) = r.conns.get(&target) {
                 if !c.is_closed() {
                     return Ok(c.clone());

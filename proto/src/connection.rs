@@ -121,7 +121,10 @@ impl Connection {
     ///
     /// # Errors
     /// [`ConnectionError::Closed`] if the connection dies before the answer arrives.
-    pub async fn call(&self, request: Request) -> Result<Result<Response, ApiError>, ConnectionError> {
+    pub async fn call(
+        &self,
+        request: Request,
+    ) -> Result<Result<Response, ApiError>, ConnectionError> {
         let (slot, answer) = oneshot::channel();
         self.outbox
             .send((request, slot))

@@ -71,7 +71,9 @@ pub enum ApiError {
         name: String,
     },
     /// A file with that name but other content is already registered.
-    #[error("group {group:?} already has a different file named {name:?}: upload with another --name")]
+    #[error(
+        "group {group:?} already has a different file named {name:?}: upload with another --name"
+    )]
     FileConflict {
         /// Group name.
         group: String,
@@ -93,7 +95,9 @@ pub enum ApiError {
         server: u32,
     },
     /// A write carried a serial number older than the last one applied for its client.
-    #[error("stale request: serial {serial} is older than the last applied {last} for this client")]
+    #[error(
+        "stale request: serial {serial} is older than the last applied {last} for this client"
+    )]
     StaleRequest {
         /// Serial the request carried.
         serial: u64,
@@ -108,9 +112,6 @@ pub enum ApiError {
 impl ApiError {
     /// Whether a client should retry the same request on another (or the same) tracker.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ApiError::NotLeader { .. } | ApiError::Unavailable(_)
-        )
+        matches!(self, ApiError::NotLeader { .. } | ApiError::Unavailable(_))
     }
 }

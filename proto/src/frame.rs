@@ -189,7 +189,9 @@ mod tests {
     #[tokio::test]
     async fn every_truncation_is_an_error_not_a_panic() {
         let mut buf = Vec::new();
-        write_message(&mut buf, &vec![1u8; 100], 1024).await.unwrap();
+        write_message(&mut buf, &vec![1u8; 100], 1024)
+            .await
+            .unwrap();
         for cut in 1..buf.len() {
             let res = read_frame(&mut &buf[..cut], 1024).await;
             assert!(matches!(res, Err(FrameError::Truncated)), "cut {cut}");

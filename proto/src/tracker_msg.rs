@@ -389,6 +389,10 @@ pub struct NodeStatus {
     pub last_log_index: Option<u64>,
     /// Index of the last applied entry.
     pub last_applied: Option<u64>,
+    /// Last log index covered by this node's latest snapshot (built or installed).
+    pub snapshot_index: Option<u64>,
+    /// Last log index purged from this node's log.
+    pub purged_index: Option<u64>,
     /// Current leader's id, if known.
     pub leader_id: Option<u64>,
     /// Current leader's client API address, if known.

@@ -99,7 +99,9 @@ impl App {
             RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
                 ApiError::InvalidRequest(c.to_string())
             }
-            RaftError::Fatal(f) => ApiError::Unavailable(format!("node {} is stopping: {f}", self.id)),
+            RaftError::Fatal(f) => {
+                ApiError::Unavailable(format!("node {} is stopping: {f}", self.id))
+            }
         }
     }
 
@@ -124,9 +126,10 @@ impl App {
             Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)))) => {
                 Err(ApiError::Unavailable(q.to_string()))
             }
-            Ok(Err(RaftError::Fatal(f))) => {
-                Err(ApiError::Unavailable(format!("node {} is stopping: {f}", self.id)))
-            }
+            Ok(Err(RaftError::Fatal(f))) => Err(ApiError::Unavailable(format!(
+                "node {} is stopping: {f}",
+                self.id
+            ))),
         }
     }
 

@@ -125,7 +125,10 @@ impl NodeConfig {
             ));
         }
         if args.snapshot_every == 0 || args.sled_cache_mb == 0 || args.peer_lease_intervals == 0 {
-            return bad("--snapshot-every, --sled-cache-mb and --peer-lease-intervals must be at least 1".into());
+            return bad(
+                "--snapshot-every, --sled-cache-mb and --peer-lease-intervals must be at least 1"
+                    .into(),
+            );
         }
         let initial_members = match &args.initial_cluster {
             Some(list) => parse_members(list)?,

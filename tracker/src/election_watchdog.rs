@@ -17,7 +17,11 @@ pub async fn task_watch(app: Arc<App>) {
     loop {
         tokio::time::sleep(max / 3).await;
         let m = app.raft.metrics().borrow().clone();
-        let is_voter = m.membership_config.membership().voter_ids().any(|v| v == app.id);
+        let is_voter = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == app.id);
         if m.current_leader.is_some() || !is_voter || m.state == ServerState::Learner {
             leaderless_since = None;
             continue;

@@ -12,6 +12,8 @@
 //! - [`liveness`]: peer heartbeats and batched offline marking.
 //! - [`election_watchdog`]: breaks split-vote ties.
 #![warn(clippy::unwrap_used)]
+// openraft's StorageError is large and is the error type its storage traits require.
+#![allow(clippy::result_large_err)]
 
 pub mod api;
 pub mod app;
@@ -30,10 +32,12 @@ pub mod store;
 pub fn run_process(args: config::Args) -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn")
+            }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let node_id = args.id;
     let result = config::NodeConfig::from_args(args)

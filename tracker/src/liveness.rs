@@ -36,7 +36,12 @@ pub struct Liveness {
 
 impl Liveness {
     /// A table with the given intervals.
-    pub fn new(idle: Duration, active: Duration, transferring: Duration, lease_intervals: u32) -> Self {
+    pub fn new(
+        idle: Duration,
+        active: Duration,
+        transferring: Duration,
+        lease_intervals: u32,
+    ) -> Self {
         Liveness {
             seen: Mutex::new(HashMap::new()),
             idle,
@@ -101,8 +106,12 @@ pub async fn task_sweep(app: Arc<App>) {
         let mut silent = Vec::new();
         for item in app.trees.tree(Table::Peers).iter() {
             let Ok((k, v)) = item else { continue };
-            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else { continue };
-            let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else { continue };
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else {
+                continue;
+            };
             let id = u64::from_be_bytes(bytes);
             if peer.online && app.liveness.expired(id, now, leader_since) {
                 silent.push(id);

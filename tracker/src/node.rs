@@ -20,8 +20,12 @@ use crate::store::{open_db, LogStore, StateMachine};
 /// Startup failures (data directory locked or unreadable, address in use, bad config).
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let args = config.args.clone();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("while creating the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "while creating the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
     let db = open_db(&args.data_dir, args.sled_cache_mb << 20).with_context(|| {
         format!(
             "while opening the database in {} (is another tracker using it?)",
@@ -48,7 +52,11 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .await
         .context("while starting raft")?;
 
-    let raft_server = tokio::spawn(crate::raft_net::server::serve(raft_listener, raft.clone(), args.id));
+    let raft_server = tokio::spawn(crate::raft_net::server::serve(
+        raft_listener,
+        raft.clone(),
+        args.id,
+    ));
 
     if !config.initial_members.is_empty() {
         match raft.initialize(config.initial_members.clone()).await {
@@ -85,7 +93,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     if let Err(e) = raft.shutdown().await {
         tracing::warn!(%e, "raft shutdown reported an error");
     }
-    db.flush_async().await.context("while flushing the database")?;
+    db.flush_async()
+        .await
+        .context("while flushing the database")?;
     tracing::info!("stopped");
     Ok(())
 }

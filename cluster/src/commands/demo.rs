@@ -40,11 +40,22 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     cluster.start_all()?;
     let leader = cluster.wait_leader(Duration::from_secs(30)).await?;
     for spec in cluster.nodes.values() {
-        println!("   node {} api {} raft {} pid {}", spec.id, spec.api_addr, spec.raft_addr, cluster.pid(spec.id).unwrap_or(0));
+        println!(
+            "   node {} api {} raft {} pid {}",
+            spec.id,
+            spec.api_addr,
+            spec.raft_addr,
+            cluster.pid(spec.id).unwrap_or(0)
+        );
     }
-    println!("== node {} is leader (term {})", leader.node_id, leader.term);
+    println!(
+        "== node {} is leader (term {})",
+        leader.node_id, leader.term
+    );
 
-    let client = Arc::new(TrackerClient::new(ClientConfig::new(cluster.tracker_list()))?);
+    let client = Arc::new(TrackerClient::new(ClientConfig::new(
+        cluster.tracker_list(),
+    ))?);
     client
         .write(WriteOp::CreateUser {
             username: "demo".into(),
@@ -62,7 +73,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         Response::Session { token, .. } => token,
         other => bail!("unexpected login answer {other:?}"),
     };
-    println!("== user 'demo' created and logged in; writing {} groups", a.writes);
+    println!(
+        "== user 'demo' created and logged in; writing {} groups",
+        a.writes
+    );
 
     let mut acked: BTreeSet<String> = BTreeSet::new();
     let mut killed: Option<(u64, Instant)> = None;
@@ -72,7 +86,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         if killed.is_none() && acked.len() as u32 >= a.kill_after {
             let st = cluster.wait_leader(Duration::from_secs(10)).await?;
             cluster.kill(st.node_id);
-            println!("== SIGKILL leader node {} after {} acknowledged writes", st.node_id, acked.len());
+            println!(
+                "== SIGKILL leader node {} after {} acknowledged writes",
+                st.node_id,
+                acked.len()
+            );
             killed = Some((st.node_id, Instant::now()));
         }
         let group = format!("group-{i:05}");
@@ -94,9 +112,15 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let new_leader = cluster.wait_leader(Duration::from_secs(10)).await?;
-    println!("== new leader: node {} (term {})", new_leader.node_id, new_leader.term);
+    println!(
+        "== new leader: node {} (term {})",
+        new_leader.node_id, new_leader.term
+    );
     if let Some(d) = first_ack_after_kill {
-        println!("   first write acknowledged {:.0} ms after the kill", d.as_secs_f64() * 1000.0);
+        println!(
+            "   first write acknowledged {:.0} ms after the kill",
+            d.as_secs_f64() * 1000.0
+        );
     }
     if let Some((id, _)) = killed {
         cluster.start_node(id)?;
@@ -104,7 +128,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     }
     let converged = cluster.wait_converged(Duration::from_secs(30)).await?;
     for s in &converged {
-        println!("   node {} role {:<8} applied {:?} digest {}", s.node_id, s.role, s.last_applied, &s.digest[..12.min(s.digest.len())]);
+        println!(
+            "   node {} role {:<8} applied {:?} digest {}",
+            s.node_id,
+            s.role,
+            s.last_applied,
+            &s.digest[..12.min(s.digest.len())]
+        );
     }
 
     let listed = match client.read(ReadRequest::ListGroups { token }).await? {
@@ -113,7 +143,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     };
     let names: Vec<&str> = listed.iter().map(|g| g.name.as_str()).collect();
     let unique: BTreeSet<&str> = names.iter().copied().collect();
-    let missing: Vec<&String> = acked.iter().filter(|g| !unique.contains(g.as_str())).collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|g| !unique.contains(g.as_str()))
+        .collect();
     println!(
         "== {} writes acknowledged in {:.2} s ({:.0}/s); {} groups listed; {} missing; {} duplicated",
         acked.len(),

@@ -56,9 +56,13 @@ async fn current_voters(cluster: &LocalCluster) -> anyhow::Result<Vec<u64>> {
 /// If the node cannot start or the membership change fails.
 pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     let mut cluster = LocalCluster::load(&a.dir, true)?;
-    let id = a.id.unwrap_or_else(|| cluster.nodes.keys().max().copied().unwrap_or(0) + 1);
+    let id =
+        a.id.unwrap_or_else(|| cluster.nodes.keys().max().copied().unwrap_or(0) + 1);
     if cluster.nodes.contains_key(&id) {
-        bail!("node {id} already exists in {}; pick another --id", a.dir.display());
+        bail!(
+            "node {id} already exists in {}; pick another --id",
+            a.dir.display()
+        );
     }
     let spec = NodeSpec {
         id,
@@ -74,7 +78,11 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     };
     cluster.add_spec(spec.clone());
     cluster.start_node(id)?;
-    println!("started node {id} at {} (pid {})", spec.api_addr, cluster.pid(id).unwrap_or(0));
+    println!(
+        "started node {id} at {} (pid {})",
+        spec.api_addr,
+        cluster.pid(id).unwrap_or(0)
+    );
     let client = client_for(&cluster)?;
     client
         .admin(AdminRequest::AddLearner {
@@ -88,7 +96,12 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     wait_caught_up(&cluster, id, Duration::from_secs(60)).await?;
     let mut voters = current_voters(&cluster).await?;
     voters.push(id);
-    match client.admin(AdminRequest::ChangeMembership { voters: voters.clone() }).await? {
+    match client
+        .admin(AdminRequest::ChangeMembership {
+            voters: voters.clone(),
+        })
+        .await?
+    {
         Response::Done => println!("node {id} is a voter; voters now {voters:?}"),
         other => bail!("unexpected answer {other:?}"),
     }
@@ -128,13 +141,19 @@ pub async fn remove(a: RemoveNodeArgs) -> anyhow::Result<()> {
     if !cluster.nodes.contains_key(&a.id) {
         bail!("no node {} in {}", a.id, a.dir.display());
     }
-    let voters: Vec<u64> = current_voters(&cluster).await?.into_iter().filter(|&v| v != a.id).collect();
+    let voters: Vec<u64> = current_voters(&cluster)
+        .await?
+        .into_iter()
+        .filter(|&v| v != a.id)
+        .collect();
     if voters.is_empty() {
         bail!("cannot remove the last voter");
     }
     let client = client_for(&cluster)?;
     client
-        .admin(AdminRequest::ChangeMembership { voters: voters.clone() })
+        .admin(AdminRequest::ChangeMembership {
+            voters: voters.clone(),
+        })
         .await
         .context("while changing the membership")?;
     println!("node {} removed; voters now {voters:?}", a.id);

@@ -37,7 +37,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     if a.nodes == 0 {
         bail!("--nodes must be at least 1 (3 or 5 for fault tolerance)");
     }
-    std::fs::create_dir_all(&a.dir).with_context(|| format!("while creating {}", a.dir.display()))?;
+    std::fs::create_dir_all(&a.dir)
+        .with_context(|| format!("while creating {}", a.dir.display()))?;
     let mut cluster = if path_in(&a.dir).exists() {
         let mut c = LocalCluster::load(&a.dir, a.detach)?;
         let ids: Vec<u64> = c.nodes.keys().copied().collect();
@@ -52,7 +53,10 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         if !a.tracker_args.is_empty() {
             c.tracker_args = a.tracker_args.clone();
         }
-        println!("restarting the cluster recorded in {}", path_in(&a.dir).display());
+        println!(
+            "restarting the cluster recorded in {}",
+            path_in(&a.dir).display()
+        );
         c
     } else {
         let specs = LocalCluster::plan(&a.dir, a.nodes, a.base_port)?;
@@ -65,7 +69,10 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("trackers: {}", cluster.trackers());
     println!("cluster file: {}", path_in(&a.dir).display());
     if a.detach {
-        println!("running in the background; stop with `cluster down --dir {}`", a.dir.display());
+        println!(
+            "running in the background; stop with `cluster down --dir {}`",
+            a.dir.display()
+        );
         return Ok(());
     }
     println!("running; Ctrl-C stops every node");
@@ -92,7 +99,10 @@ fn print_nodes(cluster: &LocalCluster) {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut t), Ok(mut i)) => {
             tokio::select! {
                 _ = t.recv() => {}
@@ -130,10 +140,17 @@ pub fn down(dir: &Path) -> anyhow::Result<()> {
 pub async fn start_node(dir: &Path, id: u64) -> anyhow::Result<()> {
     let mut cluster = LocalCluster::load(dir, true)?;
     if !cluster.nodes.contains_key(&id) {
-        bail!("no node {id} in {}: see `cluster status --dir {}`", dir.display(), dir.display());
+        bail!(
+            "no node {id} in {}: see `cluster status --dir {}`",
+            dir.display(),
+            dir.display()
+        );
     }
     if cluster.is_running(id) {
-        bail!("node {id} is already running (pid {})", cluster.pid(id).unwrap_or(0));
+        bail!(
+            "node {id} is already running (pid {})",
+            cluster.pid(id).unwrap_or(0)
+        );
     }
     cluster.start_node(id)?;
     println!("started node {id} (pid {})", cluster.pid(id).unwrap_or(0));

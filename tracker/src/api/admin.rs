@@ -28,7 +28,10 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
                 raft_addr,
             } => {
                 app.check_leader()?;
-                let node = NodeInfo { api_addr, raft_addr };
+                let node = NodeInfo {
+                    api_addr,
+                    raft_addr,
+                };
                 let fut = app.raft.add_learner(node_id, node, true);
                 match tokio::time::timeout(app.request_timeout() * 10, fut).await {
                     Err(_) => Err(ApiError::Unavailable("adding the learner timed out".into())),
@@ -39,7 +42,9 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
             AdminRequest::ChangeMembership { voters } => {
                 app.check_leader()?;
                 if voters.is_empty() {
-                    return Err(ApiError::InvalidRequest("the voter set cannot be empty".into()));
+                    return Err(ApiError::InvalidRequest(
+                        "the voter set cannot be empty".into(),
+                    ));
                 }
                 let set: BTreeSet<u64> = voters.into_iter().collect();
                 let fut = app.raft.change_membership(set, false);
@@ -91,6 +96,8 @@ fn status(app: &App) -> Result<NodeStatus, ApiError> {
         term: m.current_term,
         last_log_index: m.last_log_index,
         last_applied: m.last_applied.map(|l| l.index),
+        snapshot_index: m.snapshot.map(|l| l.index),
+        purged_index: m.purged.map(|l| l.index),
         leader_id: m.current_leader,
         leader_api_addr,
         voters: membership.voter_ids().collect(),

@@ -64,17 +64,28 @@ async fn handle(stream: TcpStream, app: Arc<App>) -> Result<(), String> {
     .map_err(|_| "no hello in time".to_string())?
     .map_err(|e| e.to_string())?;
     let refusal = match hello {
-        Some(ClientFrame::Hello { magic, version }) if magic == API_MAGIC && version == API_VERSION => None,
-        Some(ClientFrame::Hello { magic, version }) if magic == API_MAGIC => Some(ApiError::VersionMismatch {
-            client: version,
-            server: API_VERSION,
-        }),
+        Some(ClientFrame::Hello { magic, version })
+            if magic == API_MAGIC && version == API_VERSION =>
+        {
+            None
+        }
+        Some(ClientFrame::Hello { magic, version }) if magic == API_MAGIC => {
+            Some(ApiError::VersionMismatch {
+                client: version,
+                server: API_VERSION,
+            })
+        }
         _ => Some(ApiError::InvalidRequest(
             "the first frame must be a hello with the tracker protocol's magic number".into(),
         )),
     };
     if let Some(e) = refusal {
-        let _ = write_message(&mut wr, &ServerFrame::Refused(e.clone()), MAX_API_FRAME_BYTES).await;
+        let _ = write_message(
+            &mut wr,
+            &ServerFrame::Refused(e.clone()),
+            MAX_API_FRAME_BYTES,
+        )
+        .await;
         return Err(e.to_string());
     }
     let welcome = ServerFrame::Welcome {

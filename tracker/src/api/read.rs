@@ -41,7 +41,9 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
         let now = wall_ms();
         flatten(match r {
             ReadRequest::WhoAmI { token } => queries::whoami(&kv, &parse_token(&token)?, now),
-            ReadRequest::ListGroups { token } => queries::list_groups(&kv, &parse_token(&token)?, now),
+            ReadRequest::ListGroups { token } => {
+                queries::list_groups(&kv, &parse_token(&token)?, now)
+            }
             ReadRequest::ListRequests { token, group } => {
                 queries::list_requests(&kv, &parse_token(&token)?, now, &group)
             }
@@ -51,7 +53,9 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
             ReadRequest::FileSources { token, group, name } => {
                 queries::file_sources(&kv, &parse_token(&token)?, now, &group, &name)
             }
-            ReadRequest::Heartbeat { .. } => Err(Fail::Api(ApiError::Internal("unreachable".into()))),
+            ReadRequest::Heartbeat { .. } => {
+                Err(Fail::Api(ApiError::Internal("unreachable".into())))
+            }
         })
     }
     .instrument(span)
@@ -67,7 +71,9 @@ async fn heartbeat(
 ) -> Result<Response, ApiError> {
     app.check_leader()?;
     let kv = Committed(&app.trees);
-    let user = flatten(session_user(&kv, &parse_token(token)?, wall_ms()).map(|u| Response::User { username: u }))?;
+    let user = flatten(
+        session_user(&kv, &parse_token(token)?, wall_ms()).map(|u| Response::User { username: u }),
+    )?;
     let Response::User { username } = user else {
         return Err(ApiError::NotLoggedIn);
     };

@@ -26,7 +26,13 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// # Errors
 /// Any [`ApiError`]: refusals from the rules, `NotLeader`, `Unavailable`.
 pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
-    let span = tracing::debug_span!("write", node = app.id, client_id = w.client_id, serial = w.serial, op = op_name(&w.op));
+    let span = tracing::debug_span!(
+        "write",
+        node = app.id,
+        client_id = w.client_id,
+        serial = w.serial,
+        op = op_name(&w.op)
+    );
     async move {
         // Do no expensive work (hashing) on a node that cannot propose anyway.
         app.check_leader()?;

@@ -104,7 +104,10 @@ pub fn avail_key(group: &str, name: &str, peer_id: u64) -> Vec<u8> {
 
 /// The peer id at the end of an availability key.
 pub fn peer_of_avail_key(key: &[u8]) -> Option<u64> {
-    let tail = key.len().checked_sub(8).and_then(|start| key.get(start..))?;
+    let tail = key
+        .len()
+        .checked_sub(8)
+        .and_then(|start| key.get(start..))?;
     let bytes: [u8; 8] = tail.try_into().ok()?;
     Some(u64::from_be_bytes(bytes))
 }

@@ -223,7 +223,11 @@ pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, 
                 }
             }
             let bits = bitfield_full(manifest.chunk_hashes.len());
-            kv.put_raw(Table::Avail, avail_key(gname, &manifest.name, *peer_id), bits);
+            kv.put_raw(
+                Table::Avail,
+                avail_key(gname, &manifest.name, *peer_id),
+                bits,
+            );
             Ok(Response::Done)
         }
         Op::ReportHave {

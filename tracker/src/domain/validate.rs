@@ -37,7 +37,9 @@ pub fn check_file_name(name: &str) -> Result<(), ApiError> {
         || name.len() > MAX_FILE_NAME_BYTES
         || name == "."
         || name == ".."
-        || name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
         return Err(ApiError::InvalidRequest(format!(
             "file name {name:?} is not allowed: use 1 to {MAX_FILE_NAME_BYTES} bytes without '/', '\\', NUL or control characters, and not '.' or '..'"

@@ -87,7 +87,9 @@ impl PeerLink {
                 self.addr, self.target
             ))),
             Ok(Some(RaftReply::Refused(why))) => Err(LinkError::Protocol(why)),
-            Ok(other) => Err(LinkError::Protocol(format!("unexpected handshake answer {other:?}"))),
+            Ok(other) => Err(LinkError::Protocol(format!(
+                "unexpected handshake answer {other:?}"
+            ))),
             Err(e) => Err(LinkError::Unreachable(std::io::Error::other(e.to_string()))),
         }
     }
@@ -190,7 +192,9 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         let ttl = option.hard_ttl();
         match self.call(RaftRequest::Vote(rpc), ttl).await {
             Ok(RaftReply::Vote(Ok(r))) => Ok(r),
-            Ok(RaftReply::Vote(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(RaftReply::Vote(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::Vote, ttl)),
             Err(e) => Err(self.map_err(e, RPCTypes::Vote, ttl)),
         }

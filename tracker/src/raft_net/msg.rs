@@ -50,5 +50,7 @@ pub enum RaftReply {
     /// Answer to [`RaftRequest::Vote`].
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     /// Answer to [`RaftRequest::InstallSnapshot`].
-    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
 }

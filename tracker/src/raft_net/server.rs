@@ -53,8 +53,15 @@ async fn handle(stream: TcpStream, raft: Raft, self_id: NodeId) -> Result<(), St
         Some(RaftRequest::Hello { magic, version, .. })
             if magic == RAFT_MAGIC && version == RAFT_VERSION => {}
         Some(RaftRequest::Hello { version, .. }) => {
-            let why = format!("unsupported raft protocol version {version}, this node speaks {RAFT_VERSION}");
-            let _ = write_message(&mut wr, &RaftReply::Refused(why.clone()), MAX_RAFT_FRAME_BYTES).await;
+            let why = format!(
+                "unsupported raft protocol version {version}, this node speaks {RAFT_VERSION}"
+            );
+            let _ = write_message(
+                &mut wr,
+                &RaftReply::Refused(why.clone()),
+                MAX_RAFT_FRAME_BYTES,
+            )
+            .await;
             return Err(why);
         }
         _ => return Err("first frame is not a hello".into()),

@@ -44,7 +44,8 @@ pub fn parse(mut bytes: &[u8]) -> Result<Vec<(Table, TableEntries)>, StoreError>
         table: Table::Meta,
         reason: format!("snapshot image: {reason}"),
     };
-    let mut tables: Vec<(Table, TableEntries)> = Table::DATA.iter().map(|t| (*t, Vec::new())).collect();
+    let mut tables: Vec<(Table, TableEntries)> =
+        Table::DATA.iter().map(|t| (*t, Vec::new())).collect();
     while let Some((&tag, rest)) = bytes.split_first() {
         let table = Table::from_tag(tag)
             .filter(|t| *t != Table::Meta)

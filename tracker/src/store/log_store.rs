@@ -48,9 +48,14 @@ impl LogStore {
         })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
         match self.meta.get(key).map_err(|e| read_err(&e))? {
-            Some(bytes) => proto::frame::decode(&bytes).map(Some).map_err(|e| read_err(&e)),
+            Some(bytes) => proto::frame::decode(&bytes)
+                .map(Some)
+                .map_err(|e| read_err(&e)),
             None => Ok(None),
         }
     }
@@ -69,7 +74,8 @@ impl LogStore {
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
         match self.log.last().map_err(|e| read_err(&e))? {
             Some((_, bytes)) => {
-                let entry: Entry<TypeConfig> = proto::frame::decode(&bytes).map_err(|e| read_err(&e))?;
+                let entry: Entry<TypeConfig> =
+                    proto::frame::decode(&bytes).map_err(|e| read_err(&e))?;
                 Ok(Some(entry.log_id))
             }
             None => Ok(None),
@@ -118,8 +124,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
-        self.put_meta(KEY_VOTE, vote)
-            .map_err(|_| StorageError::from(StorageIOError::write_vote(&std::io::Error::other("encode vote"))))?;
+        self.put_meta(KEY_VOTE, vote).map_err(|_| {
+            StorageError::from(StorageIOError::write_vote(&std::io::Error::other(
+                "encode vote",
+            )))
+        })?;
         self.db
             .flush_async()
             .await
@@ -131,16 +140,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(KEY_VOTE)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError> {
         // Not flushed on its own: losing it only means re-applying committed entries on restart.
         self.put_meta(KEY_COMMITTED, &committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?.flatten())
+        Ok(self
+            .get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,

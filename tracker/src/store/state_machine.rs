@@ -29,6 +29,9 @@ const KEY_LAST_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
 const KEY_CURRENT_SNAPSHOT: &[u8] = b"current";
 
+/// Last applied log id and membership.
+type AppliedState = (Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>);
+
 /// A snapshot as stored in the `snapshot` tree.
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
@@ -84,9 +87,7 @@ impl StateMachine {
     ///
     /// # Errors
     /// sled or decode errors.
-    pub fn stored_applied(
-        &self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StoreError> {
+    pub fn stored_applied(&self) -> Result<AppliedState, StoreError> {
         let view = super::tables::Committed(&self.trees);
         let applied = view.get::<LogId<NodeId>>(Table::Meta, KEY_LAST_APPLIED)?;
         let membership = view
@@ -98,7 +99,9 @@ impl StateMachine {
     /// Applies one command with at-most-once semantics per (client id, serial).
     fn apply_cmd(pending: &mut Pending<'_>, cmd: &Cmd) -> Result<CmdResult, StoreError> {
         if let Some(origin) = cmd.origin {
-            if let Some(rec) = pending.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))? {
+            if let Some(rec) =
+                pending.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))?
+            {
                 if rec.serial == origin.serial {
                     return Ok(CmdResult(rec.reply));
                 }
@@ -131,8 +134,14 @@ impl StateMachine {
     }
 
     fn current_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        match self.snapshots.get(KEY_CURRENT_SNAPSHOT).map_err(|e| sm_read_err(&e))? {
-            Some(bytes) => decode_snapshot(&bytes).map(Some).map_err(|e| sm_read_err(&e)),
+        match self
+            .snapshots
+            .get(KEY_CURRENT_SNAPSHOT)
+            .map_err(|e| sm_read_err(&e))?
+        {
+            Some(bytes) => decode_snapshot(&bytes)
+                .map(Some)
+                .map_err(|e| sm_read_err(&e)),
             None => Ok(None),
         }
     }
@@ -143,7 +152,8 @@ impl StateMachine {
 fn encode_snapshot(s: &StoredSnapshot) -> Result<Vec<u8>, proto::frame::FrameError> {
     let meta = proto::frame::encode(&s.meta)?;
     let mut out = Vec::with_capacity(4 + meta.len() + s.data.len());
-    let meta_len = u32::try_from(meta.len()).map_err(|_| proto::frame::FrameError::Malformed("meta too large".into()))?;
+    let meta_len = u32::try_from(meta.len())
+        .map_err(|_| proto::frame::FrameError::Malformed("meta too large".into()))?;
     out.extend_from_slice(&meta_len.to_be_bytes());
     out.extend_from_slice(&meta);
     out.extend_from_slice(&s.data);
@@ -152,7 +162,11 @@ fn encode_snapshot(s: &StoredSnapshot) -> Result<Vec<u8>, proto::frame::FrameErr
 
 fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameError> {
     let bad = || proto::frame::FrameError::Malformed("truncated stored snapshot".into());
-    let len_bytes: [u8; 4] = bytes.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .ok_or_else(bad)?
+        .try_into()
+        .map_err(|_| bad())?;
     let meta_len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| bad())?;
     let meta_bytes = bytes.get(4..4 + meta_len).ok_or_else(bad)?;
     let meta = proto::frame::decode(meta_bytes)?;
@@ -162,13 +176,15 @@ fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameEr
 
 /// A point-in-time image captured between two applies, turned into a snapshot later.
 pub struct SnapshotBuilder {
+    /// The state machine (for persisting the snapshot).
     sm: StateMachine,
-    image: Result<(Vec<u8>, Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), String>,
+    /// The captured image with its applied state, or why capturing failed.
+    image: Result<(Vec<u8>, AppliedState), String>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (data, last_applied, membership) = self
+        let (data, (last_applied, membership)) = self
             .image
             .clone()
             .map_err(|e| snap_err(&std::io::Error::other(e)))?;
@@ -202,9 +218,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StorageError> {
+    async fn applied_state(&mut self) -> Result<AppliedState, StorageError> {
         self.stored_applied().map_err(|e| sm_read_err(&e))
     }
 
@@ -226,9 +240,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     results.push(CmdResult::default());
                 }
                 EntryPayload::Normal(cmd) => {
-                    let r = Self::apply_cmd(&mut pending, cmd).map_err(|e| {
-                        StorageError::from(StorageIOError::apply(entry.log_id, &e))
-                    })?;
+                    let r = Self::apply_cmd(&mut pending, cmd)
+                        .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
                     results.push(r);
                 }
             }
@@ -251,10 +264,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         let image = image::capture(&self.trees)
-            .and_then(|data| {
-                let (applied, membership) = self.stored_applied()?;
-                Ok((data, applied, membership))
-            })
+            .and_then(|data| Ok((data, self.stored_applied()?)))
             .map_err(|e| e.to_string());
         SnapshotBuilder {
             sm: self.clone(),

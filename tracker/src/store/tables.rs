@@ -10,6 +10,15 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Writes collected by a [`Pending`] overlay: `None` is a delete.
+pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
+
+/// Per key, its overlay entry before the current operation changed it.
+type UndoLog = BTreeMap<(Table, Vec<u8>), Option<Option<Vec<u8>>>>;
+
+/// Key/value pairs read from a table, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One state-machine table; each is a sled tree named `sm_<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Table {
@@ -121,7 +130,10 @@ impl SmTrees {
     ///
     /// # Errors
     /// sled errors.
-    pub fn commit(&self, writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>) -> Result<(), sled::Error> {
+    pub fn commit(
+        &self,
+        writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>,
+    ) -> Result<(), sled::Error> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -143,7 +155,9 @@ impl SmTrees {
         match res {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => Err(e),
-            Err(TransactionError::Abort(())) => Err(sled::Error::Unsupported("transaction aborted".into())),
+            Err(TransactionError::Abort(())) => {
+                Err(sled::Error::Unsupported("transaction aborted".into()))
+            }
         }
     }
 }
@@ -160,7 +174,7 @@ pub trait KvRead {
     ///
     /// # Errors
     /// sled errors.
-    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError>;
 
     /// Reads and decodes a record.
     ///
@@ -204,11 +218,14 @@ impl KvRead for Committed<'_> {
         Ok(self.0.tree(table).get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
         self.0
             .tree(table)
             .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from))
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(StoreError::from)
+            })
             .collect()
     }
 }
@@ -218,10 +235,10 @@ pub struct Pending<'a> {
     /// The committed tables underneath.
     base: &'a SmTrees,
     /// Writes so far: `None` is a delete.
-    writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>,
+    writes: WriteSet,
     /// Undo log of the current operation: each key's overlay entry before its first change
     /// (`None` when the key was not in the overlay).
-    undo: BTreeMap<(Table, Vec<u8>), Option<Option<Vec<u8>>>>,
+    undo: UndoLog,
 }
 
 impl<'a> Pending<'a> {
@@ -266,7 +283,12 @@ impl<'a> Pending<'a> {
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] if it cannot be encoded.
-    pub fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        table: Table,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), StoreError> {
         let bytes = encode_record(table, value)?;
         self.record(table, key, Some(bytes));
         Ok(())
@@ -283,7 +305,7 @@ impl<'a> Pending<'a> {
     }
 
     /// The collected writes, for [`SmTrees::commit`].
-    pub fn into_writes(self) -> BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>> {
+    pub fn into_writes(self) -> WriteSet {
         self.writes
     }
 }
@@ -296,9 +318,11 @@ impl KvRead for Pending<'_> {
         Committed(self.base).get_raw(table, key)
     }
 
-    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            Committed(self.base).scan_raw(table, prefix)?.into_iter().collect();
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = Committed(self.base)
+            .scan_raw(table, prefix)?
+            .into_iter()
+            .collect();
         let start = (table, prefix.to_vec());
         for ((t, k), v) in self.writes.range(start..) {
             if *t != table || !k.starts_with(prefix) {

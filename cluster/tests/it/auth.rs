@@ -1,0 +1,251 @@
+//! Authorization and the group life cycle: every refusal is a clear typed error. Also the
+//! at-most-once table: a write repeated with the same (client id, serial) is applied once.
+
+use std::time::Duration;
+
+use proto::connection::Connection;
+use proto::tracker_msg::{ReadRequest, Response, WriteOp, WriteRequest};
+use proto::{ApiError, Request};
+
+use super::util::{client, signup, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_typed_and_groups_follow_their_rules() {
+    let (_dir, c) = start(3, &[]).await;
+    let cl = client(&c);
+    let alice = signup(&cl, "alice").await;
+    let bob = signup(&cl, "bob").await;
+
+    let login = |u: &str, p: &str| WriteOp::Login {
+        username: u.into(),
+        password: p.into(),
+    };
+    assert_eq!(
+        cl.write(login("alice", "wrong-password")).await,
+        Err(ApiError::BadCredentials)
+    );
+    assert_eq!(
+        cl.write(login("nobody", "whatever")).await,
+        Err(ApiError::BadCredentials)
+    );
+    assert_eq!(
+        cl.write(WriteOp::CreateUser {
+            username: "alice".into(),
+            password: "another-pw".into()
+        })
+        .await,
+        Err(ApiError::UserExists("alice".into()))
+    );
+    assert!(matches!(
+        cl.write(WriteOp::CreateUser {
+            username: "../x".into(),
+            password: "password".into()
+        })
+        .await,
+        Err(ApiError::InvalidRequest(_))
+    ));
+    assert_eq!(
+        cl.read(ReadRequest::ListGroups {
+            token: "not-a-token".into()
+        })
+        .await,
+        Err(ApiError::NotLoggedIn)
+    );
+    assert_eq!(
+        cl.read(ReadRequest::ListGroups {
+            token: "ab".repeat(32)
+        })
+        .await,
+        Err(ApiError::NotLoggedIn)
+    );
+
+    let w = |token: &String, g: &str| (token.clone(), g.to_string());
+    let (t, g) = w(&alice, "movies");
+    cl.write(WriteOp::CreateGroup { token: t, group: g })
+        .await
+        .unwrap();
+    assert_eq!(
+        cl.write(WriteOp::JoinGroup {
+            token: bob.clone(),
+            group: "nope".into()
+        })
+        .await,
+        Err(ApiError::GroupNotFound("nope".into()))
+    );
+    assert_eq!(
+        cl.read(ReadRequest::ListFiles {
+            token: bob.clone(),
+            group: "movies".into()
+        })
+        .await,
+        Err(ApiError::NotMember("movies".into()))
+    );
+    cl.write(WriteOp::JoinGroup {
+        token: bob.clone(),
+        group: "movies".into(),
+    })
+    .await
+    .unwrap();
+    match cl
+        .read(ReadRequest::ListGroups { token: bob.clone() })
+        .await
+        .unwrap()
+    {
+        Response::Groups(g) => {
+            assert_eq!(g.len(), 1);
+            assert!(g[0].request_pending && !g[0].is_member);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        cl.read(ReadRequest::ListRequests {
+            token: bob.clone(),
+            group: "movies".into()
+        })
+        .await,
+        Err(ApiError::NotOwner("movies".into()))
+    );
+    assert_eq!(
+        cl.write(WriteOp::AcceptJoin {
+            token: bob.clone(),
+            group: "movies".into(),
+            username: "bob".into()
+        })
+        .await,
+        Err(ApiError::NotOwner("movies".into()))
+    );
+    assert_eq!(
+        cl.read(ReadRequest::ListRequests {
+            token: alice.clone(),
+            group: "movies".into()
+        })
+        .await,
+        Ok(Response::JoinRequests(vec!["bob".into()]))
+    );
+    assert_eq!(
+        cl.write(WriteOp::AcceptJoin {
+            token: alice.clone(),
+            group: "movies".into(),
+            username: "carol".into()
+        })
+        .await,
+        Err(ApiError::NoSuchRequest {
+            group: "movies".into(),
+            user: "carol".into()
+        })
+    );
+    cl.write(WriteOp::AcceptJoin {
+        token: alice.clone(),
+        group: "movies".into(),
+        username: "bob".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        cl.read(ReadRequest::ListFiles {
+            token: bob.clone(),
+            group: "movies".into()
+        })
+        .await,
+        Ok(Response::Files(vec![]))
+    );
+
+    // The owner leaves: ownership passes to the longest-standing member.
+    cl.write(WriteOp::LeaveGroup {
+        token: alice.clone(),
+        group: "movies".into(),
+    })
+    .await
+    .unwrap();
+    match cl
+        .read(ReadRequest::ListGroups { token: bob.clone() })
+        .await
+        .unwrap()
+    {
+        Response::Groups(g) => assert_eq!((g[0].owner.as_str(), g[0].member_count), ("bob", 1)),
+        other => panic!("{other:?}"),
+    }
+    // The last member leaves: the group is gone.
+    cl.write(WriteOp::LeaveGroup {
+        token: bob.clone(),
+        group: "movies".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        cl.read(ReadRequest::ListFiles {
+            token: bob.clone(),
+            group: "movies".into()
+        })
+        .await,
+        Err(ApiError::GroupNotFound("movies".into()))
+    );
+
+    // Logout ends the session.
+    cl.write(WriteOp::Logout { token: bob.clone() })
+        .await
+        .unwrap();
+    assert_eq!(
+        cl.read(ReadRequest::WhoAmI { token: bob }).await,
+        Err(ApiError::NotLoggedIn)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
+    let (_dir, c) = start(3, &[]).await;
+    let cl = client(&c);
+    let token = signup(&cl, "dave").await;
+    let leader = c.wait_leader(Duration::from_secs(10)).await.unwrap();
+    let conn = Connection::open(
+        leader.leader_api_addr.as_deref().unwrap(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let write = |serial: u64, op: WriteOp| {
+        Request::Write(WriteRequest {
+            client_id: 4242,
+            serial,
+            op,
+        })
+    };
+    let create = WriteOp::CreateGroup {
+        token: token.clone(),
+        group: "once".into(),
+    };
+    let first = conn.call(write(1, create.clone())).await.unwrap();
+    let retry = conn.call(write(1, create.clone())).await.unwrap();
+    assert_eq!(first, Ok(Response::Done));
+    assert_eq!(
+        retry,
+        Ok(Response::Done),
+        "a retry must get the original reply, not GroupExists"
+    );
+    let next = conn.call(write(2, create)).await.unwrap();
+    assert_eq!(next, Err(ApiError::GroupExists("once".into())));
+
+    // A login retried with the same serial returns the same session, not a second one.
+    let login = WriteOp::Login {
+        username: "dave".into(),
+        password: "password-dave".into(),
+    };
+    let a = conn.call(write(3, login.clone())).await.unwrap().unwrap();
+    let b = conn.call(write(3, login)).await.unwrap().unwrap();
+    assert_eq!(a, b);
+    // An older serial is refused as stale.
+    let stale = conn
+        .call(write(
+            1,
+            WriteOp::CreateGroup {
+                token,
+                group: "other".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(stale, Err(ApiError::StaleRequest { serial: 1, last: 3 })),
+        "{stale:?}"
+    );
+}

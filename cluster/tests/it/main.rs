@@ -1,0 +1,8 @@
+//! Integration tests: real tracker processes on 127.0.0.1, started through the `cluster` binary.
+
+mod auth;
+mod failover;
+mod formation;
+mod malformed;
+mod snapshot_rejoin;
+mod util;

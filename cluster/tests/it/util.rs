@@ -1,0 +1,90 @@
+//! Helpers: start clusters of real processes, make clients, sign users up.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use cluster::process::tracker_program;
+use cluster::LocalCluster;
+use proto::tracker_msg::{Response, WriteOp};
+use proto::{ClientConfig, TrackerClient};
+
+/// The `cluster` binary under test.
+pub fn cluster_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cluster"))
+}
+
+/// Starts an `n`-node cluster (children of this test, killed when the handle drops).
+pub async fn start(n: u64, tracker_args: &[&str]) -> (tempfile::TempDir, LocalCluster) {
+    let dir = tempfile::Builder::new()
+        .prefix("it-cluster-")
+        .tempdir()
+        .unwrap();
+    let specs = LocalCluster::plan(dir.path(), n, None).unwrap();
+    let mut c = LocalCluster::new(
+        dir.path(),
+        specs,
+        tracker_args.iter().map(|s| s.to_string()).collect(),
+        false,
+    );
+    c.program = tracker_program(Some(cluster_exe()));
+    c.start_all().unwrap();
+    c.wait_leader(Duration::from_secs(30)).await.unwrap();
+    (dir, c)
+}
+
+/// A client of every node of `c`.
+pub fn client(c: &LocalCluster) -> TrackerClient {
+    let mut cfg = ClientConfig::new(c.tracker_list());
+    cfg.deadline = Duration::from_secs(20);
+    TrackerClient::new(cfg).unwrap()
+}
+
+/// Creates `user` (password "password-<user>") and logs in; returns the token.
+pub async fn signup(client: &TrackerClient, user: &str) -> String {
+    client
+        .write(WriteOp::CreateUser {
+            username: user.into(),
+            password: format!("password-{user}"),
+        })
+        .await
+        .unwrap();
+    match client
+        .write(WriteOp::Login {
+            username: user.into(),
+            password: format!("password-{user}"),
+        })
+        .await
+        .unwrap()
+    {
+        Response::Session { token, .. } => token,
+        other => panic!("unexpected login answer {other:?}"),
+    }
+}
+
+/// Runs the `cluster` binary; returns (success, stdout, stderr).
+pub fn run_cluster(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cluster_exe()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Stops a detached cluster (`cluster down`) when dropped, even if the test panics.
+pub struct DownOnDrop(pub PathBuf);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(cluster_exe())
+            .args(["down", "--dir"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
+/// The path as a &str (temp dirs are UTF-8 here).
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
