@@ -3,6 +3,7 @@
 mod auth;
 mod failover;
 mod formation;
+mod liveness;
 mod malformed;
 mod snapshot_rejoin;
 mod util;
