@@ -14,6 +14,8 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod peer_msg;
+pub mod ticket;
 pub mod tracker_msg;
 
 pub use client::{ClientConfig, TrackerClient};

@@ -247,6 +247,8 @@ pub enum ReadRequest {
         /// File name.
         name: String,
     },
+    /// The cluster's public key, to verify download tickets offline.
+    ClusterKey,
     /// Liveness report of a peer daemon (leader only, kept in memory, never one log entry each).
     Heartbeat {
         /// Caller's session.
@@ -319,6 +321,13 @@ pub enum Response {
         manifest: FileManifest,
         /// Online peers that hold at least one chunk.
         sources: Vec<Source>,
+        /// Ticket that lets the caller fetch this file from the sources.
+        ticket: Option<crate::ticket::SignedTicket>,
+    },
+    /// Answer to [`ReadRequest::ClusterKey`].
+    ClusterKey {
+        /// Ed25519 public key of the cluster.
+        public_key: [u8; 32],
     },
     /// Answer to [`ReadRequest::Heartbeat`].
     Heartbeat {

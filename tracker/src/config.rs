@@ -80,6 +80,10 @@ pub struct Args {
     #[arg(long, env = "TRACKER_PEER_TRANSFERRING_SECS", default_value_t = 5)]
     pub peer_transferring_secs: u64,
 
+    /// Download tickets issued with a file's sources stay valid this many seconds.
+    #[arg(long, env = "TRACKER_TICKET_TTL_SECS", default_value_t = 900)]
+    pub ticket_ttl_secs: u64,
+
     /// A peer silent for this many of its intervals is marked offline.
     #[arg(long, env = "TRACKER_PEER_LEASE_INTERVALS", default_value_t = 3)]
     pub peer_lease_intervals: u32,

@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cluster_key;
 pub mod config;
 pub mod domain;
 pub mod election_watchdog;

@@ -100,6 +100,7 @@ pub async fn task_sweep(app: Arc<App>) {
             led_term = Some(m.current_term);
             leader_since = Instant::now();
             app.liveness.reset();
+            crate::cluster_key::ensure(&app).await;
             continue;
         }
         let now = Instant::now();

@@ -149,6 +149,11 @@ pub enum Op {
         /// File name.
         name: String,
     },
+    /// Set the cluster's ticket signing key, if it has none yet (chosen by the leader).
+    SetClusterKey {
+        /// Ed25519 secret key bytes.
+        secret: [u8; 32],
+    },
     /// Liveness: mark peers online or offline (one entry for a whole batch).
     SetPeersOnline {
         /// Peers to change.

@@ -51,8 +51,33 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
                 queries::list_files(&kv, &parse_token(&token)?, now, &group)
             }
             ReadRequest::FileSources { token, group, name } => {
-                queries::file_sources(&kv, &parse_token(&token)?, now, &group, &name)
+                let token = parse_token(&token)?;
+                match queries::file_sources(&kv, &token, now, &group, &name) {
+                    Ok(Response::Sources {
+                        manifest, sources, ..
+                    }) => {
+                        let user = session_user(&kv, &token, now).map_err(|f| match f {
+                            Fail::Api(e) => e,
+                            Fail::Store(e) => ApiError::Internal(e.to_string()),
+                        })?;
+                        let ticket = crate::cluster_key::issue(app, &user, &group, &manifest)?;
+                        Ok(Response::Sources {
+                            manifest,
+                            sources,
+                            ticket: Some(ticket),
+                        })
+                    }
+                    other => other,
+                }
             }
+            ReadRequest::ClusterKey => match crate::cluster_key::secret(&app.trees) {
+                Some(secret) => Ok(Response::ClusterKey {
+                    public_key: proto::ticket::public_key_of(&secret),
+                }),
+                None => Err(Fail::Api(ApiError::Unavailable(
+                    "the cluster key is not created yet; retry".into(),
+                ))),
+            },
             ReadRequest::Heartbeat { .. } => {
                 Err(Fail::Api(ApiError::Internal("unreachable".into())))
             }

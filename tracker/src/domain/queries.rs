@@ -140,5 +140,6 @@ pub fn file_sources(
     Ok(Response::Sources {
         manifest: f.manifest,
         sources,
+        ticket: None,
     })
 }

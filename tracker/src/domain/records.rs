@@ -72,6 +72,9 @@ pub struct ClientRec {
     pub applied_at_ms: u64,
 }
 
+/// Key of the ticket signing key in the cluster table.
+pub const CLUSTER_SIGNING_KEY: &[u8] = b"signing_key";
+
 /// Key of a file: `group NUL name`.
 pub fn file_key(group: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(group.len() + name.len() + 1);

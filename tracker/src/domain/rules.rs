@@ -272,6 +272,17 @@ pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, 
             kv.delete(Table::Avail, avail_key(gname, name, *peer_id));
             Ok(Response::Done)
         }
+        Op::SetClusterKey { secret } => {
+            // First key wins: a second leader racing to create one changes nothing.
+            if kv.get_raw(Table::Cluster, CLUSTER_SIGNING_KEY)?.is_none() {
+                kv.put_raw(
+                    Table::Cluster,
+                    CLUSTER_SIGNING_KEY.to_vec(),
+                    secret.to_vec(),
+                );
+            }
+            Ok(Response::Done)
+        }
         Op::SetPeersOnline { peer_ids, online } => {
             for id in peer_ids {
                 if let Some(mut p) = kv.get::<PeerRec>(Table::Peers, &peer_key(*id))? {

@@ -38,11 +38,13 @@ pub enum Table {
     Clients = 6,
     /// last applied, membership
     Meta = 7,
+    /// cluster-wide settings, e.g. the ticket signing key
+    Cluster = 8,
 }
 
 impl Table {
     /// Tables that hold replicated data (everything but `Meta`), in digest and snapshot order.
-    pub const DATA: [Table; 7] = [
+    pub const DATA: [Table; 8] = [
         Table::Users,
         Table::Sessions,
         Table::Groups,
@@ -50,10 +52,11 @@ impl Table {
         Table::Peers,
         Table::Avail,
         Table::Clients,
+        Table::Cluster,
     ];
 
-    /// Every table, in tree order.
-    pub const ALL: [Table; 8] = [
+    /// Every table, in discriminant order.
+    pub const ALL: [Table; 9] = [
         Table::Users,
         Table::Sessions,
         Table::Groups,
@@ -62,6 +65,7 @@ impl Table {
         Table::Avail,
         Table::Clients,
         Table::Meta,
+        Table::Cluster,
     ];
 
     /// Name of the sled tree.
@@ -75,6 +79,7 @@ impl Table {
             Table::Avail => "sm_avail",
             Table::Clients => "sm_clients",
             Table::Meta => "sm_meta",
+            Table::Cluster => "sm_cluster",
         }
     }
 

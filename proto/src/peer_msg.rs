@@ -1,0 +1,379 @@
+//! The peer wire protocol (data plane): one connection per (downloader, seeder, file).
+//!
+//! The downloader opens with [`PeerFrame::Hello`] carrying its download ticket; the seeder answers
+//! [`PeerFrame::Welcome`] or [`PeerFrame::Refused`]. Then the downloader pipelines
+//! [`PeerFrame::Request`]s (several in flight) and the seeder answers each with a
+//! [`PeerFrame::Chunk`] or a [`PeerFrame::Status`] (not available, not found, busy).
+//!
+//! Frames use the same 4-byte length prefix as everywhere, then a type byte and a fixed binary
+//! layout, so a 512 KiB chunk is one copy from socket to buffer; decoding checks every length.
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::frame::FrameError;
+use crate::ticket::SignedTicket;
+
+/// Magic number opening a peer connection ("P2PP").
+pub const PEER_MAGIC: u32 = 0x5032_5050;
+/// Version of the peer protocol.
+pub const PEER_VERSION: u32 = 1;
+/// Largest frame on the peer port: the largest chunk plus its header.
+pub const MAX_PEER_FRAME_BYTES: usize = (64 << 20) + 64;
+
+const T_HELLO: u8 = 1;
+const T_REQUEST: u8 = 2;
+const T_CANCEL: u8 = 3;
+const T_WELCOME: u8 = 0x81;
+const T_REFUSED: u8 = 0x82;
+const T_CHUNK: u8 = 0x83;
+const T_STATUS: u8 = 0x84;
+
+/// Why a seeder did not send a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkStatus {
+    /// The seeder does not hold this chunk (yet).
+    NotAvailable,
+    /// The seeder does not share this file (any more) or the index is out of range.
+    NotFound,
+    /// The seeder is overloaded; retry later or elsewhere.
+    Busy,
+}
+
+impl ChunkStatus {
+    fn code(self) -> u8 {
+        match self {
+            ChunkStatus::NotAvailable => 1,
+            ChunkStatus::NotFound => 2,
+            ChunkStatus::Busy => 3,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        match c {
+            1 => Some(ChunkStatus::NotAvailable),
+            2 => Some(ChunkStatus::NotFound),
+            3 => Some(ChunkStatus::Busy),
+            _ => None,
+        }
+    }
+}
+
+/// Chunk bytes inside a received frame body (kept in place to avoid a copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkBytes {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl ChunkBytes {
+    /// The chunk's data.
+    pub fn as_slice(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+
+    /// Length of the data.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether the data is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A frame of the peer protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerFrame {
+    /// Downloader's opening frame.
+    Hello {
+        /// Protocol version.
+        version: u32,
+        /// Requesting peer id (for logs and accounting).
+        peer_id: u64,
+        /// The download ticket.
+        ticket: SignedTicket,
+    },
+    /// Handshake accepted.
+    Welcome,
+    /// Handshake refused; the seeder closes.
+    Refused(String),
+    /// Ask for one chunk.
+    Request {
+        /// Chunk index.
+        index: u32,
+    },
+    /// Withdraw a request (end-game duplicate no longer needed).
+    Cancel {
+        /// Chunk index.
+        index: u32,
+    },
+    /// One chunk's data.
+    Chunk {
+        /// Chunk index.
+        index: u32,
+        /// Its bytes.
+        data: ChunkBytes,
+    },
+    /// Why a requested chunk is not coming.
+    Status {
+        /// Chunk index.
+        index: u32,
+        /// Reason.
+        status: ChunkStatus,
+    },
+}
+
+fn malformed(what: &str) -> FrameError {
+    FrameError::Malformed(format!("peer frame: {what}"))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32, FrameError> {
+    let bytes: [u8; 4] = b
+        .get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| malformed("truncated"))?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Result<u64, FrameError> {
+    let bytes: [u8; 8] = b
+        .get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| malformed("truncated"))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+impl PeerFrame {
+    /// Decodes one frame body (without the length prefix).
+    ///
+    /// # Errors
+    /// [`FrameError::Malformed`] for an unknown type, a wrong length or a bad field.
+    pub fn decode(body: Vec<u8>) -> Result<PeerFrame, FrameError> {
+        let (&kind, rest) = body.split_first().ok_or_else(|| malformed("empty"))?;
+        let exact = |n: usize| {
+            if rest.len() == n {
+                Ok(())
+            } else {
+                Err(malformed("wrong length"))
+            }
+        };
+        match kind {
+            T_HELLO => {
+                if u32_at(rest, 0)? != PEER_MAGIC {
+                    return Err(malformed("bad magic"));
+                }
+                let version = u32_at(rest, 4)?;
+                let peer_id = u64_at(rest, 8)?;
+                let ticket = crate::frame::decode(rest.get(16..).unwrap_or(&[]))?;
+                Ok(PeerFrame::Hello {
+                    version,
+                    peer_id,
+                    ticket,
+                })
+            }
+            T_REQUEST => {
+                exact(4)?;
+                Ok(PeerFrame::Request {
+                    index: u32_at(rest, 0)?,
+                })
+            }
+            T_CANCEL => {
+                exact(4)?;
+                Ok(PeerFrame::Cancel {
+                    index: u32_at(rest, 0)?,
+                })
+            }
+            T_WELCOME => {
+                exact(0)?;
+                Ok(PeerFrame::Welcome)
+            }
+            T_REFUSED => Ok(PeerFrame::Refused(
+                String::from_utf8_lossy(rest).into_owned(),
+            )),
+            T_CHUNK => {
+                let index = u32_at(rest, 0)?;
+                Ok(PeerFrame::Chunk {
+                    index,
+                    data: ChunkBytes {
+                        buf: body,
+                        start: 5,
+                    },
+                })
+            }
+            T_STATUS => {
+                exact(5)?;
+                let status = rest
+                    .get(4)
+                    .copied()
+                    .and_then(ChunkStatus::from_code)
+                    .ok_or_else(|| malformed("unknown status"))?;
+                Ok(PeerFrame::Status {
+                    index: u32_at(rest, 0)?,
+                    status,
+                })
+            }
+            _ => Err(malformed("unknown type")),
+        }
+    }
+
+    /// Encodes the frame body (without the length prefix).
+    ///
+    /// # Errors
+    /// Only if a ticket cannot be encoded.
+    pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
+        let mut out = Vec::new();
+        match self {
+            PeerFrame::Hello {
+                version,
+                peer_id,
+                ticket,
+            } => {
+                out.push(T_HELLO);
+                out.extend_from_slice(&PEER_MAGIC.to_be_bytes());
+                out.extend_from_slice(&version.to_be_bytes());
+                out.extend_from_slice(&peer_id.to_be_bytes());
+                out.extend_from_slice(&crate::frame::encode(ticket)?);
+            }
+            PeerFrame::Welcome => out.push(T_WELCOME),
+            PeerFrame::Refused(why) => {
+                out.push(T_REFUSED);
+                out.extend_from_slice(why.as_bytes());
+            }
+            PeerFrame::Request { index } => {
+                out.push(T_REQUEST);
+                out.extend_from_slice(&index.to_be_bytes());
+            }
+            PeerFrame::Cancel { index } => {
+                out.push(T_CANCEL);
+                out.extend_from_slice(&index.to_be_bytes());
+            }
+            PeerFrame::Chunk { index, data } => {
+                out.push(T_CHUNK);
+                out.extend_from_slice(&index.to_be_bytes());
+                out.extend_from_slice(data.as_slice());
+            }
+            PeerFrame::Status { index, status } => {
+                out.push(T_STATUS);
+                out.extend_from_slice(&index.to_be_bytes());
+                out.push(status.code());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the frame (prefix and body).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&self, w: &mut W) -> Result<(), FrameError> {
+        let body = self.encode()?;
+        crate::frame::write_frame(w, &body, MAX_PEER_FRAME_BYTES).await
+    }
+}
+
+/// Writes a chunk frame straight from `data` without building a [`PeerFrame`] (no copy).
+/// Does not flush: the caller batches writes through a buffered writer and flushes.
+///
+/// # Errors
+/// I/O errors, or [`FrameError::TooLarge`].
+pub async fn write_chunk<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    index: u32,
+    data: &[u8],
+) -> Result<(), FrameError> {
+    let len = data.len() + 5;
+    if len > MAX_PEER_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_PEER_FRAME_BYTES,
+        });
+    }
+    let mut head = [0u8; 9];
+    head[..4].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    head[4] = T_CHUNK;
+    head[5..].copy_from_slice(&index.to_be_bytes());
+    w.write_all(&head).await?;
+    w.write_all(data).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames() -> Vec<PeerFrame> {
+        vec![
+            PeerFrame::Hello {
+                version: PEER_VERSION,
+                peer_id: 9,
+                ticket: SignedTicket {
+                    ticket_bytes: vec![1, 2, 3],
+                    signature: vec![4; 64],
+                },
+            },
+            PeerFrame::Welcome,
+            PeerFrame::Refused("no".into()),
+            PeerFrame::Request { index: 7 },
+            PeerFrame::Cancel { index: 8 },
+            PeerFrame::Chunk {
+                index: 3,
+                data: ChunkBytes {
+                    buf: vec![T_CHUNK, 0, 0, 0, 3, 9, 9, 9],
+                    start: 5,
+                },
+            },
+            PeerFrame::Status {
+                index: 1,
+                status: ChunkStatus::Busy,
+            },
+        ]
+    }
+
+    #[test]
+    fn round_trips() {
+        for f in frames() {
+            let body = f.encode().unwrap();
+            let back = PeerFrame::decode(body).unwrap();
+            match (&f, &back) {
+                (
+                    PeerFrame::Chunk { index: a, data: x },
+                    PeerFrame::Chunk { index: b, data: y },
+                ) => {
+                    assert_eq!((a, x.as_slice()), (b, y.as_slice()))
+                }
+                _ => assert_eq!(f, back),
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_every_frame_decodes_or_errs_without_panic() {
+        for f in frames() {
+            let body = f.encode().unwrap();
+            for cut in 0..body.len() {
+                let _ = PeerFrame::decode(body[..cut].to_vec());
+            }
+        }
+        for t in 0..=255u8 {
+            let _ = PeerFrame::decode(vec![t; 3]);
+        }
+    }
+
+    #[tokio::test]
+    async fn write_chunk_matches_encode() {
+        let mut a = Vec::new();
+        write_chunk(&mut a, 5, b"abc").await.unwrap();
+        let mut rd = &a[..];
+        let body = crate::frame::read_frame(&mut rd, MAX_PEER_FRAME_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
+        match PeerFrame::decode(body).unwrap() {
+            PeerFrame::Chunk { index, data } => {
+                assert_eq!((index, data.as_slice()), (5, &b"abc"[..]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
