@@ -1,0 +1,342 @@
+//! `peer daemon`, `peer upload`, `peer files`, `peer download`, `peer downloads`, `peer stop-share`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use proto::tracker_msg::{to_hex, ReadRequest, Response, DEFAULT_CHUNK_SIZE_BYTES};
+
+use super::{output, Ctx};
+use crate::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
+use crate::daemon::{self, DaemonOptions};
+
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `peer daemon`
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address to serve chunks on.
+    #[arg(long, env = "PEER_LISTEN", default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Address other peers should use (default: the bound listen address).
+    #[arg(long, env = "PEER_ADVERTISE")]
+    advertise: Option<String>,
+    /// Cap on upload speed, bytes per second (e.g. 500K, 10M).
+    #[arg(long, env = "PEER_UPLOAD_LIMIT", value_parser = crate::rate_limit::parse_rate)]
+    upload_limit: Option<u64>,
+    /// Cap on download speed, bytes per second (e.g. 500K, 10M).
+    #[arg(long, env = "PEER_DOWNLOAD_LIMIT", value_parser = crate::rate_limit::parse_rate)]
+    download_limit: Option<u64>,
+    /// Testing only: corrupt every chunk served (to test downloaders against a lying seeder).
+    #[arg(long, hide = true)]
+    corrupt_chunks_for_testing: bool,
+}
+
+/// `peer upload`
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Group to share in.
+    group: String,
+    /// The file (it stays where it is and is served from there).
+    path: PathBuf,
+    /// Name in the group (default: the path's base name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Chunk size in bytes.
+    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE_BYTES)]
+    chunk_size: u32,
+}
+
+/// `peer download`
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Group.
+    group: String,
+    /// File name in the group.
+    name: String,
+    /// Where to put it (written as DEST.part and renamed when verified).
+    dest: PathBuf,
+    /// Hand the download to the daemon and return at once.
+    #[arg(long)]
+    detach: bool,
+}
+
+/// Runs the daemon in the foreground.
+///
+/// # Errors
+/// Startup failures.
+pub async fn daemon(ctx: &Ctx, a: DaemonArgs) -> anyhow::Result<()> {
+    let opts = DaemonOptions {
+        listen: a.listen,
+        advertise: a.advertise,
+        corrupt_for_testing: a.corrupt_chunks_for_testing,
+        upload_limit: a.upload_limit,
+        download_limit: a.download_limit,
+    };
+    daemon::run(ctx.home.clone(), ctx.tracker()?, opts).await
+}
+
+async fn ask(ctx: &Ctx, req: ControlRequest) -> anyhow::Result<ControlResponse> {
+    match control::call(&ctx.home, &req, CONTROL_TIMEOUT).await? {
+        ControlResponse::Error(e) => anyhow::bail!("{e}"),
+        other => Ok(other),
+    }
+}
+
+fn absolute(p: &std::path::Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+/// Runs `peer upload`.
+///
+/// # Errors
+/// Unreadable file, bad name, tracker refusal, daemon not running.
+pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
+    let path = absolute(&a.path)?;
+    let name = match a.name {
+        Some(n) => n,
+        None => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                anyhow::anyhow!("{} has no usable file name: pass --name", path.display())
+            })?
+            .to_string(),
+    };
+    let resp = ask(
+        ctx,
+        ControlRequest::Upload {
+            group: a.group.clone(),
+            path: path.clone(),
+            name: name.clone(),
+            chunk_size_bytes: a.chunk_size,
+        },
+    )
+    .await?;
+    if let ControlResponse::Uploaded {
+        size_bytes,
+        chunk_count,
+        file_hash,
+    } = resp
+    {
+        println!(
+            "shared {name} in {} ({}, {chunk_count} chunks, sha1 {}), seeding from {}",
+            a.group,
+            output::size(size_bytes),
+            to_hex(&file_hash),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FileRow {
+    name: String,
+    size_bytes: u64,
+    chunks: u32,
+    sha1: String,
+    uploader: String,
+    seeders: u32,
+    partial: u32,
+}
+
+/// Runs `peer files`.
+///
+/// # Errors
+/// Not a member, unknown group.
+pub async fn list(ctx: &Ctx, group: &str) -> anyhow::Result<()> {
+    let token = ctx.token()?;
+    let files = match ctx
+        .tracker()?
+        .read(ReadRequest::ListFiles {
+            token,
+            group: group.to_string(),
+        })
+        .await?
+    {
+        Response::Files(f) => f,
+        other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
+    };
+    let rows: Vec<FileRow> = files
+        .into_iter()
+        .map(|f| FileRow {
+            name: f.name,
+            size_bytes: f.size_bytes,
+            chunks: f.chunk_count,
+            sha1: to_hex(&f.file_hash),
+            uploader: f.uploader,
+            seeders: f.full_seeders,
+            partial: f.partial_peers,
+        })
+        .collect();
+    if ctx.json {
+        return output::json(&rows);
+    }
+    println!(
+        "{:<32} {:>10} {:>7} {:<40} {:>7} {:>7}",
+        "NAME", "SIZE", "CHUNKS", "SHA1", "SEEDERS", "PARTIAL"
+    );
+    for r in rows {
+        println!(
+            "{:<32} {:>10} {:>7} {:<40} {:>7} {:>7}",
+            r.name,
+            output::size(r.size_bytes),
+            r.chunks,
+            r.sha1,
+            r.seeders,
+            r.partial
+        );
+    }
+    Ok(())
+}
+
+/// Runs `peer download`: starts it in the daemon and, unless detached, shows progress until done.
+///
+/// # Errors
+/// Unknown file, no access, daemon not running, download failed.
+pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
+    let dest = absolute(&a.dest)?;
+    let id = match ask(
+        ctx,
+        ControlRequest::Download {
+            group: a.group.clone(),
+            name: a.name.clone(),
+            dest: dest.clone(),
+        },
+    )
+    .await?
+    {
+        ControlResponse::DownloadStarted { id } => id,
+        other => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
+    };
+    if a.detach {
+        println!("download {id} started: follow it with `peer downloads`");
+        return Ok(());
+    }
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut last_line = Instant::now() - Duration::from_secs(10);
+    loop {
+        let info = match ask(ctx, ControlRequest::Downloads).await? {
+            ControlResponse::Downloads(list) => list.into_iter().find(|d| d.id == id),
+            _ => None,
+        };
+        let Some(info) = info else {
+            anyhow::bail!("the daemon lost track of download {id}; see `peer downloads`");
+        };
+        match &info.state {
+            DownloadState::Complete => {
+                if tty {
+                    eprintln!();
+                }
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "downloaded {} to {} ({}, {:.1} MiB/s, verified; chunks from {} peers)",
+                    info.name,
+                    info.dest.display(),
+                    output::size(info.total_bytes),
+                    info.total_bytes as f64 / (1 << 20) as f64 / secs.max(0.001),
+                    info.chunks_by_peer.len()
+                );
+                return Ok(());
+            }
+            DownloadState::Failed(why) => {
+                if tty {
+                    eprintln!();
+                }
+                anyhow::bail!("download of {} failed: {why}", info.name);
+            }
+            DownloadState::Running => {
+                if tty || last_line.elapsed() >= Duration::from_secs(2) {
+                    print_progress(&info, tty);
+                    last_line = Instant::now();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+fn print_progress(d: &DownloadInfo, tty: bool) {
+    let pct = if d.total_bytes == 0 {
+        100.0
+    } else {
+        d.bytes_done as f64 * 100.0 / d.total_bytes as f64
+    };
+    let width = 30usize;
+    let filled = ((pct / 100.0) * width as f64) as usize;
+    let bar: String = "#".repeat(filled.min(width)) + &"-".repeat(width - filled.min(width));
+    let eta = if d.bytes_per_sec > 0 {
+        format!(
+            "{:.0}s",
+            (d.total_bytes - d.bytes_done.min(d.total_bytes)) as f64 / d.bytes_per_sec as f64
+        )
+    } else {
+        "?".into()
+    };
+    let line = format!(
+        "[{bar}] {pct:5.1}% {}/s ETA {eta} peers {}",
+        output::size(d.bytes_per_sec),
+        d.peers
+    );
+    if tty {
+        eprint!("\r{line}   ");
+        let _ = std::io::stderr().flush();
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// Runs `peer downloads`: `[D] group name percent`, `[C] group name`, `[F] group name reason`.
+///
+/// # Errors
+/// Daemon not running.
+pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
+    let list = match ask(ctx, ControlRequest::Downloads).await? {
+        ControlResponse::Downloads(l) => l,
+        other => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
+    };
+    if ctx.json {
+        return output::json(&list);
+    }
+    for d in list {
+        match d.state {
+            DownloadState::Running => {
+                let pct = if d.total_bytes == 0 {
+                    100.0
+                } else {
+                    d.bytes_done as f64 * 100.0 / d.total_bytes as f64
+                };
+                println!("[D] {} {} {pct:.1}%", d.group, d.name);
+            }
+            DownloadState::Complete => println!("[C] {} {}", d.group, d.name),
+            DownloadState::Failed(why) => println!("[F] {} {} {why}", d.group, d.name),
+        }
+    }
+    Ok(())
+}
+
+/// Runs `peer stop-share`.
+///
+/// # Errors
+/// Daemon not running or not seeding the file.
+pub async fn stop_share(ctx: &Ctx, group: String, name: String) -> anyhow::Result<()> {
+    ask(
+        ctx,
+        ControlRequest::StopShare {
+            group: group.clone(),
+            name: name.clone(),
+        },
+    )
+    .await?;
+    println!("stopped sharing {name} in {group}");
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `peer group create|join|leave|requests|accept|list`.
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+
+use super::{output, Ctx};
+
+/// `peer group ...`
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// Create a group you own.
+    Create {
+        /// Group name.
+        group: String,
+    },
+    /// Ask the owner to let you in.
+    Join {
+        /// Group name.
+        group: String,
+    },
+    /// Leave a group (or withdraw your pending request).
+    Leave {
+        /// Group name.
+        group: String,
+    },
+    /// Owner: list pending join requests.
+    Requests {
+        /// Group name.
+        group: String,
+    },
+    /// Owner: accept a join request.
+    Accept {
+        /// Group name.
+        group: String,
+        /// User to let in.
+        username: String,
+    },
+    /// Every group: owner, members, whether you are in or pending.
+    List,
+}
+
+#[derive(Serialize)]
+struct GroupRow {
+    name: String,
+    owner: String,
+    members: u32,
+    member: bool,
+    pending: bool,
+}
+
+/// Runs `peer group ...`.
+///
+/// # Errors
+/// The tracker's refusal (not found, not owner, ...).
+pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
+    let token = ctx.token()?;
+    let tracker = ctx.tracker()?;
+    match cmd {
+        GroupCmd::Create { group } => {
+            tracker
+                .write(WriteOp::CreateGroup {
+                    token,
+                    group: group.clone(),
+                })
+                .await?;
+            println!("group {group} created; you own it");
+        }
+        GroupCmd::Join { group } => {
+            tracker
+                .write(WriteOp::JoinGroup {
+                    token,
+                    group: group.clone(),
+                })
+                .await?;
+            println!("join request for {group} sent; the owner accepts it with `peer group accept {group} <you>`");
+        }
+        GroupCmd::Leave { group } => {
+            tracker
+                .write(WriteOp::LeaveGroup {
+                    token,
+                    group: group.clone(),
+                })
+                .await?;
+            println!("left {group}");
+        }
+        GroupCmd::Requests { group } => match tracker
+            .read(ReadRequest::ListRequests { token, group })
+            .await?
+        {
+            Response::JoinRequests(users) => {
+                if ctx.json {
+                    output::json(&users)?;
+                } else if users.is_empty() {
+                    println!("no pending requests");
+                } else {
+                    for u in users {
+                        println!("{u}");
+                    }
+                }
+            }
+            other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
+        },
+        GroupCmd::Accept { group, username } => {
+            tracker
+                .write(WriteOp::AcceptJoin {
+                    token,
+                    group: group.clone(),
+                    username: username.clone(),
+                })
+                .await?;
+            println!("{username} is now a member of {group}");
+        }
+        GroupCmd::List => match tracker.read(ReadRequest::ListGroups { token }).await? {
+            Response::Groups(groups) => {
+                let rows: Vec<GroupRow> = groups
+                    .into_iter()
+                    .map(|g| GroupRow {
+                        name: g.name,
+                        owner: g.owner,
+                        members: g.member_count,
+                        member: g.is_member,
+                        pending: g.request_pending,
+                    })
+                    .collect();
+                if ctx.json {
+                    output::json(&rows)?;
+                } else {
+                    println!("{:<24} {:<16} {:>7}  YOU", "GROUP", "OWNER", "MEMBERS");
+                    for r in rows {
+                        let you = if r.member {
+                            "member"
+                        } else if r.pending {
+                            "pending"
+                        } else {
+                            "-"
+                        };
+                        println!("{:<24} {:<16} {:>7}  {}", r.name, r.owner, r.members, you);
+                    }
+                }
+            }
+            other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The `peer` command line. Every command exits 0 on success; otherwise it prints one line on
+//! stderr that says what went wrong and what to do, and exits 1.
+
+mod account;
+mod files;
+mod groups;
+mod output;
+mod password;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use proto::{ClientConfig, TrackerClient};
+
+use crate::home::Home;
+
+/// Group-based peer-to-peer file sharing over a replicated tracker cluster.
+#[derive(Debug, Parser)]
+#[command(name = "peer", version, about)]
+pub struct Cli {
+    /// Tracker client addresses, comma-separated (remembered in the home after `peer login`).
+    #[arg(long, env = "PEER_TRACKERS", global = true)]
+    trackers: Option<String>,
+    /// This peer's home directory (session, shares, downloads).
+    #[arg(long, env = "PEER_HOME", global = true)]
+    home: Option<PathBuf>,
+    /// Machine-readable JSON output for listings.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        cmd: account::UserCmd,
+    },
+    /// Log in (password from --password-stdin, PEER_PASSWORD, or a prompt without echo).
+    Login(account::LoginArgs),
+    /// End the session.
+    Logout,
+    /// Show who is logged in.
+    Whoami,
+    /// Create, join, leave and administer groups.
+    Group {
+        #[command(subcommand)]
+        cmd: groups::GroupCmd,
+    },
+    /// Run the daemon of this home: serve chunks, run downloads, heartbeat.
+    Daemon(files::DaemonArgs),
+    /// Share a file from where it lies (hash it, register it in the group, seed it).
+    Upload(files::UploadArgs),
+    /// List the files of a group.
+    Files {
+        /// Group.
+        group: String,
+    },
+    /// Download a file, verified chunk by chunk and as a whole.
+    Download(files::DownloadArgs),
+    /// List this home's downloads.
+    Downloads,
+    /// Stop seeding a file and withdraw its availability.
+    StopShare {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
+}
+
+/// Everything a command needs.
+pub struct Ctx {
+    /// The home.
+    pub home: Home,
+    /// `--trackers` as given.
+    trackers: Option<String>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Ctx {
+    /// A tracker client for `--trackers`, or the list remembered in the home.
+    ///
+    /// # Errors
+    /// If no tracker list is known.
+    pub fn tracker(&self) -> anyhow::Result<TrackerClient> {
+        let list = match &self.trackers {
+            Some(l) => l.clone(),
+            None => std::fs::read_to_string(self.home.dir.join("trackers"))
+                .map(|s| s.trim().to_string())
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "no tracker list: pass --trackers HOST:PORT,... or set PEER_TRACKERS"
+                    )
+                })?,
+        };
+        Ok(TrackerClient::new(ClientConfig::from_list(&list)?)?)
+    }
+
+    /// Remembers the tracker list in the home (after a successful login).
+    pub fn remember_trackers(&self) {
+        if let Some(l) = &self.trackers {
+            let _ = crate::home::write_private(&self.home.dir.join("trackers"), l.as_bytes());
+        }
+    }
+
+    /// The session token.
+    ///
+    /// # Errors
+    /// If not logged in.
+    pub fn token(&self) -> anyhow::Result<String> {
+        Ok(self.home.session()?.token)
+    }
+}
+
+/// Runs the command line.
+///
+/// # Errors
+/// Whatever the command reports.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home_dir = cli.home.clone().unwrap_or_else(Home::default_dir);
+    let home = Home::open(&home_dir)
+        .with_context(|| format!("while opening the home {}", home_dir.display()))?;
+    let ctx = Ctx {
+        home,
+        trackers: cli.trackers.clone(),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::User { cmd } => account::user(&ctx, cmd).await,
+        Command::Login(a) => account::login(&ctx, a).await,
+        Command::Logout => account::logout(&ctx).await,
+        Command::Whoami => account::whoami(&ctx).await,
+        Command::Group { cmd } => groups::run(&ctx, cmd).await,
+        Command::Daemon(a) => files::daemon(&ctx, a).await,
+        Command::Upload(a) => files::upload(&ctx, a).await,
+        Command::Files { group } => files::list(&ctx, &group).await,
+        Command::Download(a) => files::download(&ctx, a).await,
+        Command::Downloads => files::downloads(&ctx).await,
+        Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,
+    }
+}

@@ -1,0 +1,174 @@
+//! The daemon's local control protocol: the CLI sends one request per connection over the unix
+//! socket `HOME/daemon.sock` (mode 0600, so only the owner can use it) and reads one response.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::UnixStream;
+
+use proto::frame::{read_message, write_message};
+use proto::tracker_msg::Sha1Digest;
+
+use crate::home::Home;
+
+/// Largest control frame.
+pub const MAX_CONTROL_FRAME_BYTES: usize = 4 << 20;
+
+/// What the CLI asks the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControlRequest {
+    /// Daemon identity and counters.
+    Status,
+    /// Hash a file, register it in a group, and seed it from where it lies.
+    Upload {
+        /// Group.
+        group: String,
+        /// Absolute path of the file.
+        path: PathBuf,
+        /// Name in the group.
+        name: String,
+        /// Chunk size in bytes.
+        chunk_size_bytes: u32,
+    },
+    /// Start downloading a file.
+    Download {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+        /// Absolute destination path.
+        dest: PathBuf,
+    },
+    /// Every download of this home.
+    Downloads,
+    /// Stop seeding a file and withdraw its availability.
+    StopShare {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControlResponse {
+    /// Answer to [`ControlRequest::Status`].
+    Status(DaemonStatus),
+    /// A file was registered and is seeded.
+    Uploaded {
+        /// Size in bytes.
+        size_bytes: u64,
+        /// Number of chunks.
+        chunk_count: u32,
+        /// Whole-file SHA-1.
+        file_hash: Sha1Digest,
+    },
+    /// A download started (or was already running / done).
+    DownloadStarted {
+        /// Its id.
+        id: String,
+    },
+    /// Answer to [`ControlRequest::Downloads`].
+    Downloads(Vec<DownloadInfo>),
+    /// Done.
+    Done,
+    /// The request failed; the message says why and what to do.
+    Error(String),
+}
+
+/// The daemon's identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// Peer id.
+    pub peer_id: u64,
+    /// Address where chunks are served.
+    pub advertise_addr: String,
+    /// Logged-in user.
+    pub username: String,
+    /// Files seeded.
+    pub shares: u32,
+    /// Chunks served since start.
+    pub chunks_served: u64,
+}
+
+/// State of one download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DownloadState {
+    /// In progress.
+    Running,
+    /// Verified and renamed into place.
+    Complete,
+    /// Gave up; the reason says why.
+    Failed(String),
+}
+
+/// One download as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadInfo {
+    /// Id (stable across daemon restarts).
+    pub id: String,
+    /// Group.
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Destination path.
+    pub dest: PathBuf,
+    /// State.
+    pub state: DownloadState,
+    /// Verified bytes.
+    pub bytes_done: u64,
+    /// File size.
+    pub total_bytes: u64,
+    /// Verified chunks.
+    pub chunks_done: u32,
+    /// Chunks in the file.
+    pub chunk_count: u32,
+    /// Peers currently connected.
+    pub peers: u32,
+    /// Recent speed.
+    pub bytes_per_sec: u64,
+    /// Verified chunks received per source peer id.
+    pub chunks_by_peer: Vec<(u64, u32)>,
+}
+
+/// Errors talking to the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No daemon listens on this home's socket.
+    #[error("the peer daemon is not running for {0}: start it with `peer daemon` (in another terminal or in the background)")]
+    NotRunning(PathBuf),
+    /// The exchange failed.
+    #[error("talking to the peer daemon failed: {0}")]
+    Failed(String),
+}
+
+/// Sends one request to the daemon of `home` and returns its answer.
+///
+/// # Errors
+/// [`ControlError::NotRunning`] if nobody listens, [`ControlError::Failed`] otherwise.
+pub async fn call(
+    home: &Home,
+    req: &ControlRequest,
+    timeout: Duration,
+) -> Result<ControlResponse, ControlError> {
+    let path = home.socket_path();
+    let mut stream = UnixStream::connect(&path)
+        .await
+        .map_err(|_| ControlError::NotRunning(home.dir.clone()))?;
+    let exchange = async {
+        write_message(&mut stream, req, MAX_CONTROL_FRAME_BYTES).await?;
+        read_message::<ControlResponse, _>(&mut stream, MAX_CONTROL_FRAME_BYTES).await
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Err(ControlError::Failed(format!(
+            "no answer within {timeout:?}"
+        ))),
+        Ok(Err(e)) => Err(ControlError::Failed(e.to_string())),
+        Ok(Ok(None)) => Err(ControlError::Failed(
+            "the daemon closed the connection".into(),
+        )),
+        Ok(Ok(Some(r))) => Ok(r),
+    }
+}

@@ -1,0 +1,157 @@
+//! The control socket: one request per connection from the CLI of the same user.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::net::{UnixListener, UnixStream};
+
+use proto::frame::{read_message, write_message};
+use proto::tracker_msg::WriteOp;
+
+use super::shares::{Fingerprint, ShareEntry};
+use super::Daemon;
+use crate::control::{ControlRequest, ControlResponse, DaemonStatus, MAX_CONTROL_FRAME_BYTES};
+use crate::home::Home;
+
+/// Binds `HOME/daemon.sock` (mode 0600), replacing a stale socket left by a killed daemon.
+///
+/// # Errors
+/// If another daemon is running on this home, or the socket cannot be created.
+pub async fn bind(home: &Home) -> anyhow::Result<UnixListener> {
+    let path = home.socket_path();
+    if path.exists() {
+        if UnixStream::connect(&path).await.is_ok() {
+            anyhow::bail!(
+                "a peer daemon is already running for {} (socket {})",
+                home.dir.display(),
+                path.display()
+            );
+        }
+        std::fs::remove_file(&path)?;
+    }
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers control requests forever.
+pub async fn task_serve(daemon: Arc<Daemon>, listener: UnixListener) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let daemon = daemon.clone();
+        tokio::spawn(async move {
+            let req = match read_message::<ControlRequest, _>(&mut stream, MAX_CONTROL_FRAME_BYTES)
+                .await
+            {
+                Ok(Some(r)) => r,
+                _ => return,
+            };
+            let resp = handle(&daemon, req).await;
+            let _ = write_message(&mut stream, &resp, MAX_CONTROL_FRAME_BYTES).await;
+        });
+    }
+}
+
+async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
+    match req {
+        ControlRequest::Status => ControlResponse::Status(DaemonStatus {
+            peer_id: daemon.peer_id,
+            advertise_addr: daemon.advertise.clone(),
+            username: daemon
+                .home
+                .session()
+                .map(|s| s.username)
+                .unwrap_or_default(),
+            shares: u32::try_from(daemon.shares.all().len()).unwrap_or(u32::MAX),
+            chunks_served: daemon.chunks_served.load(Ordering::Relaxed),
+        }),
+        ControlRequest::Upload {
+            group,
+            path,
+            name,
+            chunk_size_bytes,
+        } => match upload(daemon, group, path, name, chunk_size_bytes).await {
+            Ok(r) => r,
+            Err(e) => ControlResponse::Error(e),
+        },
+        ControlRequest::Download { group, name, dest } => {
+            match super::download::start(daemon, group, name, dest).await {
+                Ok(id) => ControlResponse::DownloadStarted { id },
+                Err(e) => ControlResponse::Error(e),
+            }
+        }
+        ControlRequest::Downloads => {
+            ControlResponse::Downloads(daemon.downloads().iter().map(|h| h.info()).collect())
+        }
+        ControlRequest::StopShare { group, name } => {
+            let had = daemon.shares.remove(&group, &name).unwrap_or(false);
+            match daemon.stop_share_at_tracker(&group, &name).await {
+                Ok(()) if had => ControlResponse::Done,
+                Ok(()) => ControlResponse::Error(format!(
+                    "this peer was not seeding {name:?} in {group:?} (availability withdrawn anyway)"
+                )),
+                Err(e) => ControlResponse::Error(format!("{e:#}")),
+            }
+        }
+    }
+}
+
+async fn upload(
+    daemon: &Arc<Daemon>,
+    group: String,
+    path: std::path::PathBuf,
+    name: String,
+    chunk_size_bytes: u32,
+) -> Result<ControlResponse, String> {
+    let before =
+        Fingerprint::of(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !std::fs::metadata(&path)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let (p, n) = (path.clone(), name.clone());
+    let manifest =
+        tokio::task::spawn_blocking(move || crate::hashing::manifest_of(&p, &n, chunk_size_bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot hash {}: {e}", path.display()))?;
+    let after = Fingerprint::of(&path).map_err(|e| e.to_string())?;
+    if before != after {
+        return Err(format!(
+            "{} changed while it was being hashed; try again",
+            path.display()
+        ));
+    }
+    let token = daemon.token().map_err(|e| e.to_string())?;
+    daemon
+        .tracker
+        .write(WriteOp::RegisterFile {
+            token,
+            peer_id: daemon.peer_id,
+            group: group.clone(),
+            manifest: manifest.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let resp = ControlResponse::Uploaded {
+        size_bytes: manifest.size_bytes,
+        chunk_count: u32::try_from(manifest.chunk_hashes.len()).unwrap_or(u32::MAX),
+        file_hash: manifest.file_hash,
+    };
+    daemon
+        .shares
+        .insert(ShareEntry {
+            group,
+            name,
+            path,
+            manifest,
+            fingerprint: after,
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(resp)
+}

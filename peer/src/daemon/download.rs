@@ -1,0 +1,792 @@
+//! One download: fetches the manifest, sources and a ticket from the tracker, connects to every
+//! online peer that holds chunks, pipelines requests (queue depth follows each peer's measured
+//! throughput), checks each chunk's SHA-1 off the executor, writes it at its offset into a
+//! preallocated `.part` file, serves and reports it at once, and finally checks the whole-file
+//! SHA-1 and renames the file into place.
+//!
+//! Resume: `downloads/<id>.json` holds the download and `downloads/<id>.bits` the verified chunks;
+//! the bits are written only after the data they claim was fsynced, and re-verified on restart.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, Semaphore};
+
+use proto::frame::read_frame;
+use proto::peer_msg::{ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
+use proto::ticket::SignedTicket;
+use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
+
+use super::reporter::Have;
+use super::shares::{Fingerprint, ShareEntry};
+use super::Daemon;
+use crate::control::{DownloadInfo, DownloadState};
+use crate::hashing::{chunk_range, file_sha1, read_chunk, sha1};
+use crate::home::{read_json, write_json_private, write_private};
+use crate::scheduler::{PeerKey, Received, Scheduler};
+
+/// How often sources are refreshed from the tracker.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// Give up after this long without any source or progress.
+const STALL_LIMIT: Duration = Duration::from_secs(120);
+/// Reconnection attempts per peer.
+const MAX_CONNECT_ATTEMPTS: u32 = 6;
+/// No answer from a peer for this long: drop the connection and requeue.
+const PEER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Chunks being hashed and written at once (bounds memory).
+const VERIFY_SLOTS: usize = 8;
+
+/// What `downloads/<id>.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadRecord {
+    /// Id.
+    pub id: String,
+    /// Group.
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Destination.
+    pub dest: PathBuf,
+    /// Manifest, once known.
+    pub manifest: FileManifest,
+    /// Final state.
+    pub state: DownloadState,
+}
+
+/// A running or finished download, shared with the seeder and the control server.
+pub struct DownloadHandle {
+    /// Id.
+    pub id: String,
+    /// Group.
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Destination.
+    pub dest: PathBuf,
+    /// Temporary file (renamed to `dest` when verified).
+    pub part: PathBuf,
+    /// What the file is.
+    pub manifest: FileManifest,
+    sched: Mutex<Scheduler>,
+    state: Mutex<DownloadState>,
+    /// Wakes the coordinator and idle peer tasks.
+    changed: Notify,
+    bytes_done: AtomicU64,
+    peers_connected: AtomicU32,
+    /// (time, bytes_done) samples for the speed figure.
+    speed: Mutex<(Instant, u64, u64)>,
+    /// Chunks verified since the last resume flush.
+    unflushed: AtomicU32,
+    /// Latest download ticket from the tracker (refreshed with the sources).
+    ticket: Mutex<Option<SignedTicket>>,
+}
+
+/// Download id: stable for (group, name, dest).
+pub fn download_id(group: &str, name: &str, dest: &std::path::Path) -> String {
+    let key = format!("{group}\0{name}\0{}", dest.display());
+    proto::tracker_msg::to_hex(&sha1(key.as_bytes())[..8])
+}
+
+impl DownloadHandle {
+    fn new(record: &DownloadRecord, have: &[bool]) -> Self {
+        let part = part_path(&record.dest);
+        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have);
+        let done_bytes: u64 = (0..record.manifest.chunk_hashes.len())
+            .filter(|&i| have.get(i).copied().unwrap_or(false))
+            .filter_map(|i| chunk_range(&record.manifest, u32::try_from(i).ok()?))
+            .map(|(_, l)| l as u64)
+            .sum();
+        DownloadHandle {
+            id: record.id.clone(),
+            group: record.group.clone(),
+            name: record.name.clone(),
+            dest: record.dest.clone(),
+            part,
+            manifest: record.manifest.clone(),
+            sched: Mutex::new(sched),
+            state: Mutex::new(record.state.clone()),
+            changed: Notify::new(),
+            bytes_done: AtomicU64::new(done_bytes),
+            peers_connected: AtomicU32::new(0),
+            speed: Mutex::new((Instant::now(), done_bytes, 0)),
+            unflushed: AtomicU32::new(0),
+            ticket: Mutex::new(None),
+        }
+    }
+
+    /// Whether chunk `i` is verified on disk (the seeder serves it).
+    pub fn has_chunk(&self, i: u32) -> bool {
+        self.sched.lock().map(|s| s.has(i)).unwrap_or(false)
+    }
+
+    /// Current state.
+    pub fn state(&self) -> DownloadState {
+        self.state
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(DownloadState::Failed("poisoned".into()))
+    }
+
+    fn set_state(&self, s: DownloadState) {
+        if let Ok(mut st) = self.state.lock() {
+            *st = s;
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// A listing row.
+    pub fn info(&self) -> DownloadInfo {
+        let (chunks_done, by_peer) = self
+            .sched
+            .lock()
+            .map(|s| (s.have_count(), s.delivered_by_peer()))
+            .unwrap_or_default();
+        let bytes_done = self.bytes_done.load(Ordering::Relaxed);
+        let bytes_per_sec = match self.speed.lock() {
+            Ok(mut sp) => {
+                let elapsed = sp.0.elapsed();
+                if elapsed >= Duration::from_millis(500) {
+                    let rate = (bytes_done.saturating_sub(sp.1)) as f64 / elapsed.as_secs_f64();
+                    *sp = (Instant::now(), bytes_done, rate as u64);
+                }
+                sp.2
+            }
+            Err(_) => 0,
+        };
+        DownloadInfo {
+            id: self.id.clone(),
+            group: self.group.clone(),
+            name: self.name.clone(),
+            dest: self.dest.clone(),
+            state: self.state(),
+            bytes_done,
+            total_bytes: self.manifest.size_bytes,
+            chunks_done: u32::try_from(chunks_done).unwrap_or(u32::MAX),
+            chunk_count: u32::try_from(self.manifest.chunk_hashes.len()).unwrap_or(u32::MAX),
+            peers: self.peers_connected.load(Ordering::Relaxed),
+            bytes_per_sec,
+            chunks_by_peer: by_peer,
+        }
+    }
+
+    fn record(&self) -> DownloadRecord {
+        DownloadRecord {
+            id: self.id.clone(),
+            group: self.group.clone(),
+            name: self.name.clone(),
+            dest: self.dest.clone(),
+            manifest: self.manifest.clone(),
+            state: self.state(),
+        }
+    }
+}
+
+/// `dest` with `.part` appended.
+pub fn part_path(dest: &std::path::Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn bits_to_bytes(bits: &[bool]) -> Vec<u8> {
+    let mut out = vec![0u8; bits.len().div_ceil(8)];
+    for (i, &b) in bits.iter().enumerate() {
+        if b {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    out
+}
+
+/// Decodes a bitfield (LSB first) into `n` booleans; missing bytes are zeros.
+pub fn bytes_to_bits(bytes: &[u8], n: usize) -> Vec<bool> {
+    (0..n)
+        .map(|i| bytes.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+        .collect()
+}
+
+/// Fetches the manifest, sources and a ticket.
+async fn fetch_sources(
+    daemon: &Daemon,
+    group: &str,
+    name: &str,
+) -> Result<(FileManifest, Vec<Source>, SignedTicket), String> {
+    let token = daemon.token().map_err(|e| e.to_string())?;
+    match daemon
+        .tracker
+        .read(ReadRequest::FileSources {
+            token,
+            group: group.to_string(),
+            name: name.to_string(),
+        })
+        .await
+    {
+        Ok(Response::Sources {
+            manifest,
+            sources,
+            ticket: Some(ticket),
+        }) => Ok((manifest, sources, ticket)),
+        Ok(other) => Err(format!("unexpected tracker answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Starts a new download (or returns the running one for the same destination).
+///
+/// # Errors
+/// A message for the user (unknown file, no access, bad destination).
+pub async fn start(
+    daemon: &Arc<Daemon>,
+    group: String,
+    name: String,
+    dest: PathBuf,
+) -> Result<String, String> {
+    proto_check_name(&name)?;
+    let id = download_id(&group, &name, &dest);
+    if let Some(h) = daemon.download_by_id(&id) {
+        if h.state() == DownloadState::Running || h.state() == DownloadState::Complete {
+            return Ok(id);
+        }
+    }
+    if dest.exists() {
+        return Err(format!(
+            "{} already exists: choose another destination",
+            dest.display()
+        ));
+    }
+    let (manifest, _, _) = fetch_sources(daemon, &group, &name).await?;
+    let record = DownloadRecord {
+        id: id.clone(),
+        group,
+        name,
+        dest,
+        manifest,
+        state: DownloadState::Running,
+    };
+    let part = part_path(&record.dest);
+    let size = record.manifest.size_bytes;
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&part)?;
+        f.set_len(size)?;
+        Ok::<_, std::io::Error>(())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot create the destination file: {e}"))?;
+    let chunk_count = record.manifest.chunk_hashes.len();
+    let home = daemon.home.clone();
+    write_private(
+        &home.downloads_dir().join(format!("{id}.bits")),
+        &bits_to_bytes(&vec![false; chunk_count]),
+    )
+    .map_err(|e| e.to_string())?;
+    write_json_private(&home.downloads_dir().join(format!("{id}.json")), &record)
+        .map_err(|e| e.to_string())?;
+    let handle = Arc::new(DownloadHandle::new(&record, &[]));
+    daemon.add_download(handle.clone());
+    tokio::spawn(run(daemon.clone(), handle));
+    Ok(id)
+}
+
+fn proto_check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(format!(
+            "file name {name:?} is not allowed (no '/', '\\', NUL, '.' or '..')"
+        ));
+    }
+    Ok(())
+}
+
+/// Restarts unfinished downloads recorded in the home, re-verifying the chunks on disk.
+pub async fn resume_all(daemon: &Arc<Daemon>) {
+    let dir = daemon.home.downloads_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let record: DownloadRecord = match read_json(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, "skipping an unreadable download record");
+                continue;
+            }
+        };
+        if record.state != DownloadState::Running {
+            let h = Arc::new(DownloadHandle::new(
+                &record,
+                &vec![true; record.manifest.chunk_hashes.len()],
+            ));
+            daemon.add_download(h);
+            continue;
+        }
+        let bits_path = dir.join(format!("{}.bits", record.id));
+        let claimed = bytes_to_bits(
+            &std::fs::read(&bits_path).unwrap_or_default(),
+            record.manifest.chunk_hashes.len(),
+        );
+        let part = part_path(&record.dest);
+        let manifest = record.manifest.clone();
+        let have = tokio::task::spawn_blocking(move || reverify(&part, &manifest, &claimed))
+            .await
+            .unwrap_or_default();
+        let good = have.iter().filter(|b| **b).count();
+        tracing::info!(id = %record.id, name = %record.name, chunks = good, "resuming download");
+        let handle = Arc::new(DownloadHandle::new(&record, &have));
+        daemon.add_download(handle.clone());
+        for (i, &h) in have.iter().enumerate() {
+            if h {
+                let _ = daemon.reporter.try_send(Have {
+                    group: record.group.clone(),
+                    name: record.name.clone(),
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        tokio::spawn(run(daemon.clone(), handle));
+    }
+}
+
+/// Which of the claimed chunks really hash right on disk.
+fn reverify(part: &std::path::Path, m: &FileManifest, claimed: &[bool]) -> Vec<bool> {
+    let Ok(file) = File::open(part) else {
+        return vec![false; claimed.len()];
+    };
+    claimed
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            c && u32::try_from(i)
+                .ok()
+                .and_then(|idx| read_chunk(&file, m, idx).ok())
+                .is_some_and(|data| m.chunk_hashes.get(i) == Some(&sha1(&data)))
+        })
+        .collect()
+}
+
+/// Drives one download to completion or failure.
+async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
+    let outcome = drive(&daemon, &handle).await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(id = %handle.id, name = %handle.name, "download complete and verified");
+            handle.set_state(DownloadState::Complete);
+        }
+        Err(why) => {
+            tracing::warn!(id = %handle.id, name = %handle.name, %why, "download failed");
+            handle.set_state(DownloadState::Failed(why));
+        }
+    }
+    let path = daemon
+        .home
+        .downloads_dir()
+        .join(format!("{}.json", handle.id));
+    if let Err(e) = write_json_private(&path, &handle.record()) {
+        tracing::warn!(%e, "cannot record the download's final state");
+    }
+}
+
+async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), String> {
+    let file = Arc::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&h.part)
+            .map_err(|e| format!("cannot open {}: {e}", h.part.display()))?,
+    );
+    let slots = Arc::new(Semaphore::new(VERIFY_SLOTS));
+    let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut last_progress = (Instant::now(), h.bytes_done.load(Ordering::Relaxed));
+    let mut next_refresh = Instant::now();
+    let mut last_flush = Instant::now();
+    loop {
+        if h.sched.lock().map(|s| s.is_complete()).unwrap_or(false) {
+            break;
+        }
+        if Instant::now() >= next_refresh {
+            next_refresh = Instant::now() + REFRESH_EVERY;
+            match fetch_sources(daemon, &h.group, &h.name).await {
+                Ok((manifest, sources, t)) => {
+                    if manifest != h.manifest {
+                        return Err(
+                            "the file was replaced in the group since the download started".into(),
+                        );
+                    }
+                    if let Ok(mut slot) = h.ticket.lock() {
+                        *slot = Some(t);
+                    }
+                    for src in sources {
+                        if src.peer_id == daemon.peer_id {
+                            continue;
+                        }
+                        let bits = bytes_to_bits(&src.bitfield, h.manifest.chunk_hashes.len());
+                        let useful = {
+                            let Ok(mut s) = h.sched.lock() else { continue };
+                            s.set_peer_bitfield(src.peer_id, bits);
+                            s.peer_is_useful(src.peer_id)
+                        };
+                        let running = peer_tasks
+                            .get(&src.peer_id)
+                            .is_some_and(|t| !t.is_finished());
+                        if useful && !running {
+                            let task = tokio::spawn(task_peer(
+                                daemon.clone(),
+                                h.clone(),
+                                file.clone(),
+                                slots.clone(),
+                                src.peer_id,
+                                src.addr.clone(),
+                            ));
+                            peer_tasks.insert(src.peer_id, task);
+                        }
+                    }
+                    h.changed.notify_waiters();
+                }
+                Err(e) => tracing::warn!(%e, "could not refresh sources"),
+            }
+        }
+        if last_flush.elapsed() >= Duration::from_secs(1) && h.unflushed.load(Ordering::Relaxed) > 0
+        {
+            flush_resume(daemon, h, &file).await;
+            last_flush = Instant::now();
+        }
+        let done = h.bytes_done.load(Ordering::Relaxed);
+        if done != last_progress.1 {
+            last_progress = (Instant::now(), done);
+        } else if last_progress.0.elapsed() > STALL_LIMIT {
+            return Err(format!(
+                "no progress for {STALL_LIMIT:?}: no online peer holds the missing chunks"
+            ));
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(250), h.changed.notified()).await;
+    }
+    for (_, t) in peer_tasks {
+        t.abort();
+    }
+    // Wait for in-flight verifications to finish writing.
+    let _ = slots.acquire_many(VERIFY_SLOTS as u32).await;
+    let (f, part, expected) = (file.clone(), h.part.clone(), h.manifest.file_hash);
+    let whole = tokio::task::spawn_blocking(move || {
+        f.sync_all()?;
+        file_sha1(&part)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot read back the file: {e}"))?;
+    if whole != expected {
+        return Err(
+            "whole-file SHA-1 mismatch after every chunk verified (disk corruption?)".into(),
+        );
+    }
+    flush_resume(daemon, h, &file).await;
+    std::fs::rename(&h.part, &h.dest)
+        .map_err(|e| format!("cannot move the file into place: {e}"))?;
+    let fingerprint = Fingerprint::of(&h.dest).map_err(|e| e.to_string())?;
+    daemon
+        .shares
+        .insert(ShareEntry {
+            group: h.group.clone(),
+            name: h.name.clone(),
+            path: h.dest.clone(),
+            manifest: h.manifest.clone(),
+            fingerprint,
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// fsyncs the data, then records which chunks it holds.
+async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, file: &Arc<File>) {
+    let bits = match h.sched.lock() {
+        Ok(s) => s.have_bits(),
+        Err(_) => return,
+    };
+    h.unflushed.store(0, Ordering::Relaxed);
+    let f = file.clone();
+    let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
+    let res = tokio::task::spawn_blocking(move || {
+        f.sync_data()?;
+        write_private(&path, &bits_to_bytes(&bits))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .await;
+    if !matches!(res, Ok(Ok(()))) {
+        tracing::warn!(id = %h.id, "could not save the resume state (disk full?)");
+    }
+}
+
+/// Fetches chunks from one peer until the download completes, the peer is dropped, or it stays
+/// unreachable.
+async fn task_peer(
+    daemon: Arc<Daemon>,
+    h: Arc<DownloadHandle>,
+    file: Arc<File>,
+    slots: Arc<Semaphore>,
+    peer: PeerKey,
+    addr: String,
+) {
+    let mut attempts = 0u32;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let (complete, usable) = h
+            .sched
+            .lock()
+            .map(|s| (s.is_complete(), s.is_usable(peer)))
+            .unwrap_or((true, false));
+        if complete || !usable || h.state() != DownloadState::Running {
+            return;
+        }
+        let Some(ticket) = h.ticket.lock().ok().and_then(|t| t.clone()) else {
+            return;
+        };
+        h.peers_connected.fetch_add(1, Ordering::Relaxed);
+        let result = fetch_from(&daemon, &h, &file, &slots, peer, &addr, &ticket).await;
+        h.peers_connected.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(mut s) = h.sched.lock() {
+            s.on_peer_lost(peer);
+        }
+        h.changed.notify_waiters();
+        match result {
+            Ok(()) => return,
+            Err(PeerEnd::Gone(why)) => {
+                tracing::debug!(peer, %why, "peer has nothing more for us");
+                return;
+            }
+            Err(PeerEnd::Retry(why)) => {
+                attempts += 1;
+                tracing::debug!(peer, %addr, %why, attempts, "peer connection failed");
+                if attempts >= MAX_CONNECT_ATTEMPTS {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+enum PeerEnd {
+    /// Worth retrying (network trouble).
+    Retry(String),
+    /// Refused or useless: do not retry.
+    Gone(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_from(
+    daemon: &Arc<Daemon>,
+    h: &Arc<DownloadHandle>,
+    file: &Arc<File>,
+    slots: &Arc<Semaphore>,
+    peer: PeerKey,
+    addr: &str,
+    ticket: &SignedTicket,
+) -> Result<(), PeerEnd> {
+    let retry = |e: &dyn std::fmt::Display| PeerEnd::Retry(e.to_string());
+    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .map_err(|_| PeerEnd::Retry("connect timed out".into()))?
+        .map_err(|e| retry(&e))?;
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(1 << 20, rd);
+    let hello = PeerFrame::Hello {
+        version: PEER_VERSION,
+        peer_id: daemon.peer_id,
+        ticket: ticket.clone(),
+    };
+    hello.write_to(&mut wr).await.map_err(|e| retry(&e))?;
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        read_frame(&mut rd, MAX_PEER_FRAME_BYTES),
+    )
+    .await
+    .map_err(|_| PeerEnd::Retry("no welcome in time".into()))?
+    .map_err(|e| retry(&e))?
+    .ok_or_else(|| PeerEnd::Retry("closed before welcome".into()))?;
+    match PeerFrame::decode(first) {
+        Ok(PeerFrame::Welcome) => {}
+        Ok(PeerFrame::Refused(why)) => return Err(PeerEnd::Gone(format!("refused: {why}"))),
+        _ => return Err(PeerEnd::Gone("bad handshake".into())),
+    }
+    let chunk_size = u64::from(h.manifest.chunk_size_bytes.max(1));
+    let mut in_flight: Vec<u32> = Vec::new();
+    let mut depth: usize = 4;
+    let mut window = (Instant::now(), 0u64);
+    loop {
+        // Keep the pipeline full.
+        let mut batch = Vec::new();
+        while in_flight.len() < depth {
+            let next = h.sched.lock().ok().and_then(|mut s| s.next_for(peer));
+            match next {
+                Some(i) => {
+                    in_flight.push(i);
+                    let body = PeerFrame::Request { index: i }
+                        .encode()
+                        .map_err(|e| retry(&e))?;
+                    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+                    batch.extend_from_slice(&len.to_be_bytes());
+                    batch.extend_from_slice(&body);
+                }
+                None => break,
+            }
+        }
+        if !batch.is_empty() {
+            wr.write_all(&batch).await.map_err(|e| retry(&e))?;
+        }
+        if in_flight.is_empty() {
+            let (complete, useful) = h
+                .sched
+                .lock()
+                .map(|s| (s.is_complete(), s.peer_is_useful(peer)))
+                .unwrap_or((true, false));
+            if complete {
+                return Ok(());
+            }
+            if !useful {
+                return Err(PeerEnd::Gone("holds nothing we still need".into()));
+            }
+            // Everything it has is in flight elsewhere: wait for a change.
+            let _ = tokio::time::timeout(Duration::from_millis(200), h.changed.notified()).await;
+            continue;
+        }
+        let body =
+            tokio::time::timeout(PEER_READ_TIMEOUT, read_frame(&mut rd, MAX_PEER_FRAME_BYTES))
+                .await
+                .map_err(|_| PeerEnd::Retry("peer stopped answering".into()))?
+                .map_err(|e| retry(&e))?
+                .ok_or_else(|| PeerEnd::Retry("peer closed the connection".into()))?;
+        match PeerFrame::decode(body).map_err(|e| retry(&e))? {
+            PeerFrame::Chunk { index, data } => {
+                let Some(pos) = in_flight.iter().position(|&i| i == index) else {
+                    return Err(PeerEnd::Gone(format!(
+                        "sent chunk {index} that was not asked for"
+                    )));
+                };
+                in_flight.swap_remove(pos);
+                window.1 += data.len() as u64;
+                if let Some(l) = &daemon.download_limiter {
+                    l.acquire(data.len()).await;
+                }
+                let permit = slots.clone().acquire_owned().await.map_err(|e| retry(&e))?;
+                let (daemon, h, file) = (daemon.clone(), h.clone(), file.clone());
+                tokio::spawn(async move {
+                    verify_and_store(&daemon, &h, &file, peer, index, data).await;
+                    drop(permit);
+                });
+            }
+            PeerFrame::Status { index, status } => {
+                in_flight.retain(|&i| i != index);
+                match status {
+                    ChunkStatus::NotAvailable => {
+                        if let Ok(mut s) = h.sched.lock() {
+                            s.on_not_available(peer, index);
+                        }
+                    }
+                    ChunkStatus::NotFound => {
+                        return Err(PeerEnd::Gone("no longer shares the file".into()))
+                    }
+                    ChunkStatus::Busy => {
+                        if let Ok(mut s) = h.sched.lock() {
+                            s.on_peer_lost(peer);
+                        }
+                        return Err(PeerEnd::Retry("busy".into()));
+                    }
+                }
+                h.changed.notify_waiters();
+            }
+            other => return Err(PeerEnd::Gone(format!("unexpected frame {other:?}"))),
+        }
+        // Size the queue to about 100 ms of this peer's measured throughput.
+        let elapsed = window.0.elapsed();
+        if elapsed >= Duration::from_millis(250) {
+            let rate = window.1 as f64 / elapsed.as_secs_f64();
+            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 2).clamp(2, 16);
+            window = (Instant::now(), 0);
+        }
+        if h.sched.lock().map(|s| !s.is_usable(peer)).unwrap_or(true) {
+            return Err(PeerEnd::Gone("dropped after sending bad data".into()));
+        }
+    }
+}
+
+async fn verify_and_store(
+    daemon: &Arc<Daemon>,
+    h: &Arc<DownloadHandle>,
+    file: &Arc<File>,
+    peer: PeerKey,
+    index: u32,
+    data: proto::peer_msg::ChunkBytes,
+) {
+    let Some((offset, len)) = chunk_range(&h.manifest, index) else {
+        return;
+    };
+    let expected = h.manifest.chunk_hashes.get(index as usize).copied();
+    let f = file.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let bytes = data.as_slice();
+        if bytes.len() != len || expected != Some(sha1(bytes)) {
+            return Ok(false);
+        }
+        f.write_all_at(bytes, offset)?;
+        Ok::<_, std::io::Error>(true)
+    })
+    .await;
+    let good = match outcome {
+        Ok(Ok(true)) => true,
+        Ok(Ok(false)) => false,
+        Ok(Err(e)) => {
+            h.set_state(DownloadState::Failed(format!(
+                "cannot write to {}: {e} (disk full?)",
+                h.part.display()
+            )));
+            return;
+        }
+        Err(_) => return,
+    };
+    if !good {
+        let dropped = h
+            .sched
+            .lock()
+            .map(|mut s| s.on_bad_chunk(peer, index))
+            .unwrap_or(false);
+        tracing::warn!(
+            peer,
+            index,
+            dropped,
+            "chunk failed its SHA-1 check; fetching it elsewhere"
+        );
+        h.changed.notify_waiters();
+        return;
+    }
+    let received = h.sched.lock().ok().map(|mut s| s.on_verified(peer, index));
+    if let Some(Received::Accepted { .. }) = received {
+        h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
+        h.unflushed.fetch_add(1, Ordering::Relaxed);
+        daemon.touch_transfer();
+        let _ = daemon
+            .reporter
+            .send(Have {
+                group: h.group.clone(),
+                name: h.name.clone(),
+                index,
+            })
+            .await;
+    }
+    h.changed.notify_waiters();
+}

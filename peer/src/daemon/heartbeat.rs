@@ -1,0 +1,51 @@
+//! Heartbeats to the tracker leader at the interval it hands back; re-registers the peer if the
+//! tracker no longer knows it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::tracker_msg::{PeerActivity, ReadRequest, Response};
+use proto::ApiError;
+
+use super::Daemon;
+
+/// Runs forever.
+pub async fn task_heartbeat(daemon: Arc<Daemon>) {
+    let mut interval = Duration::from_secs(5);
+    loop {
+        let activity = daemon.activity();
+        let result = match daemon.token() {
+            Ok(token) => {
+                daemon
+                    .tracker
+                    .read(ReadRequest::Heartbeat {
+                        token,
+                        peer_id: daemon.peer_id,
+                        activity,
+                    })
+                    .await
+            }
+            Err(e) => Err(ApiError::InvalidRequest(e.to_string())),
+        };
+        match result {
+            Ok(Response::Heartbeat { interval_ms }) => {
+                interval = Duration::from_millis(interval_ms.clamp(500, 120_000));
+            }
+            Ok(other) => tracing::warn!(?other, "unexpected heartbeat answer"),
+            Err(ApiError::PeerNotFound(_)) => {
+                tracing::warn!("the tracker does not know this peer; registering again");
+                if let Err(e) = daemon.register().await {
+                    tracing::warn!(%e, "re-registration failed");
+                }
+            }
+            Err(e) => tracing::warn!(%e, "heartbeat failed"),
+        }
+        // Beat somewhat faster than asked, so one lost beat does not cost the lease.
+        let next = if activity == PeerActivity::Transferring {
+            interval / 2
+        } else {
+            interval * 2 / 3
+        };
+        tokio::time::sleep(next).await;
+    }
+}

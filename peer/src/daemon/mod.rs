@@ -1,0 +1,301 @@
+//! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]), reports new chunks
+//! ([`reporter`]), heartbeats ([`heartbeat`]) and answers the CLI over the control socket
+//! ([`control_server`]). Stops cleanly on SIGINT/SIGTERM.
+
+pub mod control_server;
+pub mod download;
+pub mod heartbeat;
+pub mod reporter;
+pub mod seeder;
+pub mod shares;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use proto::tracker_msg::{PeerActivity, ReadRequest, Response, WriteOp};
+use proto::TrackerClient;
+
+use crate::home::Home;
+use download::DownloadHandle;
+use shares::{ShareEntry, Shares};
+
+/// Wall clock in ms since the epoch.
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// How the daemon was asked to run.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Where to listen for peers.
+    pub listen: String,
+    /// What to tell the tracker (default: the bound listen address).
+    pub advertise: Option<String>,
+    /// Fault injection for tests: flip a byte of every chunk served.
+    pub corrupt_for_testing: bool,
+    /// Cap on bytes served per second.
+    pub upload_limit: Option<u64>,
+    /// Cap on bytes received per second.
+    pub download_limit: Option<u64>,
+}
+
+/// Shared state of the running daemon.
+pub struct Daemon {
+    /// The home.
+    pub home: Home,
+    /// Tracker client.
+    pub tracker: Arc<TrackerClient>,
+    /// This peer's id.
+    pub peer_id: u64,
+    /// Address given to the tracker.
+    pub advertise: String,
+    /// The cluster's public key, for tickets.
+    pub cluster_key: [u8; 32],
+    /// Seeded files.
+    pub shares: Shares,
+    /// Downloads by id.
+    downloads: Mutex<HashMap<String, Arc<DownloadHandle>>>,
+    /// Announces new chunks.
+    pub reporter: mpsc::Sender<reporter::Have>,
+    /// Chunks served since start.
+    pub chunks_served: AtomicU64,
+    /// When a chunk last moved (for the heartbeat activity).
+    last_transfer: Mutex<Instant>,
+    /// Fault injection for tests.
+    pub corrupt_for_testing: bool,
+    /// Upload cap.
+    pub upload_limiter: Option<crate::rate_limit::RateLimiter>,
+    /// Download cap.
+    pub download_limiter: Option<crate::rate_limit::RateLimiter>,
+}
+
+impl Daemon {
+    /// The current session token.
+    ///
+    /// # Errors
+    /// If nobody is logged in on this home.
+    pub fn token(&self) -> Result<String, crate::home::HomeError> {
+        Ok(self.home.session()?.token)
+    }
+
+    /// Registers this peer at its advertised address.
+    ///
+    /// # Errors
+    /// The tracker's refusal.
+    pub async fn register(&self) -> anyhow::Result<()> {
+        let token = self.token()?;
+        self.tracker
+            .write(WriteOp::RegisterPeer {
+                token,
+                peer_id: self.peer_id,
+                addr: self.advertise.clone(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// What to report in heartbeats.
+    pub fn activity(&self) -> PeerActivity {
+        let recent = self
+            .last_transfer
+            .lock()
+            .map(|t| t.elapsed() < Duration::from_secs(10))
+            .unwrap_or(false);
+        let running = self
+            .downloads
+            .lock()
+            .map(|d| {
+                d.values()
+                    .any(|h| h.state() == crate::control::DownloadState::Running)
+            })
+            .unwrap_or(false);
+        if recent || running {
+            PeerActivity::Transferring
+        } else if !self.shares.all().is_empty() {
+            PeerActivity::Active
+        } else {
+            PeerActivity::Idle
+        }
+    }
+
+    /// Notes that a chunk moved.
+    pub fn touch_transfer(&self) {
+        if let Ok(mut t) = self.last_transfer.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    /// Registers a download handle.
+    pub fn add_download(&self, h: Arc<DownloadHandle>) {
+        if let Ok(mut d) = self.downloads.lock() {
+            d.insert(h.id.clone(), h);
+        }
+    }
+
+    /// A download by id.
+    pub fn download_by_id(&self, id: &str) -> Option<Arc<DownloadHandle>> {
+        self.downloads.lock().ok()?.get(id).cloned()
+    }
+
+    /// A running download of (group, name), whose verified chunks can be served.
+    pub fn download_for(&self, group: &str, name: &str) -> Option<Arc<DownloadHandle>> {
+        let d = self.downloads.lock().ok()?;
+        d.values()
+            .find(|h| {
+                h.group == group
+                    && h.name == name
+                    && h.state() == crate::control::DownloadState::Running
+            })
+            .cloned()
+    }
+
+    /// Every download.
+    pub fn downloads(&self) -> Vec<Arc<DownloadHandle>> {
+        let mut v: Vec<_> = self
+            .downloads
+            .lock()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        v
+    }
+
+    /// Stops seeding a file whose bytes changed or vanished, and tells the tracker.
+    pub async fn withdraw_share(&self, share: &ShareEntry, why: &str) {
+        tracing::warn!(group = %share.group, name = %share.name, %why, "stopped seeding");
+        if let Err(e) = self.shares.remove(&share.group, &share.name) {
+            tracing::warn!(%e, "cannot update shares.json");
+        }
+        if let Err(e) = self.stop_share_at_tracker(&share.group, &share.name).await {
+            tracing::warn!(%e, "could not withdraw the file's availability at the tracker");
+        }
+    }
+
+    /// Withdraws this peer's availability for a file at the tracker.
+    ///
+    /// # Errors
+    /// The tracker's refusal.
+    pub async fn stop_share_at_tracker(&self, group: &str, name: &str) -> anyhow::Result<()> {
+        let token = self.token()?;
+        self.tracker
+            .write(WriteOp::StopShare {
+                token,
+                peer_id: self.peer_id,
+                group: group.to_string(),
+                name: name.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+///
+/// # Errors
+/// Startup failures: not logged in, address in use, another daemon running, tracker unreachable.
+pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> anyhow::Result<()> {
+    let session = home.session()?;
+    let peer_id = home.peer_id()?;
+    let listener = TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("while binding the peer address {}", opts.listen))?;
+    let advertise = match opts.advertise {
+        Some(a) => a,
+        None => listener.local_addr()?.to_string(),
+    };
+    let control = control_server::bind(&home).await?;
+    let tracker = Arc::new(tracker);
+    let cluster_key = match tracker.read(ReadRequest::ClusterKey).await? {
+        Response::ClusterKey { public_key } => public_key,
+        other => anyhow::bail!("unexpected answer to the cluster key request: {other:?}"),
+    };
+    let (report_tx, report_rx) = mpsc::channel(4096);
+    let daemon = Arc::new(Daemon {
+        shares: Shares::load(&home)?,
+        home,
+        tracker,
+        peer_id,
+        advertise,
+        cluster_key,
+        downloads: Mutex::new(HashMap::new()),
+        reporter: report_tx,
+        chunks_served: AtomicU64::new(0),
+        last_transfer: Mutex::new(Instant::now() - Duration::from_secs(60)),
+        corrupt_for_testing: opts.corrupt_for_testing,
+        upload_limiter: opts.upload_limit.map(crate::rate_limit::RateLimiter::new),
+        download_limiter: opts.download_limit.map(crate::rate_limit::RateLimiter::new),
+    });
+    daemon
+        .register()
+        .await
+        .context("while registering this peer with the tracker")?;
+    reannounce_shares(&daemon).await;
+    let reporter = tokio::spawn(reporter::task_report(daemon.clone(), report_rx));
+    let seeder = tokio::spawn(seeder::task_serve(daemon.clone(), listener));
+    let heartbeat = tokio::spawn(heartbeat::task_heartbeat(daemon.clone()));
+    let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
+    download::resume_all(&daemon).await;
+    println!(
+        "peer daemon running: user {} peer {} serving on {} (control socket {})",
+        session.username,
+        peer_id,
+        daemon.advertise,
+        daemon.home.socket_path().display()
+    );
+    wait_for_signal().await;
+    tracing::info!("stopping");
+    control_task.abort();
+    seeder.abort();
+    heartbeat.abort();
+    reporter.abort();
+    let _ = std::fs::remove_file(daemon.home.socket_path());
+    let _ = daemon.chunks_served.load(Ordering::Relaxed);
+    Ok(())
+}
+
+/// Re-registers every share whose file is unchanged; drops the others.
+async fn reannounce_shares(daemon: &Arc<Daemon>) {
+    for share in daemon.shares.all() {
+        if let Err(why) = share.check_unchanged() {
+            daemon.withdraw_share(&share, &why).await;
+            continue;
+        }
+        let Ok(token) = daemon.token() else { return };
+        let op = WriteOp::RegisterFile {
+            token,
+            peer_id: daemon.peer_id,
+            group: share.group.clone(),
+            manifest: share.manifest.clone(),
+        };
+        if let Err(e) = daemon.tracker.write(op).await {
+            tracing::warn!(group = %share.group, name = %share.name, %e, "could not re-announce a shared file");
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

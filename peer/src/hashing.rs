@@ -1,0 +1,137 @@
+//! SHA-1 of every chunk and of the whole file, read in chunk-sized blocks (never the whole file
+//! in memory). Callers run these off the async executor (`spawn_blocking`).
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use sha1::{Digest, Sha1};
+
+use proto::tracker_msg::{FileManifest, Sha1Digest};
+
+/// SHA-1 of a byte slice.
+pub fn sha1(data: &[u8]) -> Sha1Digest {
+    Sha1::digest(data).into()
+}
+
+/// Builds the manifest of the file at `path`.
+///
+/// # Errors
+/// I/O errors, or a chunk size of zero.
+pub fn manifest_of(
+    path: &Path,
+    name: &str,
+    chunk_size_bytes: u32,
+) -> std::io::Result<FileManifest> {
+    if chunk_size_bytes == 0 {
+        return Err(std::io::Error::other("chunk size must be positive"));
+    }
+    let mut file = File::open(path)?;
+    let size_bytes = file.metadata()?.len();
+    let mut whole = Sha1::new();
+    let mut chunk_hashes = Vec::new();
+    let mut buf = vec![0u8; chunk_size_bytes as usize];
+    loop {
+        let n = read_full(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or(&[]);
+        whole.update(chunk);
+        chunk_hashes.push(sha1(chunk));
+        if n < buf.len() {
+            break;
+        }
+    }
+    Ok(FileManifest {
+        name: name.to_string(),
+        size_bytes,
+        chunk_size_bytes,
+        chunk_hashes,
+        file_hash: whole.finalize().into(),
+    })
+}
+
+/// Reads until `buf` is full or end of file; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(buf.get_mut(filled..).unwrap_or(&mut []))?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// Byte range of chunk `index`: (offset, length).
+pub fn chunk_range(m: &FileManifest, index: u32) -> Option<(u64, usize)> {
+    let count = m.chunk_hashes.len();
+    if index as usize >= count {
+        return None;
+    }
+    let offset = u64::from(index) * u64::from(m.chunk_size_bytes);
+    let len = (m.size_bytes - offset).min(u64::from(m.chunk_size_bytes));
+    Some((offset, usize::try_from(len).ok()?))
+}
+
+/// Reads chunk `index` of `file` (positional read).
+///
+/// # Errors
+/// I/O errors, an index out of range, or a short file.
+pub fn read_chunk(file: &File, m: &FileManifest, index: u32) -> std::io::Result<Vec<u8>> {
+    let (offset, len) =
+        chunk_range(m, index).ok_or_else(|| std::io::Error::other("chunk index out of range"))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
+/// SHA-1 of a whole file, read sequentially.
+///
+/// # Errors
+/// I/O errors.
+pub fn file_sha1(path: &Path) -> std::io::Result<Sha1Digest> {
+    let mut file = File::open(path)?;
+    let mut h = Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or(&[]));
+    }
+    Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_matches_chunks_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let m = manifest_of(&p, "f", 4096).unwrap();
+        assert_eq!(m.size_bytes, 10_000);
+        assert_eq!(m.chunk_hashes.len(), 3);
+        assert_eq!(m.chunk_hashes[2], sha1(&data[8192..]));
+        assert_eq!(m.file_hash, sha1(&data));
+        assert_eq!(file_sha1(&p).unwrap(), sha1(&data));
+        let f = File::open(&p).unwrap();
+        assert_eq!(read_chunk(&f, &m, 1).unwrap(), &data[4096..8192]);
+        assert!(read_chunk(&f, &m, 3).is_err());
+        assert_eq!(chunk_range(&m, 2), Some((8192, 1808)));
+        let empty = dir.path().join("e");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(
+            manifest_of(&empty, "e", 4096).unwrap().chunk_hashes.len(),
+            0
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The peer's home directory: everything one user's peer keeps on disk.
+//!
+//! ```text
+//! HOME/session.json      token and username (mode 0600)
+//! HOME/peer_id           this peer's random id
+//! HOME/daemon.sock       control socket of the running daemon (mode 0600)
+//! HOME/shares.json       files this peer seeds (uploads and finished downloads)
+//! HOME/downloads/        one JSON state file and one bitfield file per download
+//! ```
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A logged-in session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Username.
+    pub username: String,
+    /// Session token (hex).
+    pub token: String,
+}
+
+/// Errors about the home directory.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// Not logged in.
+    #[error("not logged in: run `peer login <username>` first")]
+    NotLoggedIn,
+    /// Filesystem trouble.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state file does not parse.
+    #[error("{path} is corrupt ({reason}); delete it to start over")]
+    Corrupt {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        reason: String,
+    },
+}
+
+/// The home directory of one peer.
+#[derive(Debug, Clone)]
+pub struct Home {
+    /// Its path.
+    pub dir: PathBuf,
+}
+
+impl Home {
+    /// Opens (creating, owner-only) the home at `dir`.
+    ///
+    /// # Errors
+    /// If the directory cannot be created.
+    pub fn open(dir: &Path) -> Result<Self, HomeError> {
+        let io = |source| HomeError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir.join("downloads")).map_err(io)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Default home: `$PEER_HOME`, else `~/.p2p-peer`.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".p2p-peer")
+    }
+
+    /// Path of the control socket.
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.join("daemon.sock")
+    }
+
+    /// Directory of download state files.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.dir.join("downloads")
+    }
+
+    /// The current session.
+    ///
+    /// # Errors
+    /// [`HomeError::NotLoggedIn`] if there is none.
+    pub fn session(&self) -> Result<Session, HomeError> {
+        let path = self.dir.join("session.json");
+        if !path.exists() {
+            return Err(HomeError::NotLoggedIn);
+        }
+        read_json(&path)
+    }
+
+    /// Stores a session (mode 0600).
+    ///
+    /// # Errors
+    /// If it cannot be written.
+    pub fn save_session(&self, s: &Session) -> Result<(), HomeError> {
+        write_json_private(&self.dir.join("session.json"), s)
+    }
+
+    /// Removes the session.
+    pub fn clear_session(&self) {
+        let _ = std::fs::remove_file(self.dir.join("session.json"));
+    }
+
+    /// This peer's id, created on first use.
+    ///
+    /// # Errors
+    /// If it cannot be read or written.
+    pub fn peer_id(&self) -> Result<u64, HomeError> {
+        let path = self.dir.join("peer_id");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| HomeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            return text.trim().parse().map_err(|_| HomeError::Corrupt {
+                path,
+                reason: "not a number".into(),
+            });
+        }
+        let id: u64 = rand::thread_rng().gen_range(1..u64::MAX);
+        write_private(&path, id.to_string().as_bytes())?;
+        Ok(id)
+    }
+}
+
+/// Reads a JSON file.
+///
+/// # Errors
+/// [`HomeError::Io`] or [`HomeError::Corrupt`].
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, HomeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| HomeError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes JSON atomically (temp file, fsync, rename) with mode 0600.
+///
+/// # Errors
+/// [`HomeError::Io`].
+pub fn write_json_private<T: Serialize>(path: &Path, value: &T) -> Result<(), HomeError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| HomeError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    write_private(path, &text)
+}
+
+/// Writes bytes atomically (temp file, fsync, rename) with mode 0600.
+///
+/// # Errors
+/// [`HomeError::Io`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    let io = |source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_is_private_and_peer_id_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::open(dir.path()).unwrap();
+        assert!(matches!(home.session(), Err(HomeError::NotLoggedIn)));
+        home.save_session(&Session {
+            username: "u".into(),
+            token: "t".into(),
+        })
+        .unwrap();
+        let mode = std::fs::metadata(dir.path().join("session.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(home.session().unwrap().username, "u");
+        let id = home.peer_id().unwrap();
+        assert_eq!(home.peer_id().unwrap(), id);
+    }
+}
