@@ -1,7 +1,9 @@
 //! A token bucket shared by all transfers in one direction (`--upload-limit`, `--download-limit`).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Limits the byte rate of everything that calls [`RateLimiter::acquire`].
 pub struct RateLimiter {
