@@ -6,6 +6,7 @@
 //! - [`process`]: spawning tracker processes, signalling and reaping them by PID.
 //! - [`local`]: [`local::LocalCluster`], N trackers on 127.0.0.1 with their own data dirs.
 #![warn(clippy::unwrap_used, missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cluster_file;
 pub mod local;

@@ -10,6 +10,7 @@
 //! - [`daemon`]: seeding, downloading, reporting, heartbeats.
 //! - [`cli`]: the subcommands.
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cli;
 pub mod control;

@@ -61,7 +61,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a rate: use bytes per second, e.g. 500K, 10M or 1G"))?;
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return Err(format!("{s:?}: the rate must be positive"));
     }
     Ok((n * mult as f64) as u64)

@@ -9,6 +9,7 @@
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod client;
 pub mod connection;

@@ -12,6 +12,7 @@
 //! - [`liveness`]: peer heartbeats and batched offline marking.
 //! - [`election_watchdog`]: breaks split-vote ties.
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 // openraft's StorageError is large and is the error type its storage traits require.
 #![allow(clippy::result_large_err)]
 

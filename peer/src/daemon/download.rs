@@ -33,8 +33,10 @@ use crate::hashing::{chunk_range, file_sha1, read_chunk, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::scheduler::{PeerKey, Received, Scheduler};
 
-/// How often sources are refreshed from the tracker.
-const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// A connected peer with nothing we need is kept this long in case it gets more.
+const IDLE_PEER_LIMIT: Duration = Duration::from_secs(10);
 /// Give up after this long without any source or progress.
 const STALL_LIMIT: Duration = Duration::from_secs(120);
 /// Reconnection attempts per peer.
@@ -443,6 +445,13 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
                         let running = peer_tasks
                             .get(&src.peer_id)
                             .is_some_and(|t| !t.is_finished());
+                        tracing::debug!(
+                            peer = src.peer_id,
+                            held = src.bitfield.iter().map(|b| b.count_ones()).sum::<u32>(),
+                            useful,
+                            running,
+                            "source"
+                        );
                         if useful && !running {
                             let task = tokio::spawn(task_peer(
                                 daemon.clone(),
@@ -620,7 +629,7 @@ async fn fetch_from(
     .map_err(|e| retry(&e))?
     .ok_or_else(|| PeerEnd::Retry("closed before welcome".into()))?;
     match PeerFrame::decode(first) {
-        Ok(PeerFrame::Welcome) => {}
+        Ok(PeerFrame::Welcome) => tracing::debug!(peer, %addr, "connected"),
         Ok(PeerFrame::Refused(why)) => return Err(PeerEnd::Gone(format!("refused: {why}"))),
         _ => return Err(PeerEnd::Gone("bad handshake".into())),
     }
@@ -628,6 +637,7 @@ async fn fetch_from(
     let mut in_flight: Vec<u32> = Vec::new();
     let mut depth: usize = 4;
     let mut window = (Instant::now(), 0u64);
+    let mut idle_since: Option<Instant> = None;
     loop {
         // Keep the pipeline full.
         let mut batch = Vec::new();
@@ -658,13 +668,16 @@ async fn fetch_from(
             if complete {
                 return Ok(());
             }
-            if !useful {
+            // Nothing to ask for now (it holds nothing we miss yet, or all of it is in flight
+            // elsewhere): keep the connection a while, the next refresh may show new chunks.
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if !useful && since.elapsed() > IDLE_PEER_LIMIT {
                 return Err(PeerEnd::Gone("holds nothing we still need".into()));
             }
-            // Everything it has is in flight elsewhere: wait for a change.
             let _ = tokio::time::timeout(Duration::from_millis(200), h.changed.notified()).await;
             continue;
         }
+        idle_since = None;
         let body =
             tokio::time::timeout(PEER_READ_TIMEOUT, read_frame(&mut rd, MAX_PEER_FRAME_BYTES))
                 .await

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use proto::tracker_msg::WriteOp;
 
@@ -24,29 +25,40 @@ pub struct Have {
 
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const FLUSH_AT_CHUNKS: usize = 256;
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Runs until the channel closes, flushing batches to the tracker.
+/// Runs until the channel closes, flushing a batch at most [`FLUSH_EVERY`] after its first
+/// chunk arrived, or as soon as it holds [`FLUSH_AT_CHUNKS`] chunks.
 pub async fn task_report(daemon: Arc<Daemon>, mut rx: mpsc::Receiver<Have>) {
     let mut pending: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
     let mut count = 0usize;
+    let mut deadline: Option<Instant> = None;
     loop {
-        let got = tokio::time::timeout(FLUSH_EVERY, rx.recv()).await;
-        match got {
-            Ok(Some(h)) => {
-                pending.entry((h.group, h.name)).or_default().push(h.index);
-                count += 1;
-                if count < FLUSH_AT_CHUNKS {
+        let got = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                Ok(x) => x,
+                Err(_) => {
+                    flush(&daemon, &mut pending).await;
+                    count = 0;
+                    // A batch the tracker refused stays pending and is retried a second later.
+                    deadline = (!pending.is_empty()).then(|| Instant::now() + RETRY_AFTER);
                     continue;
                 }
-            }
-            Ok(None) => {
-                flush(&daemon, &mut pending).await;
-                return;
-            }
-            Err(_) => {}
+            },
+            None => rx.recv().await,
+        };
+        let Some(h) = got else {
+            flush(&daemon, &mut pending).await;
+            return;
+        };
+        pending.entry((h.group, h.name)).or_default().push(h.index);
+        count += 1;
+        deadline.get_or_insert_with(|| Instant::now() + FLUSH_EVERY);
+        if count >= FLUSH_AT_CHUNKS {
+            flush(&daemon, &mut pending).await;
+            count = 0;
+            deadline = (!pending.is_empty()).then(|| Instant::now() + RETRY_AFTER);
         }
-        flush(&daemon, &mut pending).await;
-        count = 0;
     }
 }
 

@@ -1,0 +1,7 @@
+//! Integration tests: real tracker processes and real peer daemons on 127.0.0.1.
+
+mod cli_flow;
+mod faults;
+mod swarm;
+mod tickets;
+mod util;
