@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
-    if let Some(args) = cli.node_args() {
-        return tracker::run_process(args);
-    }
+    let cli = match commands::Cli::parse().run_embedded() {
+        Ok(code) => return code,
+        Err(cli) => *cli,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

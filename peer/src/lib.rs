@@ -19,3 +19,34 @@ pub mod hashing;
 pub mod home;
 pub mod rate_limit;
 pub mod scheduler;
+
+/// Runs the `peer` command line as the whole process: log subscriber (`RUST_LOG`, default
+/// `warn`), async runtime, one-line error and exit code. Shared by the `peer` binary and the
+/// `cluster peer` subcommand.
+pub fn run_process(cli: cli::Cli) -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("peer: error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peer: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -45,6 +45,9 @@ pub struct Scheduler {
     availability: Vec<u32>,
     peers: HashMap<PeerKey, PeerState>,
     have_count: usize,
+    /// Where scans start, so that ties between equally rare chunks break differently on every
+    /// downloader (otherwise concurrent downloaders fetch the same chunks and have nothing to trade).
+    rotation: usize,
 }
 
 /// Outcome of a received chunk.
@@ -61,7 +64,8 @@ pub enum Received {
 
 impl Scheduler {
     /// A download of `chunk_count` chunks; `have[i]` marks chunks already on disk (resume).
-    pub fn new(chunk_count: usize, have: &[bool]) -> Self {
+    /// Ties between equally rare chunks go to the lowest index after `rotation`.
+    pub fn new(chunk_count: usize, have: &[bool], rotation: usize) -> Self {
         let state: Vec<ChunkState> = (0..chunk_count)
             .map(|i| {
                 if have.get(i).copied().unwrap_or(false) {
@@ -78,6 +82,11 @@ impl Scheduler {
             state,
             peers: HashMap::new(),
             have_count,
+            rotation: if chunk_count == 0 {
+                0
+            } else {
+                rotation % chunk_count
+            },
         }
     }
 
@@ -145,9 +154,11 @@ impl Scheduler {
         if p.dropped {
             return None;
         }
-        // Rarest missing chunk this peer has (ties: lowest index, which favours streaming order).
+        // Rarest missing chunk this peer has (ties: first after the rotation point).
+        let n = self.state.len();
         let mut best: Option<(u32, usize)> = None;
-        for (i, s) in self.state.iter().enumerate() {
+        for i in (0..n).map(|k| (k + self.rotation) % n) {
+            let s = &self.state[i];
             if *s == ChunkState::Missing && p.has.get(i).copied().unwrap_or(false) {
                 let avail = self.availability.get(i).copied().unwrap_or(0);
                 if best.is_none_or(|(a, _)| avail < a) {
@@ -299,7 +310,7 @@ mod tests {
 
     #[test]
     fn rarest_first_then_complete() {
-        let mut s = Scheduler::new(3, &[]);
+        let mut s = Scheduler::new(3, &[], 0);
         s.set_peer_bitfield(1, all(3));
         s.set_peer_bitfield(2, vec![true, false, true]);
         // chunk 1 is held by one peer only: it goes first.
@@ -314,8 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn rotation_changes_tie_breaks() {
+        let mut a = Scheduler::new(4, &[], 0);
+        let mut b = Scheduler::new(4, &[], 2);
+        a.set_peer_bitfield(1, all(4));
+        b.set_peer_bitfield(1, all(4));
+        assert_eq!(a.next_for(1), Some(0));
+        assert_eq!(b.next_for(1), Some(2));
+    }
+
+    #[test]
     fn end_game_duplicates_and_first_copy_wins() {
-        let mut s = Scheduler::new(1, &[]);
+        let mut s = Scheduler::new(1, &[], 0);
         s.set_peer_bitfield(1, all(1));
         s.set_peer_bitfield(2, all(1));
         assert_eq!(s.next_for(1), Some(0));
@@ -328,7 +349,7 @@ mod tests {
 
     #[test]
     fn lost_peer_requeues_and_bad_peer_is_dropped() {
-        let mut s = Scheduler::new(2, &[]);
+        let mut s = Scheduler::new(2, &[], 0);
         s.set_peer_bitfield(1, all(2));
         s.set_peer_bitfield(2, all(2));
         let a = s.next_for(1).unwrap();
@@ -346,7 +367,7 @@ mod tests {
 
     #[test]
     fn resume_and_not_available() {
-        let mut s = Scheduler::new(3, &[true, false, false]);
+        let mut s = Scheduler::new(3, &[true, false, false], 0);
         assert_eq!(s.have_count(), 1);
         s.set_peer_bitfield(1, all(3));
         let i = s.next_for(1).unwrap();

@@ -1,6 +1,11 @@
-//! `cluster demo`: a 3-node cluster in a temporary directory; a client writes through it while
-//! the leader is SIGKILLed; the demo shows the new leader, restarts the killed node, and checks
-//! that every acknowledged write is present exactly once and every node has the same digest.
+//! `cluster demo`: a 3-node cluster in a temporary directory.
+//!
+//! Part 1: a client writes through it while the leader is SIGKILLed; the demo shows the new
+//! leader, restarts the killed node, and checks that every acknowledged write is present exactly
+//! once and every node has the same digest.
+//!
+//! Part 2 ([`super::demo_peers`]): three peer daemons; one shares a generated file, two download it
+//! at once with progress bars while the tracker leader is killed; both finish verified.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +27,15 @@ pub struct DemoArgs {
     /// Kill the leader after this many acknowledged writes.
     #[arg(long, default_value_t = 100)]
     kill_after: u32,
+    /// Size of the file shared in part 2, in MiB.
+    #[arg(long, default_value_t = 256)]
+    file_mib: u64,
+    /// Upload cap of the sharing peer in part 2 (so the transfer lasts a few seconds).
+    #[arg(long, default_value = "64M")]
+    upload_limit: String,
+    /// Skip part 2 (peers and files).
+    #[arg(long)]
+    no_peers: bool,
     /// Keep the temporary directory (node logs, data) instead of deleting it.
     #[arg(long)]
     keep: bool,
@@ -156,13 +170,19 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         missing.len(),
         names.len() - unique.len()
     );
+    if !missing.is_empty() || names.len() != unique.len() {
+        cluster.stop_all(Duration::from_secs(10));
+        bail!("acknowledged writes were lost or duplicated: {missing:?}");
+    }
+    println!("== every acknowledged write survived the leader crash exactly once; all nodes agree");
+    let part2 = if a.no_peers {
+        Ok(())
+    } else {
+        super::demo_peers::run(&mut cluster, &dir, a.file_mib, &a.upload_limit).await
+    };
     cluster.stop_all(Duration::from_secs(10));
     if a.keep {
         println!("   kept {}", tmp.keep().display());
     }
-    if !missing.is_empty() || names.len() != unique.len() {
-        bail!("acknowledged writes were lost or duplicated: {missing:?}");
-    }
-    println!("== every acknowledged write survived the leader crash exactly once; all nodes agree");
-    Ok(())
+    part2
 }

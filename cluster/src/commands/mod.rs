@@ -1,6 +1,7 @@
 //! Subcommands of `cluster`, one file each.
 
 mod demo;
+mod demo_peers;
 mod membership;
 mod status;
 mod up;
@@ -18,11 +19,13 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// If this is `cluster node`, the node's flags (run without this binary's runtime).
-    pub fn node_args(&self) -> Option<tracker::config::Args> {
-        match &self.command {
-            Command::Node(a) => Some(a.clone()),
-            _ => None,
+    /// If this is `cluster node` or `cluster peer`, runs it as the whole process (with its own
+    /// runtime and logging) and returns its exit code; otherwise gives the command back.
+    pub fn run_embedded(self) -> Result<std::process::ExitCode, Box<Cli>> {
+        match self.command {
+            Command::Node(a) => Ok(tracker::run_process(a)),
+            Command::Peer(p) => Ok(peer::run_process(p)),
+            command => Err(Box::new(Cli { command })),
         }
     }
 }
@@ -52,6 +55,9 @@ enum Command {
     AddNode(membership::AddNodeArgs),
     /// Remove a node from the membership and stop it.
     RemoveNode(membership::RemoveNodeArgs),
+    /// Run the peer command line (what `cluster demo` starts; same as the `peer` binary).
+    #[command(hide = true)]
+    Peer(peer::cli::Cli),
     /// Run one tracker node in this process (what `cluster up` starts; same flags as `tracker`).
     #[command(hide = true)]
     Node(tracker::config::Args),
@@ -73,6 +79,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
         Command::Demo(a) => demo::run(a).await,
-        Command::Node(_) => anyhow::bail!("`cluster node` runs outside the command runtime"),
+        Command::Node(_) | Command::Peer(_) => {
+            anyhow::bail!("`cluster node` and `cluster peer` run outside the command runtime")
+        }
     }
 }

@@ -100,7 +100,8 @@ pub fn download_id(group: &str, name: &str, dest: &std::path::Path) -> String {
 impl DownloadHandle {
     fn new(record: &DownloadRecord, have: &[bool]) -> Self {
         let part = part_path(&record.dest);
-        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have);
+        let rotation = rand::Rng::gen_range(&mut rand::thread_rng(), 0..usize::MAX);
+        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have, rotation);
         let done_bytes: u64 = (0..record.manifest.chunk_hashes.len())
             .filter(|&i| have.get(i).copied().unwrap_or(false))
             .filter_map(|i| chunk_range(&record.manifest, u32::try_from(i).ok()?))
