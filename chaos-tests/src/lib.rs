@@ -1,0 +1,9 @@
+//! Fault injection and benchmarks against real tracker processes and peer daemons.
+//!
+//! # Layout
+//! - [`procs`]: running this binary's embedded `node` / `peer` entry points as separate processes.
+//! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
+#![warn(clippy::unwrap_used)]
+
+pub mod procs;
+pub mod transfer;
