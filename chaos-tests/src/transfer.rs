@@ -10,7 +10,9 @@ use serde::Serialize;
 use peer::control::{self, ControlRequest, ControlResponse};
 use peer::home::Home;
 
-use crate::procs::{random_file, start_cluster, BenchPeer};
+use cluster::peer_process::{random_file, PeerProcess, PeerProgram};
+
+use crate::procs::start_cluster;
 
 /// One measured round.
 #[derive(Debug, Serialize)]
@@ -44,11 +46,17 @@ pub async fn run(size_mib: u64, seeder_counts: &[usize]) -> anyhow::Result<Vec<T
     let src = root.path().join("payload.bin");
     random_file(&src, size_mib, 0x5eed).context("while generating the payload")?;
     let max_seeders = seeder_counts.iter().copied().max().unwrap_or(1);
-    let owner = BenchPeer::signup(root.path(), "s1", &trackers)?;
+    let program = PeerProgram::this_exe()?;
+    let signup = |name: &str| -> anyhow::Result<PeerProcess> {
+        let p = PeerProcess::new(program.clone(), root.path(), name, &trackers);
+        p.signup()?;
+        Ok(p)
+    };
+    let owner = signup("s1")?;
     owner.cli(&["group", "create", "bench"])?;
     let mut seeders = vec![owner];
     for i in 2..=max_seeders {
-        let p = BenchPeer::signup(root.path(), &format!("s{i}"), &trackers)?;
+        let p = signup(&format!("s{i}"))?;
         p.cli(&["group", "join", "bench"])?;
         seeders[0].cli(&["group", "accept", "bench", &p.name])?;
         seeders.push(p);
@@ -67,7 +75,7 @@ pub async fn run(size_mib: u64, seeder_counts: &[usize]) -> anyhow::Result<Vec<T
             ])?;
             started += 1;
         }
-        let mut d = BenchPeer::signup(root.path(), &format!("dl{round}"), &trackers)?;
+        let mut d = signup(&format!("dl{round}"))?;
         d.cli(&["group", "join", "bench"])?;
         seeders[0].cli(&["group", "accept", "bench", &d.name])?;
         d.start_daemon(&[]).await?;

@@ -2,125 +2,15 @@
 //! generated file shared by one and downloaded by two at once with progress bars, the tracker
 //! leader SIGKILLed mid-transfer, and a summary.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use cluster::peer_process::{random_file, PeerProcess, PeerProgram};
 use cluster::LocalCluster;
-use peer::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
-use peer::home::Home;
-
-/// One demo peer: its home and daemon process.
-struct DemoPeer {
-    name: &'static str,
-    home: PathBuf,
-    daemon: Option<Child>,
-}
-
-impl DemoPeer {
-    fn cli(&self, trackers: &str, args: &[&str]) -> anyhow::Result<String> {
-        let exe = std::env::current_exe()?;
-        let out = Command::new(exe)
-            .arg("peer")
-            .arg("--home")
-            .arg(&self.home)
-            .arg("--trackers")
-            .arg(trackers)
-            .args(args)
-            .env("PEER_PASSWORD", format!("demo-{}-pw", self.name))
-            .stdin(Stdio::null())
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "peer {} {args:?}: {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    async fn start_daemon(&mut self, trackers: &str, extra: &[&str]) -> anyhow::Result<()> {
-        let exe = std::env::current_exe()?;
-        let log = std::fs::File::create(self.home.join("daemon.log"))?;
-        let child = Command::new(exe)
-            .arg("peer")
-            .arg("--home")
-            .arg(&self.home)
-            .arg("--trackers")
-            .arg(trackers)
-            .arg("daemon")
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        self.daemon = Some(child);
-        let home = Home::open(&self.home)?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while control::call(&home, &ControlRequest::Status, Duration::from_secs(2))
-            .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                bail!(
-                    "the daemon of {} did not start; see {}/daemon.log",
-                    self.name,
-                    self.home.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
-    }
-
-    async fn download(&self) -> Option<DownloadInfo> {
-        let home = Home::open(&self.home).ok()?;
-        match control::call(&home, &ControlRequest::Downloads, Duration::from_secs(5)).await {
-            Ok(ControlResponse::Downloads(list)) => list.into_iter().next(),
-            _ => None,
-        }
-    }
-
-    async fn chunks_served(&self) -> u64 {
-        let Ok(home) = Home::open(&self.home) else {
-            return 0;
-        };
-        match control::call(&home, &ControlRequest::Status, Duration::from_secs(5)).await {
-            Ok(ControlResponse::Status(s)) => s.chunks_served,
-            _ => 0,
-        }
-    }
-}
-
-impl Drop for DemoPeer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.daemon.take() {
-            cluster::process::stop(c.id(), Some(&mut c), Duration::from_secs(5));
-        }
-    }
-}
-
-/// Writes `mib` MiB of pseudo-random bytes.
-fn generate(path: &Path, mib: u64) -> anyhow::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut block = vec![0u8; 1 << 20];
-    for _ in 0..mib {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        f.write_all(&block)?;
-    }
-    f.flush()?;
-    Ok(())
-}
+use peer::control::{DownloadInfo, DownloadState};
 
 fn bar(d: &DownloadInfo) -> String {
     let pct = if d.total_bytes == 0 {
@@ -150,35 +40,28 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let trackers = cluster.trackers();
     println!("\n== part 2: three peers share a {file_mib} MiB file; the tracker leader dies mid-transfer");
-    let mut peers: Vec<DemoPeer> = ["alice", "bob", "carol"]
+    let program = PeerProgram::this_exe()?;
+    let mut peers: Vec<PeerProcess> = ["alice", "bob", "carol"]
         .into_iter()
-        .map(|name| DemoPeer {
-            name,
-            home: dir.join(format!("peer-{name}")),
-            daemon: None,
-        })
+        .map(|name| PeerProcess::new(program.clone(), dir, name, &trackers))
         .collect();
     for p in &peers {
-        p.cli(&trackers, &["user", "create", p.name])?;
-        p.cli(&trackers, &["login", p.name])?;
+        p.signup()?;
     }
-    peers[0].cli(&trackers, &["group", "create", "demo"])?;
+    peers[0].cli(&["group", "create", "demo"])?;
     for i in 1..3 {
-        peers[i].cli(&trackers, &["group", "join", "demo"])?;
-        peers[0].cli(&trackers, &["group", "accept", "demo", peers[i].name])?;
+        peers[i].cli(&["group", "join", "demo"])?;
+        peers[0].cli(&["group", "accept", "demo", &peers[i].name])?;
     }
     println!("   users alice, bob, carol in group 'demo' (owner alice)");
     peers[0]
-        .start_daemon(&trackers, &["--upload-limit", upload_limit])
+        .start_daemon(&["--upload-limit", upload_limit])
         .await?;
-    peers[1].start_daemon(&trackers, &[]).await?;
-    peers[2].start_daemon(&trackers, &[]).await?;
+    peers[1].start_daemon(&[]).await?;
+    peers[2].start_daemon(&[]).await?;
     let src = dir.join("demo-file.bin");
-    generate(&src, file_mib).context("while generating the demo file")?;
-    let shared = peers[0].cli(
-        &trackers,
-        &["upload", "demo", src.to_str().unwrap_or_default()],
-    )?;
+    random_file(&src, file_mib, 0x9E37_79B9_7F4A_7C15).context("while generating the demo file")?;
+    let shared = peers[0].cli(&["upload", "demo", src.to_str().unwrap_or_default()])?;
     print!("   alice: {shared}");
     println!("   alice's upload is capped at {upload_limit}/s; bob and carol download at once and trade chunks");
 
@@ -187,16 +70,13 @@ pub async fn run(
         .collect();
     let started = Instant::now();
     for (i, dest) in (1..3).zip(&dests) {
-        peers[i].cli(
-            &trackers,
-            &[
-                "download",
-                "demo",
-                "demo-file.bin",
-                dest.to_str().unwrap_or_default(),
-                "--detach",
-            ],
-        )?;
+        peers[i].cli(&[
+            "download",
+            "demo",
+            "demo-file.bin",
+            dest.to_str().unwrap_or_default(),
+            "--detach",
+        ])?;
     }
     let tty = std::io::stdout().is_terminal();
     let mut killed: Option<(u64, Instant)> = None;
@@ -206,7 +86,10 @@ pub async fn run(
     let mut drawn = false;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let infos = [peers[1].download().await, peers[2].download().await];
+        let infos = [
+            peers[1].first_download().await,
+            peers[2].first_download().await,
+        ];
         let mut done_bytes = 0u64;
         let mut total = 0u64;
         for (k, info) in infos.iter().enumerate() {
