@@ -2,8 +2,12 @@
 //!
 //! # Layout
 //! - [`procs`]: running this binary's embedded `node` / `peer` entry points as separate processes.
+//! - [`history`], [`workload`], [`run`]: chaos runs (faults under load, then the checkers).
 //! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
 #![warn(clippy::unwrap_used)]
 
+pub mod history;
 pub mod procs;
+pub mod run;
 pub mod transfer;
+pub mod workload;

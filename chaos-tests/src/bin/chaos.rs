@@ -1,0 +1,84 @@
+//! `chaos`: fault-injection runs against real tracker processes on 127.0.0.1.
+//! `cargo run --release -p chaos-tests --bin chaos -- leader-kills --duration 60 --seed 7`
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use chaos_tests::run::{RunConfig, Scenario};
+
+/// Kill, pause and restart trackers under load; check that nothing acknowledged is lost.
+#[derive(Debug, Parser)]
+#[command(name = "chaos")]
+struct Cli {
+    /// Fault schedule.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// Seconds of faults.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Seconds between faults.
+    #[arg(long, default_value_t = 3.0)]
+    interval: f64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Tracker nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Seed (default: random, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    if let Some(code) = chaos_tests::procs::run_embedded() {
+        return code;
+    }
+    let cli = Cli::parse();
+    let seed = cli.seed.unwrap_or_else(rand::random);
+    println!("chaos {:?} seed {seed}", cli.scenario);
+    let cfg = RunConfig {
+        scenario: cli.scenario,
+        seed,
+        duration: Duration::from_secs(cli.duration),
+        interval: Duration::from_secs_f64(cli.interval),
+        clients: cli.clients,
+        nodes: cli.nodes,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("chaos: error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(chaos_tests::run::run(cfg)) {
+        Ok(report) => {
+            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            if let Some(path) = cli.report {
+                if let Err(e) = std::fs::write(&path, &json) {
+                    eprintln!("chaos: cannot write {}: {e}", path.display());
+                }
+            } else {
+                println!("{json}");
+            }
+            println!("{}", report.summary());
+            if report.violations.is_empty() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("chaos: error (seed {seed}): {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

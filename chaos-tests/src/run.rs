@@ -1,0 +1,347 @@
+//! One chaos run: a cluster, a client workload, a schedule of faults drawn from a seeded RNG, then
+//! the checkers. Produces a [`Report`] (JSON) and a short human summary.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::{ClientConfig, TrackerClient};
+
+use crate::history::{History, Outcome};
+use crate::procs::start_cluster;
+
+/// The fault schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+pub enum Scenario {
+    /// SIGKILL the leader every interval; restart it shortly after.
+    LeaderKills,
+    /// SIGKILL a random node every interval; restart it shortly after.
+    RandomKills,
+    /// SIGSTOP the leader long enough for a new election, then SIGCONT it.
+    PauseLeader,
+    /// SIGKILL every node at once, then restart them all on their data.
+    WholeClusterRestart,
+    /// A random mix of the above.
+    Mixed,
+}
+
+/// Knobs of a run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Fault schedule.
+    pub scenario: Scenario,
+    /// Seed of every random choice (printed; rerun with it to reproduce).
+    pub seed: u64,
+    /// How long faults are injected.
+    pub duration: Duration,
+    /// Time between faults.
+    pub interval: Duration,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Nodes in the cluster.
+    pub nodes: u64,
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultRecord {
+    /// What was done.
+    pub kind: String,
+    /// Which node(s).
+    pub nodes: Vec<u64>,
+    /// When (ms since the run started).
+    pub at_ms: u64,
+    /// From the fault to the first write acknowledged after it, if any.
+    pub failover_ms: Option<u64>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Seed.
+    pub seed: u64,
+    /// Seconds of faults.
+    pub duration_secs: f64,
+    /// Writes sent.
+    pub writes_sent: usize,
+    /// Writes acknowledged.
+    pub writes_acked: usize,
+    /// Writes refused definitely.
+    pub writes_failed: usize,
+    /// Writes with unknown outcome.
+    pub writes_unknown: usize,
+    /// Reads checked for read-your-writes.
+    pub reads_checked: u64,
+    /// Every fault.
+    pub faults: Vec<FaultRecord>,
+    /// Failover times in ms: min, median, p99, max.
+    pub failover_ms: Option<[u64; 4]>,
+    /// Time for all nodes to reach one digest after the faults stopped.
+    pub convergence_ms: u64,
+    /// Everything a checker found wrong (empty means the run passed).
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    /// A few lines for people.
+    pub fn summary(&self) -> String {
+        let f = self
+            .failover_ms
+            .map(|[a, b, c, d]| format!("failover ms min {a} / median {b} / p99 {c} / max {d}"))
+            .unwrap_or_else(|| "no failover measured".into());
+        format!(
+            "scenario {:?} seed {} ({:.0} s): {} writes sent, {} acked, {} failed, {} unknown; {} reads checked\n\
+             {} faults; {f}; converged in {} ms\nviolations: {}",
+            self.scenario,
+            self.seed,
+            self.duration_secs,
+            self.writes_sent,
+            self.writes_acked,
+            self.writes_failed,
+            self.writes_unknown,
+            self.reads_checked,
+            self.faults.len(),
+            self.convergence_ms,
+            if self.violations.is_empty() { "none".to_string() } else { self.violations.join("; ") }
+        )
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs one scenario end to end.
+///
+/// # Errors
+/// Only if the cluster cannot be started or stopped; checker findings go into the report.
+pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
+    let root = tempfile::Builder::new().prefix("chaos-").tempdir()?;
+    let mut cluster = start_cluster(&root.path().join("cluster"), cfg.nodes, vec![]).await?;
+    let trackers = cluster.tracker_list();
+    let history = Arc::new(History::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..cfg.clients)
+        .map(|id| {
+            tokio::spawn(crate::workload::task_client(
+                id,
+                trackers.clone(),
+                history.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut faults: Vec<FaultRecord> = Vec::new();
+    let started = Instant::now();
+    let election = Duration::from_millis(300);
+    while started.elapsed() < cfg.duration {
+        tokio::time::sleep(cfg.interval).await;
+        let kind = match cfg.scenario {
+            Scenario::Mixed => match rng.gen_range(0..4) {
+                0 => Scenario::LeaderKills,
+                1 => Scenario::RandomKills,
+                2 => Scenario::PauseLeader,
+                _ => Scenario::WholeClusterRestart,
+            },
+            s => s,
+        };
+        let leader = cluster
+            .wait_leader(Duration::from_secs(10))
+            .await
+            .ok()
+            .map(|s| s.node_id);
+        match kind {
+            Scenario::LeaderKills | Scenario::RandomKills => {
+                let victim = if kind == Scenario::LeaderKills {
+                    leader
+                } else {
+                    let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
+                    ids.get(rng.gen_range(0..ids.len())).copied()
+                };
+                let Some(victim) = victim else { continue };
+                cluster.kill(victim);
+                let at_ms = history.now_ms();
+                faults.push(FaultRecord {
+                    kind: format!("{kind:?}"),
+                    nodes: vec![victim],
+                    at_ms,
+                    failover_ms: None,
+                });
+                tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1000))).await;
+                cluster.start_node(victim)?;
+            }
+            Scenario::PauseLeader => {
+                let Some(victim) = leader else { continue };
+                cluster.signal(victim, libc::SIGSTOP);
+                let at_ms = history.now_ms();
+                faults.push(FaultRecord {
+                    kind: "PauseLeader".into(),
+                    nodes: vec![victim],
+                    at_ms,
+                    failover_ms: None,
+                });
+                tokio::time::sleep(election * 4).await;
+                cluster.signal(victim, libc::SIGCONT);
+            }
+            Scenario::WholeClusterRestart | Scenario::Mixed => {
+                let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
+                for id in &ids {
+                    cluster.kill(*id);
+                }
+                let at_ms = history.now_ms();
+                faults.push(FaultRecord {
+                    kind: "WholeClusterRestart".into(),
+                    nodes: ids.clone(),
+                    at_ms,
+                    failover_ms: None,
+                });
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                for id in ids {
+                    cluster.start_node(id)?;
+                }
+            }
+        }
+    }
+    // Let the workload see a healthy cluster for a moment, then stop it.
+    let _ = cluster.wait_leader(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = tokio::time::timeout(Duration::from_secs(30), c).await;
+    }
+    let writes = history.writes();
+    let mut violations: Vec<String> = history
+        .read_violations()
+        .into_iter()
+        .map(|v| format!("client {}: {}", v.client, v.what))
+        .collect();
+
+    // Failover time of each fault: to the first acknowledgement completed after it.
+    for f in &mut faults {
+        f.failover_ms = writes
+            .iter()
+            .filter(|w| w.outcome == Outcome::Acked && w.done_ms >= f.at_ms)
+            .map(|w| w.done_ms - f.at_ms)
+            .min();
+    }
+    let mut fo: Vec<u64> = faults.iter().filter_map(|f| f.failover_ms).collect();
+    fo.sort_unstable();
+    let failover_ms = (!fo.is_empty()).then(|| {
+        [
+            fo[0],
+            percentile(&fo, 0.5),
+            percentile(&fo, 0.99),
+            fo[fo.len() - 1],
+        ]
+    });
+
+    // Every node converges to one digest.
+    for id in cluster.nodes.keys().copied().collect::<Vec<_>>() {
+        if !cluster.is_running(id) {
+            cluster.start_node(id)?;
+        }
+    }
+    let converge_start = Instant::now();
+    if let Err(e) = cluster.wait_converged(Duration::from_secs(30)).await {
+        violations.push(format!("convergence: {e}"));
+    }
+    let convergence_ms = u64::try_from(converge_start.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    // Acknowledged writes are present exactly once; definitely failed ones are absent.
+    let checker = TrackerClient::new(ClientConfig::new(trackers.clone()))?;
+    let _ = checker
+        .write(WriteOp::CreateUser {
+            username: "checker".into(),
+            password: "checker-pw".into(),
+        })
+        .await;
+    let token = match checker
+        .write(WriteOp::Login {
+            username: "checker".into(),
+            password: "checker-pw".into(),
+        })
+        .await?
+    {
+        Response::Session { token, .. } => token,
+        other => anyhow::bail!("unexpected login answer {other:?}"),
+    };
+    let listed = match checker.read(ReadRequest::ListGroups { token }).await? {
+        Response::Groups(g) => g,
+        other => anyhow::bail!("unexpected answer {other:?}"),
+    };
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for g in listed {
+        *count.entry(g.name).or_default() += 1;
+    }
+    for w in &writes {
+        let n = count.get(&w.key).copied().unwrap_or(0);
+        match &w.outcome {
+            Outcome::Acked if n != 1 => {
+                violations.push(format!("acknowledged write {} present {n} times", w.key))
+            }
+            Outcome::Failed(why) if n != 0 => violations.push(format!(
+                "write {} was refused ({why}) but is present",
+                w.key
+            )),
+            Outcome::Failed(why) => violations.push(format!(
+                "write {} refused unexpectedly: {why} (applied twice?)",
+                w.key
+            )),
+            _ => {}
+        }
+    }
+
+    // No process left behind, no port left open.
+    let addrs: Vec<String> = cluster
+        .nodes
+        .values()
+        .flat_map(|s| [s.api_addr.clone(), s.raft_addr.clone()])
+        .collect();
+    let pids: Vec<u32> = cluster
+        .nodes
+        .keys()
+        .filter_map(|id| cluster.pid(*id))
+        .collect();
+    cluster.stop_all(Duration::from_secs(10));
+    for pid in pids {
+        if cluster::process::signal(pid, 0)
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z"))
+        {
+            violations.push(format!("process {pid} still running after stop"));
+        }
+    }
+    for a in addrs {
+        if std::net::TcpStream::connect_timeout(&a.parse()?, Duration::from_millis(200)).is_ok() {
+            violations.push(format!("port {a} still open after stop"));
+        }
+    }
+    let count_of = |pred: fn(&Outcome) -> bool| writes.iter().filter(|w| pred(&w.outcome)).count();
+    Ok(Report {
+        scenario: cfg.scenario,
+        seed: cfg.seed,
+        duration_secs: cfg.duration.as_secs_f64(),
+        writes_sent: writes.len(),
+        writes_acked: count_of(|o| *o == Outcome::Acked),
+        writes_failed: count_of(|o| matches!(o, Outcome::Failed(_))),
+        writes_unknown: count_of(|o| matches!(o, Outcome::Unknown(_))),
+        reads_checked: history.read_count(),
+        faults,
+        failover_ms,
+        convergence_ms,
+        violations,
+    })
+}

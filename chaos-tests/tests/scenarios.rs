@@ -1,0 +1,79 @@
+//! Short, bounded runs of every chaos scenario through the real `chaos` binary (which runs the
+//! tracker nodes as separate processes): each must inject faults, acknowledge writes, and pass
+//! every checker.
+
+use std::process::Command;
+
+fn run_scenario(name: &str, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .args([
+            name,
+            "--duration",
+            "5",
+            "--interval",
+            "1.5",
+            "--clients",
+            "4",
+            "--seed",
+        ])
+        .arg(seed.to_string())
+        .arg("--report")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_default())
+            .unwrap_or_else(|e| {
+                panic!("{name} (seed {seed}) wrote no report ({e}): {stdout}\n{stderr}")
+            });
+    assert!(
+        out.status.success(),
+        "{name} (seed {seed}) failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        report["violations"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert!(
+        report["faults"].as_array().is_some_and(|f| !f.is_empty()),
+        "no fault injected: {report}"
+    );
+    assert!(
+        report["writes_acked"].as_u64().is_some_and(|n| n > 50),
+        "too few writes acknowledged: {report}"
+    );
+    assert!(
+        report["reads_checked"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+}
+
+#[test]
+fn leader_kills() {
+    run_scenario("leader-kills", 11);
+}
+
+#[test]
+fn random_kills() {
+    run_scenario("random-kills", 12);
+}
+
+#[test]
+fn pause_leader() {
+    run_scenario("pause-leader", 13);
+}
+
+#[test]
+fn whole_cluster_restart() {
+    run_scenario("whole-cluster-restart", 14);
+}
+
+#[test]
+fn mixed() {
+    run_scenario("mixed", 15);
+}
