@@ -79,7 +79,7 @@ pub async fn task_client(
             done_ms: history.now_ms(),
             outcome,
         });
-        if seq % 5 == 0 {
+        if seq.is_multiple_of(5) {
             if let Ok(Response::Groups(groups)) = client
                 .read(ReadRequest::ListGroups {
                     token: token.clone(),
