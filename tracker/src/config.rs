@@ -84,6 +84,11 @@ pub struct Args {
     #[arg(long, env = "TRACKER_TICKET_TTL_SECS", default_value_t = 900)]
     pub ticket_ttl_secs: u64,
 
+    /// At-most-once records of clients idle this long are pruned (a retry older than this may be
+    /// applied twice).
+    #[arg(long, env = "TRACKER_CLIENT_RECORD_TTL_SECS", default_value_t = 24 * 3600)]
+    pub client_record_ttl_secs: u64,
+
     /// A peer silent for this many of its intervals is marked offline.
     #[arg(long, env = "TRACKER_PEER_LEASE_INTERVALS", default_value_t = 3)]
     pub peer_lease_intervals: u32,

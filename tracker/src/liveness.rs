@@ -5,6 +5,8 @@
 //! silent longer than its lease and marks the whole batch offline with one Raft entry. After a
 //! leader change the new leader starts every peer on a fresh lease, so a failover never expires
 //! peers that were heartbeating to the old leader.
+//!
+//! The same leader-only loop prunes idle at-most-once client records once an hour.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,8 @@ use crate::store::tables::{decode_record, Table};
 
 /// How often the leader looks for silent peers.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// How often the leader prunes idle at-most-once records.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Last-seen table of one node (used while it leads).
 pub struct Liveness {
@@ -85,10 +89,12 @@ impl Liveness {
     }
 }
 
-/// Runs forever: while this node leads, marks silent peers offline in batches.
+/// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
+/// client records.
 pub async fn task_sweep(app: Arc<App>) {
     let mut led_term: Option<u64> = None;
     let mut leader_since = Instant::now();
+    let mut last_prune = Instant::now();
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
         let m = app.raft.metrics().borrow().clone();
@@ -104,6 +110,20 @@ pub async fn task_sweep(app: Arc<App>) {
             continue;
         }
         let now = Instant::now();
+        if now.duration_since(last_prune) >= PRUNE_EVERY {
+            last_prune = now;
+            let ttl_ms = app.config.args.client_record_ttl_secs.saturating_mul(1000);
+            let cmd = Cmd {
+                origin: None,
+                now_ms: wall_ms(),
+                op: Op::PruneClients {
+                    before_ms: wall_ms().saturating_sub(ttl_ms),
+                },
+            };
+            if let Err(e) = app.propose(cmd).await {
+                tracing::warn!(%e, "could not prune idle client records");
+            }
+        }
         let mut silent = Vec::new();
         for item in app.trees.tree(Table::Peers).iter() {
             let Ok((k, v)) = item else { continue };

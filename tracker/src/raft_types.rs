@@ -154,6 +154,12 @@ pub enum Op {
         /// Ed25519 secret key bytes.
         secret: [u8; 32],
     },
+    /// Forget the at-most-once records of clients idle since before `before_ms` (chosen by the
+    /// leader), so the client table does not grow forever.
+    PruneClients {
+        /// Records applied before this time (ms since the epoch) are dropped.
+        before_ms: u64,
+    },
     /// Liveness: mark peers online or offline (one entry for a whole batch).
     SetPeersOnline {
         /// Peers to change.

@@ -283,6 +283,15 @@ pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, 
             }
             Ok(Response::Done)
         }
+        Op::PruneClients { before_ms } => {
+            for (k, v) in kv.scan_raw(Table::Clients, b"")? {
+                let rec: ClientRec = crate::store::tables::decode_record(Table::Clients, &v)?;
+                if rec.applied_at_ms < *before_ms {
+                    kv.delete(Table::Clients, k);
+                }
+            }
+            Ok(Response::Done)
+        }
         Op::SetPeersOnline { peer_ids, online } => {
             for id in peer_ids {
                 if let Some(mut p) = kv.get::<PeerRec>(Table::Peers, &peer_key(*id))? {
@@ -343,4 +352,61 @@ fn leave_group(kv: &mut Pending<'_>, name: &str, user: &str) -> Result<(), Fail>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tables::SmTrees;
+
+    fn client(serial: u64, at: u64) -> ClientRec {
+        ClientRec {
+            serial,
+            reply: Ok(Response::Done),
+            applied_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn prune_drops_only_idle_client_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(dir.path(), 1 << 20).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let mut kv = Pending::new(&trees);
+        kv.put(Table::Clients, client_key(1), &client(5, 100))
+            .unwrap();
+        kv.put(Table::Clients, client_key(2), &client(7, 900))
+            .unwrap();
+        apply_op(&mut kv, 1000, &Op::PruneClients { before_ms: 500 }).unwrap();
+        assert!(kv
+            .get_raw(Table::Clients, &client_key(1))
+            .unwrap()
+            .is_none());
+        assert!(kv
+            .get_raw(Table::Clients, &client_key(2))
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_refused_operation_leaves_no_trace_after_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(dir.path(), 1 << 20).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let mut kv = Pending::new(&trees);
+        let create = Op::CreateUser {
+            username: "ann".into(),
+            password_hash: "h".into(),
+        };
+        apply_op(&mut kv, 1, &create).unwrap();
+        kv.begin();
+        kv.put_raw(Table::Groups, b"scratch".to_vec(), vec![1]);
+        assert!(matches!(
+            apply_op(&mut kv, 2, &create),
+            Err(Fail::Api(ApiError::UserExists(_)))
+        ));
+        kv.rollback();
+        assert!(kv.get_raw(Table::Groups, b"scratch").unwrap().is_none());
+        assert!(kv.get_raw(Table::Users, b"ann").unwrap().is_some());
+    }
 }
