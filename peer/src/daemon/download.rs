@@ -23,13 +23,14 @@ use tokio::sync::{Notify, Semaphore};
 use proto::frame::read_frame;
 use proto::peer_msg::{ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::ticket::SignedTicket;
-use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
+use proto::tracker_msg::{FileManifest, ReadRequest, Response, Sha1Digest, Source};
+use sha1::{Digest, Sha1};
 
 use super::reporter::Have;
 use super::shares::{Fingerprint, ShareEntry};
 use super::Daemon;
 use crate::control::{DownloadInfo, DownloadState};
-use crate::hashing::{chunk_range, file_sha1, read_chunk, sha1};
+use crate::hashing::{chunk_range, read_chunk, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::scheduler::{PeerKey, Received, Scheduler};
 
@@ -413,6 +414,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
             .map_err(|e| format!("cannot open {}: {e}", h.part.display()))?,
     );
     let slots = Arc::new(Semaphore::new(VERIFY_SLOTS));
+    let whole_hash = tokio::spawn(task_whole_file_hash(h.clone(), file.clone()));
     let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut last_progress = (Instant::now(), h.bytes_done.load(Ordering::Relaxed));
     let mut next_refresh = Instant::now();
@@ -490,15 +492,17 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
     }
     // Wait for in-flight verifications to finish writing.
     let _ = slots.acquire_many(VERIFY_SLOTS as u32).await;
-    let (f, part, expected) = (file.clone(), h.part.clone(), h.manifest.file_hash);
-    let whole = tokio::task::spawn_blocking(move || {
-        f.sync_all()?;
-        file_sha1(&part)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("cannot read back the file: {e}"))?;
-    if whole != expected {
+    h.changed.notify_waiters();
+    let whole = whole_hash
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot read back the file: {e}"))?;
+    let f = file.clone();
+    tokio::task::spawn_blocking(move || f.sync_all())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot sync {}: {e} (disk full?)", h.part.display()))?;
+    if whole != h.manifest.file_hash {
         return Err(
             "whole-file SHA-1 mismatch after every chunk verified (disk corruption?)".into(),
         );
@@ -518,6 +522,54 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         })
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Hashes the file in order while it downloads: whenever the verified prefix grows, the new
+/// chunks are read back (from the page cache) and fed to one SHA-1, so at the end only the last
+/// chunks remain to hash instead of a whole second pass.
+async fn task_whole_file_hash(
+    h: Arc<DownloadHandle>,
+    file: Arc<File>,
+) -> std::io::Result<Sha1Digest> {
+    let count = h.manifest.chunk_hashes.len();
+    let mut hasher = Some(Sha1::new());
+    let mut next = 0usize;
+    while next < count {
+        let ready: Vec<u32> = {
+            let s = h
+                .sched
+                .lock()
+                .map_err(|_| std::io::Error::other("scheduler poisoned"))?;
+            (next..count)
+                .map_while(|i| u32::try_from(i).ok().filter(|&i| s.has(i)))
+                .take(64)
+                .collect()
+        };
+        if ready.is_empty() {
+            if h.state() != DownloadState::Running {
+                return Err(std::io::Error::other("download stopped"));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), h.changed.notified()).await;
+            continue;
+        }
+        next += ready.len();
+        let (f, m, mut hs) = (
+            file.clone(),
+            h.manifest.clone(),
+            hasher.take().unwrap_or_default(),
+        );
+        hasher = Some(
+            tokio::task::spawn_blocking(move || {
+                for i in ready {
+                    hs.update(read_chunk(&f, &m, i)?);
+                }
+                Ok::<_, std::io::Error>(hs)
+            })
+            .await
+            .map_err(std::io::Error::other)??,
+        );
+    }
+    Ok(hasher.unwrap_or_default().finalize().into())
 }
 
 /// fsyncs the data, then records which chunks it holds.
