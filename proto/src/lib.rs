@@ -6,6 +6,7 @@
 //! - [`error`]: [`ApiError`], the only error type that crosses the wire.
 //! - [`tracker_msg`]: the client API's requests and responses.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
+//! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod peer_msg;
+pub mod shutdown;
 pub mod ticket;
 pub mod tracker_msg;
 

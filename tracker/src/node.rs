@@ -84,7 +84,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
     tracing::info!(api = %args.api_addr, raft = %args.raft_addr, "tracker node running");
 
-    wait_for_signal().await;
+    proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     api_server.abort();
     sweeper.abort();
@@ -98,21 +98,4 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .context("while flushing the database")?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -76,7 +76,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("running; Ctrl-C stops every node");
-    wait_for_signal().await;
+    proto::shutdown::wait_for_shutdown().await;
     println!("stopping...");
     cluster.stop_all(Duration::from_secs(10));
     cluster.save()?;
@@ -94,24 +94,6 @@ fn print_nodes(cluster: &LocalCluster) {
             cluster.pid(spec.id).unwrap_or(0),
             spec.data_dir.display()
         );
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }
 

@@ -251,7 +251,7 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         daemon.advertise,
         daemon.home.socket_path().display()
     );
-    wait_for_signal().await;
+    proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     control_task.abort();
     seeder.abort();
@@ -278,24 +278,6 @@ async fn reannounce_shares(daemon: &Arc<Daemon>) {
         };
         if let Err(e) = daemon.tracker.write(op).await {
             tracing::warn!(group = %share.group, name = %share.name, %e, "could not re-announce a shared file");
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
