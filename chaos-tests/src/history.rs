@@ -3,11 +3,17 @@
 //! A write is *acknowledged* (the cluster answered success), *failed* (the cluster answered a
 //! definite refusal, so it must not be applied) or *unknown* (timed out or no tracker reachable:
 //! it may or may not have been applied, and no checker may assume either).
+//!
+//! Group creations are [`WriteRecord`]s; the other client-library writes (join, accept, file
+//! registration, chunk reports) are [`OpRecord`]s, checked by [`crate::state_check`].
 
 use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
+
+use proto::tracker_msg::{FileManifest, Response};
+use proto::ApiError;
 
 /// What became of one write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +26,22 @@ pub enum Outcome {
     Unknown(String),
 }
 
+impl Outcome {
+    /// Classifies a tracker answer: success is acknowledged; no answer, "unavailable" or "not
+    /// leader" after every retry is unknown; any other refusal is a definite failure.
+    pub fn of(result: &Result<Response, ApiError>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Acked,
+            Err(
+                e @ (ApiError::NoTrackerReachable { .. }
+                | ApiError::Unavailable(_)
+                | ApiError::NotLeader { .. }),
+            ) => Outcome::Unknown(e.to_string()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+}
+
 /// One write: a group created by a client.
 #[derive(Debug, Clone, Serialize)]
 pub struct WriteRecord {
@@ -27,6 +49,70 @@ pub struct WriteRecord {
     pub client: usize,
     /// The unique group name written.
     pub key: String,
+    /// Milliseconds since the run started, when sent.
+    pub sent_ms: u64,
+    /// Milliseconds since the run started, when answered.
+    pub done_ms: u64,
+    /// Outcome.
+    pub outcome: Outcome,
+}
+
+/// A client-library write other than group creation, with what it should do to the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum OpKind {
+    /// `user` filed a join request with `group`'s owner.
+    Join {
+        /// Group.
+        group: String,
+        /// Who asked to join.
+        user: String,
+    },
+    /// The owner accepted `user` into `group`.
+    Accept {
+        /// Group.
+        group: String,
+        /// Who was accepted.
+        user: String,
+    },
+    /// A file was registered in `group` with `manifest`.
+    RegisterFile {
+        /// Group.
+        group: String,
+        /// The whole manifest.
+        manifest: FileManifest,
+    },
+    /// `peer_id` reported holding `chunks` of `group`/`name`.
+    ReportHave {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+        /// Reporting peer (owned by the client's user).
+        peer_id: u64,
+        /// Chunk indexes reported by this write (no other write reports them for this peer).
+        chunks: Vec<u32>,
+    },
+}
+
+impl OpKind {
+    /// Short name for counts in the report.
+    pub fn label(&self) -> &'static str {
+        match self {
+            OpKind::Join { .. } => "join",
+            OpKind::Accept { .. } => "accept",
+            OpKind::RegisterFile { .. } => "register_file",
+            OpKind::ReportHave { .. } => "report_have",
+        }
+    }
+}
+
+/// One [`OpKind`] write and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpRecord {
+    /// Client number.
+    pub client: usize,
+    /// The write.
+    pub op: OpKind,
     /// Milliseconds since the run started, when sent.
     pub sent_ms: u64,
     /// Milliseconds since the run started, when answered.
@@ -48,6 +134,7 @@ pub struct ReadViolation {
 pub struct History {
     started: Instant,
     writes: Mutex<Vec<WriteRecord>>,
+    ops: Mutex<Vec<OpRecord>>,
     read_violations: Mutex<Vec<ReadViolation>>,
     reads: Mutex<u64>,
 }
@@ -58,6 +145,7 @@ impl History {
         History {
             started: Instant::now(),
             writes: Mutex::new(Vec::new()),
+            ops: Mutex::new(Vec::new()),
             read_violations: Mutex::new(Vec::new()),
             reads: Mutex::new(0),
         }
@@ -73,6 +161,18 @@ impl History {
         if let Ok(mut w) = self.writes.lock() {
             w.push(r);
         }
+    }
+
+    /// Records a finished [`OpRecord`].
+    pub fn record_op(&self, r: OpRecord) {
+        if let Ok(mut o) = self.ops.lock() {
+            o.push(r);
+        }
+    }
+
+    /// Every [`OpRecord`] so far, in completion order.
+    pub fn ops(&self) -> Vec<OpRecord> {
+        self.ops.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// Records a read and, if any, its violation.

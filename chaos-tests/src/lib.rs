@@ -3,11 +3,18 @@
 //! # Layout
 //! - [`procs`]: running this binary's embedded `node` / `peer` entry points as separate processes.
 //! - [`history`], [`workload`], [`run`]: chaos runs (faults under load, then the checkers).
+//! - [`client_ops`], [`state_check`]: the client-library writes beyond group creation (join,
+//!   accept, file registration, chunk reports) and their final-state checker.
+//! - [`peer_workload`]: real peer daemons downloading real files during the faults.
 //! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod client_ops;
 pub mod history;
+pub mod peer_workload;
 pub mod procs;
 pub mod run;
+pub mod state_check;
 pub mod transfer;
 pub mod workload;

@@ -66,3 +66,61 @@ pub fn files_equal(a: &Path, b: &Path) -> std::io::Result<bool> {
         }
     }
 }
+
+/// What is still there after processes were stopped: each PID still alive (zombies are dead)
+/// and each address still accepting connections, as violation messages.
+pub fn left_behind(pids: &[u32], addrs: &[String]) -> Vec<String> {
+    let mut v = Vec::new();
+    for &pid in pids {
+        let alive = cluster::process::signal(pid, 0)
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z"));
+        if alive {
+            v.push(format!("process {pid} still running after stop"));
+        }
+    }
+    for a in addrs {
+        let Ok(addr) = a.parse::<std::net::SocketAddr>() else {
+            v.push(format!("cannot check port {a}: not an address"));
+            continue;
+        };
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            v.push(format!("port {a} still open after stop"));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_equal_compares_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        let mut bytes = vec![7u8; (1 << 20) + 5];
+        std::fs::write(&a, &bytes).unwrap();
+        std::fs::write(&b, &bytes).unwrap();
+        assert!(files_equal(&a, &b).unwrap());
+        bytes[(1 << 20) + 3] = 8;
+        std::fs::write(&c, &bytes).unwrap();
+        assert!(!files_equal(&a, &c).unwrap());
+        std::fs::write(&c, &bytes[..10]).unwrap();
+        assert!(!files_equal(&a, &c).unwrap());
+    }
+
+    #[test]
+    fn left_behind_sees_a_live_process_and_an_open_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let v = left_behind(&[std::process::id()], std::slice::from_ref(&addr));
+        assert_eq!(v.len(), 2, "{v:?}");
+        drop(listener);
+        assert!(left_behind(&[], &[addr]).is_empty());
+    }
+}

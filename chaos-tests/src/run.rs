@@ -14,7 +14,9 @@ use proto::tracker_msg::{ReadRequest, Response, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 use crate::history::{History, Outcome};
+use crate::peer_workload::{DownloadReport, PeerWorkload, PeerWorkloadConfig};
 use crate::procs::start_cluster;
+use crate::state_check::OpCounts;
 
 /// The fault schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -46,6 +48,8 @@ pub struct RunConfig {
     pub clients: usize,
     /// Nodes in the cluster.
     pub nodes: u64,
+    /// Real peer daemons downloading real files during the faults (`None`: no peers).
+    pub peers: Option<PeerWorkloadConfig>,
 }
 
 /// One injected fault.
@@ -80,6 +84,10 @@ pub struct Report {
     pub writes_unknown: usize,
     /// Reads checked for read-your-writes.
     pub reads_checked: u64,
+    /// The other client-library writes (join, accept, register_file, report_have).
+    pub ops: BTreeMap<String, OpCounts>,
+    /// What the peer daemons' downloads did, if they ran.
+    pub downloads: Option<DownloadReport>,
     /// Every fault.
     pub faults: Vec<FaultRecord>,
     /// Failover times in ms: min, median, p99, max.
@@ -93,12 +101,31 @@ pub struct Report {
 impl Report {
     /// A few lines for people.
     pub fn summary(&self) -> String {
+        let ops: Vec<String> = self
+            .ops
+            .iter()
+            .map(|(k, c)| format!("{k} {}/{}/{}/{}", c.sent, c.acked, c.failed, c.unknown))
+            .collect();
+        let downloads = self.downloads.as_ref().map_or_else(
+            || "no peer workload".to_string(),
+            |d| {
+                format!(
+                    "downloads: {} started, {} completed, {} failed, {} unfinished; {:.1} MiB verified byte-identical",
+                    d.started,
+                    d.completed,
+                    d.failed,
+                    d.unfinished,
+                    d.bytes_verified as f64 / f64::from(1u32 << 20)
+                )
+            },
+        );
         let f = self
             .failover_ms
             .map(|[a, b, c, d]| format!("failover ms min {a} / median {b} / p99 {c} / max {d}"))
             .unwrap_or_else(|| "no failover measured".into());
         format!(
             "scenario {:?} seed {} ({:.0} s): {} writes sent, {} acked, {} failed, {} unknown; {} reads checked\n\
+             other writes (sent/acked/failed/unknown): {}\n{downloads}\n\
              {} faults; {f}; converged in {} ms\nviolations: {}",
             self.scenario,
             self.seed,
@@ -108,6 +135,7 @@ impl Report {
             self.writes_failed,
             self.writes_unknown,
             self.reads_checked,
+            ops.join(", "),
             self.faults.len(),
             self.convergence_ms,
             if self.violations.is_empty() { "none".to_string() } else { self.violations.join("; ") }
@@ -143,6 +171,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
             ))
         })
         .collect();
+    let peers = match &cfg.peers {
+        Some(p) => Some(PeerWorkload::start(root.path(), &cluster.trackers(), cfg.seed, p).await?),
+        None => None,
+    };
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut faults: Vec<FaultRecord> = Vec::new();
     let started = Instant::now();
@@ -222,12 +254,20 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     for c in clients {
         let _ = tokio::time::timeout(Duration::from_secs(30), c).await;
     }
+    let (downloads, peer_violations) = match peers {
+        Some(p) => {
+            let (report, v) = p.finish(cfg.duration).await;
+            (Some(report), v)
+        }
+        None => (None, Vec::new()),
+    };
     let writes = history.writes();
     let mut violations: Vec<String> = history
         .read_violations()
         .into_iter()
         .map(|v| format!("client {}: {}", v.client, v.what))
         .collect();
+    violations.extend(peer_violations);
 
     // Failover time of each fault: to the first acknowledgement completed after it.
     for f in &mut faults {
@@ -304,6 +344,9 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         }
     }
 
+    let ops = history.ops();
+    violations.extend(crate::state_check::check(&trackers, cfg.clients, &ops).await?);
+
     // No process left behind, no port left open.
     let addrs: Vec<String> = cluster
         .nodes
@@ -339,6 +382,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         writes_failed: count_of(|o| matches!(o, Outcome::Failed(_))),
         writes_unknown: count_of(|o| matches!(o, Outcome::Unknown(_))),
         reads_checked: history.read_count(),
+        ops: crate::state_check::op_counts(&ops),
+        downloads,
         faults,
         failover_ms,
         convergence_ms,

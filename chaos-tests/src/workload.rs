@@ -1,17 +1,35 @@
-//! The client workload of a chaos run: each client signs up, then creates uniquely named groups
-//! one after another and, every few writes, lists the groups to check that it sees every group it
-//! was told was created (read-your-writes across failover) and never fewer than before
-//! (monotonic reads).
+//! The client workload of a chaos run: each client signs up, registers two peer ids, then creates
+//! uniquely named groups one after another and, every few writes, lists the groups to check that
+//! it sees every group it was told was created (read-your-writes across failover) and never fewer
+//! than before (monotonic reads). Between group creations it also joins other clients' groups,
+//! accepts requests to its own, registers files and reports chunks ([`crate::client_ops`]).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
-use proto::{ApiError, ClientConfig, TrackerClient};
+use proto::tracker_msg::{GroupSummary, ReadRequest, Response, WriteOp};
+use proto::{ClientConfig, TrackerClient};
 
+use crate::client_ops::ClientOps;
 use crate::history::{History, Outcome, ReadViolation, WriteRecord};
+
+/// Every workload username starts with this.
+pub const USER_PREFIX: &str = "chaos";
+
+/// Username and password of client `id`.
+pub fn credentials(id: usize) -> (String, String) {
+    (format!("{USER_PREFIX}{id}"), format!("password-{id}"))
+}
+
+/// The tracker client settings of the workload (and of the checkers).
+pub fn client_config(trackers: Vec<String>) -> ClientConfig {
+    let mut cfg = ClientConfig::new(trackers);
+    cfg.deadline = Duration::from_secs(10);
+    cfg.attempt_timeout = Duration::from_secs(2);
+    cfg
+}
 
 /// Runs client `id` until `stop` is set.
 pub async fn task_client(
@@ -20,14 +38,10 @@ pub async fn task_client(
     history: Arc<History>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut cfg = ClientConfig::new(trackers);
-    cfg.deadline = Duration::from_secs(10);
-    cfg.attempt_timeout = Duration::from_secs(2);
-    let Ok(client) = TrackerClient::new(cfg) else {
+    let Ok(client) = TrackerClient::new(client_config(trackers)) else {
         return;
     };
-    let user = format!("chaos{id}");
-    let password = format!("password-{id}");
+    let (user, password) = credentials(id);
     let mut token = None;
     while token.is_none() && !stop.load(Ordering::Relaxed) {
         let _ = client
@@ -47,6 +61,10 @@ pub async fn task_client(
         }
     }
     let Some(token) = token else { return };
+    let mut ops = ClientOps::new(id, &user);
+    if !ops.register_peers(&client, &token, &stop).await {
+        return;
+    }
     let mut acked: BTreeSet<String> = BTreeSet::new();
     let mut last_seen_count = 0usize;
     let mut seq = 0u64;
@@ -54,23 +72,17 @@ pub async fn task_client(
         seq += 1;
         let key = format!("c{id}-{seq:06}");
         let sent_ms = history.now_ms();
-        let outcome = match client
-            .write(WriteOp::CreateGroup {
-                token: token.clone(),
-                group: key.clone(),
-            })
-            .await
-        {
-            Ok(_) => Outcome::Acked,
-            Err(
-                e @ (ApiError::NoTrackerReachable { .. }
-                | ApiError::Unavailable(_)
-                | ApiError::NotLeader { .. }),
-            ) => Outcome::Unknown(e.to_string()),
-            Err(e) => Outcome::Failed(e.to_string()),
-        };
+        let outcome = Outcome::of(
+            &client
+                .write(WriteOp::CreateGroup {
+                    token: token.clone(),
+                    group: key.clone(),
+                })
+                .await,
+        );
         if outcome == Outcome::Acked {
             acked.insert(key.clone());
+            ops.group_created(&key);
         }
         history.record_write(WriteRecord {
             client: id,
@@ -79,6 +91,12 @@ pub async fn task_client(
             done_ms: history.now_ms(),
             outcome,
         });
+        if seq.is_multiple_of(2) {
+            ops.file_step(&client, &token, &history).await;
+        }
+        if seq % 5 == 2 {
+            ops.accept_step(&client, &token, &history).await;
+        }
         if seq.is_multiple_of(5) {
             if let Ok(Response::Groups(groups)) = client
                 .read(ReadRequest::ListGroups {
@@ -86,33 +104,48 @@ pub async fn task_client(
                 })
                 .await
             {
-                let prefix = format!("c{id}-");
-                let mine: BTreeSet<String> = groups
-                    .into_iter()
-                    .map(|g| g.name)
-                    .filter(|n| n.starts_with(&prefix))
-                    .collect();
-                let missing: Vec<&String> = acked.iter().filter(|k| !mine.contains(*k)).collect();
-                let violation = if !missing.is_empty() {
-                    Some(ReadViolation {
-                        client: id,
-                        what: format!("read misses acknowledged writes {missing:?}"),
-                    })
-                } else if mine.len() < last_seen_count {
-                    Some(ReadViolation {
-                        client: id,
-                        what: format!(
-                            "read went backwards: {} groups after {}",
-                            mine.len(),
-                            last_seen_count
-                        ),
-                    })
-                } else {
-                    None
-                };
-                last_seen_count = last_seen_count.max(mine.len());
+                let violation = check_listing(id, &groups, &acked, &mut last_seen_count);
                 history.record_read(violation);
+                ops.join_step(&client, &token, &history, &groups).await;
             }
         }
     }
+}
+
+/// Read-your-writes and monotonic reads of client `id` over one listing of every group.
+fn check_listing(
+    id: usize,
+    groups: &[GroupSummary],
+    acked: &BTreeSet<String>,
+    last_seen_count: &mut usize,
+) -> Option<ReadViolation> {
+    let prefix = format!("c{id}-");
+    let mine: BTreeSet<&str> = groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|k| !mine.contains(k.as_str()))
+        .collect();
+    let violation = if !missing.is_empty() {
+        Some(ReadViolation {
+            client: id,
+            what: format!("read misses acknowledged writes {missing:?}"),
+        })
+    } else if mine.len() < *last_seen_count {
+        Some(ReadViolation {
+            client: id,
+            what: format!(
+                "read went backwards: {} groups after {}",
+                mine.len(),
+                last_seen_count
+            ),
+        })
+    } else {
+        None
+    };
+    *last_seen_count = (*last_seen_count).max(mine.len());
+    violation
 }

@@ -1,6 +1,6 @@
 //! Short, bounded runs of every chaos scenario through the real `chaos` binary (which runs the
-//! tracker nodes as separate processes): each must inject faults, acknowledge writes, and pass
-//! every checker.
+//! tracker nodes and three peer daemons as separate processes): each must inject faults,
+//! acknowledge writes of every kind, complete byte-identical downloads, and pass every checker.
 
 use std::process::Command;
 
@@ -16,6 +16,10 @@ fn run_scenario(name: &str, seed: u64) {
             "1.5",
             "--clients",
             "4",
+            "--file-mib",
+            "4,4",
+            "--drain-secs",
+            "30",
             "--seed",
         ])
         .arg(seed.to_string())
@@ -50,6 +54,22 @@ fn run_scenario(name: &str, seed: u64) {
     assert!(
         report["reads_checked"].as_u64().is_some_and(|n| n > 0),
         "{report}"
+    );
+    for kind in ["join", "accept", "register_file", "report_have"] {
+        assert!(
+            report["ops"][kind]["acked"].as_u64().is_some_and(|n| n > 0),
+            "no {kind} acknowledged: {report}"
+        );
+    }
+    let downloads = &report["downloads"];
+    assert!(
+        downloads["completed"].as_u64().is_some_and(|n| n > 0),
+        "no download completed: {report}"
+    );
+    assert_eq!(
+        downloads["bytes_verified"].as_u64(),
+        downloads["completed"].as_u64().map(|n| n * (4 << 20)),
+        "every completed download is one 4 MiB file compared byte for byte: {report}"
     );
 }
 

@@ -174,6 +174,11 @@ impl PeerProcess {
         }
     }
 
+    /// Process id of the daemon, if it was started.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
     /// Peak resident memory of the daemon so far (VmHWM), in bytes.
     pub fn daemon_peak_rss(&self) -> Option<u64> {
         let pid = self.daemon.as_ref()?.id();

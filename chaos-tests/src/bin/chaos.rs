@@ -1,10 +1,13 @@
 //! `chaos`: fault-injection runs against real tracker processes on 127.0.0.1.
 //! `cargo run --release -p chaos-tests --bin chaos -- leader-kills --duration 60 --seed 7`
+//! Besides the tracker clients, three real peer daemons download real files during the faults
+//! unless `--no-peers` is given.
 
 use std::time::Duration;
 
 use clap::Parser;
 
+use chaos_tests::peer_workload::PeerWorkloadConfig;
 use chaos_tests::run::{RunConfig, Scenario};
 
 /// Kill, pause and restart trackers under load; check that nothing acknowledged is lost.
@@ -29,6 +32,18 @@ struct Cli {
     /// Seed (default: random, printed).
     #[arg(long)]
     seed: Option<u64>,
+    /// Run no peer daemons (tracker clients only).
+    #[arg(long)]
+    no_peers: bool,
+    /// Sizes in MiB of the files the peer daemons share and download, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "4,8,16")]
+    file_mib: Vec<u64>,
+    /// Upload cap of every peer daemon (bytes per second, e.g. 500K, 4M), so transfers span faults.
+    #[arg(long, default_value = "4M")]
+    upload_limit: String,
+    /// Seconds running downloads may take to finish once the faults stop.
+    #[arg(long, default_value_t = 60)]
+    drain_secs: u64,
     /// Write the JSON report here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -48,6 +63,11 @@ fn main() -> std::process::ExitCode {
         interval: Duration::from_secs_f64(cli.interval),
         clients: cli.clients,
         nodes: cli.nodes,
+        peers: (!cli.no_peers).then(|| PeerWorkloadConfig {
+            file_mib: cli.file_mib.clone(),
+            upload_limit: cli.upload_limit.clone(),
+            drain: Duration::from_secs(cli.drain_secs),
+        }),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
