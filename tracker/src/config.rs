@@ -36,15 +36,15 @@ pub struct Args {
     pub initial_cluster: Option<String>,
 
     /// Leader heartbeat interval in milliseconds (also the append-entries timeout).
-    #[arg(long, env = "TRACKER_HEARTBEAT_MS", default_value_t = 50)]
+    #[arg(long, env = "TRACKER_HEARTBEAT_MS", default_value_t = 40)]
     pub heartbeat_ms: u64,
 
     /// Lower bound of the election timeout in milliseconds.
-    #[arg(long, env = "TRACKER_ELECTION_MIN_MS", default_value_t = 150)]
+    #[arg(long, env = "TRACKER_ELECTION_MIN_MS", default_value_t = 100)]
     pub election_min_ms: u64,
 
     /// Upper bound of the election timeout in milliseconds.
-    #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 300)]
+    #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 140)]
     pub election_max_ms: u64,
 
     /// Build a snapshot after this many applied entries and purge the log behind it.

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::NodeConfig;
+use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
@@ -52,10 +53,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .await
         .context("while starting raft")?;
 
+    let leader_contact = Arc::new(LeaderContact::new());
     let raft_server = tokio::spawn(crate::raft_net::server::serve(
         raft_listener,
         raft.clone(),
         args.id,
+        leader_contact.clone(),
     ));
 
     if !config.initial_members.is_empty() {
@@ -78,6 +81,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         trees,
         config: config.clone(),
         liveness,
+        leader_contact,
     });
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
