@@ -37,6 +37,10 @@ pub struct LocalCluster {
     pub tracker_args: Vec<String>,
     /// Nodes by id.
     pub nodes: BTreeMap<u64, NodeSpec>,
+    /// Where a node's Raft listener binds when that differs from its advertised `raft_addr`
+    /// (a fault-injecting proxy listens on `raft_addr` and forwards here). Not saved in
+    /// `cluster.json`: only the handle that set up the proxies can restart such nodes.
+    pub raft_listen: BTreeMap<u64, String>,
     /// Founding membership (`--initial-cluster`).
     founders: String,
     /// Whether this handle is forming a new cluster (founders get `--initial-cluster`). A loaded
@@ -115,6 +119,7 @@ impl LocalCluster {
             program: process::tracker_program(None),
             tracker_args,
             nodes: specs.into_iter().map(|s| (s.id, s)).collect(),
+            raft_listen: BTreeMap::new(),
             founders,
             forming: true,
             children: BTreeMap::new(),
@@ -214,6 +219,7 @@ impl LocalCluster {
             data_dir: spec.data_dir.clone(),
             api_addr: spec.api_addr.clone(),
             raft_addr: spec.raft_addr.clone(),
+            raft_listen: self.raft_listen.get(&id).cloned(),
             initial_cluster: founding.then(|| self.founders.clone()),
             extra_args: self.tracker_args.clone(),
             detach: self.detach,
