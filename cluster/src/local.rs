@@ -363,6 +363,36 @@ impl LocalCluster {
         }
     }
 
+    /// Waits until node `id` has applied at least as far as the leader had when last asked.
+    ///
+    /// # Errors
+    /// [`ClusterError::Timeout`] with both positions.
+    pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let statuses = self.statuses().await;
+            let leader_applied = statuses
+                .iter()
+                .filter_map(|(_, s)| s.as_ref().ok())
+                .find(|s| s.role == "leader")
+                .and_then(|s| s.last_applied);
+            let node_applied = statuses
+                .iter()
+                .filter(|(spec, _)| spec.id == id)
+                .filter_map(|(_, s)| s.as_ref().ok())
+                .find_map(|s| s.last_applied);
+            if leader_applied.is_some() && node_applied >= leader_applied {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ClusterError::Timeout(format!(
+                    "node {id} did not catch up within {timeout:?} (at {node_applied:?}, leader at {leader_applied:?})"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until every node in `ids` reports the same `last_applied` and digest as the others.
     ///
     /// # Errors
