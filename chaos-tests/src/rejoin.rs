@@ -49,8 +49,12 @@ impl Injector {
             "follower"
         };
         let fault = self.record(&format!("WipeAndRejoin/{role}"), vec![spec.id]);
+        let started = std::time::Instant::now();
         match self.rejoin(&spec).await {
-            Ok(detail) => self.faults[fault].detail = detail,
+            Ok(how) => {
+                let ms = started.elapsed().as_millis();
+                self.faults[fault].detail = format!("rejoined in {ms} ms; {how}");
+            }
             Err(e) => {
                 self.faults[fault].detail = format!("rejoin failed: {e:#}");
                 self.violations.push(format!(
@@ -117,8 +121,8 @@ impl Injector {
             );
         }
         Ok(match status.snapshot_index {
-            Some(i) => format!("rejoined; installed a snapshot at index {i}"),
-            None => "rejoined; caught up by log replay (nothing purged yet)".into(),
+            Some(i) => format!("installed a snapshot at index {i}"),
+            None => "caught up by log replay (nothing purged yet)".into(),
         })
     }
 }
