@@ -37,9 +37,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
     let trees = state_machine.trees().clone();
 
-    let raft_listener = TcpListener::bind(&args.raft_addr)
+    let raft_listen = config.raft_listen_addr().to_string();
+    let raft_listener = TcpListener::bind(&raft_listen)
         .await
-        .with_context(|| format!("while binding the raft address {}", args.raft_addr))?;
+        .with_context(|| format!("while binding the raft address {raft_listen}"))?;
     let api_listener = TcpListener::bind(&args.api_addr)
         .await
         .with_context(|| format!("while binding the client address {}", args.api_addr))?;
@@ -86,7 +87,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
     let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
-    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, "tracker node running");
+    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, %raft_listen, "tracker node running");
 
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
