@@ -6,14 +6,19 @@
 //! - [`client_ops`], [`state_check`]: the client-library writes beyond group creation (join,
 //!   accept, file registration, chunk reports) and their final-state checker.
 //! - [`peer_workload`]: real peer daemons downloading real files during the faults.
+//! - [`faults`], [`rejoin`]: the faults a run injects.
+//! - [`proxy`]: the fault-injecting TCP proxy in front of each node's Raft port.
 //! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod client_ops;
+pub mod faults;
 pub mod history;
 pub mod peer_workload;
 pub mod procs;
+pub mod proxy;
+pub mod rejoin;
 pub mod run;
 pub mod state_check;
 pub mod transfer;

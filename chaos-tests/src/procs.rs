@@ -2,11 +2,14 @@
 //! runs a tracker node, `peer` runs the peer command line. So one `cargo run --release -p
 //! chaos-tests --bin bench` needs nothing else built, and every SIGKILL is a real crash.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use cluster::process::TrackerProgram;
 use cluster::LocalCluster;
+
+use crate::proxy::FaultNet;
 
 /// If the process was started as `node ...` or `peer ...`, runs that and returns its exit code.
 pub fn run_embedded() -> Option<std::process::ExitCode> {
@@ -35,13 +38,50 @@ pub async fn start_cluster(
 ) -> anyhow::Result<LocalCluster> {
     let specs = LocalCluster::plan(dir, n, None)?;
     let mut c = LocalCluster::new(dir, specs, tracker_args, false);
-    c.program = TrackerProgram {
-        program: std::env::current_exe()?,
-        prefix_args: vec!["node".into()],
-    };
+    c.program = embedded_node()?;
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
     Ok(c)
+}
+
+/// Like [`start_cluster`], with a [`FaultNet`] proxy in front of every node's Raft port: each
+/// node listens on its planned Raft address (`--raft-listen`) and advertises its proxy's address
+/// as its `raft_addr`, so every Raft byte crosses a proxy whose rules the caller sets.
+///
+/// # Errors
+/// If a proxy cannot bind, or the nodes cannot start or elect a leader.
+pub async fn start_cluster_behind_proxies(
+    dir: &Path,
+    n: u64,
+    tracker_args: Vec<String>,
+) -> anyhow::Result<(LocalCluster, FaultNet)> {
+    let mut specs = LocalCluster::plan(dir, n, None)?;
+    let planned: Vec<u16> = specs
+        .iter()
+        .flat_map(|s| [&s.api_addr, &s.raft_addr])
+        .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.port())
+        .collect();
+    let mut net = FaultNet::new();
+    let mut listen = BTreeMap::new();
+    for s in &mut specs {
+        let proxy = net.add_proxy(s.id, s.raft_addr.clone(), &planned).await?;
+        listen.insert(s.id, std::mem::replace(&mut s.raft_addr, proxy.to_string()));
+    }
+    let mut c = LocalCluster::new(dir, specs, tracker_args, false);
+    c.raft_listen = listen;
+    c.program = embedded_node()?;
+    c.start_all()?;
+    c.wait_leader(Duration::from_secs(30)).await?;
+    Ok((c, net))
+}
+
+/// This executable's `node` entry point as the program of a cluster's nodes.
+fn embedded_node() -> std::io::Result<TrackerProgram> {
+    Ok(TrackerProgram {
+        program: std::env::current_exe()?,
+        prefix_args: vec!["node".into()],
+    })
 }
 
 /// Whether two files have the same bytes (compared in 1 MiB blocks).

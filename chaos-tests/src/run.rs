@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
 
 use proto::tracker_msg::{ReadRequest, Response, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
+use crate::faults::{Fault, Injector};
 use crate::history::{History, Outcome};
 use crate::peer_workload::{DownloadReport, PeerWorkload, PeerWorkloadConfig};
-use crate::procs::start_cluster;
+use crate::procs::start_cluster_behind_proxies;
 use crate::state_check::OpCounts;
 
 /// The fault schedules.
@@ -29,8 +30,27 @@ pub enum Scenario {
     PauseLeader,
     /// SIGKILL every node at once, then restart them all on their data.
     WholeClusterRestart,
-    /// A random mix of the above.
+    /// Cut the leader off from the others (both ways, or one way) for a few election timeouts,
+    /// then heal; a write sent straight to it meanwhile must not be acknowledged.
+    PartitionLeader,
+    /// SIGKILL a node (usually a follower), delete its data, remove it from the voters, add it
+    /// back as a learner (it catches up by snapshot), then make it a voter again.
+    WipeAndRejoin,
+    /// A random mix of the above, plus slow links (20-100 ms on random links for a while).
     Mixed,
+}
+
+impl Scenario {
+    /// Extra tracker flags: frequent snapshots and a short log where a wiped node must catch up
+    /// by snapshot install.
+    fn tracker_args(self) -> Vec<String> {
+        match self {
+            Scenario::WipeAndRejoin | Scenario::Mixed => {
+                vec!["--snapshot-every=300".into(), "--logs-to-keep=100".into()]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Knobs of a run.
@@ -44,6 +64,8 @@ pub struct RunConfig {
     pub duration: Duration,
     /// Time between faults.
     pub interval: Duration,
+    /// Stop after this many faults (as well as after `duration`).
+    pub max_faults: Option<usize>,
     /// Concurrent clients.
     pub clients: usize,
     /// Nodes in the cluster.
@@ -63,6 +85,9 @@ pub struct FaultRecord {
     pub at_ms: u64,
     /// From the fault to the first write acknowledged after it, if any.
     pub failover_ms: Option<u64>,
+    /// What else the fault saw (new leader, probe answer, slowed links, snapshot install).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 /// The result of a run.
@@ -157,7 +182,12 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 /// Only if the cluster cannot be started or stopped; checker findings go into the report.
 pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     let root = tempfile::Builder::new().prefix("chaos-").tempdir()?;
-    let mut cluster = start_cluster(&root.path().join("cluster"), cfg.nodes, vec![]).await?;
+    let (cluster, net) = start_cluster_behind_proxies(
+        &root.path().join("cluster"),
+        cfg.nodes,
+        cfg.scenario.tracker_args(),
+    )
+    .await?;
     let trackers = cluster.tracker_list();
     let history = Arc::new(History::new());
     let stop = Arc::new(AtomicBool::new(false));
@@ -175,78 +205,28 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         Some(p) => Some(PeerWorkload::start(root.path(), &cluster.trackers(), cfg.seed, p).await?),
         None => None,
     };
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let mut faults: Vec<FaultRecord> = Vec::new();
+    let mut inj = Injector {
+        cluster,
+        net,
+        history: history.clone(),
+        rng: StdRng::seed_from_u64(cfg.seed),
+        faults: Vec::new(),
+        violations: Vec::new(),
+    };
     let started = Instant::now();
-    let election = Duration::from_millis(300);
-    while started.elapsed() < cfg.duration {
+    while started.elapsed() < cfg.duration && cfg.max_faults.is_none_or(|n| inj.faults.len() < n) {
         tokio::time::sleep(cfg.interval).await;
-        let kind = match cfg.scenario {
-            Scenario::Mixed => match rng.gen_range(0..4) {
-                0 => Scenario::LeaderKills,
-                1 => Scenario::RandomKills,
-                2 => Scenario::PauseLeader,
-                _ => Scenario::WholeClusterRestart,
-            },
-            s => s,
-        };
-        let leader = cluster
-            .wait_leader(Duration::from_secs(10))
-            .await
-            .ok()
-            .map(|s| s.node_id);
-        match kind {
-            Scenario::LeaderKills | Scenario::RandomKills => {
-                let victim = if kind == Scenario::LeaderKills {
-                    leader
-                } else {
-                    let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
-                    ids.get(rng.gen_range(0..ids.len())).copied()
-                };
-                let Some(victim) = victim else { continue };
-                cluster.kill(victim);
-                let at_ms = history.now_ms();
-                faults.push(FaultRecord {
-                    kind: format!("{kind:?}"),
-                    nodes: vec![victim],
-                    at_ms,
-                    failover_ms: None,
-                });
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1000))).await;
-                cluster.start_node(victim)?;
-            }
-            Scenario::PauseLeader => {
-                let Some(victim) = leader else { continue };
-                cluster.signal(victim, libc::SIGSTOP);
-                let at_ms = history.now_ms();
-                faults.push(FaultRecord {
-                    kind: "PauseLeader".into(),
-                    nodes: vec![victim],
-                    at_ms,
-                    failover_ms: None,
-                });
-                tokio::time::sleep(election * 4).await;
-                cluster.signal(victim, libc::SIGCONT);
-            }
-            Scenario::WholeClusterRestart | Scenario::Mixed => {
-                let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
-                for id in &ids {
-                    cluster.kill(*id);
-                }
-                let at_ms = history.now_ms();
-                faults.push(FaultRecord {
-                    kind: "WholeClusterRestart".into(),
-                    nodes: ids.clone(),
-                    at_ms,
-                    failover_ms: None,
-                });
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                for id in ids {
-                    cluster.start_node(id)?;
-                }
-            }
-        }
+        let fault = Fault::next(cfg.scenario, &mut inj.rng);
+        inj.inject(fault).await?;
     }
+    let Injector {
+        mut cluster,
+        net,
+        mut faults,
+        violations: fault_violations,
+        ..
+    } = inj;
+    net.heal();
     // Let the workload see a healthy cluster for a moment, then stop it.
     let _ = cluster.wait_leader(Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -262,11 +242,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         None => (None, Vec::new()),
     };
     let writes = history.writes();
-    let mut violations: Vec<String> = history
-        .read_violations()
-        .into_iter()
-        .map(|v| format!("client {}: {}", v.client, v.what))
-        .collect();
+    let mut violations = fault_violations;
+    violations.extend(
+        history
+            .read_violations()
+            .into_iter()
+            .map(|v| format!("client {}: {}", v.client, v.what)),
+    );
     violations.extend(peer_violations);
 
     // Failover time of each fault: to the first acknowledgement completed after it.
@@ -351,7 +333,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     let addrs: Vec<String> = cluster
         .nodes
         .values()
-        .flat_map(|s| [s.api_addr.clone(), s.raft_addr.clone()])
+        .flat_map(|s| {
+            let raft = cluster.raft_listen.get(&s.id).unwrap_or(&s.raft_addr);
+            [s.api_addr.clone(), raft.clone()]
+        })
         .collect();
     let pids: Vec<u32> = cluster
         .nodes
@@ -359,19 +344,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         .filter_map(|id| cluster.pid(*id))
         .collect();
     cluster.stop_all(Duration::from_secs(10));
-    for pid in pids {
-        if cluster::process::signal(pid, 0)
-            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.contains(") Z"))
-        {
-            violations.push(format!("process {pid} still running after stop"));
-        }
-    }
-    for a in addrs {
-        if std::net::TcpStream::connect_timeout(&a.parse()?, Duration::from_millis(200)).is_ok() {
-            violations.push(format!("port {a} still open after stop"));
-        }
-    }
+    drop(net);
+    violations.extend(crate::procs::left_behind(&pids, &addrs));
     let count_of = |pred: fn(&Outcome) -> bool| writes.iter().filter(|w| pred(&w.outcome)).count();
     Ok(Report {
         scenario: cfg.scenario,

@@ -1,10 +1,14 @@
 //! Short, bounded runs of every chaos scenario through the real `chaos` binary (which runs the
-//! tracker nodes and three peer daemons as separate processes): each must inject faults,
-//! acknowledge writes of every kind, complete byte-identical downloads, and pass every checker.
+//! tracker nodes and three peer daemons as separate processes): each must inject faults (at most
+//! `--faults`), acknowledge writes of every kind, complete byte-identical downloads, and pass
+//! every checker.
 
 use std::process::Command;
 
-fn run_scenario(name: &str, seed: u64) {
+/// `--faults` of every run.
+const MAX_FAULTS: usize = 3;
+
+fn run_scenario(name: &str, seed: u64) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
@@ -16,6 +20,8 @@ fn run_scenario(name: &str, seed: u64) {
             "1.5",
             "--clients",
             "4",
+            "--faults",
+            &MAX_FAULTS.to_string(),
             "--file-mib",
             "4,4",
             "--drain-secs",
@@ -44,8 +50,10 @@ fn run_scenario(name: &str, seed: u64) {
         "{report}"
     );
     assert!(
-        report["faults"].as_array().is_some_and(|f| !f.is_empty()),
-        "no fault injected: {report}"
+        report["faults"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty() && f.len() <= MAX_FAULTS),
+        "no fault injected, or more than --faults: {report}"
     );
     assert!(
         report["writes_acked"].as_u64().is_some_and(|n| n > 50),
@@ -71,6 +79,20 @@ fn run_scenario(name: &str, seed: u64) {
         downloads["completed"].as_u64().map(|n| n * (4 << 20)),
         "every completed download is one 4 MiB file compared byte for byte: {report}"
     );
+    report
+}
+
+/// The kind and detail of every fault in a report.
+fn fault_kinds(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (text("kind"), text("detail"))
+        })
+        .collect()
 }
 
 #[test]
@@ -96,4 +118,23 @@ fn whole_cluster_restart() {
 #[test]
 fn mixed() {
     run_scenario("mixed", 15);
+}
+
+#[test]
+fn partition_leader() {
+    let report = run_scenario("partition-leader", 16);
+    for (kind, detail) in fault_kinds(&report) {
+        assert!(kind.starts_with("PartitionLeader/"), "{report}");
+        // The isolated leader was sent a write, and did not acknowledge it (else a violation).
+        assert!(detail.contains("a write sent to node"), "{report}");
+    }
+}
+
+#[test]
+fn wipe_and_rejoin() {
+    let report = run_scenario("wipe-and-rejoin", 17);
+    for (kind, detail) in fault_kinds(&report) {
+        assert!(kind.starts_with("WipeAndRejoin/"), "{report}");
+        assert!(detail.starts_with("rejoined"), "{report}");
+    }
 }

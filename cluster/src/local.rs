@@ -37,6 +37,10 @@ pub struct LocalCluster {
     pub tracker_args: Vec<String>,
     /// Nodes by id.
     pub nodes: BTreeMap<u64, NodeSpec>,
+    /// Where a node's Raft listener binds when that differs from its advertised `raft_addr`
+    /// (a fault-injecting proxy listens on `raft_addr` and forwards here). Not saved in
+    /// `cluster.json`: only the handle that set up the proxies can restart such nodes.
+    pub raft_listen: BTreeMap<u64, String>,
     /// Founding membership (`--initial-cluster`).
     founders: String,
     /// Whether this handle is forming a new cluster (founders get `--initial-cluster`). A loaded
@@ -115,6 +119,7 @@ impl LocalCluster {
             program: process::tracker_program(None),
             tracker_args,
             nodes: specs.into_iter().map(|s| (s.id, s)).collect(),
+            raft_listen: BTreeMap::new(),
             founders,
             forming: true,
             children: BTreeMap::new(),
@@ -214,6 +219,7 @@ impl LocalCluster {
             data_dir: spec.data_dir.clone(),
             api_addr: spec.api_addr.clone(),
             raft_addr: spec.raft_addr.clone(),
+            raft_listen: self.raft_listen.get(&id).cloned(),
             initial_cluster: founding.then(|| self.founders.clone()),
             extra_args: self.tracker_args.clone(),
             detach: self.detach,
@@ -354,6 +360,36 @@ impl LocalCluster {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until node `id` has applied at least as far as the leader had when last asked.
+    ///
+    /// # Errors
+    /// [`ClusterError::Timeout`] with both positions.
+    pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let statuses = self.statuses().await;
+            let leader_applied = statuses
+                .iter()
+                .filter_map(|(_, s)| s.as_ref().ok())
+                .find(|s| s.role == "leader")
+                .and_then(|s| s.last_applied);
+            let node_applied = statuses
+                .iter()
+                .filter(|(spec, _)| spec.id == id)
+                .filter_map(|(_, s)| s.as_ref().ok())
+                .find_map(|s| s.last_applied);
+            if leader_applied.is_some() && node_applied >= leader_applied {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ClusterError::Timeout(format!(
+                    "node {id} did not catch up within {timeout:?} (at {node_applied:?}, leader at {leader_applied:?})"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -83,8 +83,10 @@ pub struct Launch {
     pub data_dir: PathBuf,
     /// Client API address.
     pub api_addr: String,
-    /// Raft address.
+    /// Raft address (what the membership records and other nodes connect to).
     pub raft_addr: String,
+    /// Where the Raft listener binds, if not `raft_addr` (a proxy forwards `raft_addr` to it).
+    pub raft_listen: Option<String>,
     /// `--initial-cluster` value, if founding.
     pub initial_cluster: Option<String>,
     /// Extra flags.
@@ -117,6 +119,9 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
+    if let Some(listen) = &l.raft_listen {
+        cmd.arg("--raft-listen").arg(listen);
+    }
     if let Some(ic) = &l.initial_cluster {
         cmd.arg("--initial-cluster").arg(ic);
     }

@@ -33,6 +33,11 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Largest backoff between attempts.
     pub backoff_max: Duration,
+    /// When an attempt has had no answer for this long, another node is asked (in parallel)
+    /// whether a different leader has been elected; if so the request moves there.
+    pub suspect_after: Duration,
+    /// How long a node may hold an [`AdminRequest::AwaitLeader`] while an election runs.
+    pub leader_wait: Duration,
 }
 
 impl ClientConfig {
@@ -45,6 +50,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_millis(500),
             backoff_initial: Duration::from_millis(20),
             backoff_max: Duration::from_millis(400),
+            suspect_after: Duration::from_millis(300),
+            leader_wait: Duration::from_millis(1500),
         }
     }
 
@@ -78,6 +85,25 @@ struct Routing {
     conns: HashMap<usize, Arc<Connection>>,
     /// Where the round-robin search goes next.
     next: usize,
+}
+
+/// What became of one (possibly hedged) attempt.
+enum Attempt {
+    /// The node answered.
+    Answered(Result<Response, ApiError>),
+    /// The node stayed silent and another node named a different leader (its index).
+    Redirected(usize),
+    /// Connecting, sending or receiving failed.
+    Transport(String),
+}
+
+impl From<Result<Result<Response, ApiError>, String>> for Attempt {
+    fn from(r: Result<Result<Response, ApiError>, String>) -> Self {
+        match r {
+            Ok(answer) => Attempt::Answered(answer),
+            Err(e) => Attempt::Transport(e),
+        }
+    }
 }
 
 /// Failover-aware client of the tracker cluster. Cheap to share behind an `Arc`.
@@ -185,64 +211,151 @@ impl TrackerClient {
     }
 
     /// Sends `request` with leader following, failover and backoff until the deadline.
+    ///
+    /// When the leader cannot be reached, another node is asked to name the next leader as soon
+    /// as it is elected ([`AdminRequest::AwaitLeader`]), so failover costs one election, not a
+    /// series of growing backoffs.
     async fn send(&self, request: Request) -> Result<Response, ApiError> {
         let started = Instant::now();
+        let deadline = started + self.config.deadline;
         let mut backoff = self.config.backoff_initial;
         let mut attempts: u32 = 0;
         let mut last_error: String;
         let mut target = self.first_target();
+        // The last node that could not be reached: a hint naming it is stale.
+        let mut unreachable: Option<usize> = None;
         loop {
             attempts += 1;
-            let outcome = self.attempt(target, &request).await;
-            match outcome {
-                Ok(Ok(response)) => {
+            let mut skip_sleep = false;
+            match self.attempt_hedged(target, &request, deadline).await {
+                Attempt::Answered(Ok(response)) => {
                     self.set_leader(target);
                     return Ok(response);
                 }
-                Ok(Err(ApiError::NotLeader {
+                Attempt::Answered(Err(ApiError::NotLeader {
                     leader_api_addr: Some(hint),
                     ..
                 })) => {
                     let hinted = self.index_of_or_add(&hint);
                     last_error = format!("node {} is not the leader", self.addr_of(target));
-                    if hinted != target {
+                    if Some(hinted) == unreachable {
+                        // The node still follows a leader we could not reach: wait for the
+                        // election instead of knocking on the dead leader again.
+                        if let Some(found) = self.find_new_leader(hinted, deadline).await {
+                            target = found;
+                            skip_sleep = true;
+                        } else {
+                            target = self.next_target(target);
+                        }
+                    } else if hinted != target {
                         self.set_leader(hinted);
                         target = hinted;
                         // Follow a fresh hint at once, but not forever: a stale hint loop
                         // still backs off below after the first hop.
-                        if !attempts.is_multiple_of(3) {
-                            continue;
-                        }
+                        skip_sleep = !attempts.is_multiple_of(3);
                     } else {
                         target = self.next_target(target);
                     }
                 }
-                Ok(Err(e)) if e.is_retryable() => {
+                Attempt::Answered(Err(e)) if e.is_retryable() => {
                     last_error = e.to_string();
                     self.clear_leader(target);
                     target = self.next_target(target);
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(e) => {
+                Attempt::Answered(Err(e)) => return Err(e),
+                Attempt::Redirected(found) => {
+                    last_error = format!("{} stopped answering", self.addr_of(target));
+                    unreachable = Some(target);
+                    target = found;
+                    skip_sleep = true;
+                }
+                Attempt::Transport(e) => {
                     last_error = e;
                     self.drop_connection(target);
                     self.clear_leader(target);
-                    target = self.next_target(target);
+                    unreachable = Some(target);
+                    if let Some(found) = self.find_new_leader(target, deadline).await {
+                        target = found;
+                        skip_sleep = true;
+                    } else {
+                        target = self.next_target(target);
+                    }
                 }
             }
-            let elapsed = started.elapsed();
-            if elapsed >= self.config.deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(ApiError::NoTrackerReachable {
                     trackers: self.addr_list(),
                     attempts,
                     last_error,
                 });
             }
+            if skip_sleep {
+                continue;
+            }
             let jitter = rand::thread_rng().gen_range(0.5..1.5);
-            let sleep = backoff.mul_f64(jitter).min(self.config.deadline - elapsed);
+            let sleep = backoff.mul_f64(jitter).min(deadline - now);
             tokio::time::sleep(sleep).await;
             backoff = (backoff * 2).min(self.config.backoff_max);
         }
+    }
+
+    /// [`TrackerClient::attempt`], but if `target` stays silent past `suspect_after` another node
+    /// is asked in parallel whether a different leader exists, and the request moves there.
+    async fn attempt_hedged(&self, target: usize, request: &Request, deadline: Instant) -> Attempt {
+        let main = self.attempt(target, request);
+        if self.node_count() < 2 {
+            return Attempt::from(main.await);
+        }
+        tokio::pin!(main);
+        let probe = async {
+            tokio::time::sleep(self.config.suspect_after).await;
+            match self.find_new_leader(target, deadline).await {
+                // Only a different leader is worth moving to; a slow but live leader is waited for.
+                Some(found) if found != target => found,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = &mut main => Attempt::from(r),
+            found = probe => Attempt::Redirected(found),
+        }
+    }
+
+    /// Asks the other nodes, one at a time, to name a leader other than `failed`, waiting for the
+    /// election if one is running. `None` if none answers with one before the deadline.
+    async fn find_new_leader(&self, failed: usize, deadline: Instant) -> Option<usize> {
+        let n = self.node_count();
+        let not_api_addr = self.addr_of(failed);
+        for k in 1..n {
+            let asked = (failed + k) % n;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return None;
+            }
+            let wait = self.config.leader_wait.min(remaining);
+            let request = Request::Admin(AdminRequest::AwaitLeader {
+                not_api_addr: Some(not_api_addr.clone()),
+                max_wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            });
+            let call = async {
+                let conn = self.connection(asked).await.map_err(|e| e.to_string())?;
+                conn.call(request).await.map_err(|e| e.to_string())
+            };
+            let bound = wait + self.config.connect_timeout;
+            match tokio::time::timeout(bound, call).await {
+                Ok(Ok(Ok(Response::Leader { api_addr, .. }))) => {
+                    let found = self.index_of_or_add(&api_addr);
+                    self.set_leader(found);
+                    return Some(found);
+                }
+                // The node answered but saw no new leader in time: let the caller back off.
+                Ok(Ok(_)) => return None,
+                // That node is unreachable too: ask the next one.
+                Ok(Err(_)) | Err(_) => self.drop_connection(asked),
+            }
+        }
+        None
     }
 
     /// One attempt at one tracker: the outer error is transport trouble, the inner the answer.
@@ -284,6 +397,10 @@ impl TrackerClient {
             r.conns.insert(target, conn.clone());
         }
         Ok(conn)
+    }
+
+    fn node_count(&self) -> usize {
+        self.routing.lock().map(|r| r.addrs.len()).unwrap_or(1)
     }
 
     fn first_target(&self) -> usize {

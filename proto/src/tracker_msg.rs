@@ -15,7 +15,7 @@ use crate::error::ApiError;
 pub const API_MAGIC: u32 = 0x5032_5054;
 
 /// Version of the client API protocol spoken by this build.
-pub const API_VERSION: u32 = 1;
+pub const API_VERSION: u32 = 2;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -290,6 +290,15 @@ pub enum AdminRequest {
         /// Raft ids of the voters after the change.
         voters: Vec<u64>,
     },
+    /// Answered by any node: the leader it knows, waiting up to `max_wait_ms` for one whose
+    /// client address is not `not_api_addr` (a leader the asking client could not reach). This is
+    /// how a client finds a new leader as soon as it is elected instead of polling.
+    AwaitLeader {
+        /// The leader the client gave up on, if any.
+        not_api_addr: Option<String>,
+        /// Longest wait (the node caps it).
+        max_wait_ms: u64,
+    },
 }
 
 /// Every successful answer.
@@ -336,6 +345,13 @@ pub enum Response {
     },
     /// Answer to [`AdminRequest::Status`].
     Status(NodeStatus),
+    /// Answer to [`AdminRequest::AwaitLeader`].
+    Leader {
+        /// Raft id of the leader.
+        leader_id: u64,
+        /// Its client API address.
+        api_addr: String,
+    },
 }
 
 /// A group as listed to one user.

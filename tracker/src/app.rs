@@ -11,6 +11,7 @@ use proto::tracker_msg::Response;
 use proto::ApiError;
 
 use crate::config::NodeConfig;
+use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_types::{Cmd, NodeId, NodeInfo, Raft};
 use crate::store::tables::SmTrees;
@@ -27,6 +28,8 @@ pub struct App {
     pub config: NodeConfig,
     /// Peer last-seen times (meaningful on the leader only).
     pub liveness: Arc<Liveness>,
+    /// Bumped on every AppendEntries accepted from a leader.
+    pub leader_contact: Arc<LeaderContact>,
 }
 
 /// Wall clock in ms since the Unix epoch (read by the proposer only, never by `apply`).

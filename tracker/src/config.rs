@@ -25,9 +25,15 @@ pub struct Args {
     #[arg(long, env = "TRACKER_API_ADDR")]
     pub api_addr: String,
 
-    /// Address for Raft traffic from the other trackers, host:port.
+    /// Address for Raft traffic from the other trackers, host:port. This is the address the
+    /// other nodes connect to (it is what the membership records).
     #[arg(long, env = "TRACKER_RAFT_ADDR")]
     pub raft_addr: String,
+
+    /// Address the Raft listener binds, when it differs from `--raft-addr` (a proxy or NAT in
+    /// front of this node forwards `--raft-addr` here). Default: `--raft-addr`.
+    #[arg(long, env = "TRACKER_RAFT_LISTEN")]
+    pub raft_listen: Option<String>,
 
     /// Initial membership, the same on every founding node: ID=API_ADDR/RAFT_ADDR,... Forming
     /// the cluster again (a restart with the same list) is harmless. Omit it on a node that will
@@ -36,15 +42,15 @@ pub struct Args {
     pub initial_cluster: Option<String>,
 
     /// Leader heartbeat interval in milliseconds (also the append-entries timeout).
-    #[arg(long, env = "TRACKER_HEARTBEAT_MS", default_value_t = 50)]
+    #[arg(long, env = "TRACKER_HEARTBEAT_MS", default_value_t = 40)]
     pub heartbeat_ms: u64,
 
     /// Lower bound of the election timeout in milliseconds.
-    #[arg(long, env = "TRACKER_ELECTION_MIN_MS", default_value_t = 150)]
+    #[arg(long, env = "TRACKER_ELECTION_MIN_MS", default_value_t = 100)]
     pub election_min_ms: u64,
 
     /// Upper bound of the election timeout in milliseconds.
-    #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 300)]
+    #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 140)]
     pub election_max_ms: u64,
 
     /// Build a snapshot after this many applied entries and purge the log behind it.
@@ -191,6 +197,14 @@ impl NodeConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.args.request_timeout_ms)
     }
+
+    /// Where the Raft listener binds: `--raft-listen`, else `--raft-addr`.
+    pub fn raft_listen_addr(&self) -> &str {
+        self.args
+            .raft_listen
+            .as_deref()
+            .unwrap_or(&self.args.raft_addr)
+    }
 }
 
 /// Parses `ID=API/RAFT,...`.
@@ -236,5 +250,19 @@ mod tests {
         for bad in ["1=a:1", "x=a/b", "0=a/b", "1=a/b,1=c/d", "1=/b"] {
             assert!(parse_members(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn raft_listener_binds_raft_addr_unless_told_otherwise() {
+        let config = |extra: &[&str]| {
+            let mut argv = vec!["tracker", "--id", "1", "--data-dir", "d"];
+            argv.extend(["--api-addr", "h:1", "--raft-addr", "h:2"]);
+            argv.extend(extra);
+            NodeConfig::from_args(Args::parse_from(argv)).unwrap()
+        };
+        assert_eq!(config(&[]).raft_listen_addr(), "h:2");
+        let proxied = config(&["--raft-listen", "h:3", "--initial-cluster", "1=h:1/h:2"]);
+        assert_eq!(proxied.raft_listen_addr(), "h:3");
+        assert_eq!(proxied.initial_members[&1].raft_addr, "h:2");
     }
 }

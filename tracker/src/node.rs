@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::NodeConfig;
+use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
@@ -36,9 +37,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
     let trees = state_machine.trees().clone();
 
-    let raft_listener = TcpListener::bind(&args.raft_addr)
+    let raft_listen = config.raft_listen_addr().to_string();
+    let raft_listener = TcpListener::bind(&raft_listen)
         .await
-        .with_context(|| format!("while binding the raft address {}", args.raft_addr))?;
+        .with_context(|| format!("while binding the raft address {raft_listen}"))?;
     let api_listener = TcpListener::bind(&args.api_addr)
         .await
         .with_context(|| format!("while binding the client address {}", args.api_addr))?;
@@ -52,10 +54,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .await
         .context("while starting raft")?;
 
+    let leader_contact = Arc::new(LeaderContact::new());
     let raft_server = tokio::spawn(crate::raft_net::server::serve(
         raft_listener,
         raft.clone(),
         args.id,
+        leader_contact.clone(),
     ));
 
     if !config.initial_members.is_empty() {
@@ -78,11 +82,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         trees,
         config: config.clone(),
         liveness,
+        leader_contact,
     });
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
     let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
-    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, "tracker node running");
+    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, %raft_listen, "tracker node running");
 
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");

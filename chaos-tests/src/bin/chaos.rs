@@ -10,7 +10,8 @@ use clap::Parser;
 use chaos_tests::peer_workload::PeerWorkloadConfig;
 use chaos_tests::run::{RunConfig, Scenario};
 
-/// Kill, pause and restart trackers under load; check that nothing acknowledged is lost.
+/// Kill, pause, partition, slow down, wipe and restart trackers under load; check that nothing
+/// acknowledged is lost.
 #[derive(Debug, Parser)]
 #[command(name = "chaos")]
 struct Cli {
@@ -23,6 +24,9 @@ struct Cli {
     /// Seconds between faults.
     #[arg(long, default_value_t = 3.0)]
     interval: f64,
+    /// Stop after this many faults (as well as after --duration).
+    #[arg(long)]
+    faults: Option<usize>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     clients: usize,
@@ -61,6 +65,7 @@ fn main() -> std::process::ExitCode {
         seed,
         duration: Duration::from_secs(cli.duration),
         interval: Duration::from_secs_f64(cli.interval),
+        max_faults: cli.faults,
         clients: cli.clients,
         nodes: cli.nodes,
         peers: (!cli.no_peers).then(|| PeerWorkloadConfig {

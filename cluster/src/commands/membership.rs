@@ -2,7 +2,7 @@
 //! started with `cluster up` (one change at a time, through the leader).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -93,7 +93,7 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
         .await
         .context("while adding the node as a learner")?;
     println!("node {id} is a learner; waiting for it to catch up");
-    wait_caught_up(&cluster, id, Duration::from_secs(60)).await?;
+    cluster.wait_caught_up(id, Duration::from_secs(60)).await?;
     let mut voters = current_voters(&cluster).await?;
     voters.push(id);
     match client
@@ -106,30 +106,6 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
         other => bail!("unexpected answer {other:?}"),
     }
     Ok(())
-}
-
-async fn wait_caught_up(cluster: &LocalCluster, id: u64, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let statuses = cluster.statuses().await;
-        let leader_applied = statuses
-            .iter()
-            .filter_map(|(_, s)| s.as_ref().ok())
-            .find(|s| s.role == "leader")
-            .and_then(|s| s.last_applied);
-        let node_applied = statuses
-            .iter()
-            .filter(|(spec, _)| spec.id == id)
-            .filter_map(|(_, s)| s.as_ref().ok())
-            .find_map(|s| s.last_applied);
-        if leader_applied.is_some() && node_applied >= leader_applied {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("node {id} did not catch up within {timeout:?} (at {node_applied:?}, leader at {leader_applied:?})");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Removes a node from the voters and stops it.

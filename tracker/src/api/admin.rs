@@ -1,6 +1,7 @@
 //! Cluster administration: node status (local), adding learners and changing voters (leader).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use openraft::ServerState;
 use tracing::Instrument;
@@ -39,6 +40,10 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
                     Ok(Err(e)) => Err(app.map_write_error(e)),
                 }
             }
+            AdminRequest::AwaitLeader {
+                not_api_addr,
+                max_wait_ms,
+            } => await_leader(app, not_api_addr, max_wait_ms).await,
             AdminRequest::ChangeMembership { voters } => {
                 app.check_leader()?;
                 if voters.is_empty() {
@@ -58,6 +63,68 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
     }
     .instrument(span)
     .await
+}
+
+/// Longest a client may park an [`AdminRequest::AwaitLeader`] on a node.
+const MAX_AWAIT_LEADER: Duration = Duration::from_secs(3);
+
+/// Answers the leader this node knows once it is sure that leader is alive: at once if this node
+/// leads or knows a leader other than `not_api_addr` (the one the client could not reach), else as
+/// soon as an AppendEntries arrives after the question (a new leader, or the old one back). When
+/// the wait runs out, `NotLeader` with whatever it knows.
+async fn await_leader(
+    app: &App,
+    not_api_addr: Option<String>,
+    max_wait_ms: u64,
+) -> Result<Response, ApiError> {
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(max_wait_ms).min(MAX_AWAIT_LEADER);
+    let mut metrics = app.raft.metrics();
+    let mut contact = app.leader_contact.subscribe();
+    contact.borrow_and_update();
+    let mut heard_from_leader = false;
+    loop {
+        // Clone out of the watch: holding the borrow across an await would stall RaftCore.
+        let (leader_id, api_addr, leading) = {
+            let m = metrics.borrow_and_update();
+            let id = m.current_leader;
+            let addr = id.and_then(|l| {
+                m.membership_config
+                    .membership()
+                    .get_node(&l)
+                    .map(|n| n.api_addr.clone())
+            });
+            (id, addr, m.state == ServerState::Leader)
+        };
+        if let (Some(leader_id), Some(api_addr)) = (leader_id, api_addr.clone()) {
+            let other = not_api_addr.as_deref() != Some(api_addr.as_str());
+            if leading || other || heard_from_leader {
+                return Ok(Response::Leader {
+                    leader_id,
+                    api_addr,
+                });
+            }
+        }
+        tokio::select! {
+            changed = metrics.changed() => {
+                if changed.is_err() {
+                    return Err(ApiError::Unavailable(format!("node {} is stopping", app.id)));
+                }
+            }
+            changed = contact.changed() => {
+                if changed.is_err() {
+                    return Err(ApiError::Unavailable(format!("node {} is stopping", app.id)));
+                }
+                heard_from_leader = true;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(ApiError::NotLeader {
+                    leader_id,
+                    leader_api_addr: api_addr,
+                });
+            }
+        }
+    }
 }
 
 /// This node's view, with a digest taken at a stable `last_applied`.

@@ -1,13 +1,18 @@
 //! The Raft port listener: checks the handshake, then answers each RPC on the connection in
 //! order. Malformed, oversized or unexpected frames close that connection only.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use openraft::raft::AppendEntriesResponse;
+use openraft::ServerState;
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
+use crate::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
 use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
 
@@ -15,7 +20,12 @@ use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Accepts Raft connections until the listener fails or the task is aborted.
-pub async fn serve(listener: TcpListener, raft: Raft, self_id: NodeId) {
+pub async fn serve(
+    listener: TcpListener,
+    raft: Raft,
+    self_id: NodeId,
+    contact: Arc<LeaderContact>,
+) {
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -26,10 +36,11 @@ pub async fn serve(listener: TcpListener, raft: Raft, self_id: NodeId) {
             }
         };
         let raft = raft.clone();
+        let contact = contact.clone();
         let span = tracing::debug_span!("raft_conn", peer = %addr);
         tokio::spawn(
             async move {
-                if let Err(why) = handle(stream, raft, self_id).await {
+                if let Err(why) = handle(stream, raft, self_id, &contact).await {
                     tracing::debug!(%why, "raft connection closed");
                 }
             }
@@ -38,7 +49,12 @@ pub async fn serve(listener: TcpListener, raft: Raft, self_id: NodeId) {
     }
 }
 
-async fn handle(stream: TcpStream, raft: Raft, self_id: NodeId) -> Result<(), String> {
+async fn handle(
+    stream: TcpStream,
+    raft: Raft,
+    self_id: NodeId,
+    contact: &LeaderContact,
+) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
@@ -83,8 +99,23 @@ async fn handle(stream: TcpStream, raft: Raft, self_id: NodeId) -> Result<(), St
             }
         };
         let reply = match req {
-            RaftRequest::AppendEntries(r) => RaftReply::AppendEntries(raft.append_entries(r).await),
-            RaftRequest::Vote(r) => RaftReply::Vote(raft.vote(r).await),
+            RaftRequest::AppendEntries(r) => {
+                let answer = raft.append_entries(r).await;
+                if matches!(&answer, Ok(a) if !matches!(a, AppendEntriesResponse::HigherVote(_))) {
+                    contact.touch();
+                }
+                RaftReply::AppendEntries(answer)
+            }
+            RaftRequest::Vote(r) => {
+                let candidate_log = r.last_log_id;
+                let answer = raft.vote(r).await;
+                if let Ok(a) = &answer {
+                    if !a.vote_granted && a.last_log_id > candidate_log {
+                        take_over_election(&raft, contact);
+                    }
+                }
+                RaftReply::Vote(answer)
+            }
             RaftRequest::InstallSnapshot(r) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(r).await)
             }
@@ -94,4 +125,24 @@ async fn handle(stream: TcpStream, raft: Raft, self_id: NodeId) -> Result<(), St
             .await
             .map_err(|e| e.to_string())?;
     }
+}
+
+/// A candidate whose log is behind ours just asked for our vote and was refused: it cannot win,
+/// and its campaign means it stopped hearing from the leader. If we have not heard from the
+/// leader for longer than the election timeout either, we are the better candidate, so we start
+/// the election now instead of waiting out our own (longer, lease-extended) timer.
+fn take_over_election(raft: &Raft, contact: &LeaderContact) {
+    let m = raft.metrics().borrow().clone();
+    let lease = Duration::from_millis(raft.config().election_timeout_max);
+    if m.state != ServerState::Follower || contact.silent_for() <= lease {
+        return;
+    }
+    tracing::info!(
+        silent_ms = contact.silent_for().as_millis() as u64,
+        "a candidate with a shorter log campaigns and the leader is silent; starting an election"
+    );
+    let raft = raft.clone();
+    tokio::spawn(async move {
+        let _ = raft.trigger().elect().await;
+    });
 }
