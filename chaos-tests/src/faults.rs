@@ -21,8 +21,9 @@ use crate::history::History;
 use crate::proxy::{Cut, FaultNet, LinkRule};
 use crate::run::{FaultRecord, Scenario};
 
-/// The nodes' maximum election timeout (the tracker's default `--election-max-ms`).
-pub const ELECTION_MAX: Duration = Duration::from_millis(300);
+/// The nodes' maximum election timeout (the tracker's default `--election-max-ms`; a unit test
+/// keeps the two equal).
+pub const ELECTION_MAX: Duration = Duration::from_millis(140);
 
 /// One fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,5 +298,26 @@ impl Injector {
             .join(", ");
         tokio::time::sleep(Duration::from_millis(self.rng.gen_range(1000..3000))).await;
         self.net.heal();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn election_max_is_the_tracker_default() {
+        let cmd = tracker::config::Args::command();
+        let default = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "election_max_ms")
+            .and_then(|a| a.get_default_values().first())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u64>().ok());
+        assert_eq!(
+            default,
+            Some(super::ELECTION_MAX.as_millis() as u64),
+            "faults::ELECTION_MAX must follow tracker's --election-max-ms default"
+        );
     }
 }
