@@ -3,11 +3,12 @@
 //! # Layout
 //! - [`procs`]: running this binary's embedded `node` / `peer` entry points as separate processes.
 //! - [`history`], [`workload`], [`run`]: chaos runs (faults under load, then the checkers).
-//! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
+//! - [`bench`]: the benchmark scenarios of the `bench` binary.
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod history;
 pub mod procs;
 pub mod run;
-pub mod transfer;
 pub mod workload;
