@@ -1,10 +1,13 @@
 //! `bench failover`: writes from concurrent clients while the tracker leader is SIGKILLed again
 //! and again (restarted shortly after each kill). For each kill: the time from the kill to the
-//! first write acknowledged after it, by any client; then min / median / p99 / max.
+//! first write acknowledged after it, by any client; then min / median / p99 / max. Also the time
+//! until a node reports itself leader of a newer term, to tell the election from the clients' backoff.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use proto::TrackerClient;
 
 use super::fixture::{ClusterOpts, Fixture, FixtureSpec};
 use super::load::{window, Clients, WindowStats};
@@ -47,6 +50,9 @@ pub struct KillResult {
     pub kill: usize,
     /// The leader killed.
     pub node: u64,
+    /// From the kill until a node reported itself leader of a newer term (status polled every
+    /// 10 ms): the server side of the failover.
+    pub election_ms: Option<f64>,
     /// From the SIGKILL (process reaped) to the first write acknowledged after it.
     pub failover_ms: Option<f64>,
 }
@@ -86,15 +92,18 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
     let clients = Clients::start(&fixture.world, args.clients, next)?;
     let started = Instant::now();
     let settle = Duration::from_millis(args.settle_ms);
-    let mut kills: Vec<(u64, Instant)> = Vec::new();
+    let mut kills: Vec<(u64, Instant, Option<Duration>)> = Vec::new();
     let outcome: anyhow::Result<()> = async {
         for _ in 0..args.kills {
             tokio::time::sleep(settle).await;
             let leader = fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
+            let nodes = fixture.cluster.tracker_list();
             fixture.cluster.kill(leader.node_id);
-            kills.push((leader.node_id, Instant::now()));
+            let at = Instant::now();
+            let election = tokio::spawn(new_leader_after(nodes, leader.term, at));
             tokio::time::sleep(Duration::from_millis(args.restart_after_ms)).await;
             fixture.cluster.start_node(leader.node_id)?;
+            kills.push((leader.node_id, at, election.await.ok().flatten()));
         }
         tokio::time::sleep(settle).await;
         fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
@@ -114,12 +123,13 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
         .collect();
     acks.sort_unstable();
     let mut rows = Vec::new();
-    for (k, &(node, at)) in kills.iter().enumerate() {
+    for (k, &(node, at, elected)) in kills.iter().enumerate() {
         let first = acks.get(acks.partition_point(|&a| a <= at)).copied();
         let r = KillResult {
             scenario: "failover-kill",
             kill: k + 1,
             node,
+            election_ms: elected.map(|d| d.as_secs_f64() * 1000.0),
             failover_ms: first.map(|a| (a - at).as_secs_f64() * 1000.0),
         };
         print_json(&r)?;
@@ -146,11 +156,12 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
             vec![
                 r.kill.to_string(),
                 r.node.to_string(),
+                r.election_ms.map_or("-".into(), |m| fmt(m, 0)),
                 r.failover_ms.map_or("-".into(), |m| fmt(m, 0)),
             ]
         })
         .collect();
-    print_table(&["KILL", "LEADER", "FAILOVER_MS"], &table);
+    print_table(&["KILL", "LEADER", "ELECTION_MS", "FAILOVER_MS"], &table);
     match result.failover_ms {
         Some([a, b, c, d]) => println!(
             "failover ms: min {a:.0} / median {b:.0} / p99 {c:.0} / max {d:.0} ({} kills)",
@@ -170,4 +181,24 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     Ok(())
+}
+
+/// Polls every node (the killed one answers again once restarted) every 10 ms until one reports
+/// itself leader in a term after `old_term`; the time since `killed_at`, or `None` after 30 s.
+async fn new_leader_after(
+    nodes: Vec<String>,
+    old_term: u64,
+    killed_at: Instant,
+) -> Option<Duration> {
+    while killed_at.elapsed() < Duration::from_secs(30) {
+        for addr in &nodes {
+            if let Ok(s) = TrackerClient::node_status(addr, Duration::from_millis(200)).await {
+                if s.role == "leader" && s.term > old_term {
+                    return Some(killed_at.elapsed());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }

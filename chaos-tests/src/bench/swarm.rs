@@ -57,7 +57,9 @@ pub struct SwarmResult {
     pub efficiency: f64,
     /// Each leecher's time, in leecher order.
     pub leecher_seconds: Vec<f64>,
-    /// Chunks the seeder served (the file has size / 512 KiB).
+    /// Chunks in the file (each leecher needs them all once).
+    pub file_chunks: u64,
+    /// Chunks the seeder served (end-game duplicates included).
     pub seeder_chunks_served: u64,
     /// Chunks the leechers served each other.
     pub leecher_chunks_served: u64,
@@ -97,14 +99,16 @@ pub async fn run(args: SwarmArgs) -> anyhow::Result<()> {
     print_table(&["LEECHER", "SECONDS", "MIB/S"], &table);
     println!(
         "ideal {:.2} s ({} MiB at {:.1} MiB/s per peer), last leecher {:.2} s: efficiency {:.2}; \
-         chunks served by the seeder {}, by leechers {}",
+         chunks served by the seeder {}, by leechers {} ({} leechers x {} chunks needed)",
         r.ideal_seconds,
         r.size_mib,
         r.upload_cap_mib_s,
         r.last_seconds,
         r.efficiency,
         r.seeder_chunks_served,
-        r.leecher_chunks_served
+        r.leecher_chunks_served,
+        r.leechers,
+        r.file_chunks
     );
     Ok(())
 }
@@ -214,6 +218,8 @@ async fn swarm(
         last_seconds,
         efficiency: ideal_seconds / last_seconds.max(1e-9),
         leecher_seconds,
+        file_chunks: (args.size_mib << 20)
+            .div_ceil(u64::from(proto::tracker_msg::DEFAULT_CHUNK_SIZE_BYTES)),
         seeder_chunks_served,
         leecher_chunks_served,
     })
