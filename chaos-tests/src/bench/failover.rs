@@ -1,13 +1,17 @@
 //! `bench failover`: writes from concurrent clients while the tracker leader is SIGKILLed again
 //! and again (restarted shortly after each kill). For each kill: the time from the kill to the
 //! first write acknowledged after it, by any client; then min / median / p99 / max. Also the time
-//! until a node reports itself leader of a newer term, to tell the election from the clients' backoff.
+//! until some node answers a linearizable read again, to tell the election from the clients'
+//! backoff.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde::Serialize;
 
-use proto::TrackerClient;
+use proto::connection::Connection;
+use proto::tracker_msg::{ReadRequest, Request, Response};
 
 use super::fixture::{ClusterOpts, Fixture, FixtureSpec};
 use super::load::{window, Clients, WindowStats};
@@ -50,8 +54,8 @@ pub struct KillResult {
     pub kill: usize,
     /// The leader killed.
     pub node: u64,
-    /// From the kill until a node reported itself leader of a newer term (status polled every
-    /// 10 ms): the server side of the failover.
+    /// From the kill until a node answered a linearizable read (polled every 10 ms): a new
+    /// leader confirmed by a quorum, the server side of the failover.
     pub election_ms: Option<f64>,
     /// From the SIGKILL (process reaped) to the first write acknowledged after it.
     pub failover_ms: Option<f64>,
@@ -93,20 +97,25 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let settle = Duration::from_millis(args.settle_ms);
     let mut kills: Vec<(u64, Instant, Option<Duration>)> = Vec::new();
+    let nodes = fixture.cluster.tracker_list();
     let outcome: anyhow::Result<()> = async {
         for _ in 0..args.kills {
             tokio::time::sleep(settle).await;
-            let leader = fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
-            let nodes = fixture.cluster.tracker_list();
-            fixture.cluster.kill(leader.node_id);
+            let (_, victim) = find_leader(nodes.clone(), Duration::from_secs(30))
+                .await
+                .context("no leader answered a read within 30 s before a kill")?;
+            fixture.cluster.kill(victim);
             let at = Instant::now();
-            let election = tokio::spawn(new_leader_after(nodes, leader.term, at));
+            let election = tokio::spawn(find_leader(nodes.clone(), Duration::from_secs(30)));
             tokio::time::sleep(Duration::from_millis(args.restart_after_ms)).await;
-            fixture.cluster.start_node(leader.node_id)?;
-            kills.push((leader.node_id, at, election.await.ok().flatten()));
+            fixture.cluster.start_node(victim)?;
+            let elected = election.await.ok().flatten().map(|(t, _)| t - at);
+            kills.push((victim, at, elected));
         }
         tokio::time::sleep(settle).await;
-        fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
+        find_leader(nodes.clone(), Duration::from_secs(30))
+            .await
+            .context("no leader answered a read within 30 s after the last kill")?;
         Ok(())
     }
     .await;
@@ -183,19 +192,28 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls every node (the killed one answers again once restarted) every 10 ms until one reports
-/// itself leader in a term after `old_term`; the time since `killed_at`, or `None` after 30 s.
-async fn new_leader_after(
-    nodes: Vec<String>,
-    old_term: u64,
-    killed_at: Instant,
-) -> Option<Duration> {
-    while killed_at.elapsed() < Duration::from_secs(30) {
+/// Asks every node for a linearizable read (the cluster key) every 10 ms until one answers: only
+/// a leader confirmed by a quorum does. Returns when and which node, or `None` after `timeout`.
+/// Cheaper than node status, which hashes the whole state machine.
+async fn find_leader(nodes: Vec<String>, timeout: Duration) -> Option<(Instant, u64)> {
+    let deadline = Instant::now() + timeout;
+    let mut conns: HashMap<String, Connection> = HashMap::new();
+    while Instant::now() < deadline {
         for addr in &nodes {
-            if let Ok(s) = TrackerClient::node_status(addr, Duration::from_millis(200)).await {
-                if s.role == "leader" && s.term > old_term {
-                    return Some(killed_at.elapsed());
-                }
+            if conns.get(addr).is_none_or(Connection::is_closed) {
+                match Connection::open(addr, Duration::from_millis(200)).await {
+                    Ok(c) => conns.insert(addr.clone(), c),
+                    Err(_) => continue,
+                };
+            }
+            let Some(conn) = conns.get(addr) else {
+                continue;
+            };
+            let read = conn.call(Request::Read(ReadRequest::ClusterKey));
+            if let Ok(Ok(Ok(Response::ClusterKey { .. }))) =
+                tokio::time::timeout(Duration::from_millis(300), read).await
+            {
+                return Some((Instant::now(), conn.node_id()));
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

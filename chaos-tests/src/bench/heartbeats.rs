@@ -198,15 +198,12 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn leader_status(fixture: &Fixture) -> anyhow::Result<NodeStatus> {
-    let leader = fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
-    let addr = fixture
-        .cluster
-        .nodes
-        .get(&leader.node_id)
-        .map(|s| s.api_addr.clone())
-        .unwrap_or_default();
-    Ok(TrackerClient::node_status(&addr, Duration::from_secs(5)).await?)
+/// The leader's status. A status request hashes the node's whole state machine, so this is called
+/// only outside the measured window, and on the leader alone.
+async fn status_of(addr: &str) -> anyhow::Result<NodeStatus> {
+    TrackerClient::node_status(addr, Duration::from_secs(30))
+        .await
+        .with_context(|| format!("status of the leader at {addr}"))
 }
 
 async fn measure(
@@ -249,7 +246,14 @@ async fn measure(
         shards.push(spawn_shard(ctx.clone(), Arc::new(world.client()?), rx));
     }
 
-    let before = leader_status(fixture).await?;
+    let leader = fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
+    let leader_addr = fixture
+        .cluster
+        .nodes
+        .get(&leader.node_id)
+        .map(|s| s.api_addr.clone())
+        .unwrap_or_default();
+    let before = status_of(&leader_addr).await?;
     let cpu_before = CpuSample::take(before.pid);
     let registration =
         register_all(&world.trackers, &ctx, args.register_concurrency, &senders).await;
@@ -261,7 +265,7 @@ async fn measure(
             return Err(e);
         }
     };
-    let after = leader_status(fixture).await?;
+    let after = status_of(&leader_addr).await?;
     let reg_secs = registration.elapsed.as_secs_f64();
     let reg = RegisterResult {
         scenario: "heartbeats-register",
@@ -281,7 +285,7 @@ async fn measure(
     }
 
     tokio::time::sleep(Duration::from_secs(args.warmup_secs)).await;
-    let s0 = leader_status(fixture).await?;
+    let s0 = status_of(&leader_addr).await?;
     let (cpu0, self0) = (CpuSample::take(s0.pid), CpuSample::take_self());
     window.open();
     let opened = Instant::now();
@@ -289,7 +293,7 @@ async fn measure(
     window.close();
     let secs = opened.elapsed().as_secs_f64();
     let (cpu1, self1) = (CpuSample::take(s0.pid), CpuSample::take_self());
-    let s1 = leader_status(fixture).await?;
+    let s1 = status_of(&leader_addr).await?;
     let rss = status_mib(s0.pid, "VmRSS").unwrap_or(0.0);
     let peak = status_mib(s0.pid, "VmHWM").unwrap_or(0.0);
     window.stop();
@@ -325,7 +329,7 @@ async fn measure(
         leader_rss_mib: rss,
         leader_peak_rss_mib: peak,
         raft_entries_per_sec: entries_between(&s0, &s1) as f64 / secs,
-        leader_changed: s0.node_id != s1.node_id || s0.term != s1.term,
+        leader_changed: s1.role != "leader" || s0.term != s1.term,
     };
     Ok((reg, steady))
 }
