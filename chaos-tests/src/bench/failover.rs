@@ -4,16 +4,12 @@
 //! until some node answers a linearizable read again, to tell the election from the clients'
 //! backoff.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use proto::connection::Connection;
-use proto::tracker_msg::{ReadRequest, Request, Response};
-
-use super::fixture::{ClusterOpts, Fixture, FixtureSpec};
+use super::fixture::{find_leader, ClusterOpts, Fixture, FixtureSpec};
 use super::load::{window, Clients, WindowStats};
 use super::stats::{fmt, percentile, print_json, print_table};
 use super::writes::{write_mix, MixOpts};
@@ -90,6 +86,7 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
         peers: args.clients,
         files: args.files,
         chunks_per_file: args.mix.chunks.max(1),
+        keep: args.cluster.keep,
     };
     let mut fixture = Fixture::start("failover", &spec).await?;
     let next = write_mix(fixture.world.clone(), args.mix.clone(), "fo".into());
@@ -190,33 +187,4 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     Ok(())
-}
-
-/// Asks every node for a linearizable read (the cluster key) every 10 ms until one answers: only
-/// a leader confirmed by a quorum does. Returns when and which node, or `None` after `timeout`.
-/// Cheaper than node status, which hashes the whole state machine.
-async fn find_leader(nodes: Vec<String>, timeout: Duration) -> Option<(Instant, u64)> {
-    let deadline = Instant::now() + timeout;
-    let mut conns: HashMap<String, Connection> = HashMap::new();
-    while Instant::now() < deadline {
-        for addr in &nodes {
-            if conns.get(addr).is_none_or(Connection::is_closed) {
-                match Connection::open(addr, Duration::from_millis(200)).await {
-                    Ok(c) => conns.insert(addr.clone(), c),
-                    Err(_) => continue,
-                };
-            }
-            let Some(conn) = conns.get(addr) else {
-                continue;
-            };
-            let read = conn.call(Request::Read(ReadRequest::ClusterKey));
-            if let Ok(Ok(Ok(Response::ClusterKey { .. }))) =
-                tokio::time::timeout(Duration::from_millis(300), read).await
-            {
-                return Some((Instant::now(), conn.node_id()));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    None
 }

@@ -1,13 +1,17 @@
 //! The cluster and the state a tracker benchmark needs before it measures: users with sessions,
 //! one group they all belong to, peers, and files with availability.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
 use cluster::LocalCluster;
-use proto::tracker_msg::{FileManifest, ReadRequest, Response, WriteOp, DEFAULT_CHUNK_SIZE_BYTES};
+use proto::connection::Connection;
+use proto::tracker_msg::{
+    FileManifest, ReadRequest, Request, Response, WriteOp, DEFAULT_CHUNK_SIZE_BYTES,
+};
 use proto::{ClientConfig, TrackerClient};
 
 use crate::procs::start_cluster;
@@ -21,6 +25,9 @@ pub struct ClusterOpts {
     /// Extra flag for every tracker (repeatable), e.g. --tracker-arg=--snapshot-every=20000.
     #[arg(long = "tracker-arg", allow_hyphen_values = true)]
     pub tracker_args: Vec<String>,
+    /// Keep the temporary directory (tracker logs in node-*/tracker.log) and print its path.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// What to create.
@@ -38,6 +45,8 @@ pub struct FixtureSpec {
     pub files: usize,
     /// Chunks per file (512 KiB each).
     pub chunks_per_file: u32,
+    /// Keep the directory after the run.
+    pub keep: bool,
 }
 
 /// One registered peer and the session of its user.
@@ -90,8 +99,10 @@ pub struct Fixture {
     pub cluster: LocalCluster,
     /// What was created.
     pub world: Arc<World>,
-    /// Holds the cluster's directory.
-    _root: tempfile::TempDir,
+    /// The cluster's directory.
+    root: tempfile::TempDir,
+    /// Keep the directory after the run.
+    keep: bool,
 }
 
 impl Fixture {
@@ -123,13 +134,21 @@ impl Fixture {
         Ok(Fixture {
             cluster,
             world: Arc::new(world),
-            _root: root,
+            root,
+            keep: spec.keep,
         })
     }
 
-    /// Stops every tracker (SIGTERM, then SIGKILL) and removes the directory.
+    /// Stops every tracker (SIGTERM, then SIGKILL) and removes the directory unless kept.
     pub fn stop(mut self) {
         self.cluster.stop_all(Duration::from_secs(5));
+        if self.keep {
+            let dir = self.root.keep();
+            println!(
+                "kept {} (tracker logs in cluster/node-*/tracker.log)",
+                dir.display()
+            );
+        }
     }
 }
 
@@ -277,4 +296,33 @@ async fn create_world(
         files,
         chunks_per_file: spec.chunks_per_file,
     })
+}
+
+/// Asks every node for a linearizable read (the cluster key) every 10 ms until one answers: only
+/// a leader confirmed by a quorum does. Returns when and which node, or `None` after `timeout`.
+/// Cheaper than node status, which hashes the whole state machine.
+pub async fn find_leader(nodes: Vec<String>, timeout: Duration) -> Option<(Instant, u64)> {
+    let deadline = Instant::now() + timeout;
+    let mut conns: HashMap<String, Connection> = HashMap::new();
+    while Instant::now() < deadline {
+        for addr in &nodes {
+            if conns.get(addr).is_none_or(Connection::is_closed) {
+                match Connection::open(addr, Duration::from_millis(200)).await {
+                    Ok(c) => conns.insert(addr.clone(), c),
+                    Err(_) => continue,
+                };
+            }
+            let Some(conn) = conns.get(addr) else {
+                continue;
+            };
+            let read = conn.call(Request::Read(ReadRequest::ClusterKey));
+            if let Ok(Ok(Ok(Response::ClusterKey { .. }))) =
+                tokio::time::timeout(Duration::from_millis(300), read).await
+            {
+                return Some((Instant::now(), conn.node_id()));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }

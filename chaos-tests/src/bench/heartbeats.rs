@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use proto::tracker_msg::{NodeStatus, PeerActivity};
 use proto::TrackerClient;
 
-use super::fixture::{ClusterOpts, Fixture, FixtureSpec};
+use super::fixture::{find_leader, ClusterOpts, Fixture, FixtureSpec};
 use super::heartbeat_sim::{
     beat_period, population, register_all, spawn_shard, ShardCtx, ShardStats, Window,
 };
@@ -78,6 +78,10 @@ pub struct RegisterResult {
     pub latency: Summary,
     /// Raft entries appended during registration (one per RegisterPeer, plus any other).
     pub raft_entries: u64,
+    /// CPU of the leader during registration, in cores.
+    pub leader_cpu_cores: f64,
+    /// Whether leadership moved during registration (the CPU figure is then of the old leader).
+    pub leader_changed: bool,
 }
 
 /// The steady window.
@@ -145,6 +149,7 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
         peers: 0,
         files: 0,
         chunks_per_file: 1,
+        keep: args.cluster.keep,
     };
     let fixture = Fixture::start("heartbeats", &spec).await?;
     let outcome = measure(&fixture, &args, mix, u32_peers).await;
@@ -155,6 +160,10 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
     let rows = vec![
         vec!["peers registered".into(), reg.peers.to_string()],
         vec!["registrations/s".into(), fmt(reg.per_sec, 0)],
+        vec![
+            "leader CPU registering".into(),
+            fmt(reg.leader_cpu_cores, 2),
+        ],
         vec![
             "register p50 / p99 ms".into(),
             format!(
@@ -189,7 +198,10 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
         ],
         vec!["Raft entries/s".into(), fmt(steady.raft_entries_per_sec, 2)],
         vec!["send lag p99 ms".into(), fmt(steady.send_lag_p99_ms, 1)],
-        vec!["leader changed".into(), steady.leader_changed.to_string()],
+        vec![
+            "leader changed (reg / window)".into(),
+            format!("{} / {}", reg.leader_changed, steady.leader_changed),
+        ],
     ];
     print_table(&["HEARTBEATS", "VALUE"], &rows);
     if let Some(e) = &steady.first_error {
@@ -198,10 +210,19 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The leader's status. A status request hashes the node's whole state machine, so this is called
-/// only outside the measured window, and on the leader alone.
-async fn status_of(addr: &str) -> anyhow::Result<NodeStatus> {
-    TrackerClient::node_status(addr, Duration::from_secs(30))
+/// The current leader's status. A status request hashes the node's whole state machine, so it
+/// is asked only of the leader and only outside the measured window.
+async fn leader_status(fixture: &Fixture) -> anyhow::Result<NodeStatus> {
+    let (_, id) = find_leader(fixture.world.trackers.clone(), Duration::from_secs(30))
+        .await
+        .context("no leader answered a read within 30 s")?;
+    let addr = fixture
+        .cluster
+        .nodes
+        .get(&id)
+        .map(|s| s.api_addr.clone())
+        .unwrap_or_default();
+    TrackerClient::node_status(&addr, Duration::from_secs(30))
         .await
         .with_context(|| format!("status of the leader at {addr}"))
 }
@@ -246,14 +267,7 @@ async fn measure(
         shards.push(spawn_shard(ctx.clone(), Arc::new(world.client()?), rx));
     }
 
-    let leader = fixture.cluster.wait_leader(Duration::from_secs(30)).await?;
-    let leader_addr = fixture
-        .cluster
-        .nodes
-        .get(&leader.node_id)
-        .map(|s| s.api_addr.clone())
-        .unwrap_or_default();
-    let before = status_of(&leader_addr).await?;
+    let before = leader_status(fixture).await?;
     let cpu_before = CpuSample::take(before.pid);
     let registration =
         register_all(&world.trackers, &ctx, args.register_concurrency, &senders).await;
@@ -265,7 +279,8 @@ async fn measure(
             return Err(e);
         }
     };
-    let after = status_of(&leader_addr).await?;
+    let cpu_after = CpuSample::take(before.pid);
+    let after = leader_status(fixture).await?;
     let reg_secs = registration.elapsed.as_secs_f64();
     let reg = RegisterResult {
         scenario: "heartbeats-register",
@@ -275,17 +290,15 @@ async fn measure(
         per_sec: f64::from(n) / reg_secs.max(1e-9),
         latency: registration.latency.summary(),
         raft_entries: entries_between(&before, &after),
+        leader_cpu_cores: match (cpu_before, cpu_after) {
+            (Some(a), Some(b)) => a.cores_until(&b),
+            _ => 0.0,
+        },
+        leader_changed: changed(&before, &after),
     };
-    if let (Some(a), Some(b)) = (cpu_before, CpuSample::take(before.pid)) {
-        eprintln!(
-            "registration: {} peers in {reg_secs:.1} s; leader CPU {:.2} cores",
-            n,
-            a.cores_until(&b)
-        );
-    }
 
     tokio::time::sleep(Duration::from_secs(args.warmup_secs)).await;
-    let s0 = status_of(&leader_addr).await?;
+    let s0 = leader_status(fixture).await?;
     let (cpu0, self0) = (CpuSample::take(s0.pid), CpuSample::take_self());
     window.open();
     let opened = Instant::now();
@@ -293,7 +306,7 @@ async fn measure(
     window.close();
     let secs = opened.elapsed().as_secs_f64();
     let (cpu1, self1) = (CpuSample::take(s0.pid), CpuSample::take_self());
-    let s1 = status_of(&leader_addr).await?;
+    let s1 = leader_status(fixture).await?;
     let rss = status_mib(s0.pid, "VmRSS").unwrap_or(0.0);
     let peak = status_mib(s0.pid, "VmHWM").unwrap_or(0.0);
     window.stop();
@@ -329,9 +342,14 @@ async fn measure(
         leader_rss_mib: rss,
         leader_peak_rss_mib: peak,
         raft_entries_per_sec: entries_between(&s0, &s1) as f64 / secs,
-        leader_changed: s1.role != "leader" || s0.term != s1.term,
+        leader_changed: changed(&s0, &s1),
     };
     Ok((reg, steady))
+}
+
+/// Whether leadership moved between two leader statuses.
+fn changed(a: &NodeStatus, b: &NodeStatus) -> bool {
+    a.node_id != b.node_id || a.term != b.term
 }
 
 fn entries_between(a: &NodeStatus, b: &NodeStatus) -> u64 {

@@ -64,6 +64,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
         peers: args.users,
         files: args.files,
         chunks_per_file: args.chunks.max(1),
+        keep: args.cluster.keep,
     };
     let fixture = Fixture::start("reads", &spec).await?;
     let world = fixture.world.clone();

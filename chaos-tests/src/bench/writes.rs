@@ -117,6 +117,7 @@ pub async fn run(args: WritesArgs) -> anyhow::Result<()> {
         peers: args.clients.iter().copied().max().unwrap_or(1),
         files: args.files,
         chunks_per_file: args.mix.chunks,
+        keep: args.cluster.keep,
     };
     let fixture = Fixture::start("writes", &spec).await?;
     let mut rows = Vec::new();
