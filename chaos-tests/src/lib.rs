@@ -8,10 +8,11 @@
 //! - [`peer_workload`]: real peer daemons downloading real files during the faults.
 //! - [`faults`], [`rejoin`]: the faults a run injects.
 //! - [`proxy`]: the fault-injecting TCP proxy in front of each node's Raft port.
-//! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
+//! - [`bench`]: the benchmark scenarios of the `bench` binary.
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod client_ops;
 pub mod faults;
 pub mod history;
@@ -21,5 +22,4 @@ pub mod proxy;
 pub mod rejoin;
 pub mod run;
 pub mod state_check;
-pub mod transfer;
 pub mod workload;
