@@ -5,15 +5,15 @@
 //! - [`history`], [`workload`], [`run`]: chaos runs (faults under load, then the checkers).
 //! - [`faults`], [`rejoin`]: the faults a run injects.
 //! - [`proxy`]: the fault-injecting TCP proxy in front of each node's Raft port.
-//! - [`transfer`]: the `transfer` benchmark (1, 3 and 5 seeders to one fresh downloader).
+//! - [`bench`]: the benchmark scenarios of the `bench` binary.
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod faults;
 pub mod history;
 pub mod procs;
 pub mod proxy;
 pub mod rejoin;
 pub mod run;
-pub mod transfer;
 pub mod workload;

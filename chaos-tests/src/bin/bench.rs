@@ -1,7 +1,10 @@
 //! `bench`: benchmarks against real processes on 127.0.0.1, in release builds:
-//! `cargo run --release -p chaos-tests --bin bench -- transfer [--size-mib N] [--seeders 1,3,5]`.
+//! `cargo run --release -p chaos-tests --bin bench -- <scenario> [options]`.
+//! Each scenario lives in `chaos_tests::bench`; this file only dispatches.
 
 use clap::{Parser, Subcommand};
+
+use chaos_tests::bench;
 
 /// Benchmarks of the tracker cluster and peers.
 #[derive(Debug, Parser)]
@@ -14,14 +17,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Scenario {
     /// One file seeded by 1, 3 and 5 peers, downloaded by a fresh peer: MiB/s, first byte, RSS.
-    Transfer {
-        /// File size in MiB.
-        #[arg(long, default_value_t = 1024)]
-        size_mib: u64,
-        /// Seeder counts to measure, in increasing order.
-        #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
-        seeders: Vec<usize>,
-    },
+    Transfer(bench::transfer::TransferArgs),
+    /// One seeder and N leechers starting together, every upload capped: swarm efficiency.
+    Swarm(bench::swarm::SwarmArgs),
+    /// ReportHave and RegisterFile writes from 1, 16 and 64 clients: ops/s and latency.
+    Writes(bench::writes::WritesArgs),
+    /// Linearizable file lists and file sources from 64 clients: ops/s and latency.
+    Reads(bench::reads::ReadsArgs),
+    /// Writes while the leader is SIGKILLed K times: time to the first write acknowledged after.
+    Failover(bench::failover::FailoverArgs),
+    /// 100 000 simulated peers heartbeating: leader CPU and memory, latency, Raft entries.
+    Heartbeats(bench::heartbeats::HeartbeatsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,25 +47,12 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.scenario {
-            Scenario::Transfer { size_mib, seeders } => {
-                let rows = chaos_tests::transfer::run(size_mib, &seeders).await?;
-                println!(
-                    "\n{:<8} {:>9} {:>9} {:>10} {:>14} {:>13}",
-                    "SEEDERS", "SIZE_MIB", "SECONDS", "MIB/S", "FIRST_BYTE_MS", "PEAK_RSS_MIB"
-                );
-                for r in rows {
-                    println!(
-                        "{:<8} {:>9} {:>9.2} {:>10.1} {:>14.1} {:>13.1}",
-                        r.seeders,
-                        r.size_mib,
-                        r.seconds,
-                        r.mib_per_sec,
-                        r.first_byte_ms,
-                        r.downloader_peak_rss_mib
-                    );
-                }
-                Ok::<_, anyhow::Error>(())
-            }
+            Scenario::Transfer(a) => bench::transfer::run(a).await,
+            Scenario::Swarm(a) => bench::swarm::run(a).await,
+            Scenario::Writes(a) => bench::writes::run(a).await,
+            Scenario::Reads(a) => bench::reads::run(a).await,
+            Scenario::Failover(a) => bench::failover::run(a).await,
+            Scenario::Heartbeats(a) => bench::heartbeats::run(a).await,
         }
     });
     match result {

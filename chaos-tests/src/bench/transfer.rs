@@ -14,6 +14,19 @@ use cluster::peer_process::{random_file, PeerProcess, PeerProgram};
 
 use crate::procs::start_cluster;
 
+use super::stats::{fmt, print_json, print_table};
+
+/// Options of `bench transfer`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TransferArgs {
+    /// File size in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub size_mib: u64,
+    /// Seeder counts to measure, in increasing order.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
+    pub seeders: Vec<usize>,
+}
+
 /// One measured round.
 #[derive(Debug, Serialize)]
 pub struct TransferResult {
@@ -33,11 +46,47 @@ pub struct TransferResult {
     pub downloader_peak_rss_mib: f64,
 }
 
-/// Runs the benchmark.
+/// Runs the benchmark and prints its results.
 ///
 /// # Errors
 /// If any step fails or a download is not byte-identical.
-pub async fn run(size_mib: u64, seeder_counts: &[usize]) -> anyhow::Result<Vec<TransferResult>> {
+pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
+    let rows = measure(args.size_mib, &args.seeders).await?;
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.seeders.to_string(),
+                r.size_mib.to_string(),
+                fmt(r.seconds, 2),
+                fmt(r.mib_per_sec, 1),
+                fmt(r.first_byte_ms, 1),
+                fmt(r.downloader_peak_rss_mib, 1),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "SEEDERS",
+            "SIZE_MIB",
+            "SECONDS",
+            "MIB/S",
+            "FIRST_BYTE_MS",
+            "PEAK_RSS_MIB",
+        ],
+        &table,
+    );
+    Ok(())
+}
+
+/// Measures each seeder count in turn (printing each result as a JSON line).
+///
+/// # Errors
+/// If any step fails or a download is not byte-identical.
+pub async fn measure(
+    size_mib: u64,
+    seeder_counts: &[usize],
+) -> anyhow::Result<Vec<TransferResult>> {
     let root = tempfile::Builder::new()
         .prefix("bench-transfer-")
         .tempdir()?;
@@ -128,7 +177,7 @@ pub async fn run(size_mib: u64, seeder_counts: &[usize]) -> anyhow::Result<Vec<T
             first_byte_ms: first_byte.unwrap_or_default().as_secs_f64() * 1000.0,
             downloader_peak_rss_mib: rss,
         };
-        println!("{}", serde_json::to_string(&r)?);
+        print_json(&r)?;
         results.push(r);
         drop(d);
         let _ = std::fs::remove_file(&dest);
