@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{ClientWriteError, RaftError};
 use openraft::ServerState;
 
 use proto::tracker_msg::Response;
@@ -13,6 +13,7 @@ use proto::ApiError;
 use crate::config::NodeConfig;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
+use crate::read_gate::ReadGate;
 use crate::raft_types::{Cmd, NodeId, NodeInfo, Raft};
 use crate::store::tables::SmTrees;
 
@@ -28,6 +29,8 @@ pub struct App {
     pub config: NodeConfig,
     /// Peer last-seen times (meaningful on the leader only).
     pub liveness: Arc<Liveness>,
+    /// Shares quorum confirmations among concurrent linearizable reads.
+    pub reads: Arc<ReadGate>,
     /// Bumped on every AppendEntries accepted from a leader.
     pub leader_contact: Arc<LeaderContact>,
 }
@@ -114,26 +117,9 @@ impl App {
     /// # Errors
     /// `NotLeader`, or `Unavailable` if no quorum confirms in time.
     pub async fn read_barrier(&self) -> Result<(), ApiError> {
-        let timeout = self.config.request_timeout();
-        match tokio::time::timeout(timeout, self.raft.ensure_linearizable()).await {
-            Err(_) => Err(ApiError::Unavailable(format!(
-                "read not confirmed by a quorum within {timeout:?}"
-            ))),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
-                Err(ApiError::NotLeader {
-                    leader_id: f.leader_id,
-                    leader_api_addr: f.leader_node.map(|n| n.api_addr),
-                })
-            }
-            Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)))) => {
-                Err(ApiError::Unavailable(q.to_string()))
-            }
-            Ok(Err(RaftError::Fatal(f))) => Err(ApiError::Unavailable(format!(
-                "node {} is stopping: {f}",
-                self.id
-            ))),
-        }
+        self.reads
+            .barrier(&self.raft, self.config.request_timeout())
+            .await
     }
 
     /// How long a request may take.

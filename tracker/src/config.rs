@@ -54,7 +54,7 @@ pub struct Args {
     pub election_max_ms: u64,
 
     /// Build a snapshot after this many applied entries and purge the log behind it.
-    #[arg(long, env = "TRACKER_SNAPSHOT_EVERY", default_value_t = 5000)]
+    #[arg(long, env = "TRACKER_SNAPSHOT_EVERY", default_value_t = 50000)]
     pub snapshot_every: u64,
 
     /// Entries kept in the log behind a snapshot (lagging nodes catch up from them).

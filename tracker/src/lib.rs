@@ -27,6 +27,7 @@ pub mod liveness;
 pub mod node;
 pub mod raft_net;
 pub mod raft_types;
+pub mod read_gate;
 pub mod store;
 
 /// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`), starts the runtime,

@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::config::NodeConfig;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
+use crate::read_gate::ReadGate;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
 use crate::store::{open_db, LogStore, StateMachine};
@@ -83,6 +84,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         config: config.clone(),
         liveness,
         leader_contact,
+        reads: Arc::new(ReadGate::new()),
     });
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
