@@ -1,10 +1,14 @@
 //! Peer liveness without one log entry per heartbeat.
 //!
 //! The leader keeps each peer's last heartbeat in memory and tells the peer its next interval
-//! (idle / active / transferring). A sweeper on the leader collects every online peer that has been
+//! (idle / active / transferring). A sweeper on the leader collects every peer that has been
 //! silent longer than its lease and marks the whole batch offline with one Raft entry. After a
 //! leader change the new leader starts every peer on a fresh lease, so a failover never expires
 //! peers that were heartbeating to the old leader.
+//!
+//! The sweep walks the in-memory table, not the peers table: a peer enters it by heartbeating or
+//! registering and leaves it when it is marked offline. The peers table is read once per term,
+//! after the fresh lease has run out, to catch online peers that never spoke to this leader.
 //!
 //! The same leader-only loop prunes idle at-most-once client records once an hour.
 
@@ -69,6 +73,35 @@ impl Liveness {
         interval
     }
 
+    /// Starts a fresh lease for a peer that just registered (it has not heartbeated yet).
+    pub fn registered(&self, peer_id: u64) {
+        let lease = self.fresh_lease();
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(peer_id, (Instant::now(), lease));
+        }
+    }
+
+    /// Removes and returns the peers whose lease ran out before `now`.
+    fn take_expired(&self, now: Instant) -> Vec<u64> {
+        let Ok(mut seen) = self.seen.lock() else {
+            return Vec::new();
+        };
+        let expired: Vec<u64> = seen
+            .iter()
+            .filter(|(_, (last, lease))| now.saturating_duration_since(*last) > *lease)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            seen.remove(id);
+        }
+        expired
+    }
+
+    /// Whether this leader has heard of `peer_id` this term.
+    fn knows(&self, peer_id: u64) -> bool {
+        self.seen.lock().map(|s| s.contains_key(&peer_id)).unwrap_or(true)
+    }
+
     /// The longest lease any peer can hold (what a new leader grants everyone).
     fn fresh_lease(&self) -> Duration {
         self.idle.max(self.active).max(self.transferring) * self.lease_intervals
@@ -81,12 +114,6 @@ impl Liveness {
         }
     }
 
-    /// Whether `peer_id` is past its lease at `now`, given when this node became leader.
-    fn expired(&self, peer_id: u64, now: Instant, leader_since: Instant) -> bool {
-        let entry = self.seen.lock().ok().and_then(|s| s.get(&peer_id).copied());
-        let (last, lease) = entry.unwrap_or((leader_since, self.fresh_lease()));
-        now.saturating_duration_since(last) > lease
-    }
 }
 
 /// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
@@ -95,6 +122,7 @@ pub async fn task_sweep(app: Arc<App>) {
     let mut led_term: Option<u64> = None;
     let mut leader_since = Instant::now();
     let mut last_prune = Instant::now();
+    let mut scanned_table = false;
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
         let m = app.raft.metrics().borrow().clone();
@@ -105,6 +133,7 @@ pub async fn task_sweep(app: Arc<App>) {
         if led_term != Some(m.current_term) {
             led_term = Some(m.current_term);
             leader_since = Instant::now();
+            scanned_table = false;
             app.liveness.reset();
             crate::cluster_key::ensure(&app).await;
             continue;
@@ -124,19 +153,11 @@ pub async fn task_sweep(app: Arc<App>) {
                 tracing::warn!(%e, "could not prune idle client records");
             }
         }
-        let mut silent = Vec::new();
-        for item in app.trees.tree(Table::Peers).iter() {
-            let Ok((k, v)) = item else { continue };
-            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
-                continue;
-            };
-            let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else {
-                continue;
-            };
-            let id = u64::from_be_bytes(bytes);
-            if peer.online && app.liveness.expired(id, now, leader_since) {
-                silent.push(id);
-            }
+        let mut silent = app.liveness.take_expired(now);
+        if !scanned_table && now.saturating_duration_since(leader_since) > app.liveness.fresh_lease()
+        {
+            scanned_table = true;
+            silent.extend(online_peers_not_heard_from(&app));
         }
         if silent.is_empty() {
             continue;
@@ -154,4 +175,24 @@ pub async fn task_sweep(app: Arc<App>) {
             tracing::warn!(%e, "could not mark silent peers offline");
         }
     }
+}
+
+/// Online peers in the peers table that this leader has not heard of this term (run once per
+/// term, after the fresh lease every peer got at the leader change has run out).
+fn online_peers_not_heard_from(app: &App) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for item in app.trees.tree(Table::Peers).iter() {
+        let Ok((k, v)) = item else { continue };
+        let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+            continue;
+        };
+        let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else {
+            continue;
+        };
+        let id = u64::from_be_bytes(bytes);
+        if peer.online && !app.liveness.knows(id) {
+            ids.push(id);
+        }
+    }
+    ids
 }

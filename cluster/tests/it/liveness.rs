@@ -123,6 +123,65 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     );
 }
 
+/// A peer that registered under the old leader and never heartbeats is unknown to the new
+/// leader's memory: the new leader finds it in the peers table once the fresh lease it granted
+/// everyone has run out, and marks it offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_expires_silent_peers_it_never_heard_from() {
+    let (_dir, mut c) = start(
+        3,
+        &[
+            "--peer-idle-secs=1",
+            "--peer-active-secs=1",
+            "--peer-transferring-secs=1",
+            "--peer-lease-intervals=2",
+        ],
+    )
+    .await;
+    let cl = client(&c);
+    let token = signup(&cl, "quinn").await;
+    cl.write(WriteOp::CreateGroup {
+        token: token.clone(),
+        group: "g".into(),
+    })
+    .await
+    .unwrap();
+    cl.write(WriteOp::RegisterPeer {
+        token: token.clone(),
+        peer_id: 88,
+        addr: "127.0.0.1:9".into(),
+    })
+    .await
+    .unwrap();
+    cl.write(WriteOp::RegisterFile {
+        token: token.clone(),
+        peer_id: 88,
+        group: "g".into(),
+        manifest: FileManifest {
+            name: "f.bin".into(),
+            size_bytes: 10_000,
+            chunk_size_bytes: 4096,
+            chunk_hashes: vec![[1; 20]; 3],
+            file_hash: [2; 20],
+        },
+    })
+    .await
+    .unwrap();
+    let old = c.wait_leader(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(source_count(&cl, &token).await, 1, "registered peer is a source");
+    assert!(c.kill(old.node_id));
+    let new = c.wait_leader(Duration::from_secs(20)).await.unwrap();
+    assert_ne!(new.node_id, old.node_id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while source_count(&cl, &token).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never expired the silent peer"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_without_quorum_answers_unavailable_quickly() {
     let (_dir, mut c) = start(3, &["--request-timeout-ms=1000"]).await;

@@ -12,7 +12,7 @@ use proto::ApiError;
 use crate::app::App;
 use crate::raft_types::NodeInfo;
 use crate::store::image;
-use crate::store::tables::Table;
+use crate::store::tables::{SmTrees, Table};
 
 /// Handles one admin request.
 ///
@@ -22,7 +22,7 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
     let span = tracing::debug_span!("admin", node = app.id);
     async move {
         match a {
-            AdminRequest::Status => Ok(Response::Status(status(app)?)),
+            AdminRequest::Status => Ok(Response::Status(status(app).await?)),
             AdminRequest::AddLearner {
                 node_id,
                 api_addr,
@@ -127,24 +127,13 @@ async fn await_leader(
     }
 }
 
-/// This node's view, with a digest taken at a stable `last_applied`.
-fn status(app: &App) -> Result<NodeStatus, ApiError> {
-    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
-    let mut digest = String::new();
-    // apply may commit between the digest and the index read; retry until both agree.
-    let applied_marker = || {
-        app.trees
-            .tree(Table::Meta)
-            .get(b"last_applied")
-            .map_err(|e| internal(&e))
-    };
-    for _ in 0..10 {
-        let before = applied_marker()?;
-        digest = image::digest(&app.trees).map_err(|e| internal(&e))?;
-        if applied_marker()? == before {
-            break;
-        }
-    }
+/// This node's view, with a digest taken at a stable `last_applied`. The digest reads every data
+/// table, so it runs on the blocking pool, not on the executor that serves requests.
+async fn status(app: &App) -> Result<NodeStatus, ApiError> {
+    let trees = app.trees.clone();
+    let digest = tokio::task::spawn_blocking(move || stable_digest(&trees))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     let m = app.raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
     let role = match m.state {
@@ -172,4 +161,24 @@ fn status(app: &App) -> Result<NodeStatus, ApiError> {
         pid: std::process::id(),
         digest,
     })
+}
+
+/// The state digest, retried until `last_applied` did not move while it was computed.
+fn stable_digest(trees: &SmTrees) -> Result<String, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
+    let applied_marker = || {
+        trees
+            .tree(Table::Meta)
+            .get(b"last_applied")
+            .map_err(|e| internal(&e))
+    };
+    let mut digest = String::new();
+    for _ in 0..10 {
+        let before = applied_marker()?;
+        digest = image::digest(trees).map_err(|e| internal(&e))?;
+        if applied_marker()? == before {
+            break;
+        }
+    }
+    Ok(digest)
 }

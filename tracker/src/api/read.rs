@@ -102,9 +102,16 @@ async fn heartbeat(
     let Response::User { username } = user else {
         return Err(ApiError::NotLoggedIn);
     };
-    let peer: Option<PeerRec> = kv
-        .get(Table::Peers, &peer_key(peer_id))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let read_peer = || -> Result<Option<PeerRec>, ApiError> {
+        kv.get(Table::Peers, &peer_key(peer_id))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    };
+    let mut peer = read_peer()?;
+    if peer.is_none() {
+        // A new leader may not have applied the registration yet: catch up, then look again.
+        app.read_barrier().await?;
+        peer = read_peer()?;
+    }
     let peer = match peer {
         Some(p) if p.username == username => p,
         _ => return Err(ApiError::PeerNotFound(peer_id)),

@@ -37,6 +37,10 @@ pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
         // Do no expensive work (hashing) on a node that cannot propose anyway.
         app.check_leader()?;
         let now_ms = wall_ms();
+        let registering = match &w.op {
+            WriteOp::RegisterPeer { peer_id, .. } => Some(*peer_id),
+            _ => None,
+        };
         let op = translate(app, now_ms, w.op).await?;
         let cmd = Cmd {
             origin: Some(Origin {
@@ -47,6 +51,10 @@ pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
             op,
         };
         let result = app.propose(cmd).await;
+        if let (Some(peer_id), Ok(_)) = (registering, &result) {
+            // A new peer gets a full lease before its first heartbeat is due.
+            app.liveness.registered(peer_id);
+        }
         tracing::debug!(ok = result.is_ok(), "write done");
         result
     }
