@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod digest_list;
 pub mod error;
 pub mod frame;
 pub mod peer_msg;

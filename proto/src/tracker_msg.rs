@@ -195,7 +195,8 @@ pub struct FileManifest {
     pub size_bytes: u64,
     /// Chunk size in bytes (the last chunk may be shorter).
     pub chunk_size_bytes: u32,
-    /// SHA-1 of every chunk, in order.
+    /// SHA-1 of every chunk, in order (encoded as one byte string).
+    #[serde(with = "crate::digest_list")]
     pub chunk_hashes: Vec<Sha1Digest>,
     /// SHA-1 of the whole file.
     pub file_hash: Sha1Digest,
