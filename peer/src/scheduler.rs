@@ -200,7 +200,7 @@ impl Scheduler {
         }
         let mut best = best.map(|(_, i)| i);
         for (i, seen) in draws {
-            if self.next_random() % seen == 0 {
+            if self.next_random().is_multiple_of(seen) {
                 best = Some(i);
             }
         }

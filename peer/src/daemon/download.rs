@@ -34,8 +34,9 @@ use crate::hashing::{chunk_range, read_chunk, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::scheduler::{PeerKey, Received, Scheduler};
 
-/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker.
-const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker: stale
+/// holdings make downloaders ask the original seeder for chunks the swarm already has.
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
 /// A connected peer with nothing we need is kept this long in case it gets more.
 const IDLE_PEER_LIMIT: Duration = Duration::from_secs(10);
 /// Give up after this long without any source or progress.
@@ -804,11 +805,13 @@ async fn fetch_from(
             }
             other => return Err(PeerEnd::Gone(format!("unexpected frame {other:?}"))),
         }
-        // Size the queue to about 100 ms of this peer's measured throughput.
+        // Size the queue to about 100 ms of this peer's measured throughput plus one chunk: a
+        // deeper queue on a slow (rate-limited) peer only commits chunks to it early, on staler
+        // knowledge of who else holds them.
         let elapsed = window.0.elapsed();
         if elapsed >= Duration::from_millis(250) {
             let rate = window.1 as f64 / elapsed.as_secs_f64();
-            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 2).clamp(2, 16);
+            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
             window = (Instant::now(), 0);
         }
         if h.sched.lock().map(|s| !s.is_usable(peer)).unwrap_or(true) {
