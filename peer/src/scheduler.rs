@@ -2,9 +2,13 @@
 //!
 //! Invariant: every chunk is in exactly one state: `Missing`, `InFlight` (one or more peers are
 //! fetching it) or `Have` (verified and written). A peer is offered the rarest missing chunk it
-//! holds; when nothing is missing but chunks are still in flight (the end-game), a peer may
-//! duplicate an in-flight chunk that only one other peer is fetching, and the first verified copy
-//! wins. A peer that sends bad data [`MAX_STRIKES`] times is dropped for this download.
+//! holds, ties broken at random (so concurrent downloaders fetch different chunks and have
+//! something to trade). A peer that alone holds chunks this download misses (typically the
+//! original seeder) is asked only for those: its upload is what brings new chunks into the
+//! swarm, so chunks other peers also hold are fetched from them. Only when no chunk is missing
+//! any more but some are still in flight (the end-game) may a peer duplicate an in-flight chunk
+//! that only one other peer is fetching; the first verified copy wins and the other fetchers are
+//! told to cancel. A peer that sends bad data [`MAX_STRIKES`] times is dropped for this download.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,6 +37,8 @@ struct PeerState {
     dropped: bool,
     /// Verified chunks received from it.
     delivered: u32,
+    /// Chunks it was asked for that arrived from elsewhere: the connection should cancel them.
+    cancelled: Vec<u32>,
 }
 
 /// The chunk scheduler of one download.
@@ -45,9 +51,10 @@ pub struct Scheduler {
     availability: Vec<u32>,
     peers: HashMap<PeerKey, PeerState>,
     have_count: usize,
-    /// Where scans start, so that ties between equally rare chunks break differently on every
-    /// downloader (otherwise concurrent downloaders fetch the same chunks and have nothing to trade).
-    rotation: usize,
+    /// Random state for tie-breaks between equally rare chunks, so that they break differently
+    /// on every downloader (otherwise concurrent downloaders fetch the same chunks and have
+    /// nothing to trade).
+    rng: u64,
 }
 
 /// Outcome of a received chunk.
@@ -64,8 +71,9 @@ pub enum Received {
 
 impl Scheduler {
     /// A download of `chunk_count` chunks; `have[i]` marks chunks already on disk (resume).
-    /// Ties between equally rare chunks go to the lowest index after `rotation`.
-    pub fn new(chunk_count: usize, have: &[bool], rotation: usize) -> Self {
+    /// `seed` drives the random choice between equally rare chunks (the same seed gives the
+    /// same choices).
+    pub fn new(chunk_count: usize, have: &[bool], seed: u64) -> Self {
         let state: Vec<ChunkState> = (0..chunk_count)
             .map(|i| {
                 if have.get(i).copied().unwrap_or(false) {
@@ -82,12 +90,17 @@ impl Scheduler {
             state,
             peers: HashMap::new(),
             have_count,
-            rotation: if chunk_count == 0 {
-                0
-            } else {
-                rotation % chunk_count
-            },
+            rng: seed,
         }
+    }
+
+    /// Next pseudo-random number (splitmix64).
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// Number of chunks.
@@ -154,33 +167,65 @@ impl Scheduler {
         if p.dropped {
             return None;
         }
-        // Rarest missing chunk this peer has (ties: first after the rotation point).
-        let n = self.state.len();
+        // Does the peer alone hold chunks we miss? Then ask it for those only.
+        let sole_holder = p.has.iter().enumerate().any(|(i, &h)| {
+            h && self.availability.get(i).copied().unwrap_or(0) <= 1
+                && self.state.get(i) != Some(&ChunkState::Have)
+        });
+        // Rarest missing chunk this peer has; `count` equally rare candidates seen so far, one
+        // kept uniformly at random (reservoir sampling).
         let mut best: Option<(u32, usize)> = None;
-        for i in (0..n).map(|k| (k + self.rotation) % n) {
-            let s = &self.state[i];
-            if *s == ChunkState::Missing && p.has.get(i).copied().unwrap_or(false) {
-                let avail = self.availability.get(i).copied().unwrap_or(0);
-                if best.is_none_or(|(a, _)| avail < a) {
+        let mut count = 0u64;
+        let mut draws = Vec::new();
+        for (i, s) in self.state.iter().enumerate() {
+            if *s != ChunkState::Missing || !p.has.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let avail = self.availability.get(i).copied().unwrap_or(0);
+            if sole_holder && avail > 1 {
+                continue;
+            }
+            match best {
+                Some((a, _)) if avail > a => {}
+                Some((a, _)) if avail == a => {
+                    count += 1;
+                    draws.push((i, count));
+                }
+                _ => {
                     best = Some((avail, i));
+                    count = 1;
+                    draws.clear();
                 }
             }
         }
-        // End-game: nothing missing for this peer; duplicate a chunk only one other peer fetches.
-        if best.is_none() {
-            for (i, s) in self.state.iter().enumerate() {
-                let idx = u32::try_from(i).unwrap_or(u32::MAX);
-                if *s == ChunkState::InFlight
-                    && self.fetchers.get(i).copied().unwrap_or(0) == 1
-                    && p.has.get(i).copied().unwrap_or(false)
-                    && !p.in_flight.contains(&idx)
-                {
-                    best = Some((0, i));
-                    break;
-                }
+        let mut best = best.map(|(_, i)| i);
+        for (i, seen) in draws {
+            if self.next_random().is_multiple_of(seen) {
+                best = Some(i);
             }
         }
-        let (_, i) = best?;
+        // End-game: nothing is missing any more, only in flight; duplicate a chunk only one
+        // other peer fetches.
+        if best.is_none() && !self.state.contains(&ChunkState::Missing) {
+            let p = self.peers.get(&peer)?;
+            let candidates: Vec<usize> = self
+                .state
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| {
+                    **s == ChunkState::InFlight
+                        && self.fetchers.get(*i).copied().unwrap_or(0) == 1
+                        && p.has.get(*i).copied().unwrap_or(false)
+                        && !u32::try_from(*i).is_ok_and(|idx| p.in_flight.contains(&idx))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if !candidates.is_empty() {
+                let pick = (self.next_random() % candidates.len() as u64) as usize;
+                best = candidates.get(pick).copied();
+            }
+        }
+        let i = best?;
         let idx = u32::try_from(i).ok()?;
         self.state[i] = ChunkState::InFlight;
         self.fetchers[i] = self.fetchers[i].saturating_add(1);
@@ -188,6 +233,15 @@ impl Scheduler {
             p.in_flight.insert(idx);
         }
         Some(idx)
+    }
+
+    /// Chunks `peer` was asked for that have since arrived from another peer; the connection
+    /// should send a cancel for each (and discard them if they arrive anyway).
+    pub fn take_cancelled(&mut self, peer: PeerKey) -> Vec<u32> {
+        self.peers
+            .get_mut(&peer)
+            .map(|p| std::mem::take(&mut p.cancelled))
+            .unwrap_or_default()
     }
 
     fn release(&mut self, peer: PeerKey, idx: u32) {
@@ -234,7 +288,12 @@ impl Scheduler {
         let cancel = self
             .peers
             .iter_mut()
-            .filter_map(|(k, p)| p.in_flight.remove(&idx).then_some(*k))
+            .filter_map(|(k, p)| {
+                p.in_flight.remove(&idx).then(|| {
+                    p.cancelled.push(idx);
+                    *k
+                })
+            })
             .collect();
         Received::Accepted { cancel }
     }
@@ -280,6 +339,9 @@ impl Scheduler {
         for idx in in_flight {
             self.release(peer, idx);
         }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.cancelled.clear();
+        }
     }
 
     /// Verified chunks per peer.
@@ -315,8 +377,10 @@ mod tests {
         s.set_peer_bitfield(2, vec![true, false, true]);
         // chunk 1 is held by one peer only: it goes first.
         assert_eq!(s.next_for(1), Some(1));
-        assert_eq!(s.next_for(2), Some(0));
-        assert_eq!(s.next_for(2), Some(2));
+        let a = s.next_for(2).unwrap();
+        let b = s.next_for(2).unwrap();
+        assert_eq!([a.min(b), a.max(b)], [0, 2]);
+        assert_eq!(s.next_for(2), None, "nothing left for it");
         assert_eq!(s.on_verified(1, 1), Received::Accepted { cancel: vec![] });
         s.on_verified(2, 0);
         s.on_verified(2, 2);
@@ -325,13 +389,40 @@ mod tests {
     }
 
     #[test]
-    fn rotation_changes_tie_breaks() {
-        let mut a = Scheduler::new(4, &[], 0);
-        let mut b = Scheduler::new(4, &[], 2);
-        a.set_peer_bitfield(1, all(4));
-        b.set_peer_bitfield(1, all(4));
-        assert_eq!(a.next_for(1), Some(0));
-        assert_eq!(b.next_for(1), Some(2));
+    fn ties_break_at_random() {
+        let picks: BTreeSet<u32> = (0..16)
+            .filter_map(|seed| {
+                let mut s = Scheduler::new(64, &[], seed);
+                s.set_peer_bitfield(1, all(64));
+                s.next_for(1)
+            })
+            .collect();
+        assert!(picks.len() > 8, "16 seeds chose only {picks:?}");
+        let first = |seed| {
+            let mut s = Scheduler::new(64, &[], seed);
+            s.set_peer_bitfield(1, all(64));
+            s.next_for(1)
+        };
+        assert_eq!(first(7), first(7), "the same seed makes the same choice");
+    }
+
+    #[test]
+    fn sole_holder_is_asked_only_for_what_nobody_else_has() {
+        let mut s = Scheduler::new(4, &[], 3);
+        s.set_peer_bitfield(1, all(4));
+        s.set_peer_bitfield(2, vec![true, true, false, false]);
+        let a = s.next_for(1).unwrap();
+        let b = s.next_for(1).unwrap();
+        assert_eq!([a.min(b), a.max(b)], [2, 3]);
+        assert_eq!(
+            s.next_for(1),
+            None,
+            "chunks 0 and 1 are left to peer 2, which also holds them"
+        );
+        s.on_verified(1, 2);
+        s.on_verified(1, 3);
+        // Peer 1 now holds nothing that only it has: it is an ordinary source again.
+        assert!(matches!(s.next_for(1), Some(0 | 1)));
     }
 
     #[test]
@@ -343,18 +434,40 @@ mod tests {
         assert_eq!(s.next_for(2), Some(0), "end-game duplicate");
         assert_eq!(s.next_for(2), None, "never twice from the same peer");
         assert_eq!(s.on_verified(2, 0), Received::Accepted { cancel: vec![1] });
+        assert_eq!(s.take_cancelled(1), vec![0], "peer 1 is told to cancel");
+        assert!(s.take_cancelled(1).is_empty());
         assert_eq!(s.on_verified(1, 0), Received::Duplicate);
         assert!(s.is_complete());
     }
 
     #[test]
-    fn lost_peer_requeues_and_bad_peer_is_dropped() {
+    fn no_duplicates_while_chunks_are_missing() {
         let mut s = Scheduler::new(2, &[], 0);
         s.set_peer_bitfield(1, all(2));
-        s.set_peer_bitfield(2, all(2));
+        s.set_peer_bitfield(2, vec![true, false]);
+        assert_eq!(s.next_for(2), Some(0));
+        // Peer 1 alone holds chunk 1: it gets that one and no duplicate of chunk 0.
+        assert_eq!(s.next_for(1), Some(1));
+        s.on_peer_lost(1);
+        s.set_peer_bitfield(3, vec![true, false]);
+        assert_eq!(
+            s.next_for(3),
+            None,
+            "chunk 1 is missing again: no end-game duplicate of chunk 0 yet"
+        );
+        assert_eq!(s.next_for(1), Some(1));
+        assert_eq!(s.next_for(3), Some(0), "end-game: everything is in flight");
+    }
+
+    #[test]
+    fn lost_peer_requeues_and_bad_peer_is_dropped() {
+        let mut s = Scheduler::new(1, &[], 0);
+        s.set_peer_bitfield(1, all(1));
+        s.set_peer_bitfield(2, all(1));
         let a = s.next_for(1).unwrap();
         s.on_peer_lost(1);
         assert_eq!(s.next_for(2), Some(a), "requeued chunk is offered again");
+        s.on_peer_lost(2);
         for _ in 0..MAX_STRIKES - 1 {
             let i = s.next_for(1).unwrap();
             assert!(!s.on_bad_chunk(1, i));

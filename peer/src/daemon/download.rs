@@ -34,8 +34,9 @@ use crate::hashing::{chunk_range, read_chunk, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::scheduler::{PeerKey, Received, Scheduler};
 
-/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker.
-const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker: stale
+/// holdings make downloaders ask the original seeder for chunks the swarm already has.
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
 /// A connected peer with nothing we need is kept this long in case it gets more.
 const IDLE_PEER_LIMIT: Duration = Duration::from_secs(10);
 /// Give up after this long without any source or progress.
@@ -101,8 +102,8 @@ pub fn download_id(group: &str, name: &str, dest: &std::path::Path) -> String {
 impl DownloadHandle {
     fn new(record: &DownloadRecord, have: &[bool]) -> Self {
         let part = part_path(&record.dest);
-        let rotation = rand::Rng::gen_range(&mut rand::thread_rng(), 0..usize::MAX);
-        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have, rotation);
+        let seed = rand::Rng::gen::<u64>(&mut rand::thread_rng());
+        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have, seed);
         let done_bytes: u64 = (0..record.manifest.chunk_hashes.len())
             .filter(|&i| have.get(i).copied().unwrap_or(false))
             .filter_map(|i| chunk_range(&record.manifest, u32::try_from(i).ok()?))
@@ -688,12 +689,31 @@ async fn fetch_from(
     }
     let chunk_size = u64::from(h.manifest.chunk_size_bytes.max(1));
     let mut in_flight: Vec<u32> = Vec::new();
+    // Cancelled requests (the chunk came from elsewhere) whose data may still arrive.
+    let mut discard: Vec<u32> = Vec::new();
     let mut depth: usize = 4;
     let mut window = (Instant::now(), 0u64);
     let mut idle_since: Option<Instant> = None;
     loop {
-        // Keep the pipeline full.
+        // Cancel what arrived from elsewhere, then keep the pipeline full.
         let mut batch = Vec::new();
+        let cancelled = h
+            .sched
+            .lock()
+            .map(|mut s| s.take_cancelled(peer))
+            .unwrap_or_default();
+        for i in cancelled {
+            if let Some(pos) = in_flight.iter().position(|&x| x == i) {
+                in_flight.swap_remove(pos);
+                discard.push(i);
+                let body = PeerFrame::Cancel { index: i }
+                    .encode()
+                    .map_err(|e| retry(&e))?;
+                let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+                batch.extend_from_slice(&len.to_be_bytes());
+                batch.extend_from_slice(&body);
+            }
+        }
         while in_flight.len() < depth {
             let next = h.sched.lock().ok().and_then(|mut s| s.next_for(peer));
             match next {
@@ -738,6 +758,13 @@ async fn fetch_from(
                 .map_err(|e| retry(&e))?
                 .ok_or_else(|| PeerEnd::Retry("peer closed the connection".into()))?;
         match PeerFrame::decode(body).map_err(|e| retry(&e))? {
+            PeerFrame::Chunk { index, data } if discard.contains(&index) => {
+                discard.retain(|&i| i != index);
+                window.1 += data.len() as u64;
+            }
+            PeerFrame::Status { index, .. } if discard.contains(&index) => {
+                discard.retain(|&i| i != index);
+            }
             PeerFrame::Chunk { index, data } => {
                 let Some(pos) = in_flight.iter().position(|&i| i == index) else {
                     return Err(PeerEnd::Gone(format!(
@@ -778,11 +805,13 @@ async fn fetch_from(
             }
             other => return Err(PeerEnd::Gone(format!("unexpected frame {other:?}"))),
         }
-        // Size the queue to about 100 ms of this peer's measured throughput.
+        // Size the queue to about 100 ms of this peer's measured throughput plus one chunk: a
+        // deeper queue on a slow (rate-limited) peer only commits chunks to it early, on staler
+        // knowledge of who else holds them.
         let elapsed = window.0.elapsed();
         if elapsed >= Duration::from_millis(250) {
             let rate = window.1 as f64 / elapsed.as_secs_f64();
-            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 2).clamp(2, 16);
+            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
             window = (Instant::now(), 0);
         }
         if h.sched.lock().map(|s| !s.is_usable(peer)).unwrap_or(true) {

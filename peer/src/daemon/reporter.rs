@@ -1,4 +1,4 @@
-//! Coalesces "I now have chunk i of file f" into batched `ReportHave` writes (every 250 ms or
+//! Coalesces "I now have chunk i of file f" into batched `ReportHave` writes (every 100 ms or
 //! 256 chunks), since each report is a replicated write.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub struct Have {
     pub index: u32,
 }
 
-const FLUSH_EVERY: Duration = Duration::from_millis(250);
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_AT_CHUNKS: usize = 256;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
