@@ -1,8 +1,8 @@
 //! Guard against openraft 0.9's split-vote livelock: its election timeout is drawn once per
 //! process and elections only start on its tick (every 1.5 heartbeats), so two candidates whose
 //! ticks line up keep tying round after round. If this voter has seen no leader for longer than
-//! twice the maximum election timeout while a candidate (failed rounds), it triggers an election itself after a random
-//! delay, off the tick, which breaks the tie.
+//! twice the maximum election timeout (failed rounds, or a follower whose timer never fires), it
+//! triggers an election itself after a random delay, off the tick, which breaks the tie.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,9 +19,12 @@ pub async fn task_watch(app: Arc<App>) {
     loop {
         tokio::time::sleep(max / 7).await;
         let m = app.raft.metrics().borrow().clone();
-        // Only a candidate that stays one is stuck in a tie: a follower without a leader (for
-        // example just restarted) waits for the leader's next heartbeat instead of disrupting it.
-        if m.current_leader.is_some() || m.state != ServerState::Candidate {
+        let is_voter = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == app.id);
+        if m.current_leader.is_some() || !is_voter || m.state == ServerState::Learner {
             leaderless_since = None;
             continue;
         }
@@ -30,7 +33,7 @@ pub async fn task_watch(app: Arc<App>) {
             let jitter = rand::thread_rng().gen_range(0..(max.as_millis() as u64 / 2).max(1));
             tokio::time::sleep(Duration::from_millis(jitter)).await;
             let m = app.raft.metrics().borrow().clone();
-            if m.current_leader.is_none() && m.state == ServerState::Candidate {
+            if m.current_leader.is_none() {
                 tracing::info!("no leader for a while; triggering an election");
                 let _ = app.raft.trigger().elect().await;
             }
