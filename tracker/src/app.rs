@@ -13,8 +13,8 @@ use proto::ApiError;
 use crate::config::NodeConfig;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
-use crate::read_gate::ReadGate;
 use crate::raft_types::{Cmd, NodeId, NodeInfo, Raft};
+use crate::read_gate::ReadGate;
 use crate::store::tables::SmTrees;
 
 /// Shared state of one node's request handlers.

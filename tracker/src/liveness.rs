@@ -99,7 +99,10 @@ impl Liveness {
 
     /// Whether this leader has heard of `peer_id` this term.
     fn knows(&self, peer_id: u64) -> bool {
-        self.seen.lock().map(|s| s.contains_key(&peer_id)).unwrap_or(true)
+        self.seen
+            .lock()
+            .map(|s| s.contains_key(&peer_id))
+            .unwrap_or(true)
     }
 
     /// The longest lease any peer can hold (what a new leader grants everyone).
@@ -113,7 +116,6 @@ impl Liveness {
             seen.clear();
         }
     }
-
 }
 
 /// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
@@ -154,7 +156,8 @@ pub async fn task_sweep(app: Arc<App>) {
             }
         }
         let mut silent = app.liveness.take_expired(now);
-        if !scanned_table && now.saturating_duration_since(leader_since) > app.liveness.fresh_lease()
+        if !scanned_table
+            && now.saturating_duration_since(leader_since) > app.liveness.fresh_lease()
         {
             scanned_table = true;
             silent.extend(online_peers_not_heard_from(&app));

@@ -11,9 +11,9 @@ use crate::app::App;
 use crate::config::NodeConfig;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
-use crate::read_gate::ReadGate;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
+use crate::read_gate::ReadGate;
 use crate::store::{open_db, LogStore, StateMachine};
 
 /// Runs the node until SIGINT or SIGTERM.

@@ -97,8 +97,8 @@ async fn one_round(raft: &Raft, timeout: Duration) -> RoundResult {
         Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)))) => {
             Err(ApiError::Unavailable(q.to_string()))
         }
-        Ok(Err(RaftError::Fatal(f))) => Err(ApiError::Unavailable(format!(
-            "this node is stopping: {f}"
-        ))),
+        Ok(Err(RaftError::Fatal(f))) => {
+            Err(ApiError::Unavailable(format!("this node is stopping: {f}")))
+        }
     }
 }

@@ -168,7 +168,11 @@ async fn a_new_leader_expires_silent_peers_it_never_heard_from() {
     .await
     .unwrap();
     let old = c.wait_leader(Duration::from_secs(10)).await.unwrap();
-    assert_eq!(source_count(&cl, &token).await, 1, "registered peer is a source");
+    assert_eq!(
+        source_count(&cl, &token).await,
+        1,
+        "registered peer is a source"
+    );
     assert!(c.kill(old.node_id));
     let new = c.wait_leader(Duration::from_secs(20)).await.unwrap();
     assert_ne!(new.node_id, old.node_id);
