@@ -1,7 +1,8 @@
 //! The wipe-and-rejoin fault: SIGKILL a node (usually a follower, sometimes the leader), delete
 //! its data directory, and bring it back the documented way through the admin API: remove it from
-//! the voters, restart it empty (not as a founder), add it as a learner so it catches up (by
-//! snapshot once the leader has purged its log), then make it a voter again.
+//! the cluster (voters and learners), restart it empty (not as a founder), add it as a learner so
+//! it catches up (by snapshot once the leader has purged its log), then make it a voter again.
+//! A node whose rejoin did not finish is the next one wiped, so at most one voter is ever missing.
 
 use std::time::Duration;
 
@@ -23,11 +24,18 @@ impl Injector {
     /// # Errors
     /// Only if the node cannot be spawned.
     pub async fn wipe_and_rejoin(&mut self) -> anyhow::Result<()> {
-        let leader = self.leader().await.map(|s| s.node_id);
+        let status = self.leader().await;
+        let leader = status.as_ref().map(|s| s.node_id);
         let ids = self.node_ids();
+        // A node that is not a voter (an earlier rejoin did not finish) is wiped and rejoined
+        // first: wiping a voter meanwhile could leave too few voters holding the data.
+        let unfinished = status
+            .as_ref()
+            .and_then(|s| ids.iter().copied().find(|id| !s.voters.contains(id)));
         let followers: Vec<u64> = ids.iter().copied().filter(|&i| Some(i) != leader).collect();
-        let victim = match (leader, self.rng.gen_bool(0.25)) {
-            (Some(l), true) => Some(l),
+        let victim = match (unfinished, leader, self.rng.gen_bool(0.25)) {
+            (Some(u), _, _) => Some(u),
+            (None, Some(l), true) => Some(l),
             _ if !followers.is_empty() => followers
                 .get(self.rng.gen_range(0..followers.len()))
                 .copied(),
@@ -43,7 +51,9 @@ impl Injector {
             self.violations
                 .push(format!("cannot wipe {}: {e}", db.display()));
         }
-        let role = if victim == leader {
+        let role = if unfinished.is_some() {
+            "unfinished"
+        } else if victim == leader {
             "leader"
         } else {
             "follower"
@@ -78,12 +88,13 @@ impl Injector {
         cfg.attempt_timeout = STEP_TIMEOUT;
         let admin = TrackerClient::new(cfg)?;
 
-        let leader = self.cluster.wait_leader(STEP_TIMEOUT).await?;
-        let voters: Vec<u64> = leader.voters.iter().copied().filter(|&v| v != id).collect();
+        // Out of the voters and the learners: the leader must forget what it had replicated to
+        // the node's old incarnation, or it would go on from there.
+        self.cluster.wait_leader(STEP_TIMEOUT).await?;
         admin
-            .admin(AdminRequest::ChangeMembership { voters })
+            .admin(AdminRequest::RemoveNode { node_id: id })
             .await
-            .with_context(|| format!("while removing node {id} from the voters"))?;
+            .with_context(|| format!("while removing node {id} from the cluster"))?;
 
         // Restarted as a node that is not a founder: it waits, empty, to be added.
         self.cluster.remove_spec(id);

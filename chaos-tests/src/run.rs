@@ -72,6 +72,9 @@ pub struct RunConfig {
     pub nodes: u64,
     /// Real peer daemons downloading real files during the faults (`None`: no peers).
     pub peers: Option<PeerWorkloadConfig>,
+    /// Keep the run's directory (node logs and data, peer files) even when the run passes; it is
+    /// always kept when a checker finds something.
+    pub keep: bool,
 }
 
 /// One injected fault.
@@ -121,6 +124,9 @@ pub struct Report {
     pub convergence_ms: u64,
     /// Everything a checker found wrong (empty means the run passed).
     pub violations: Vec<String>,
+    /// The run's directory, if it was kept (node logs under `cluster/node-*/tracker.log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_dir: Option<std::path::PathBuf>,
 }
 
 impl Report {
@@ -227,8 +233,15 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         ..
     } = inj;
     net.heal();
-    // Let the workload see a healthy cluster for a moment, then stop it.
-    let _ = cluster.wait_leader(Duration::from_secs(20)).await;
+    let mut violations = fault_violations;
+    // Let the workload see a healthy cluster for a moment, then stop it. A cluster that cannot
+    // elect a leader once every fault is healed is a finding of its own.
+    if let Err(e) = cluster.wait_leader(Duration::from_secs(20)).await {
+        violations.push(format!(
+            "no leader 20 s after the faults stopped: {e}; nodes: {}",
+            describe_nodes(&cluster).await
+        ));
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
@@ -242,7 +255,6 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         None => (None, Vec::new()),
     };
     let writes = history.writes();
-    let mut violations = fault_violations;
     violations.extend(
         history
             .read_violations()
@@ -282,8 +294,67 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     }
     let convergence_ms = u64::try_from(converge_start.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-    // Acknowledged writes are present exactly once; definitely failed ones are absent.
-    let checker = TrackerClient::new(ClientConfig::new(trackers.clone()))?;
+    // Acknowledged writes are present exactly once; definitely failed ones are absent. A final
+    // state that cannot be read is reported with every node's view, not as a crash of the run.
+    let ops = history.ops();
+    let final_state = async {
+        let mut found = check_writes(&trackers, &writes).await?;
+        found.extend(crate::state_check::check(&trackers, cfg.clients, &ops).await?);
+        anyhow::Ok(found)
+    };
+    match final_state.await {
+        Ok(found) => violations.extend(found),
+        Err(e) => violations.push(format!(
+            "cannot read the final state: {e:#}; nodes: {}",
+            describe_nodes(&cluster).await
+        )),
+    }
+
+    // No process left behind, no port left open.
+    let addrs: Vec<String> = cluster
+        .nodes
+        .values()
+        .flat_map(|s| {
+            let raft = cluster.raft_listen.get(&s.id).unwrap_or(&s.raft_addr);
+            [s.api_addr.clone(), raft.clone()]
+        })
+        .collect();
+    let pids: Vec<u32> = cluster
+        .nodes
+        .keys()
+        .filter_map(|id| cluster.pid(*id))
+        .collect();
+    cluster.stop_all(Duration::from_secs(10));
+    drop(net);
+    violations.extend(crate::procs::left_behind(&pids, &addrs));
+    let kept_dir = (cfg.keep || !violations.is_empty()).then(|| root.keep());
+    let count_of = |pred: fn(&Outcome) -> bool| writes.iter().filter(|w| pred(&w.outcome)).count();
+    Ok(Report {
+        scenario: cfg.scenario,
+        seed: cfg.seed,
+        duration_secs: cfg.duration.as_secs_f64(),
+        writes_sent: writes.len(),
+        writes_acked: count_of(|o| *o == Outcome::Acked),
+        writes_failed: count_of(|o| matches!(o, Outcome::Failed(_))),
+        writes_unknown: count_of(|o| matches!(o, Outcome::Unknown(_))),
+        reads_checked: history.read_count(),
+        ops: crate::state_check::op_counts(&ops),
+        downloads,
+        faults,
+        failover_ms,
+        convergence_ms,
+        violations,
+        kept_dir,
+    })
+}
+
+/// Checks the workload's group-creating writes against the final group list: acknowledged ones
+/// present exactly once, refused ones absent.
+async fn check_writes(
+    trackers: &[String],
+    writes: &[crate::history::WriteRecord],
+) -> anyhow::Result<Vec<String>> {
+    let checker = TrackerClient::new(ClientConfig::new(trackers.to_vec()))?;
     let _ = checker
         .write(WriteOp::CreateUser {
             username: "checker".into(),
@@ -308,7 +379,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     for g in listed {
         *count.entry(g.name).or_default() += 1;
     }
-    for w in &writes {
+    let mut violations = Vec::new();
+    for w in writes {
         let n = count.get(&w.key).copied().unwrap_or(0);
         match &w.outcome {
             Outcome::Acked if n != 1 => {
@@ -325,42 +397,29 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
             _ => {}
         }
     }
+    Ok(violations)
+}
 
-    let ops = history.ops();
-    violations.extend(crate::state_check::check(&trackers, cfg.clients, &ops).await?);
-
-    // No process left behind, no port left open.
-    let addrs: Vec<String> = cluster
-        .nodes
-        .values()
-        .flat_map(|s| {
-            let raft = cluster.raft_listen.get(&s.id).unwrap_or(&s.raft_addr);
-            [s.api_addr.clone(), raft.clone()]
+/// One line per node: role, term, leader, membership and log position, or why it did not answer.
+async fn describe_nodes(cluster: &cluster::LocalCluster) -> String {
+    cluster
+        .statuses()
+        .await
+        .into_iter()
+        .map(|(spec, st)| match st {
+            Ok(s) => format!(
+                "node {} {} term {} leader {:?} voters {:?} learners {:?} log {:?} applied {:?}",
+                s.node_id,
+                s.role,
+                s.term,
+                s.leader_id,
+                s.voters,
+                s.learners,
+                s.last_log_index,
+                s.last_applied
+            ),
+            Err(e) => format!("node {} unreachable: {e}", spec.id),
         })
-        .collect();
-    let pids: Vec<u32> = cluster
-        .nodes
-        .keys()
-        .filter_map(|id| cluster.pid(*id))
-        .collect();
-    cluster.stop_all(Duration::from_secs(10));
-    drop(net);
-    violations.extend(crate::procs::left_behind(&pids, &addrs));
-    let count_of = |pred: fn(&Outcome) -> bool| writes.iter().filter(|w| pred(&w.outcome)).count();
-    Ok(Report {
-        scenario: cfg.scenario,
-        seed: cfg.seed,
-        duration_secs: cfg.duration.as_secs_f64(),
-        writes_sent: writes.len(),
-        writes_acked: count_of(|o| *o == Outcome::Acked),
-        writes_failed: count_of(|o| matches!(o, Outcome::Failed(_))),
-        writes_unknown: count_of(|o| matches!(o, Outcome::Unknown(_))),
-        reads_checked: history.read_count(),
-        ops: crate::state_check::op_counts(&ops),
-        downloads,
-        faults,
-        failover_ms,
-        convergence_ms,
-        violations,
-    })
+        .collect::<Vec<_>>()
+        .join(" | ")
 }

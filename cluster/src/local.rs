@@ -363,30 +363,29 @@ impl LocalCluster {
         }
     }
 
-    /// Waits until node `id` has applied at least as far as the leader had when last asked.
+    /// Waits until node `id` has applied at least as far as the leader had when the wait began
+    /// (a fixed target: under steady writes the leader keeps moving ahead).
     ///
     /// # Errors
     /// [`ClusterError::Timeout`] with both positions.
     pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Result<(), ClusterError> {
         let deadline = Instant::now() + timeout;
+        let mut target: Option<u64> = None;
         loop {
             let statuses = self.statuses().await;
-            let leader_applied = statuses
-                .iter()
-                .filter_map(|(_, s)| s.as_ref().ok())
-                .find(|s| s.role == "leader")
-                .and_then(|s| s.last_applied);
-            let node_applied = statuses
-                .iter()
-                .filter(|(spec, _)| spec.id == id)
-                .filter_map(|(_, s)| s.as_ref().ok())
-                .find_map(|s| s.last_applied);
-            if leader_applied.is_some() && node_applied >= leader_applied {
+            let up = || statuses.iter().filter_map(|(_, s)| s.as_ref().ok());
+            if target.is_none() {
+                target = up()
+                    .find(|s| s.role == "leader")
+                    .and_then(|s| s.last_applied);
+            }
+            let node_applied = up().find(|s| s.node_id == id).and_then(|s| s.last_applied);
+            if target.is_some() && node_applied >= target {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(ClusterError::Timeout(format!(
-                    "node {id} did not catch up within {timeout:?} (at {node_applied:?}, leader at {leader_applied:?})"
+                    "node {id} did not catch up within {timeout:?} (at {node_applied:?}, the leader was at {target:?} when the wait began)"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -291,6 +291,13 @@ pub enum AdminRequest {
         /// Raft ids of the voters after the change.
         voters: Vec<u64>,
     },
+    /// Take a node out of the cluster entirely (leader only): out of the voters if it is one,
+    /// then out of the learners, so the leader forgets how far it had replicated to it. A node
+    /// whose data was lost must be removed this way before it is added back.
+    RemoveNode {
+        /// Raft id of the node.
+        node_id: u64,
+    },
     /// Answered by any node: the leader it knows, waiting up to `max_wait_ms` for one whose
     /// client address is not `not_api_addr` (a leader the asking client could not reach). This is
     /// how a client finds a new leader as soon as it is elected instead of polling.

@@ -37,6 +37,11 @@ impl LeaderContact {
         self.last.lock().map(|l| l.elapsed()).unwrap_or_default()
     }
 
+    /// How many AppendEntries were accepted so far (wrapping).
+    pub fn count(&self) -> u64 {
+        *self.tx.borrow()
+    }
+
     /// A receiver that sees every later [`LeaderContact::touch`].
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()

@@ -23,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod election_watchdog;
 pub mod leader_contact;
+pub mod leader_link;
 pub mod liveness;
 pub mod node;
 pub mod raft_net;

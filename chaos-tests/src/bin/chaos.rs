@@ -48,6 +48,10 @@ struct Cli {
     /// Seconds running downloads may take to finish once the faults stop.
     #[arg(long, default_value_t = 60)]
     drain_secs: u64,
+    /// Keep the run's directory (node logs and data) even if the run passes; it is always kept
+    /// when a checker finds something.
+    #[arg(long)]
+    keep: bool,
     /// Write the JSON report here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -73,6 +77,7 @@ fn main() -> std::process::ExitCode {
             upload_limit: cli.upload_limit.clone(),
             drain: Duration::from_secs(cli.drain_secs),
         }),
+        keep: cli.keep,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -95,6 +100,12 @@ fn main() -> std::process::ExitCode {
                 println!("{json}");
             }
             println!("{}", report.summary());
+            if let Some(dir) = &report.kept_dir {
+                println!(
+                    "run directory kept: {} (node logs: cluster/node-*/tracker.log)",
+                    dir.display()
+                );
+            }
             if report.violations.is_empty() {
                 std::process::ExitCode::SUCCESS
             } else {

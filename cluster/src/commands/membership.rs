@@ -108,7 +108,7 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes a node from the voters and stops it.
+/// Removes a node from the cluster (voter or learner) and stops it.
 ///
 /// # Errors
 /// If the membership change fails.
@@ -127,9 +127,7 @@ pub async fn remove(a: RemoveNodeArgs) -> anyhow::Result<()> {
     }
     let client = client_for(&cluster)?;
     client
-        .admin(AdminRequest::ChangeMembership {
-            voters: voters.clone(),
-        })
+        .admin(AdminRequest::RemoveNode { node_id: a.id })
         .await
         .context("while changing the membership")?;
     println!("node {} removed; voters now {voters:?}", a.id);

@@ -82,3 +82,36 @@ async fn leader_crash_during_writes_loses_nothing_and_duplicates_nothing() {
         assert!(unique.contains(g), "acknowledged write {g} is missing");
     }
 }
+
+/// A SIGKILLed leader's sockets close at once; the followers notice and campaign as soon as the
+/// lease they granted runs out, instead of waiting out a further random election timeout. The
+/// timeouts are long here (lease 1.5 s, then 1-1.5 s more on the ordinary timer), so which of the
+/// two paths elected the new leader does not depend on scheduling luck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_campaign_when_the_leader_connection_closes() {
+    let (_dir, mut c) = start(
+        3,
+        &[
+            "--heartbeat-ms=50",
+            "--election-min-ms=1000",
+            "--election-max-ms=1500",
+        ],
+    )
+    .await;
+    let old = c.wait_leader(Duration::from_secs(10)).await.unwrap();
+    assert!(c.kill(old.node_id));
+    let new = c.wait_leader(Duration::from_secs(20)).await.unwrap();
+    assert_ne!(new.node_id, old.node_id);
+    let logs: Vec<String> = c
+        .nodes
+        .values()
+        .filter(|s| s.id != old.node_id)
+        .map(|s| std::fs::read_to_string(s.data_dir.join("tracker.log")).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the leader's connection closed")),
+        "no follower campaigned on the closed connection; logs:\n{}",
+        logs.join("\n---\n")
+    );
+}

@@ -1,9 +1,10 @@
-//! Cluster administration: node status (local), adding learners and changing voters (leader).
+//! Cluster administration: node status (local), adding learners, changing voters and removing
+//! nodes (leader).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use openraft::ServerState;
+use openraft::{ChangeMembers, ServerState};
 use tracing::Instrument;
 
 use proto::tracker_msg::{AdminRequest, NodeStatus, Response};
@@ -44,6 +45,7 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
                 not_api_addr,
                 max_wait_ms,
             } => await_leader(app, not_api_addr, max_wait_ms).await,
+            AdminRequest::RemoveNode { node_id } => remove_node(app, node_id).await,
             AdminRequest::ChangeMembership { voters } => {
                 app.check_leader()?;
                 if voters.is_empty() {
@@ -63,6 +65,38 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
     }
     .instrument(span)
     .await
+}
+
+/// Removes `node_id` from the voters (if it is one), then from the learners.
+async fn remove_node(app: &App, node_id: u64) -> Result<Response, ApiError> {
+    app.check_leader()?;
+    let membership = app.raft.metrics().borrow().membership_config.clone();
+    let membership = membership.membership();
+    let is_voter = membership.voter_ids().any(|v| v == node_id);
+    let is_learner = membership.learner_ids().any(|l| l == node_id);
+    if !is_voter && !is_learner {
+        return Ok(Response::Done);
+    }
+    if is_voter && membership.voter_ids().count() == 1 {
+        return Err(ApiError::InvalidRequest(format!(
+            "node {node_id} is the last voter; add another voter before removing it"
+        )));
+    }
+    let budget = app.request_timeout() * 10;
+    // Without `retain`, a removed voter does not stay behind as a learner.
+    let ids = BTreeSet::from([node_id]);
+    let change = if is_voter {
+        ChangeMembers::RemoveVoters(ids)
+    } else {
+        ChangeMembers::RemoveNodes(ids)
+    };
+    match tokio::time::timeout(budget, app.raft.change_membership(change, false)).await {
+        Err(_) => Err(ApiError::Unavailable(format!(
+            "removing node {node_id} timed out; retry, it is safe"
+        ))),
+        Ok(Ok(_)) => Ok(Response::Done),
+        Ok(Err(e)) => Err(app.map_write_error(e)),
+    }
 }
 
 /// Longest a client may park an [`AdminRequest::AwaitLeader`] on a node.

@@ -1,13 +1,15 @@
 //! The outgoing side of the Raft network: one reused TCP connection per (replication stream,
 //! target), reopened lazily after any failure.
 //!
-//! Errors are mapped so openraft backs off a node that is down: a refused or broken connection is
-//! `Unreachable`, a slow answer is `Timeout`, and the target's own Raft error is `RemoteError`.
+//! Errors are mapped so openraft backs off a node that is down: a refused or broken connection
+//! (or a handshake the peer does not complete) is `Unreachable`, a slow answer is `Timeout`, and
+//! the target's own Raft error is `RemoteError`. Nothing maps to `Network`, which openraft retries
+//! without any pause.
 
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
 use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -87,7 +89,12 @@ impl PeerLink {
                 self.addr, self.target
             ))),
             Ok(Some(RaftReply::Refused(why))) => Err(LinkError::Protocol(why)),
-            Ok(other) => Err(LinkError::Protocol(format!(
+            // Closed before the welcome: the node (or a proxy in front of it) is going away.
+            Ok(None) => Err(LinkError::Unreachable(std::io::Error::other(format!(
+                "{} closed the connection during the handshake",
+                self.addr
+            )))),
+            Ok(Some(other)) => Err(LinkError::Protocol(format!(
                 "unexpected handshake answer {other:?}"
             ))),
             Err(e) => Err(LinkError::Unreachable(std::io::Error::other(e.to_string()))),
@@ -137,8 +144,11 @@ impl PeerLink {
                 target: self.target,
                 timeout: ttl,
             }),
+            // openraft retries a `Network` error at once, in a tight loop; a peer that speaks
+            // the wrong protocol or claims another id will not change its mind within a
+            // backoff, so it is treated as unreachable.
             LinkError::Protocol(why) => {
-                RPCError::Network(NetworkError::new(&std::io::Error::other(why)))
+                RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)))
             }
         }
     }

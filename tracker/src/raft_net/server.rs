@@ -40,7 +40,7 @@ pub async fn serve(
         let span = tracing::debug_span!("raft_conn", peer = %addr);
         tokio::spawn(
             async move {
-                if let Err(why) = handle(stream, raft, self_id, &contact).await {
+                if let Err(why) = handle(stream, raft, self_id, contact).await {
                     tracing::debug!(%why, "raft connection closed");
                 }
             }
@@ -53,7 +53,7 @@ async fn handle(
     stream: TcpStream,
     raft: Raft,
     self_id: NodeId,
-    contact: &LeaderContact,
+    contact: Arc<LeaderContact>,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
@@ -65,9 +65,12 @@ async fn handle(
     .await
     .map_err(|_| "no hello in time".to_string())?
     .map_err(|e| e.to_string())?;
-    match hello {
-        Some(RaftRequest::Hello { magic, version, .. })
-            if magic == RAFT_MAGIC && version == RAFT_VERSION => {}
+    let from = match hello {
+        Some(RaftRequest::Hello {
+            magic,
+            version,
+            from,
+        }) if magic == RAFT_MAGIC && version == RAFT_VERSION => from,
         Some(RaftRequest::Hello { version, .. }) => {
             let why = format!(
                 "unsupported raft protocol version {version}, this node speaks {RAFT_VERSION}"
@@ -81,7 +84,7 @@ async fn handle(
             return Err(why);
         }
         _ => return Err("first frame is not a hello".into()),
-    }
+    };
     write_message(
         &mut wr,
         &RaftReply::Welcome { node_id: self_id },
@@ -89,8 +92,25 @@ async fn handle(
     )
     .await
     .map_err(|e| e.to_string())?;
+    let mut carried_append = false;
+    let ended = serve_rpcs(&mut rd, &mut wr, &raft, &contact, &mut carried_append).await;
+    if carried_append {
+        crate::leader_link::closed(&raft, &contact, from);
+    }
+    ended
+}
+
+/// Answers RPCs in order until the connection ends; sets `carried_append` once an
+/// AppendEntries was accepted on it.
+async fn serve_rpcs(
+    rd: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    raft: &Raft,
+    contact: &LeaderContact,
+    carried_append: &mut bool,
+) -> Result<(), String> {
     loop {
-        let req = match read_message::<RaftRequest, _>(&mut rd, MAX_RAFT_FRAME_BYTES).await {
+        let req = match read_message::<RaftRequest, _>(rd, MAX_RAFT_FRAME_BYTES).await {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -100,9 +120,18 @@ async fn handle(
         };
         let reply = match req {
             RaftRequest::AppendEntries(r) => {
+                if let Some(why) = gap_in(&r) {
+                    // openraft's release build would append these after a hole in the log.
+                    tracing::error!(
+                        "{why}; refusing it. Was this node's data wiped while it was still a \
+                         member? Remove it (`cluster remove-node`) and add it back"
+                    );
+                    return Err(why);
+                }
                 let answer = raft.append_entries(r).await;
                 if matches!(&answer, Ok(a) if !matches!(a, AppendEntriesResponse::HigherVote(_))) {
                     contact.touch();
+                    *carried_append = true;
                 }
                 RaftReply::AppendEntries(answer)
             }
@@ -111,7 +140,7 @@ async fn handle(
                 let answer = raft.vote(r).await;
                 if let Ok(a) = &answer {
                     if !a.vote_granted && a.last_log_id > candidate_log {
-                        take_over_election(&raft, contact);
+                        take_over_election(raft, contact);
                     }
                 }
                 RaftReply::Vote(answer)
@@ -121,10 +150,29 @@ async fn handle(
             }
             RaftRequest::Hello { .. } => return Err("second hello".into()),
         };
-        write_message(&mut wr, &reply, MAX_RAFT_FRAME_BYTES)
+        write_message(wr, &reply, MAX_RAFT_FRAME_BYTES)
             .await
             .map_err(|e| e.to_string())?;
     }
+}
+
+/// Why an AppendEntries is inconsistent in itself: its first entry must directly follow
+/// `prev_log_id`, and its entries must be consecutive. A leader only sends such a request when its
+/// idea of this node's log is wrong (the node lost data it had acknowledged).
+fn gap_in(
+    r: &openraft::raft::AppendEntriesRequest<crate::raft_types::TypeConfig>,
+) -> Option<String> {
+    let mut expected = r.prev_log_id.map_or(0, |p| p.index + 1);
+    for entry in &r.entries {
+        if entry.log_id.index != expected {
+            return Some(format!(
+                "AppendEntries after {:?} carries entry {} where {expected} was due",
+                r.prev_log_id, entry.log_id.index
+            ));
+        }
+        expected += 1;
+    }
+    None
 }
 
 /// A candidate whose log is behind ours just asked for our vote and was refused: it cannot win,
@@ -145,4 +193,47 @@ fn take_over_election(raft: &Raft, contact: &LeaderContact) {
     tokio::spawn(async move {
         let _ = raft.trigger().elect().await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::raft::AppendEntriesRequest;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+
+    use super::gap_in;
+    use crate::raft_types::TypeConfig;
+
+    fn id(index: u64) -> LogId<u64> {
+        LogId::new(CommittedLeaderId::new(1, 1), index)
+    }
+
+    fn request(prev: Option<u64>, indexes: &[u64]) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: prev.map(id),
+            leader_commit: None,
+            entries: indexes
+                .iter()
+                .map(|&i| Entry {
+                    log_id: id(i),
+                    payload: EntryPayload::Blank,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn consecutive_entries_after_prev_pass() {
+        assert_eq!(gap_in(&request(None, &[0, 1, 2])), None);
+        assert_eq!(gap_in(&request(Some(4), &[5, 6])), None);
+        assert_eq!(gap_in(&request(Some(4), &[])), None);
+    }
+
+    #[test]
+    fn entries_after_a_hole_are_refused() {
+        // What a leader sent to a wiped node it still believed to hold entries up to 68485.
+        assert!(gap_in(&request(None, &[68486, 68487])).is_some());
+        assert!(gap_in(&request(Some(4), &[6])).is_some());
+        assert!(gap_in(&request(Some(4), &[5, 7])).is_some());
+    }
 }
