@@ -37,7 +37,7 @@ impl<'de> Visitor<'de> for DigestsVisitor {
     }
 
     fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        if v.len() % DIGEST_BYTES != 0 {
+        if !v.len().is_multiple_of(DIGEST_BYTES) {
             return Err(E::custom(format!(
                 "{} bytes is not a whole number of 20-byte digests",
                 v.len()

@@ -162,17 +162,15 @@ async fn serve_rpcs(
 fn gap_in(
     r: &openraft::raft::AppendEntriesRequest<crate::raft_types::TypeConfig>,
 ) -> Option<String> {
-    let mut expected = r.prev_log_id.map_or(0, |p| p.index + 1);
-    for entry in &r.entries {
-        if entry.log_id.index != expected {
-            return Some(format!(
+    let first = r.prev_log_id.map_or(0, |p| p.index + 1);
+    (first..).zip(&r.entries).find_map(|(expected, entry)| {
+        (entry.log_id.index != expected).then(|| {
+            format!(
                 "AppendEntries after {:?} carries entry {} where {expected} was due",
                 r.prev_log_id, entry.log_id.index
-            ));
-        }
-        expected += 1;
-    }
-    None
+            )
+        })
+    })
 }
 
 /// A candidate whose log is behind ours just asked for our vote and was refused: it cannot win,
