@@ -1,11 +1,16 @@
 //! The Raft log, vote and committed index in sled (trees `raft_log` and `raft_meta`).
 //!
-//! Log keys are big-endian indexes so sled's order is log order. `append` fires openraft's
-//! flushed-callback only after `flush_async` has made the entries durable, and `purge` records
-//! the last purged id before it deletes anything.
+//! Log keys are big-endian indexes so sled's order is log order. `append` writes the entries and
+//! returns at once; a flusher task fires openraft's flushed-callbacks only after `flush_async` has
+//! made the entries durable. Appends that arrive while a flush runs share the next one (group
+//! commit), and the Raft core never waits on the disk: it goes on replicating meanwhile.
+//! `purge` records the last purged id before it deletes anything.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
@@ -25,6 +30,8 @@ pub struct LogStore {
     log: sled::Tree,
     /// vote, committed, last purged.
     meta: sled::Tree,
+    /// Callbacks waiting for the next flush (the flusher task starts on the first append).
+    flusher: Arc<OnceLock<mpsc::UnboundedSender<LogFlushed<TypeConfig>>>>,
 }
 
 fn read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
@@ -45,7 +52,21 @@ impl LogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
+            flusher: Arc::default(),
         })
+    }
+
+    /// Hands `callback` to the flusher task, which fires it after the next flush.
+    fn flush_then(&self, callback: LogFlushed<TypeConfig>) {
+        let tx = self.flusher.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run_flusher(self.db.clone(), rx));
+            tx
+        });
+        if let Err(mpsc::error::SendError(callback)) = tx.send(callback) {
+            // The flusher is gone (runtime shutting down): nothing will be made durable.
+            callback.log_io_completed(Err(std::io::Error::other("the log flusher has stopped")));
+        }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -171,17 +192,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         // Durability first, then the callback: openraft counts this node toward the commit
         // quorum as soon as the callback fires.
-        let flushed = self.db.flush_async().await;
-        match flushed {
-            Ok(_) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(write_err(&e))
-            }
-        }
+        self.flush_then(callback);
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
@@ -212,5 +224,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         Ok(())
+    }
+}
+
+/// Flushes the database for every batch of waiting callbacks, then fires them in order. One flush
+/// covers every append that was written before it started.
+async fn run_flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
+    let mut waiting = Vec::new();
+    while rx.recv_many(&mut waiting, 1024).await > 0 {
+        let flushed = db.flush_async().await;
+        for callback in waiting.drain(..) {
+            let result = match &flushed {
+                Ok(_) => Ok(()),
+                Err(e) => Err(std::io::Error::other(format!(
+                    "flushing the raft log failed: {e}"
+                ))),
+            };
+            callback.log_io_completed(result);
+        }
     }
 }
