@@ -11,6 +11,7 @@ use proto::tracker_msg::Response;
 use proto::ApiError;
 
 use crate::config::NodeConfig;
+use crate::group_commit::GroupCommit;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_types::{Cmd, NodeId, NodeInfo, Raft};
@@ -33,6 +34,25 @@ pub struct App {
     pub reads: Arc<ReadGate>,
     /// Bumped on every AppendEntries accepted from a leader.
     pub leader_contact: Arc<LeaderContact>,
+    /// Groups concurrent writes into shared entries.
+    pub writes: GroupCommit,
+}
+
+/// Maps openraft's write errors on node `id` to wire errors.
+pub fn write_error(
+    id: NodeId,
+    e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>,
+) -> ApiError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ApiError::NotLeader {
+            leader_id: f.leader_id,
+            leader_api_addr: f.leader_node.map(|n| n.api_addr),
+        },
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+            ApiError::InvalidRequest(c.to_string())
+        }
+        RaftError::Fatal(f) => ApiError::Unavailable(format!("node {id} is stopping: {f}")),
+    }
 }
 
 /// Wall clock in ms since the Unix epoch (read by the proposer only, never by `apply`).
@@ -76,20 +96,14 @@ impl App {
         Ok(())
     }
 
-    /// Proposes a command and waits for its applied result, bounded by the request timeout.
+    /// Proposes a command (grouped with concurrent ones into one entry) and waits for its
+    /// applied result, bounded by the request timeout.
     ///
     /// # Errors
     /// `NotLeader` with the leader's address, `Unavailable` on timeout or lost quorum, or the
     /// command's own refusal.
     pub async fn propose(&self, cmd: Cmd) -> Result<Response, ApiError> {
-        let timeout = self.config.request_timeout();
-        match tokio::time::timeout(timeout, self.raft.client_write(cmd)).await {
-            Err(_) => Err(ApiError::Unavailable(format!(
-                "write not committed within {timeout:?} (no quorum?)"
-            ))),
-            Ok(Ok(resp)) => resp.data.0,
-            Ok(Err(e)) => Err(self.map_write_error(e)),
-        }
+        self.writes.propose(cmd).await
     }
 
     /// Maps openraft's write errors to wire errors.
@@ -97,18 +111,7 @@ impl App {
         &self,
         e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>,
     ) -> ApiError {
-        match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ApiError::NotLeader {
-                leader_id: f.leader_id,
-                leader_api_addr: f.leader_node.map(|n| n.api_addr),
-            },
-            RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
-                ApiError::InvalidRequest(c.to_string())
-            }
-            RaftError::Fatal(f) => {
-                ApiError::Unavailable(format!("node {} is stopping: {f}", self.id))
-            }
-        }
+        write_error(self.id, e)
     }
 
     /// Waits until this node may serve a linearizable read (read index confirmed by a quorum

@@ -61,6 +61,11 @@ pub struct Args {
     #[arg(long, env = "TRACKER_LOGS_TO_KEEP", default_value_t = 1000)]
     pub logs_to_keep: u64,
 
+    /// Group commit: log entries being committed at once on the leader. Writes arriving while
+    /// this many are in flight share the next entry (fewer: bigger entries; more: less waiting).
+    #[arg(long, env = "TRACKER_WRITE_ENTRIES_IN_FLIGHT", default_value_t = 1)]
+    pub write_entries_in_flight: usize,
+
     /// sled page cache in MiB (sled's own default is 1 GiB per database).
     #[arg(long, env = "TRACKER_SLED_CACHE_MB", default_value_t = 64)]
     pub sled_cache_mb: u64,
@@ -139,9 +144,14 @@ impl NodeConfig {
                 args.election_max_ms, args.election_min_ms
             ));
         }
-        if args.snapshot_every == 0 || args.sled_cache_mb == 0 || args.peer_lease_intervals == 0 {
+        if args.snapshot_every == 0
+            || args.sled_cache_mb == 0
+            || args.peer_lease_intervals == 0
+            || args.write_entries_in_flight == 0
+        {
             return bad(
-                "--snapshot-every, --sled-cache-mb and --peer-lease-intervals must be at least 1"
+                "--snapshot-every, --sled-cache-mb, --peer-lease-intervals and \
+                 --write-entries-in-flight must be at least 1"
                     .into(),
             );
         }

@@ -22,6 +22,7 @@ pub mod cluster_key;
 pub mod config;
 pub mod domain;
 pub mod election_watchdog;
+pub mod group_commit;
 pub mod leader_contact;
 pub mod leader_link;
 pub mod liveness;

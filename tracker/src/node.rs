@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::NodeConfig;
+use crate::group_commit::GroupCommit;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_net::NetworkFactory;
@@ -85,6 +86,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         liveness,
         leader_contact,
         reads: Arc::new(ReadGate::new()),
+        writes: GroupCommit::start(
+            raft.clone(),
+            args.id,
+            config.request_timeout(),
+            args.write_entries_in_flight,
+        ),
     });
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));

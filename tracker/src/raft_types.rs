@@ -1,4 +1,5 @@
-//! The openraft type configuration and the replicated command ([`Cmd`]) carried in each entry.
+//! The openraft type configuration and the replicated commands ([`Cmd`]) carried, grouped in a
+//! [`CmdBatch`], in each entry.
 //!
 //! Everything nondeterministic (time, tokens, password hashes, peer ids) is chosen by the node
 //! that proposes and travels inside the command, so `apply` on every node computes the same state.
@@ -179,11 +180,26 @@ impl Default for CmdResult {
     }
 }
 
+/// What one log entry carries: the commands the leader grouped into it (group commit), applied
+/// in order as if each were its own entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CmdBatch(pub Vec<Cmd>);
+
+impl std::fmt::Display for CmdBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} command(s)", self.0.len())
+    }
+}
+
+/// The results of one entry's commands, in order (empty for blank and membership entries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult(pub Vec<CmdResult>);
+
 openraft::declare_raft_types!(
     /// Type configuration of the tracker's Raft group.
     pub TypeConfig:
-        D = Cmd,
-        R = CmdResult,
+        D = CmdBatch,
+        R = BatchResult,
         NodeId = NodeId,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,

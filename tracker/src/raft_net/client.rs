@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
 use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use crate::raft_types::{NodeId, NodeInfo, TypeConfig};
-use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
+use proto::frame::{encode, read_message, write_frame, write_message, MAX_RAFT_FRAME_BYTES};
 
 /// Builds a [`PeerLink`] per target for openraft.
 #[derive(Clone)]
@@ -103,12 +103,18 @@ impl PeerLink {
 
     /// Sends one request and reads its reply within `ttl`, reconnecting if needed.
     async fn call(&mut self, req: RaftRequest, ttl: Duration) -> Result<RaftReply, LinkError> {
+        let body = encode(&req).map_err(|e| LinkError::Protocol(e.to_string()))?;
+        self.call_encoded(body, ttl).await
+    }
+
+    /// [`PeerLink::call`] with the request already encoded.
+    async fn call_encoded(&mut self, body: Vec<u8>, ttl: Duration) -> Result<RaftReply, LinkError> {
         let attempt = async {
             let (mut rd, mut wr) = match self.conn.take() {
                 Some(c) => c,
                 None => self.connect().await?,
             };
-            write_message(&mut wr, &req, MAX_RAFT_FRAME_BYTES)
+            write_frame(&mut wr, &body, MAX_RAFT_FRAME_BYTES)
                 .await
                 .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
             let reply = read_message::<RaftReply, _>(&mut rd, MAX_RAFT_FRAME_BYTES)
@@ -165,7 +171,22 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let ttl = option.hard_ttl();
-        match self.call(RaftRequest::AppendEntries(rpc), ttl).await {
+        let entries = rpc.entries.len();
+        let body = encode(&RaftRequest::AppendEntries(rpc)).map_err(|e| {
+            self.map_err(
+                LinkError::Protocol(e.to_string()),
+                RPCTypes::AppendEntries,
+                ttl,
+            )
+        })?;
+        if body.len() > MAX_RAFT_FRAME_BYTES && entries > 1 {
+            // openraft resends fewer entries at once for the next few requests.
+            let hint = u64::try_from(entries / 2).unwrap_or(1);
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(hint),
+            ));
+        }
+        match self.call_encoded(body, ttl).await {
             Ok(RaftReply::AppendEntries(Ok(r))) => Ok(r),
             Ok(RaftReply::AppendEntries(Err(e))) => {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))

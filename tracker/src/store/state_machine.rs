@@ -22,7 +22,7 @@ use super::tables::{KvRead, Pending, SmTrees, StoreError, Table};
 use crate::domain::records::{client_key, ClientRec};
 use crate::domain::rules::apply_op;
 use crate::domain::Fail;
-use crate::raft_types::{Cmd, CmdResult, NodeId, NodeInfo, StorageError, TypeConfig};
+use crate::raft_types::{BatchResult, Cmd, CmdResult, NodeId, NodeInfo, StorageError, TypeConfig};
 use proto::ApiError;
 
 const KEY_LAST_APPLIED: &[u8] = b"last_applied";
@@ -222,7 +222,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.stored_applied().map_err(|e| sm_read_err(&e))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CmdResult>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResult>, StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -234,15 +234,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for entry in entries {
             last_applied = Some(entry.log_id);
             match &entry.payload {
-                EntryPayload::Blank => results.push(CmdResult::default()),
+                EntryPayload::Blank => results.push(BatchResult::default()),
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                    results.push(CmdResult::default());
+                    results.push(BatchResult::default());
                 }
-                EntryPayload::Normal(cmd) => {
-                    let r = Self::apply_cmd(&mut pending, cmd)
-                        .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
-                    results.push(r);
+                EntryPayload::Normal(batch) => {
+                    let mut replies = Vec::with_capacity(batch.0.len());
+                    for cmd in &batch.0 {
+                        replies.push(Self::apply_cmd(&mut pending, cmd).map_err(|e| {
+                            StorageError::from(StorageIOError::apply(entry.log_id, &e))
+                        })?);
+                    }
+                    results.push(BatchResult(replies));
                 }
             }
         }
