@@ -196,7 +196,7 @@ impl NodeConfig {
             install_snapshot_timeout: 5000,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(a.snapshot_every),
             max_in_snapshot_log_to_keep: a.logs_to_keep,
-            max_payload_entries: 256,
+            max_payload_entries: 64,
             ..Default::default()
         };
         cfg.validate()

@@ -40,9 +40,6 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let trees = state_machine.trees().clone();
 
     let raft_listen = config.raft_listen_addr().to_string();
-    let raft_listener = TcpListener::bind(&raft_listen)
-        .await
-        .with_context(|| format!("while binding the raft address {raft_listen}"))?;
     let api_listener = TcpListener::bind(&args.api_addr)
         .await
         .with_context(|| format!("while binding the client address {}", args.api_addr))?;
@@ -52,12 +49,31 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         self_id: args.id,
         backoff: Duration::from_millis(args.heartbeat_ms * 4),
     };
-    let raft = Raft::new(args.id, raft_config, network, log_store, state_machine)
+    // Raft (its core, replication, state machine and Raft port) runs on its own thread, so a
+    // flood of client requests cannot delay heartbeats past openraft's AppendEntries time limit
+    // (one heartbeat interval) and cost the cluster its leader.
+    let (raft_runtime, raft_rt) =
+        RaftRuntime::start().context("while starting the raft runtime")?;
+    // Bound inside the Raft runtime, so its connections are driven by that runtime's reactor.
+    let raft_listener = raft_rt
+        .spawn(TcpListener::bind(raft_listen.clone()))
         .await
+        .context("while binding the raft address")?
+        .with_context(|| format!("while binding the raft address {raft_listen}"))?;
+    let raft = raft_rt
+        .spawn(Raft::new(
+            args.id,
+            raft_config,
+            network,
+            log_store,
+            state_machine,
+        ))
+        .await
+        .context("while starting raft")?
         .context("while starting raft")?;
 
     let leader_contact = Arc::new(LeaderContact::new());
-    let raft_server = tokio::spawn(crate::raft_net::server::serve(
+    let raft_server = raft_rt.spawn(crate::raft_net::server::serve(
         raft_listener,
         raft.clone(),
         args.id,
@@ -107,9 +123,35 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     if let Err(e) = raft.shutdown().await {
         tracing::warn!(%e, "raft shutdown reported an error");
     }
+    drop(raft_runtime);
     db.flush_async()
         .await
         .context("while flushing the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The Raft runtime; dropped without blocking (a runtime dropped inside another one's task would
+/// panic), on every path out of [`run`].
+struct RaftRuntime(Option<tokio::runtime::Runtime>);
+
+impl RaftRuntime {
+    /// One worker thread named `raft`; returns the guard and a handle to spawn on.
+    fn start() -> std::io::Result<(Self, tokio::runtime::Handle)> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("raft")
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        Ok((RaftRuntime(Some(rt)), handle))
+    }
+}
+
+impl Drop for RaftRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }

@@ -24,6 +24,11 @@ use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use crate::raft_types::{NodeId, NodeInfo, TypeConfig};
 use proto::frame::{encode, read_message, write_frame, write_message, MAX_RAFT_FRAME_BYTES};
 
+/// Largest AppendEntries sent with more than one entry. Entries carry whole groups of writes, so a
+/// full batch of them could take longer than the heartbeat interval (openraft's time limit for an
+/// AppendEntries) to send, append and flush under load.
+pub const MAX_APPEND_BYTES: usize = 1 << 20;
+
 /// Builds a [`PeerLink`] per target for openraft.
 #[derive(Clone)]
 pub struct NetworkFactory {
@@ -179,8 +184,9 @@ impl RaftNetwork<TypeConfig> for PeerLink {
                 ttl,
             )
         })?;
-        if body.len() > MAX_RAFT_FRAME_BYTES && entries > 1 {
-            // openraft resends fewer entries at once for the next few requests.
+        if body.len() > MAX_APPEND_BYTES && entries > 1 {
+            // openraft resends fewer entries at once for the next few requests: an AppendEntries
+            // must arrive, be written and flushed within one heartbeat interval.
             let hint = u64::try_from(entries / 2).unwrap_or(1);
             return Err(RPCError::PayloadTooLarge(
                 PayloadTooLarge::new_entries_hint(hint),
