@@ -64,8 +64,9 @@ pub struct Daemon {
     pub shares: Shares,
     /// Downloads by id.
     downloads: Mutex<HashMap<String, Arc<DownloadHandle>>>,
-    /// Announces new chunks.
-    pub reporter: mpsc::Sender<reporter::Have>,
+    /// Announces new chunks (unbounded, so a slow tracker never stalls the data path; it holds
+    /// at most one entry per chunk verified since the last report).
+    reporter: mpsc::UnboundedSender<reporter::Have>,
     /// Chunks served since start.
     pub chunks_served: AtomicU64,
     /// When a chunk last moved (for the heartbeat activity).
@@ -125,6 +126,12 @@ impl Daemon {
         } else {
             PeerActivity::Idle
         }
+    }
+
+    /// Queues a verified chunk for the next batched report to the tracker; never waits.
+    pub fn report(&self, have: reporter::Have) {
+        // The reporter task lives as long as the daemon; after it ends nothing needs reporting.
+        let _ = self.reporter.send(have);
     }
 
     /// Notes that a chunk moved.
@@ -218,7 +225,7 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         Response::ClusterKey { public_key } => public_key,
         other => anyhow::bail!("unexpected answer to the cluster key request: {other:?}"),
     };
-    let (report_tx, report_rx) = mpsc::channel(4096);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         shares: Shares::load(&home)?,
         home,
@@ -242,8 +249,10 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     let reporter = tokio::spawn(reporter::task_report(daemon.clone(), report_rx));
     let seeder = tokio::spawn(seeder::task_serve(daemon.clone(), listener));
     let heartbeat = tokio::spawn(heartbeat::task_heartbeat(daemon.clone()));
-    let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
+    // Unfinished downloads are re-verified and listed before the first control request is
+    // answered, so `peer downloads` right after a restart shows what survived on disk.
     download::resume_all(&daemon).await;
+    let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
     println!(
         "peer daemon running: user {} peer {} serving on {} (control socket {})",
         session.username,
