@@ -3,9 +3,7 @@
 //! Invariant: every chunk is in exactly one state: `Missing`, `InFlight` (one or more peers are
 //! fetching it) or `Have` (verified and written). A peer is offered the rarest missing chunk it
 //! holds, ties broken at random (so concurrent downloaders fetch different chunks and have
-//! something to trade): among all equally rare chunks if only one peer holds them, among the
-//! first [`IN_ORDER_WINDOW`] of them in file order if several do (so chunks arrive nearly in
-//! order and the whole-file SHA-1 keeps up). A peer that alone holds chunks this download misses (typically the
+//! something to trade). A peer that alone holds chunks this download misses (typically the
 //! original seeder) is asked only for those: its upload is what brings new chunks into the
 //! swarm, so chunks other peers also hold are fetched from them. Only when no chunk is missing
 //! any more but some are still in flight (the end-game) may a peer duplicate an in-flight chunk
@@ -16,10 +14,6 @@ use std::collections::{BTreeSet, HashMap};
 
 /// Bad chunks tolerated from one peer before it is dropped.
 pub const MAX_STRIKES: u32 = 3;
-
-/// A chunk several peers hold is picked at random among this many equally rare candidates
-/// that come first in the file.
-pub const IN_ORDER_WINDOW: usize = 64;
 
 /// Key of a source peer.
 pub type PeerKey = u64;
@@ -178,9 +172,11 @@ impl Scheduler {
             h && self.availability.get(i).copied().unwrap_or(0) <= 1
                 && self.state.get(i) != Some(&ChunkState::Have)
         });
-        // The rarest missing chunks this peer has, in file order.
-        let mut rarest = u32::MAX;
-        let mut ties: Vec<usize> = Vec::new();
+        // Rarest missing chunk this peer has; `count` equally rare candidates seen so far, one
+        // kept uniformly at random (reservoir sampling).
+        let mut best: Option<(u32, usize)> = None;
+        let mut count = 0u64;
+        let mut draws = Vec::new();
         for (i, s) in self.state.iter().enumerate() {
             if *s != ChunkState::Missing || !p.has.get(i).copied().unwrap_or(false) {
                 continue;
@@ -189,27 +185,24 @@ impl Scheduler {
             if sole_holder && avail > 1 {
                 continue;
             }
-            if avail < rarest {
-                rarest = avail;
-                ties.clear();
-            }
-            if avail == rarest {
-                ties.push(i);
+            match best {
+                Some((a, _)) if avail > a => {}
+                Some((a, _)) if avail == a => {
+                    count += 1;
+                    draws.push((i, count));
+                }
+                _ => {
+                    best = Some((avail, i));
+                    count = 1;
+                    draws.clear();
+                }
             }
         }
-        // Chunks one peer alone holds: any of them, so that downloaders sharing that peer ask it
-        // for different ones. Chunks several peers hold: one of the first few in file order, so
-        // the verified prefix (and the whole-file SHA-1 that follows it) keeps up with the
-        // download.
-        let window = if rarest > 1 {
-            ties.len().min(IN_ORDER_WINDOW)
-        } else {
-            ties.len()
-        };
-        let mut best = None;
-        if window > 0 {
-            let pick = (self.next_random() % window as u64) as usize;
-            best = ties.get(pick).copied();
+        let mut best = best.map(|(_, i)| i);
+        for (i, seen) in draws {
+            if self.next_random().is_multiple_of(seen) {
+                best = Some(i);
+            }
         }
         // End-game: nothing is missing any more, only in flight; duplicate a chunk only one
         // other peer fetches.
@@ -411,37 +404,6 @@ mod tests {
             s.next_for(1)
         };
         assert_eq!(first(7), first(7), "the same seed makes the same choice");
-    }
-
-    #[test]
-    fn chunks_several_peers_hold_come_nearly_in_order() {
-        let n = 4 * IN_ORDER_WINDOW;
-        let mut picks = BTreeSet::new();
-        for seed in 0..16 {
-            let mut s = Scheduler::new(n, &[], seed);
-            s.set_peer_bitfield(1, all(n));
-            s.set_peer_bitfield(2, all(n));
-            for _ in 0..IN_ORDER_WINDOW / 2 {
-                let i = s.next_for(1).unwrap();
-                assert!(
-                    (i as usize) < IN_ORDER_WINDOW * 3 / 2,
-                    "chunk {i} is far ahead"
-                );
-                picks.insert(i);
-                s.on_verified(1, i);
-            }
-        }
-        assert!(picks.len() > IN_ORDER_WINDOW / 2, "still random: {picks:?}");
-        // One holder: any chunk.
-        let far = (0..16).any(|seed| {
-            let mut s = Scheduler::new(n, &[], seed);
-            s.set_peer_bitfield(1, all(n));
-            s.next_for(1).unwrap() as usize >= IN_ORDER_WINDOW
-        });
-        assert!(
-            far,
-            "chunks one peer alone holds are drawn from the whole file"
-        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One connection to one source peer: the handshake, the request pipeline (its depth follows the
 //! peer's measured throughput), cancels, and each arriving chunk read straight from the socket
-//! into a pooled buffer, then verified and written off the executor.
+//! into a pooled buffer, then verified and written on the blocking pool.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -263,8 +263,8 @@ async fn fetch_from(
                     .await
                     .map_err(|e| retry(&e))?;
                 let (daemon, h, io) = (daemon.clone(), h.clone(), io.clone());
-                tokio::spawn(async move {
-                    verify_and_store(&daemon, &h, &io, peer, index, buf).await;
+                tokio::task::spawn_blocking(move || {
+                    verify_and_store(&daemon, &h, &io, peer, index, buf);
                     drop(permit);
                 });
             }
@@ -307,12 +307,12 @@ async fn fetch_from(
     }
 }
 
-/// Checks a chunk's SHA-1 and writes it at its offset (off the executor), then marks it held:
-/// from then on it is served to other peers, and it is reported to the tracker.
-async fn verify_and_store(
-    daemon: &Arc<Daemon>,
-    h: &Arc<DownloadHandle>,
-    io: &Arc<DataPath>,
+/// Checks a chunk's SHA-1 and writes it at its offset, then marks it held: from then on it is
+/// served to other peers, and it is reported to the tracker. Blocking: runs on the blocking pool.
+fn verify_and_store(
+    daemon: &Daemon,
+    h: &DownloadHandle,
+    io: &DataPath,
     peer: PeerKey,
     index: u32,
     buf: AlignedBuf,
@@ -320,20 +320,12 @@ async fn verify_and_store(
     let Some((offset, len)) = chunk_range(&h.manifest, index) else {
         return;
     };
-    let expected = h.manifest.chunk_hashes.get(index as usize).copied();
-    let disk = io.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let data = buf.data(len);
-        let stored = if data.len() == len && expected == Some(sha1(data)) {
-            disk.file.write_at(data, offset).map(|()| true)
-        } else {
-            Ok(false)
-        };
-        (buf, stored)
-    })
-    .await;
-    let Ok((buf, stored)) = outcome else {
-        return;
+    let expected = h.manifest.chunk_hashes.get(index as usize);
+    let data = buf.data(len);
+    let stored = if data.len() == len && expected == Some(&sha1(data)) {
+        io.file.write_at(data, offset).map(|()| true)
+    } else {
+        Ok(false)
     };
     io.pool.give(buf);
     let good = match stored {
