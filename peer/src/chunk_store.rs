@@ -69,7 +69,7 @@ impl ChunkFile {
         })
     }
 
-    /// The buffered descriptor (for `fsync` and whole-file reads).
+    /// The buffered descriptor (the one `fsync` and metadata calls use).
     pub fn file(&self) -> &File {
         &self.buffered
     }

@@ -7,6 +7,7 @@ pub mod download;
 pub mod heartbeat;
 pub mod reporter;
 pub mod seeder;
+pub mod send_file;
 pub mod shares;
 
 use std::collections::HashMap;

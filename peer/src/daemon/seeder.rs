@@ -4,10 +4,12 @@
 //! (`fstat`) that the file's size and modification time are the registered ones, and the first
 //! time it serves a chunk under them it checks the chunk's SHA-1 (a file hashed for its upload, or
 //! verified in full by its download, counts as hashed); if either check fails it stops seeding
-//! that file and tells the tracker. Each chunk is read into the connection's buffer right behind
-//! its frame header and leaves in one write.
+//! that file and tells the tracker. A chunk already found right leaves with `sendfile`, straight
+//! from the page cache ([`super::send_file`]); any other chunk is read into the connection's
+//! buffer right behind its frame header and leaves in one write.
 
 use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +24,7 @@ use proto::frame::read_frame;
 use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::tracker_msg::FileManifest;
 
+use super::send_file::send_chunk;
 use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
 use super::Daemon;
 use crate::chunk_store::ChunkFile;
@@ -199,14 +202,8 @@ fn read_chunk_checked(
         file.read_at(buf.data_mut(len), offset)?;
         return Ok(Read::Good);
     };
-    let now = Fingerprint::of_file(file.file())?;
-    if now != share.entry.fingerprint {
-        return Ok(Read::Changed(format!(
-            "{} changed since it was shared (size {} -> {}, modified again)",
-            share.entry.path.display(),
-            share.entry.fingerprint.size_bytes,
-            now.size_bytes
-        )));
+    if let Read::Changed(why) = check_unchanged(share, file)? {
+        return Ok(Read::Changed(why));
     }
     file.read_at(buf.data_mut(len), offset)?;
     if !share.verified.contains(index) {
@@ -221,6 +218,38 @@ fn read_chunk_checked(
     Ok(Read::Good)
 }
 
+/// Whether the open file still has the registered size and modification time (`fstat`).
+fn check_unchanged(share: &SharedFile, file: &ChunkFile) -> std::io::Result<Read> {
+    let now = Fingerprint::of_file(file.file())?;
+    if now == share.entry.fingerprint {
+        return Ok(Read::Good);
+    }
+    Ok(Read::Changed(format!(
+        "{} changed since it was shared (size {} -> {}, modified again)",
+        share.entry.path.display(),
+        share.entry.fingerprint.size_bytes,
+        now.size_bytes
+    )))
+}
+
+/// Sends chunk `index` of a seeded file whose SHA-1 was already found right, straight from the
+/// page cache (blocking). A file that changed is reported before anything is sent.
+fn send_checked_chunk(
+    share: &SharedFile,
+    file: &ChunkFile,
+    sock: &OwnedFd,
+    index: u32,
+) -> std::io::Result<Read> {
+    let (offset, len) = chunk_range(&share.entry.manifest, index)
+        .ok_or_else(|| std::io::Error::other("chunk index out of range"))?;
+    if let Read::Changed(why) = check_unchanged(share, file)? {
+        return Ok(Read::Changed(why));
+    }
+    let header = chunk_header(index, len).map_err(std::io::Error::other)?;
+    send_chunk(sock, file.file(), &header, offset, len)?;
+    Ok(Read::Good)
+}
+
 async fn serve_requests(
     daemon: &Arc<Daemon>,
     source: &Arc<Source>,
@@ -232,6 +261,14 @@ async fn serve_requests(
     let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
     // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
     let mut spare = Some(AlignedBuf::new(chunk_bytes));
+    // The socket for `sendfile` on the blocking pool (a duplicate descriptor; this loop is the
+    // only writer, and it waits for each send).
+    let sock = Arc::new(
+        wr.as_ref()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| e.to_string())?,
+    );
     while let Some(index) = req_rx.recv().await {
         if cancelled
             .lock()
@@ -248,6 +285,34 @@ async fn serve_requests(
             if !d.has_chunk(index) {
                 send_status(wr, index, ChunkStatus::NotAvailable).await?;
                 continue;
+            }
+        }
+        if let Source::Share(s) = source.as_ref() {
+            if s.verified.contains(index) && !daemon.corrupt_for_testing {
+                if let Some(l) = &daemon.upload_limiter {
+                    l.acquire(len).await;
+                }
+                let (src, f, out) = (source.clone(), file.clone(), sock.clone());
+                let sent = tokio::task::spawn_blocking(move || match src.as_ref() {
+                    Source::Share(s) => send_checked_chunk(s, &f, &out, index),
+                    Source::Partial(_) => Err(std::io::Error::other("not a seeded file")),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                match sent {
+                    Ok(Read::Good) => {
+                        daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
+                        daemon.touch_transfer();
+                        continue;
+                    }
+                    Ok(Read::Changed(why)) => {
+                        daemon.withdraw_share(&s.entry, &why).await;
+                        send_status(wr, index, ChunkStatus::NotFound).await?;
+                        return Err("file changed under us".into());
+                    }
+                    // Part of the frame may have left: the connection cannot go on.
+                    Err(e) => return Err(format!("cannot send chunk {index}: {e}")),
+                }
             }
         }
         let mut buf = spare.take().unwrap_or_else(|| AlignedBuf::new(chunk_bytes));
