@@ -1,6 +1,7 @@
-//! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]), reports new chunks
-//! ([`reporter`]), heartbeats ([`heartbeat`]) and answers the CLI over the control socket
-//! ([`control_server`]). Stops cleanly on SIGINT/SIGTERM.
+//! The peer daemon: serves chunks ([`seeder`], [`send_file`]), runs downloads ([`download`]),
+//! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
+//! ([`heartbeat`]) and answers the CLI over the control socket ([`control_server`]). Stops
+//! cleanly on SIGINT/SIGTERM.
 
 pub mod control_server;
 pub mod download;

@@ -19,7 +19,7 @@ const STALL_LIMIT: Duration = Duration::from_secs(20);
 /// Sends `header`, then `len` bytes of `file` from `offset`.
 ///
 /// # Errors
-/// Socket errors, a peer that stops reading for [`STALL_LIMIT`], or a file shorter than the
+/// Socket errors, a peer that stops reading for 20 s, or a file shorter than the
 /// chunk.
 pub fn send_chunk(
     sock: &OwnedFd,
