@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`home`]: the per-user home directory (session, peer id, socket, shares, downloads).
 //! - [`hashing`]: SHA-1 manifests of files and chunk checks.
+//! - [`io_buf`]: aligned, pooled chunk buffers.
+//! - [`chunk_store`]: chunk reads and writes at their offsets, direct I/O where possible.
 //! - [`control`]: the daemon's local control protocol (a unix socket in the home, owner-only).
 //! - [`rate_limit`]: upload and download caps.
 //! - [`scheduler`]: which chunk to ask which peer for (rarest first, end-game), no I/O.
@@ -12,11 +14,13 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod chunk_store;
 pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod hashing;
 pub mod home;
+pub mod io_buf;
 pub mod rate_limit;
 pub mod scheduler;
 

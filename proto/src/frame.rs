@@ -82,6 +82,23 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: usize,
 ) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(len) = read_frame_len(reader, max_bytes).await? else {
+        return Ok(None);
+    };
+    let mut body = vec![0u8; len];
+    read_body(reader, &mut body).await?;
+    Ok(Some(body))
+}
+
+/// Reads a frame's length prefix and checks it against `max_bytes`; the body stays in the stream
+/// for the caller to read where it wants it. `Ok(None)` on a clean end of stream.
+///
+/// # Errors
+/// As [`read_frame`].
+pub async fn read_frame_len<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+) -> Result<Option<usize>, FrameError> {
     let mut prefix = [0u8; 4];
     let mut filled = 0;
     while filled < prefix.len() {
@@ -102,9 +119,19 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max: max_bytes,
         });
     }
-    let mut body = vec![0u8; len];
-    match reader.read_exact(&mut body).await {
-        Ok(_) => Ok(Some(body)),
+    Ok(Some(len))
+}
+
+/// Fills `buf` with the next bytes of a frame whose prefix was read.
+///
+/// # Errors
+/// [`FrameError::Truncated`] if the stream ends first, [`FrameError::Io`] otherwise.
+pub async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> Result<(), FrameError> {
+    match reader.read_exact(buf).await {
+        Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
         Err(e) => Err(FrameError::Io(e)),
     }

@@ -8,7 +8,7 @@
 //! Frames use the same 4-byte length prefix as everywhere, then a type byte and a fixed binary
 //! layout, so a 512 KiB chunk is one copy from socket to buffer; decoding checks every length.
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::frame::FrameError;
 use crate::ticket::SignedTicket;
@@ -272,8 +272,33 @@ impl PeerFrame {
     }
 }
 
+/// Bytes before a chunk's data on the wire: the length prefix, the type byte and the index.
+pub const CHUNK_HEADER_BYTES: usize = 9;
+
+/// The header that goes right before `data_len` bytes of chunk `index`, so a sender can put it
+/// in front of data it read into a buffer and send both with one write.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] if the frame would exceed [`MAX_PEER_FRAME_BYTES`].
+pub fn chunk_header(index: u32, data_len: usize) -> Result<[u8; CHUNK_HEADER_BYTES], FrameError> {
+    let len = data_len + 5;
+    let too_large = FrameError::TooLarge {
+        len,
+        max: MAX_PEER_FRAME_BYTES,
+    };
+    if len > MAX_PEER_FRAME_BYTES {
+        return Err(too_large);
+    }
+    let prefix = u32::try_from(len).map_err(|_| too_large)?;
+    let mut head = [0u8; CHUNK_HEADER_BYTES];
+    head[..4].copy_from_slice(&prefix.to_be_bytes());
+    head[4] = T_CHUNK;
+    head[5..].copy_from_slice(&index.to_be_bytes());
+    Ok(head)
+}
+
 /// Writes a chunk frame straight from `data` without building a [`PeerFrame`] (no copy).
-/// Does not flush: the caller batches writes through a buffered writer and flushes.
+/// Does not flush.
 ///
 /// # Errors
 /// I/O errors, or [`FrameError::TooLarge`].
@@ -282,20 +307,61 @@ pub async fn write_chunk<W: AsyncWrite + Unpin>(
     index: u32,
     data: &[u8],
 ) -> Result<(), FrameError> {
-    let len = data.len() + 5;
-    if len > MAX_PEER_FRAME_BYTES {
-        return Err(FrameError::TooLarge {
-            len,
-            max: MAX_PEER_FRAME_BYTES,
-        });
-    }
-    let mut head = [0u8; 9];
-    head[..4].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-    head[4] = T_CHUNK;
-    head[5..].copy_from_slice(&index.to_be_bytes());
+    let head = chunk_header(index, data.len())?;
     w.write_all(&head).await?;
     w.write_all(data).await?;
     Ok(())
+}
+
+/// The start of a received frame, as [`read_frame_start`] returns it.
+#[derive(Debug)]
+pub enum FrameStart {
+    /// A chunk frame: its `data_len` bytes of data follow in the stream, for the caller to read
+    /// straight into its own buffer (with [`crate::frame::read_body`]).
+    Chunk {
+        /// Chunk index.
+        index: u32,
+        /// Bytes of data still to read.
+        data_len: usize,
+    },
+    /// Any other frame, read and decoded whole.
+    Other(PeerFrame),
+}
+
+/// Reads the next frame up to the start of a chunk's data, enforcing [`MAX_PEER_FRAME_BYTES`]
+/// before anything is allocated, so chunk data can go from the socket to its final buffer in one
+/// copy. `Ok(None)` on a clean end of stream.
+///
+/// # Errors
+/// As [`crate::frame::read_frame`] and [`PeerFrame::decode`].
+pub async fn read_frame_start<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<Option<FrameStart>, FrameError> {
+    let Some(len) = crate::frame::read_frame_len(r, MAX_PEER_FRAME_BYTES).await? else {
+        return Ok(None);
+    };
+    let mut kind = [0u8; 1];
+    if len == 0 {
+        return Err(malformed("empty"));
+    }
+    crate::frame::read_body(r, &mut kind).await?;
+    if kind == [T_CHUNK] {
+        let mut index = [0u8; 4];
+        if len < 5 {
+            return Err(malformed("truncated"));
+        }
+        crate::frame::read_body(r, &mut index).await?;
+        return Ok(Some(FrameStart::Chunk {
+            index: u32::from_be_bytes(index),
+            data_len: len - 5,
+        }));
+    }
+    let mut body = vec![0u8; len];
+    if let Some((first, rest)) = body.split_first_mut() {
+        *first = kind[0];
+        crate::frame::read_body(r, rest).await?;
+    }
+    PeerFrame::decode(body).map(|f| Some(FrameStart::Other(f)))
 }
 
 #[cfg(test)]
@@ -358,6 +424,63 @@ mod tests {
         for t in 0..=255u8 {
             let _ = PeerFrame::decode(vec![t; 3]);
         }
+    }
+
+    #[tokio::test]
+    async fn frame_start_leaves_chunk_data_in_the_stream() {
+        let mut wire = Vec::new();
+        write_chunk(&mut wire, 5, b"abcdef").await.unwrap();
+        PeerFrame::Status {
+            index: 2,
+            status: ChunkStatus::NotAvailable,
+        }
+        .write_to(&mut wire)
+        .await
+        .unwrap();
+        let mut rd = &wire[..];
+        match read_frame_start(&mut rd).await.unwrap() {
+            Some(FrameStart::Chunk { index, data_len }) => assert_eq!((index, data_len), (5, 6)),
+            other => panic!("{other:?}"),
+        }
+        let mut data = [0u8; 6];
+        crate::frame::read_body(&mut rd, &mut data).await.unwrap();
+        assert_eq!(&data, b"abcdef");
+        match read_frame_start(&mut rd).await.unwrap() {
+            Some(FrameStart::Other(PeerFrame::Status { index: 2, .. })) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(read_frame_start(&mut rd).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn frame_start_checks_lengths_and_never_panics() {
+        let huge = u32::try_from(MAX_PEER_FRAME_BYTES + 1)
+            .unwrap()
+            .to_be_bytes();
+        assert!(matches!(
+            read_frame_start(&mut &huge[..]).await,
+            Err(FrameError::TooLarge { .. })
+        ));
+        // Every prefix of a chunk frame and of a short, lying chunk frame.
+        let mut wire = Vec::new();
+        write_chunk(&mut wire, 1, b"xyz").await.unwrap();
+        let lying = [0, 0, 0, 3, T_CHUNK, 0, 0, 0, 1];
+        for bytes in [&wire[..], &lying[..]] {
+            for cut in 0..bytes.len() {
+                let _ = read_frame_start(&mut &bytes[..cut]).await;
+            }
+        }
+        assert!(read_frame_start(&mut &lying[..]).await.is_err());
+        assert!(read_frame_start(&mut &[0u8, 0, 0, 0][..]).await.is_err());
+    }
+
+    #[test]
+    fn chunk_header_refuses_oversized_chunks() {
+        assert!(chunk_header(0, MAX_PEER_FRAME_BYTES).is_err());
+        assert_eq!(
+            chunk_header(7, 3).unwrap(),
+            [0, 0, 0, 8, T_CHUNK, 0, 0, 0, 7]
+        );
     }
 
     #[tokio::test]

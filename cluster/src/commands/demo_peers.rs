@@ -161,7 +161,7 @@ pub async fn run(
     for (k, t) in finished.iter().enumerate() {
         let secs = t.unwrap_or_default().as_secs_f64();
         println!(
-            "   {:<6} finished in {secs:.2} s ({:.1} MiB/s), byte-identical (SHA-1 per chunk and whole file)",
+            "   {:<6} finished in {secs:.2} s ({:.1} MiB/s), byte-identical (SHA-1 of every chunk checked)",
             peers[k + 1].name,
             size_mib / secs.max(0.001)
         );

@@ -1,12 +1,14 @@
-//! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]), reports new chunks
-//! ([`reporter`]), heartbeats ([`heartbeat`]) and answers the CLI over the control socket
-//! ([`control_server`]). Stops cleanly on SIGINT/SIGTERM.
+//! The peer daemon: serves chunks ([`seeder`], [`send_file`]), runs downloads ([`download`]),
+//! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
+//! ([`heartbeat`]) and answers the CLI over the control socket ([`control_server`]). Stops
+//! cleanly on SIGINT/SIGTERM.
 
 pub mod control_server;
 pub mod download;
 pub mod heartbeat;
 pub mod reporter;
 pub mod seeder;
+pub mod send_file;
 pub mod shares;
 
 use std::collections::HashMap;
@@ -64,8 +66,9 @@ pub struct Daemon {
     pub shares: Shares,
     /// Downloads by id.
     downloads: Mutex<HashMap<String, Arc<DownloadHandle>>>,
-    /// Announces new chunks.
-    pub reporter: mpsc::Sender<reporter::Have>,
+    /// Announces new chunks (unbounded, so a slow tracker never stalls the data path; it holds
+    /// at most one entry per chunk verified since the last report).
+    reporter: mpsc::UnboundedSender<reporter::Have>,
     /// Chunks served since start.
     pub chunks_served: AtomicU64,
     /// When a chunk last moved (for the heartbeat activity).
@@ -125,6 +128,12 @@ impl Daemon {
         } else {
             PeerActivity::Idle
         }
+    }
+
+    /// Queues a verified chunk for the next batched report to the tracker; never waits.
+    pub fn report(&self, have: reporter::Have) {
+        // The reporter task lives as long as the daemon; after it ends nothing needs reporting.
+        let _ = self.reporter.send(have);
     }
 
     /// Notes that a chunk moved.
@@ -218,7 +227,7 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         Response::ClusterKey { public_key } => public_key,
         other => anyhow::bail!("unexpected answer to the cluster key request: {other:?}"),
     };
-    let (report_tx, report_rx) = mpsc::channel(4096);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         shares: Shares::load(&home)?,
         home,
@@ -242,8 +251,10 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     let reporter = tokio::spawn(reporter::task_report(daemon.clone(), report_rx));
     let seeder = tokio::spawn(seeder::task_serve(daemon.clone(), listener));
     let heartbeat = tokio::spawn(heartbeat::task_heartbeat(daemon.clone()));
-    let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
+    // Unfinished downloads are re-verified and listed before the first control request is
+    // answered, so `peer downloads` right after a restart shows what survived on disk.
     download::resume_all(&daemon).await;
+    let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
     println!(
         "peer daemon running: user {} peer {} serving on {} (control socket {})",
         session.username,

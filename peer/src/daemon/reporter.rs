@@ -29,7 +29,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs until the channel closes, flushing a batch at most [`FLUSH_EVERY`] after its first
 /// chunk arrived, or as soon as it holds [`FLUSH_AT_CHUNKS`] chunks.
-pub async fn task_report(daemon: Arc<Daemon>, mut rx: mpsc::Receiver<Have>) {
+pub async fn task_report(daemon: Arc<Daemon>, mut rx: mpsc::UnboundedReceiver<Have>) {
     let mut pending: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
     let mut count = 0usize;
     let mut deadline: Option<Instant> = None;

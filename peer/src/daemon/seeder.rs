@@ -1,27 +1,35 @@
 //! Serves chunks to other peers: checks the download ticket offline with the cluster's public key,
 //! then answers pipelined requests from the file's original location (or from a download still in
-//! progress, for the chunks already verified). Before sending a chunk of an uploaded file it
-//! checks that the file is unchanged and that the chunk still hashes to the registered SHA-1; if
-//! not, it stops seeding that file and tells the tracker.
+//! progress, for the chunks already verified). Before each chunk of a seeded file it checks
+//! (`fstat`) that the file's size and modification time are the registered ones, and the first
+//! time it serves a chunk under them it checks the chunk's SHA-1 (a file hashed for its upload, or
+//! verified in full by its download, counts as hashed); if either check fails it stops seeding
+//! that file and tells the tracker. A chunk already found right leaves with `sendfile`, straight
+//! from the page cache ([`super::send_file`]); any other chunk is read into the connection's
+//! buffer right behind its frame header and leaves in one write.
 
 use std::collections::HashSet;
-use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use proto::frame::read_frame;
-use proto::peer_msg::{write_chunk, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
+use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::tracker_msg::FileManifest;
 
-use super::shares::ShareEntry;
+use super::send_file::send_chunk;
+use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
 use super::Daemon;
-use crate::hashing::{read_chunk, sha1};
+use crate::chunk_store::ChunkFile;
+use crate::hashing::{chunk_range, sha1};
+use crate::io_buf::AlignedBuf;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests one connection may queue.
@@ -51,10 +59,16 @@ pub async fn task_serve(daemon: Arc<Daemon>, listener: TcpListener) {
     }
 }
 
+/// A seeded file and the chunks found to hash right under its fingerprint.
+struct SharedFile {
+    entry: Arc<ShareEntry>,
+    verified: Arc<VerifiedChunks>,
+}
+
 /// Where a connection's chunks come from.
 enum Source {
     /// An uploaded file or a finished download.
-    Share(Arc<ShareEntry>),
+    Share(SharedFile),
     /// A download in progress: only verified chunks.
     Partial(Arc<super::download::DownloadHandle>),
 }
@@ -62,13 +76,13 @@ enum Source {
 impl Source {
     fn manifest(&self) -> &FileManifest {
         match self {
-            Source::Share(s) => &s.manifest,
+            Source::Share(s) => &s.entry.manifest,
             Source::Partial(d) => &d.manifest,
         }
     }
 }
 
-async fn refuse(wr: &mut tokio::net::tcp::OwnedWriteHalf, why: &str) -> String {
+async fn refuse(wr: &mut OwnedWriteHalf, why: &str) -> String {
     let _ = PeerFrame::Refused(why.to_string()).write_to(wr).await;
     why.to_string()
 }
@@ -99,27 +113,31 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
         Ok(t) => t,
         Err(e) => return Err(refuse(&mut wr, &format!("ticket refused: {e}")).await),
     };
-    let source = if let Some(share) = daemon.shares.get(&ticket.group, &ticket.file_name) {
-        Source::Share(share)
+    let source = if let Some(entry) = daemon.shares.get(&ticket.group, &ticket.file_name) {
+        let verified = daemon.shares.verified(&entry);
+        Source::Share(SharedFile { entry, verified })
     } else if let Some(d) = daemon.download_for(&ticket.group, &ticket.file_name) {
         Source::Partial(d)
     } else {
         return Err(refuse(&mut wr, "file not shared here").await);
     };
+    let source = Arc::new(source);
     if source.manifest().file_hash != ticket.file_hash {
         return Err(refuse(&mut wr, "ticket is for another version of this file").await);
     }
-    let path = match &source {
+    let opened = match source.as_ref() {
         Source::Share(s) => {
-            if let Err(why) = s.check_unchanged() {
-                daemon.withdraw_share(s, &why).await;
+            if let Err(why) = s.entry.check_unchanged() {
+                daemon.withdraw_share(&s.entry, &why).await;
                 return Err(refuse(&mut wr, "file not shared here any more").await);
             }
-            s.path.clone()
+            // Seeded files are read again and again: through the page cache.
+            ChunkFile::open_read_cached(&s.entry.path)
         }
-        Source::Partial(d) => d.part.clone(),
+        // Written direct by the download, so not in the page cache: read direct too.
+        Source::Partial(d) => ChunkFile::open_read(&d.part),
     };
-    let file = match File::open(&path) {
+    let file = match opened {
         Ok(f) => Arc::new(f),
         Err(e) => return Err(refuse(&mut wr, &format!("cannot open the file: {e}")).await),
     };
@@ -154,34 +172,104 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
             }
         }
     });
-    let mut wr = BufWriter::with_capacity(1 << 20, wr);
     let outcome = serve_requests(&daemon, &source, &file, &mut wr, &mut req_rx, &cancelled).await;
     reader.abort();
-    let _ = wr.flush().await;
     outcome
+}
+
+/// What reading a chunk found.
+enum Read {
+    /// The data is in the buffer and may be sent.
+    Good,
+    /// The file is not the registered one any more (the reason).
+    Changed(String),
+}
+
+/// Reads chunk `index` into `buf` (blocking). For a seeded file it first checks (`fstat`) that
+/// the size and modification time are still the registered ones, and hashes the chunk if it has
+/// not been found right under them before; a download in progress serves only chunks it
+/// verified itself.
+fn read_chunk_checked(
+    source: &Source,
+    file: &ChunkFile,
+    buf: &mut AlignedBuf,
+    index: u32,
+) -> std::io::Result<Read> {
+    let manifest = source.manifest();
+    let (offset, len) = chunk_range(manifest, index)
+        .ok_or_else(|| std::io::Error::other("chunk index out of range"))?;
+    let Source::Share(share) = source else {
+        file.read_at(buf.data_mut(len), offset)?;
+        return Ok(Read::Good);
+    };
+    if let Read::Changed(why) = check_unchanged(share, file)? {
+        return Ok(Read::Changed(why));
+    }
+    file.read_at(buf.data_mut(len), offset)?;
+    if !share.verified.contains(index) {
+        if manifest.chunk_hashes.get(index as usize) != Some(&sha1(buf.data(len))) {
+            return Ok(Read::Changed(format!(
+                "chunk {index} of {} no longer matches its hash",
+                share.entry.path.display()
+            )));
+        }
+        share.verified.insert(index);
+    }
+    Ok(Read::Good)
+}
+
+/// Whether the open file still has the registered size and modification time (`fstat`).
+fn check_unchanged(share: &SharedFile, file: &ChunkFile) -> std::io::Result<Read> {
+    let now = Fingerprint::of_file(file.file())?;
+    if now == share.entry.fingerprint {
+        return Ok(Read::Good);
+    }
+    Ok(Read::Changed(format!(
+        "{} changed since it was shared (size {} -> {}, modified again)",
+        share.entry.path.display(),
+        share.entry.fingerprint.size_bytes,
+        now.size_bytes
+    )))
+}
+
+/// Sends chunk `index` of a seeded file whose SHA-1 was already found right, straight from the
+/// page cache (blocking). A file that changed is reported before anything is sent.
+fn send_checked_chunk(
+    share: &SharedFile,
+    file: &ChunkFile,
+    sock: &OwnedFd,
+    index: u32,
+) -> std::io::Result<Read> {
+    let (offset, len) = chunk_range(&share.entry.manifest, index)
+        .ok_or_else(|| std::io::Error::other("chunk index out of range"))?;
+    if let Read::Changed(why) = check_unchanged(share, file)? {
+        return Ok(Read::Changed(why));
+    }
+    let header = chunk_header(index, len).map_err(std::io::Error::other)?;
+    send_chunk(sock, file.file(), &header, offset, len)?;
+    Ok(Read::Good)
 }
 
 async fn serve_requests(
     daemon: &Arc<Daemon>,
-    source: &Source,
-    file: &Arc<File>,
-    wr: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    source: &Arc<Source>,
+    file: &Arc<ChunkFile>,
+    wr: &mut OwnedWriteHalf,
     req_rx: &mut mpsc::Receiver<u32>,
     cancelled: &Arc<Mutex<HashSet<u32>>>,
 ) -> Result<(), String> {
-    let manifest = Arc::new(source.manifest().clone());
-    loop {
-        // Flush only when no further request is queued, so pipelined chunks share syscalls.
-        let index = match req_rx.try_recv() {
-            Ok(i) => i,
-            Err(_) => {
-                wr.flush().await.map_err(|e| e.to_string())?;
-                match req_rx.recv().await {
-                    Some(i) => i,
-                    None => return Ok(()),
-                }
-            }
-        };
+    let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
+    // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
+    let mut spare = Some(AlignedBuf::new(chunk_bytes));
+    // The socket for `sendfile` on the blocking pool (a duplicate descriptor; this loop is the
+    // only writer, and it waits for each send).
+    let sock = Arc::new(
+        wr.as_ref()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| e.to_string())?,
+    );
+    while let Some(index) = req_rx.recv().await {
         if cancelled
             .lock()
             .map(|mut c| c.remove(&index))
@@ -189,64 +277,92 @@ async fn serve_requests(
         {
             continue;
         }
-        if index as usize >= manifest.chunk_hashes.len() {
+        let Some((_, len)) = chunk_range(source.manifest(), index) else {
             send_status(wr, index, ChunkStatus::NotFound).await?;
             continue;
-        }
-        if let Source::Partial(d) = source {
+        };
+        if let Source::Partial(d) = source.as_ref() {
             if !d.has_chunk(index) {
                 send_status(wr, index, ChunkStatus::NotAvailable).await?;
                 continue;
             }
         }
-        let (f, m) = (file.clone(), manifest.clone());
-        let read = tokio::task::spawn_blocking(move || {
-            let data = read_chunk(&f, &m, index)?;
-            let ok = m.chunk_hashes.get(index as usize) == Some(&sha1(&data));
-            Ok::<_, std::io::Error>((data, ok))
+        if let Source::Share(s) = source.as_ref() {
+            if s.verified.contains(index) && !daemon.corrupt_for_testing {
+                if let Some(l) = &daemon.upload_limiter {
+                    l.acquire(len).await;
+                }
+                let (src, f, out) = (source.clone(), file.clone(), sock.clone());
+                let sent = tokio::task::spawn_blocking(move || match src.as_ref() {
+                    Source::Share(s) => send_checked_chunk(s, &f, &out, index),
+                    Source::Partial(_) => Err(std::io::Error::other("not a seeded file")),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                match sent {
+                    Ok(Read::Good) => {
+                        daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
+                        daemon.touch_transfer();
+                        continue;
+                    }
+                    Ok(Read::Changed(why)) => {
+                        daemon.withdraw_share(&s.entry, &why).await;
+                        send_status(wr, index, ChunkStatus::NotFound).await?;
+                        return Err("file changed under us".into());
+                    }
+                    // Part of the frame may have left: the connection cannot go on.
+                    Err(e) => return Err(format!("cannot send chunk {index}: {e}")),
+                }
+            }
+        }
+        let mut buf = spare.take().unwrap_or_else(|| AlignedBuf::new(chunk_bytes));
+        let (src, f) = (source.clone(), file.clone());
+        let (mut buf, read) = tokio::task::spawn_blocking(move || {
+            let read = read_chunk_checked(&src, &f, &mut buf, index);
+            (buf, read)
         })
         .await
         .map_err(|e| e.to_string())?;
-        let data = match read {
-            Ok((data, true)) => data,
-            Ok((_, false)) | Err(_) => {
-                if let Source::Share(s) = source {
-                    daemon
-                        .withdraw_share(
-                            s,
-                            &format!(
-                                "chunk {index} of {} no longer matches its hash",
-                                s.path.display()
-                            ),
-                        )
-                        .await;
+        match read {
+            Ok(Read::Good) => {}
+            Ok(Read::Changed(why)) => {
+                if let Source::Share(s) = source.as_ref() {
+                    daemon.withdraw_share(&s.entry, &why).await;
                 }
                 send_status(wr, index, ChunkStatus::NotFound).await?;
                 return Err("file changed under us".into());
             }
-        };
-        let data = if daemon.corrupt_for_testing {
-            let mut d = data;
-            if let Some(b) = d.first_mut() {
+            Err(e) => {
+                if let Source::Share(s) = source.as_ref() {
+                    let why = format!("cannot read {}: {e}", s.entry.path.display());
+                    daemon.withdraw_share(&s.entry, &why).await;
+                }
+                send_status(wr, index, ChunkStatus::NotFound).await?;
+                return Err(format!("cannot read chunk {index}: {e}"));
+            }
+        }
+        if daemon.corrupt_for_testing {
+            if let Some(b) = buf.data_mut(len).first_mut() {
                 *b ^= 0xff;
             }
-            d
-        } else {
-            data
-        };
-        if let Some(l) = &daemon.upload_limiter {
-            l.acquire(data.len()).await;
         }
-        write_chunk(wr, index, &data)
-            .await
-            .map_err(|e| e.to_string())?;
+        if let Some(l) = &daemon.upload_limiter {
+            l.acquire(len).await;
+        }
+        let header = chunk_header(index, len).map_err(|e| e.to_string())?;
+        let frame = buf
+            .framed(&header, len)
+            .ok_or("chunk header larger than the buffer's headroom")?;
+        wr.write_all(frame).await.map_err(|e| e.to_string())?;
+        spare = Some(buf);
         daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
         daemon.touch_transfer();
     }
+    Ok(())
 }
 
 async fn send_status(
-    wr: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    wr: &mut OwnedWriteHalf,
     index: u32,
     status: ChunkStatus,
 ) -> Result<(), String> {

@@ -2,6 +2,7 @@
 
 mod cli_flow;
 mod faults;
+mod limits;
 mod swarm;
 mod tickets;
 mod util;

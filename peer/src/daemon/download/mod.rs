@@ -1,52 +1,59 @@
 //! One download: fetches the manifest, sources and a ticket from the tracker, connects to every
 //! online peer that holds chunks, pipelines requests (queue depth follows each peer's measured
 //! throughput), checks each chunk's SHA-1 off the executor, writes it at its offset into a
-//! preallocated `.part` file, serves and reports it at once, and finally checks the whole-file
-//! SHA-1 and renames the file into place.
+//! preallocated `.part` file (direct I/O where possible, see [`crate::chunk_store`]), serves and
+//! reports it at once, and when every chunk is in, syncs the file and renames it into place.
+//!
+//! Every byte of the file belongs to exactly one chunk and every chunk is checked against the
+//! SHA-1 the tracker holds for it before it is written, so the file is verified once the last
+//! chunk is. The whole-file SHA-1 of the manifest is not computed again: that would be a second
+//! SHA-1 pass over the file (plus reading it back), which cost as much CPU as the rest of the
+//! download and, with chunks arriving in random order, ran mostly after the last chunk.
 //!
 //! Resume: `downloads/<id>.json` holds the download and `downloads/<id>.bits` the verified chunks;
 //! the bits are written only after the data they claim was fsynced, and re-verified on restart.
 
+mod fetch;
+
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
 
-use proto::frame::read_frame;
-use proto::peer_msg::{ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::ticket::SignedTicket;
-use proto::tracker_msg::{FileManifest, ReadRequest, Response, Sha1Digest, Source};
-use sha1::{Digest, Sha1};
+use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
 
 use super::reporter::Have;
 use super::shares::{Fingerprint, ShareEntry};
 use super::Daemon;
+use crate::chunk_store::ChunkFile;
 use crate::control::{DownloadInfo, DownloadState};
-use crate::hashing::{chunk_range, read_chunk, sha1};
+use crate::hashing::{chunk_range, sha1};
 use crate::home::{read_json, write_json_private, write_private};
-use crate::scheduler::{PeerKey, Received, Scheduler};
+use crate::io_buf::{AlignedBuf, BufPool};
+use crate::scheduler::{PeerKey, Scheduler};
 
 /// How often sources (and the chunks partial seeders hold) are refreshed from the tracker: stale
 /// holdings make downloaders ask the original seeder for chunks the swarm already has.
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
-/// A connected peer with nothing we need is kept this long in case it gets more.
-const IDLE_PEER_LIMIT: Duration = Duration::from_secs(10);
 /// Give up after this long without any source or progress.
 const STALL_LIMIT: Duration = Duration::from_secs(120);
-/// Reconnection attempts per peer.
-const MAX_CONNECT_ATTEMPTS: u32 = 6;
-/// No answer from a peer for this long: drop the connection and requeue.
-const PEER_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// Chunks being hashed and written at once (bounds memory).
 const VERIFY_SLOTS: usize = 8;
+/// Free chunk buffers kept for reuse: enough for the verify slots and the chunks being received.
+const POOLED_BUFFERS: usize = VERIFY_SLOTS + 8;
+
+/// What a download's tasks share to move chunk bytes: the `.part` file, the buffer pool and
+/// the verify slots.
+struct DataPath {
+    file: ChunkFile,
+    pool: BufPool,
+    slots: Arc<Semaphore>,
+}
 
 /// What `downloads/<id>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -356,7 +363,7 @@ pub async fn resume_all(daemon: &Arc<Daemon>) {
         daemon.add_download(handle.clone());
         for (i, &h) in have.iter().enumerate() {
             if h {
-                let _ = daemon.reporter.try_send(Have {
+                daemon.report(Have {
                     group: record.group.clone(),
                     name: record.name.clone(),
                     index: u32::try_from(i).unwrap_or(u32::MAX),
@@ -367,19 +374,24 @@ pub async fn resume_all(daemon: &Arc<Daemon>) {
     }
 }
 
-/// Which of the claimed chunks really hash right on disk.
+/// Which of the claimed chunks really hash right on disk (read direct where possible: a
+/// download's data is written direct, so the page cache does not hold it).
 fn reverify(part: &std::path::Path, m: &FileManifest, claimed: &[bool]) -> Vec<bool> {
-    let Ok(file) = File::open(part) else {
+    let Ok(file) = ChunkFile::open_read(part) else {
         return vec![false; claimed.len()];
     };
+    let mut buf = AlignedBuf::new(usize::try_from(m.chunk_size_bytes).unwrap_or(usize::MAX));
     claimed
         .iter()
         .enumerate()
         .map(|(i, &c)| {
             c && u32::try_from(i)
                 .ok()
-                .and_then(|idx| read_chunk(&file, m, idx).ok())
-                .is_some_and(|data| m.chunk_hashes.get(i) == Some(&sha1(&data)))
+                .and_then(|idx| chunk_range(m, idx))
+                .is_some_and(|(offset, len)| {
+                    file.read_at(buf.data_mut(len), offset).is_ok()
+                        && m.chunk_hashes.get(i) == Some(&sha1(buf.data(len)))
+                })
         })
         .collect()
 }
@@ -407,15 +419,14 @@ async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
 }
 
 async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), String> {
-    let file = Arc::new(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .read(true)
-            .open(&h.part)
-            .map_err(|e| format!("cannot open {}: {e}", h.part.display()))?,
-    );
-    let slots = Arc::new(Semaphore::new(VERIFY_SLOTS));
-    let whole_hash = tokio::spawn(task_whole_file_hash(h.clone(), file.clone()));
+    let file = ChunkFile::open_rw(&h.part)
+        .map_err(|e| format!("cannot open {}: {e}", h.part.display()))?;
+    let chunk_bytes = usize::try_from(h.manifest.chunk_size_bytes).unwrap_or(usize::MAX);
+    let io = Arc::new(DataPath {
+        file,
+        pool: BufPool::new(chunk_bytes, POOLED_BUFFERS),
+        slots: Arc::new(Semaphore::new(VERIFY_SLOTS)),
+    });
     let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut last_progress = (Instant::now(), h.bytes_done.load(Ordering::Relaxed));
     let mut next_refresh = Instant::now();
@@ -457,11 +468,10 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
                             "source"
                         );
                         if useful && !running {
-                            let task = tokio::spawn(task_peer(
+                            let task = tokio::spawn(fetch::task_peer(
                                 daemon.clone(),
                                 h.clone(),
-                                file.clone(),
-                                slots.clone(),
+                                io.clone(),
                                 src.peer_id,
                                 src.addr.clone(),
                             ));
@@ -475,7 +485,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         }
         if last_flush.elapsed() >= Duration::from_secs(1) && h.unflushed.load(Ordering::Relaxed) > 0
         {
-            flush_resume(daemon, h, &file).await;
+            flush_resume(daemon, h, &io).await;
             last_flush = Instant::now();
         }
         let done = h.bytes_done.load(Ordering::Relaxed);
@@ -492,29 +502,20 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         t.abort();
     }
     // Wait for in-flight verifications to finish writing.
-    let _ = slots.acquire_many(VERIFY_SLOTS as u32).await;
+    let _ = io.slots.acquire_many(VERIFY_SLOTS as u32).await;
     h.changed.notify_waiters();
-    let whole = whole_hash
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot read back the file: {e}"))?;
-    let f = file.clone();
-    tokio::task::spawn_blocking(move || f.sync_all())
+    let disk = io.clone();
+    tokio::task::spawn_blocking(move || disk.file.sync_all())
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot sync {}: {e} (disk full?)", h.part.display()))?;
-    if whole != h.manifest.file_hash {
-        return Err(
-            "whole-file SHA-1 mismatch after every chunk verified (disk corruption?)".into(),
-        );
-    }
-    flush_resume(daemon, h, &file).await;
+    flush_resume(daemon, h, &io).await;
     std::fs::rename(&h.part, &h.dest)
         .map_err(|e| format!("cannot move the file into place: {e}"))?;
     let fingerprint = Fingerprint::of(&h.dest).map_err(|e| e.to_string())?;
     daemon
         .shares
-        .insert(ShareEntry {
+        .insert_verified(ShareEntry {
             group: h.group.clone(),
             name: h.name.clone(),
             path: h.dest.clone(),
@@ -525,65 +526,17 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
     Ok(())
 }
 
-/// Hashes the file in order while it downloads: whenever the verified prefix grows, the new
-/// chunks are read back (from the page cache) and fed to one SHA-1, so at the end only the last
-/// chunks remain to hash instead of a whole second pass.
-async fn task_whole_file_hash(
-    h: Arc<DownloadHandle>,
-    file: Arc<File>,
-) -> std::io::Result<Sha1Digest> {
-    let count = h.manifest.chunk_hashes.len();
-    let mut hasher = Some(Sha1::new());
-    let mut next = 0usize;
-    while next < count {
-        let ready: Vec<u32> = {
-            let s = h
-                .sched
-                .lock()
-                .map_err(|_| std::io::Error::other("scheduler poisoned"))?;
-            (next..count)
-                .map_while(|i| u32::try_from(i).ok().filter(|&i| s.has(i)))
-                .take(64)
-                .collect()
-        };
-        if ready.is_empty() {
-            if h.state() != DownloadState::Running {
-                return Err(std::io::Error::other("download stopped"));
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(100), h.changed.notified()).await;
-            continue;
-        }
-        next += ready.len();
-        let (f, m, mut hs) = (
-            file.clone(),
-            h.manifest.clone(),
-            hasher.take().unwrap_or_default(),
-        );
-        hasher = Some(
-            tokio::task::spawn_blocking(move || {
-                for i in ready {
-                    hs.update(read_chunk(&f, &m, i)?);
-                }
-                Ok::<_, std::io::Error>(hs)
-            })
-            .await
-            .map_err(std::io::Error::other)??,
-        );
-    }
-    Ok(hasher.unwrap_or_default().finalize().into())
-}
-
 /// fsyncs the data, then records which chunks it holds.
-async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, file: &Arc<File>) {
+async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<DataPath>) {
     let bits = match h.sched.lock() {
         Ok(s) => s.have_bits(),
         Err(_) => return,
     };
     h.unflushed.store(0, Ordering::Relaxed);
-    let f = file.clone();
+    let disk = io.clone();
     let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
     let res = tokio::task::spawn_blocking(move || {
-        f.sync_data()?;
+        disk.file.sync_data()?;
         write_private(&path, &bits_to_bytes(&bits))
             .map_err(|e| std::io::Error::other(e.to_string()))
     })
@@ -591,297 +544,4 @@ async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, file: &Arc<File>) {
     if !matches!(res, Ok(Ok(()))) {
         tracing::warn!(id = %h.id, "could not save the resume state (disk full?)");
     }
-}
-
-/// Fetches chunks from one peer until the download completes, the peer is dropped, or it stays
-/// unreachable.
-async fn task_peer(
-    daemon: Arc<Daemon>,
-    h: Arc<DownloadHandle>,
-    file: Arc<File>,
-    slots: Arc<Semaphore>,
-    peer: PeerKey,
-    addr: String,
-) {
-    let mut attempts = 0u32;
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let (complete, usable) = h
-            .sched
-            .lock()
-            .map(|s| (s.is_complete(), s.is_usable(peer)))
-            .unwrap_or((true, false));
-        if complete || !usable || h.state() != DownloadState::Running {
-            return;
-        }
-        let Some(ticket) = h.ticket.lock().ok().and_then(|t| t.clone()) else {
-            return;
-        };
-        h.peers_connected.fetch_add(1, Ordering::Relaxed);
-        let result = fetch_from(&daemon, &h, &file, &slots, peer, &addr, &ticket).await;
-        h.peers_connected.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(mut s) = h.sched.lock() {
-            s.on_peer_lost(peer);
-        }
-        h.changed.notify_waiters();
-        match result {
-            Ok(()) => return,
-            Err(PeerEnd::Gone(why)) => {
-                tracing::debug!(peer, %why, "peer has nothing more for us");
-                return;
-            }
-            Err(PeerEnd::Retry(why)) => {
-                attempts += 1;
-                tracing::debug!(peer, %addr, %why, attempts, "peer connection failed");
-                if attempts >= MAX_CONNECT_ATTEMPTS {
-                    return;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-enum PeerEnd {
-    /// Worth retrying (network trouble).
-    Retry(String),
-    /// Refused or useless: do not retry.
-    Gone(String),
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn fetch_from(
-    daemon: &Arc<Daemon>,
-    h: &Arc<DownloadHandle>,
-    file: &Arc<File>,
-    slots: &Arc<Semaphore>,
-    peer: PeerKey,
-    addr: &str,
-    ticket: &SignedTicket,
-) -> Result<(), PeerEnd> {
-    let retry = |e: &dyn std::fmt::Display| PeerEnd::Retry(e.to_string());
-    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
-        .await
-        .map_err(|_| PeerEnd::Retry("connect timed out".into()))?
-        .map_err(|e| retry(&e))?;
-    let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::with_capacity(1 << 20, rd);
-    let hello = PeerFrame::Hello {
-        version: PEER_VERSION,
-        peer_id: daemon.peer_id,
-        ticket: ticket.clone(),
-    };
-    hello.write_to(&mut wr).await.map_err(|e| retry(&e))?;
-    let first = tokio::time::timeout(
-        Duration::from_secs(10),
-        read_frame(&mut rd, MAX_PEER_FRAME_BYTES),
-    )
-    .await
-    .map_err(|_| PeerEnd::Retry("no welcome in time".into()))?
-    .map_err(|e| retry(&e))?
-    .ok_or_else(|| PeerEnd::Retry("closed before welcome".into()))?;
-    match PeerFrame::decode(first) {
-        Ok(PeerFrame::Welcome) => tracing::debug!(peer, %addr, "connected"),
-        Ok(PeerFrame::Refused(why)) => return Err(PeerEnd::Gone(format!("refused: {why}"))),
-        _ => return Err(PeerEnd::Gone("bad handshake".into())),
-    }
-    let chunk_size = u64::from(h.manifest.chunk_size_bytes.max(1));
-    let mut in_flight: Vec<u32> = Vec::new();
-    // Cancelled requests (the chunk came from elsewhere) whose data may still arrive.
-    let mut discard: Vec<u32> = Vec::new();
-    let mut depth: usize = 4;
-    let mut window = (Instant::now(), 0u64);
-    let mut idle_since: Option<Instant> = None;
-    loop {
-        // Cancel what arrived from elsewhere, then keep the pipeline full.
-        let mut batch = Vec::new();
-        let cancelled = h
-            .sched
-            .lock()
-            .map(|mut s| s.take_cancelled(peer))
-            .unwrap_or_default();
-        for i in cancelled {
-            if let Some(pos) = in_flight.iter().position(|&x| x == i) {
-                in_flight.swap_remove(pos);
-                discard.push(i);
-                let body = PeerFrame::Cancel { index: i }
-                    .encode()
-                    .map_err(|e| retry(&e))?;
-                let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-                batch.extend_from_slice(&len.to_be_bytes());
-                batch.extend_from_slice(&body);
-            }
-        }
-        while in_flight.len() < depth {
-            let next = h.sched.lock().ok().and_then(|mut s| s.next_for(peer));
-            match next {
-                Some(i) => {
-                    in_flight.push(i);
-                    let body = PeerFrame::Request { index: i }
-                        .encode()
-                        .map_err(|e| retry(&e))?;
-                    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-                    batch.extend_from_slice(&len.to_be_bytes());
-                    batch.extend_from_slice(&body);
-                }
-                None => break,
-            }
-        }
-        if !batch.is_empty() {
-            wr.write_all(&batch).await.map_err(|e| retry(&e))?;
-        }
-        if in_flight.is_empty() {
-            let (complete, useful) = h
-                .sched
-                .lock()
-                .map(|s| (s.is_complete(), s.peer_is_useful(peer)))
-                .unwrap_or((true, false));
-            if complete {
-                return Ok(());
-            }
-            // Nothing to ask for now (it holds nothing we miss yet, or all of it is in flight
-            // elsewhere): keep the connection a while, the next refresh may show new chunks.
-            let since = *idle_since.get_or_insert_with(Instant::now);
-            if !useful && since.elapsed() > IDLE_PEER_LIMIT {
-                return Err(PeerEnd::Gone("holds nothing we still need".into()));
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(200), h.changed.notified()).await;
-            continue;
-        }
-        idle_since = None;
-        let body =
-            tokio::time::timeout(PEER_READ_TIMEOUT, read_frame(&mut rd, MAX_PEER_FRAME_BYTES))
-                .await
-                .map_err(|_| PeerEnd::Retry("peer stopped answering".into()))?
-                .map_err(|e| retry(&e))?
-                .ok_or_else(|| PeerEnd::Retry("peer closed the connection".into()))?;
-        match PeerFrame::decode(body).map_err(|e| retry(&e))? {
-            PeerFrame::Chunk { index, data } if discard.contains(&index) => {
-                discard.retain(|&i| i != index);
-                window.1 += data.len() as u64;
-            }
-            PeerFrame::Status { index, .. } if discard.contains(&index) => {
-                discard.retain(|&i| i != index);
-            }
-            PeerFrame::Chunk { index, data } => {
-                let Some(pos) = in_flight.iter().position(|&i| i == index) else {
-                    return Err(PeerEnd::Gone(format!(
-                        "sent chunk {index} that was not asked for"
-                    )));
-                };
-                in_flight.swap_remove(pos);
-                window.1 += data.len() as u64;
-                if let Some(l) = &daemon.download_limiter {
-                    l.acquire(data.len()).await;
-                }
-                let permit = slots.clone().acquire_owned().await.map_err(|e| retry(&e))?;
-                let (daemon, h, file) = (daemon.clone(), h.clone(), file.clone());
-                tokio::spawn(async move {
-                    verify_and_store(&daemon, &h, &file, peer, index, data).await;
-                    drop(permit);
-                });
-            }
-            PeerFrame::Status { index, status } => {
-                in_flight.retain(|&i| i != index);
-                match status {
-                    ChunkStatus::NotAvailable => {
-                        if let Ok(mut s) = h.sched.lock() {
-                            s.on_not_available(peer, index);
-                        }
-                    }
-                    ChunkStatus::NotFound => {
-                        return Err(PeerEnd::Gone("no longer shares the file".into()))
-                    }
-                    ChunkStatus::Busy => {
-                        if let Ok(mut s) = h.sched.lock() {
-                            s.on_peer_lost(peer);
-                        }
-                        return Err(PeerEnd::Retry("busy".into()));
-                    }
-                }
-                h.changed.notify_waiters();
-            }
-            other => return Err(PeerEnd::Gone(format!("unexpected frame {other:?}"))),
-        }
-        // Size the queue to about 100 ms of this peer's measured throughput plus one chunk: a
-        // deeper queue on a slow (rate-limited) peer only commits chunks to it early, on staler
-        // knowledge of who else holds them.
-        let elapsed = window.0.elapsed();
-        if elapsed >= Duration::from_millis(250) {
-            let rate = window.1 as f64 / elapsed.as_secs_f64();
-            depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
-            window = (Instant::now(), 0);
-        }
-        if h.sched.lock().map(|s| !s.is_usable(peer)).unwrap_or(true) {
-            return Err(PeerEnd::Gone("dropped after sending bad data".into()));
-        }
-    }
-}
-
-async fn verify_and_store(
-    daemon: &Arc<Daemon>,
-    h: &Arc<DownloadHandle>,
-    file: &Arc<File>,
-    peer: PeerKey,
-    index: u32,
-    data: proto::peer_msg::ChunkBytes,
-) {
-    let Some((offset, len)) = chunk_range(&h.manifest, index) else {
-        return;
-    };
-    let expected = h.manifest.chunk_hashes.get(index as usize).copied();
-    let f = file.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let bytes = data.as_slice();
-        if bytes.len() != len || expected != Some(sha1(bytes)) {
-            return Ok(false);
-        }
-        f.write_all_at(bytes, offset)?;
-        Ok::<_, std::io::Error>(true)
-    })
-    .await;
-    let good = match outcome {
-        Ok(Ok(true)) => true,
-        Ok(Ok(false)) => false,
-        Ok(Err(e)) => {
-            h.set_state(DownloadState::Failed(format!(
-                "cannot write to {}: {e} (disk full?)",
-                h.part.display()
-            )));
-            return;
-        }
-        Err(_) => return,
-    };
-    if !good {
-        let dropped = h
-            .sched
-            .lock()
-            .map(|mut s| s.on_bad_chunk(peer, index))
-            .unwrap_or(false);
-        tracing::warn!(
-            peer,
-            index,
-            dropped,
-            "chunk failed its SHA-1 check; fetching it elsewhere"
-        );
-        h.changed.notify_waiters();
-        return;
-    }
-    let received = h.sched.lock().ok().map(|mut s| s.on_verified(peer, index));
-    if let Some(Received::Accepted { .. }) = received {
-        h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
-        h.unflushed.fetch_add(1, Ordering::Relaxed);
-        daemon.touch_transfer();
-        let _ = daemon
-            .reporter
-            .send(Have {
-                group: h.group.clone(),
-                name: h.name.clone(),
-                index,
-            })
-            .await;
-    }
-    h.changed.notify_waiters();
 }
