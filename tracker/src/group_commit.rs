@@ -1,7 +1,7 @@
 //! Group commit on the leader: concurrent writes are queued, and each Raft entry carries every
 //! command that queued up while earlier entries were being committed. openraft appends, replicates
 //! and applies once per entry, so under load a few hundred client writes cost one entry, one log
-//! append, one flush on each node and one state-machine transaction. A lone write still goes out
+//! append, one flush on each node and one state-machine batch. A lone write still goes out
 //! at once, without waiting for company.
 //!
 //! At most `entries_in_flight` entries (`--write-entries-in-flight`) are being committed at a time;

@@ -61,7 +61,7 @@ pub fn parse(mut bytes: &[u8]) -> Result<Vec<(Table, TableEntries)>, StoreError>
 }
 
 /// Splits a `u32 BE` length and that many bytes off the front.
-fn take_sized(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn take_sized(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let len_bytes: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
     let len = usize::try_from(u32::from_be_bytes(len_bytes)).ok()?;
     let rest = bytes.get(4..)?;
@@ -70,11 +70,13 @@ fn take_sized(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// SHA-1 over every data table's keys and values, in order, as hex. Nodes that applied the
-/// same log have the same digest.
+/// same log have the same digest. Holds the read gate throughout, so it sees whole batches.
 ///
 /// # Errors
 /// sled errors.
 pub fn digest(trees: &SmTrees) -> Result<String, StoreError> {
+    // Whole batches only: hold off apply for the scan.
+    let _shared = trees.read_gate();
     let mut h = Sha1::new();
     for table in Table::DATA {
         for item in trees.tree(table).iter() {

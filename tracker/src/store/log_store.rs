@@ -1,7 +1,8 @@
 //! The Raft log, vote and committed index in sled (trees `raft_log` and `raft_meta`).
 //!
-//! Log keys are big-endian indexes so sled's order is log order. `append` writes the entries and
-//! returns at once; a flusher task fires openraft's flushed-callbacks only after `flush_async` has
+//! Log keys are big-endian indexes so sled's order is log order. `append` inserts the entries one by
+//! one in index order (sled recovers a prefix of its operations, so a crash cannot leave a hole;
+//! no `apply_batch`, see [`super::tables`]) and returns at once; a flusher task fires openraft's flushed-callbacks only after `flush_async` has
 //! made the entries durable. Appends that arrive while a flush runs share the next one (group
 //! commit), and the Raft core never waits on the disk: it goes on replicating meanwhile.
 //! `purge` records the last purged id before it deletes anything.
@@ -184,12 +185,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
         for entry in entries {
             let bytes = proto::frame::encode(&entry).map_err(|e| write_err(&e))?;
-            batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
+            self.log
+                .insert(entry.log_id.index.to_be_bytes(), bytes)
+                .map_err(|e| write_err(&e))?;
         }
-        self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         // Durability first, then the callback: openraft counts this node toward the commit
         // quorum as soon as the callback fires.
         self.flush_then(callback);
@@ -218,11 +219,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .keys()
             .collect::<Result<_, _>>()
             .map_err(|e| write_err(&e))?;
-        let mut batch = sled::Batch::default();
+        // Oldest first: a crash part-way leaves a contiguous log after the recorded purge point.
         for key in keys {
-            batch.remove(key);
+            self.log.remove(key).map_err(|e| write_err(&e))?;
         }
-        self.log.apply_batch(batch).map_err(|e| write_err(&e))?;
         Ok(())
     }
 }

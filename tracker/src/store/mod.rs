@@ -1,9 +1,10 @@
 //! Everything the node keeps in its one sled database: the Raft log and vote ([`log_store`]),
-//! the state machine and snapshots ([`state_machine`]), their tables ([`tables`]) and the
-//! snapshot image and digest ([`image`]).
+//! the state machine and snapshots ([`state_machine`]), their tables ([`tables`]), crash-atomic
+//! batches ([`redo`]) and the snapshot image and digest ([`image`]).
 
 pub mod image;
 pub mod log_store;
+pub mod redo;
 pub mod state_machine;
 pub mod tables;
 

@@ -2,9 +2,9 @@
 //! builds, stores and installs snapshots.
 //!
 //! Each `apply` batch runs every command through [`crate::domain::rules`] on a [`Pending`]
-//! overlay and commits all of its writes, the client table and `last_applied` in one sled
-//! transaction. It is not flushed on its own: sled recovers a prefix of its writes after a crash,
-//! and the log (flushed before commit) still holds whatever the state machine lost.
+//! overlay and writes all of its writes, the client table and `last_applied` as one crash-atomic
+//! batch ([`super::redo`]). It is not flushed on its own: sled recovers a prefix of its writes after
+//! a crash, and the log (flushed before commit) still holds whatever the state machine lost.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,8 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use super::image;
-use super::tables::{KvRead, Pending, SmTrees, StoreError, Table};
+use super::redo::{self, Recovery};
+use super::tables::{KvRead, Pending, SmTrees, StoreError, Table, WriteSet};
 use crate::domain::records::{client_key, ClientRec};
 use crate::domain::rules::apply_op;
 use crate::domain::Fail;
@@ -65,17 +66,72 @@ fn snap_err(e: &(impl std::error::Error + 'static)) -> StorageError {
 }
 
 impl StateMachine {
-    /// Opens the state-machine trees of `db`.
+    /// Opens the state-machine trees of `db` and finishes whatever batch or snapshot install a
+    /// crash interrupted.
     ///
     /// # Errors
-    /// sled errors.
-    pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
-        Ok(StateMachine {
+    /// sled errors, or a corrupt redo record or stored snapshot.
+    pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        let sm = StateMachine {
             db: db.clone(),
             trees: SmTrees::open(db)?,
             snapshots: db.open_tree("snapshot")?,
             snapshot_counter: Arc::default(),
-        })
+        };
+        if redo::recover(&sm.trees)? == Recovery::RedoInstall {
+            let corrupt = |reason: String| StoreError::Corrupt {
+                table: Table::Meta,
+                reason,
+            };
+            let stored = sm
+                .current_snapshot()
+                .map_err(|e| corrupt(e.to_string()))?
+                .ok_or_else(|| {
+                    corrupt("an install was under way but no snapshot is stored".into())
+                })?;
+            tracing::warn!(
+                snapshot = %stored.meta.snapshot_id,
+                "a snapshot install was interrupted; installing it again"
+            );
+            sm.write_image(&stored.meta, &stored.data)?;
+            redo::end_install(&sm.trees)?;
+        }
+        Ok(sm)
+    }
+
+    /// Replaces every data table with the snapshot image `data` and sets the applied state to
+    /// `meta`'s.
+    fn write_image(
+        &self,
+        meta: &SnapshotMeta<NodeId, NodeInfo>,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut writes = WriteSet::new();
+        let view = super::tables::Committed(&self.trees);
+        for table in Table::DATA {
+            for (k, _) in view.scan_raw(table, b"")? {
+                writes.insert((table, k), None);
+            }
+        }
+        for (table, entries) in image::parse(data)? {
+            for (k, v) in entries {
+                writes.insert((table, k), Some(v));
+            }
+        }
+        let applied = match meta.last_log_id {
+            Some(id) => Some(super::tables::encode_record(Table::Meta, &id)?),
+            None => None,
+        };
+        writes.insert((Table::Meta, KEY_LAST_APPLIED.to_vec()), applied);
+        writes.insert(
+            (Table::Meta, KEY_MEMBERSHIP.to_vec()),
+            Some(super::tables::encode_record(
+                Table::Meta,
+                &meta.last_membership,
+            )?),
+        );
+        self.trees.write_all(&writes)?;
+        Ok(())
     }
 
     /// The tables, for the read path and the digest.
@@ -260,9 +316,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &m)
                 .map_err(|e| sm_write_err(&e))?;
         }
-        self.trees
-            .commit(pending.into_writes())
-            .map_err(|e| sm_write_err(&e))?;
+        redo::commit(&self.trees, &pending.into_writes()).map_err(|e| sm_write_err(&e))?;
         Ok(results)
     }
 
@@ -286,34 +340,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let tables = image::parse(&data).map_err(|e| snap_err(&e))?;
-        // One transaction: drop every current key, write the image and the new meta.
-        let mut pending = Pending::new(&self.trees);
-        for table in Table::DATA {
-            for (k, _) in super::tables::Committed(&self.trees)
-                .scan_raw(table, b"")
-                .map_err(|e| snap_err(&e))?
-            {
-                pending.delete(table, k);
-            }
-        }
-        for (table, entries) in tables {
-            for (k, v) in entries {
-                pending.put_raw(table, k, v);
-            }
-        }
-        match meta.last_log_id {
-            Some(id) => pending
-                .put(Table::Meta, KEY_LAST_APPLIED.to_vec(), &id)
-                .map_err(|e| snap_err(&e))?,
-            None => pending.delete(Table::Meta, KEY_LAST_APPLIED.to_vec()),
-        }
-        pending
-            .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &meta.last_membership)
-            .map_err(|e| snap_err(&e))?;
-        self.trees
-            .commit(pending.into_writes())
-            .map_err(|e| snap_err(&e))?;
+        // Check the image before anything changes.
+        image::parse(&data).map_err(|e| snap_err(&e))?;
+        // The snapshot first, then the marker: recovery redoes an install from the stored snapshot.
         let stored = StoredSnapshot {
             meta: meta.clone(),
             data,
@@ -322,6 +351,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshots
             .insert(KEY_CURRENT_SNAPSHOT, bytes)
             .map_err(|e| snap_err(&e))?;
+        redo::begin_install(&self.trees).map_err(|e| snap_err(&e))?;
+        self.write_image(meta, &stored.data)
+            .map_err(|e| snap_err(&e))?;
+        redo::end_install(&self.trees).map_err(|e| snap_err(&e))?;
         self.db.flush_async().await.map_err(|e| snap_err(&e))?;
         Ok(())
     }
@@ -331,5 +364,52 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::CommittedLeaderId;
+
+    fn one(table: Table, key: &[u8], value: Option<&[u8]>) -> WriteSet {
+        let mut w = WriteSet::new();
+        w.insert((table, key.to_vec()), value.map(<[u8]>::to_vec));
+        w
+    }
+
+    #[test]
+    fn reopening_after_an_interrupted_install_finishes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
+        let sm = StateMachine::open(&db).unwrap();
+        sm.trees
+            .write_all(&one(Table::Users, b"alice", Some(b"a")))
+            .unwrap();
+        let data = image::capture(&sm.trees).unwrap();
+        // The state the install was replacing: bob instead of alice.
+        sm.trees
+            .write_all(&one(Table::Users, b"alice", None))
+            .unwrap();
+        sm.trees
+            .write_all(&one(Table::Users, b"bob", Some(b"b")))
+            .unwrap();
+        let applied = LogId::new(CommittedLeaderId::new(1, 0), 5);
+        let meta = SnapshotMeta {
+            last_log_id: Some(applied),
+            last_membership: StoredMembership::default(),
+            snapshot_id: "1-5-0".into(),
+        };
+        let bytes = encode_snapshot(&StoredSnapshot { meta, data }).unwrap();
+        sm.snapshots.insert(KEY_CURRENT_SNAPSHOT, bytes).unwrap();
+        redo::begin_install(&sm.trees).unwrap();
+        drop(sm);
+
+        let sm = StateMachine::open(&db).unwrap();
+        let users = sm.trees.tree(Table::Users);
+        assert_eq!(users.get(b"alice").unwrap().unwrap().as_ref(), b"a");
+        assert!(users.get(b"bob").unwrap().is_none());
+        assert_eq!(sm.stored_applied().unwrap().0, Some(applied));
+        assert_eq!(redo::recover(&sm.trees).unwrap(), Recovery::Done);
     }
 }

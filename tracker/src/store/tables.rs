@@ -1,11 +1,18 @@
 //! The state machine's sled trees, a read interface over them ([`KvRead`]), the committed view
-//! ([`Committed`]) and the write overlay that `apply` fills and commits atomically ([`Pending`]).
+//! ([`Committed`]) and the write overlay that `apply` fills and commits ([`Pending`]).
 //!
 //! `apply` is the only writer, and it runs one batch at a time; so it may read the committed trees
-//! through its own overlay (including prefix scans, which sled transactions cannot do) and then
-//! commit every write of the batch in one multi-tree sled transaction.
+//! through its own overlay (including prefix scans) and then write the batch with plain sled
+//! inserts and removes ([`super::redo`] makes that crash-atomic). Readers take the shared side of
+//! [`SmTrees`]'s gate for each get or scan, and a batch is written under its exclusive side, so
+//! no read sees half a batch.
+//!
+//! No sled transaction or `apply_batch` is used anywhere: the first call to either switches sled
+//! 0.34 into a process-wide reader/writer lock, after which every insert, read and transaction
+//! waits for any flush in progress, disk I/O included (see `clippy.toml`).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -110,6 +117,8 @@ pub enum StoreError {
 pub struct SmTrees {
     /// One tree per [`Table`], indexed by its discriminant.
     trees: Vec<sled::Tree>,
+    /// Shared by each read, exclusive while a batch is written.
+    gate: Arc<RwLock<()>>,
 }
 
 impl SmTrees {
@@ -122,7 +131,10 @@ impl SmTrees {
             .iter()
             .map(|t| db.open_tree(t.tree_name()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(SmTrees { trees })
+        Ok(SmTrees {
+            trees,
+            gate: Arc::default(),
+        })
     }
 
     /// The tree of one table.
@@ -131,39 +143,30 @@ impl SmTrees {
         &self.trees[table as usize]
     }
 
-    /// Commits an overlay's writes in one atomic multi-tree transaction.
+    /// Holds off batch writes while the guard lives, for a read that spans several calls.
+    pub fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `writes` with plain inserts and removes, in key order, while no reader is inside.
+    /// Not crash-atomic by itself: [`super::redo::commit`] makes it so.
     ///
     /// # Errors
     /// sled errors.
-    pub fn commit(
-        &self,
-        writes: BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>,
-    ) -> Result<(), sled::Error> {
-        if writes.is_empty() {
-            return Ok(());
-        }
-        use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-        let res: Result<(), TransactionError<()>> = self.trees[..].transaction(|tx| {
-            for ((table, key), value) in &writes {
-                let t = &tx[*table as usize];
-                match value {
-                    Some(v) => {
-                        t.insert(key.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        t.remove(key.as_slice())?;
-                    }
+    pub fn write_all(&self, writes: &WriteSet) -> Result<(), sled::Error> {
+        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        for ((table, key), value) in writes {
+            let tree = self.tree(*table);
+            match value {
+                Some(v) => {
+                    tree.insert(key.as_slice(), v.as_slice())?;
+                }
+                None => {
+                    tree.remove(key.as_slice())?;
                 }
             }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        match res {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Storage(e)) => Err(e),
-            Err(TransactionError::Abort(())) => {
-                Err(sled::Error::Unsupported("transaction aborted".into()))
-            }
         }
+        Ok(())
     }
 }
 
@@ -220,10 +223,12 @@ pub struct Committed<'a>(pub &'a SmTrees);
 
 impl KvRead for Committed<'_> {
     fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let _shared = self.0.read_gate();
         Ok(self.0.tree(table).get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
+        let _shared = self.0.read_gate();
         self.0
             .tree(table)
             .scan_prefix(prefix)
@@ -309,7 +314,7 @@ impl<'a> Pending<'a> {
         self.record(table, key, None);
     }
 
-    /// The collected writes, for [`SmTrees::commit`].
+    /// The collected writes, for [`super::redo::commit`].
     pub fn into_writes(self) -> WriteSet {
         self.writes
     }
