@@ -122,7 +122,18 @@ async fn commit(
 ) {
     let (cmds, replies): (Vec<Cmd>, Vec<_>) = entry.into_iter().map(|w| (w.cmd, w.reply)).unzip();
     let count = cmds.len();
-    let outcome = tokio::time::timeout(timeout, raft.client_write(CmdBatch(cmds))).await;
+    let batch = match CmdBatch::encode(&cmds) {
+        Ok(b) => b,
+        Err(e) => {
+            let why = ApiError::Internal(format!("could not encode the entry: {e}"));
+            for reply in replies {
+                let _ = reply.send(Err(why.clone()));
+            }
+            return;
+        }
+    };
+    drop(cmds);
+    let outcome = tokio::time::timeout(timeout, raft.client_write(batch)).await;
     let results: Vec<Result<Response, ApiError>> = match outcome {
         Err(_) => vec![
             Err(ApiError::Unavailable(format!(

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: flags and their validation.
 //! - [`node`]: wiring and lifecycle of one node.
-//! - [`raft_types`]: openraft type config and the replicated command.
+//! - [`raft_types`]: openraft type config and the replicated command; [`cmd_batch`]: an entry's
+//!   commands, encoded once.
 //! - [`store`]: sled log store, state machine, snapshots, digest.
 //! - [`domain`]: the rules (pure, deterministic) and the reads.
 //! - [`raft_net`]: Raft RPCs over TCP.
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod app;
 pub mod cluster_key;
+pub mod cmd_batch;
 pub mod config;
 pub mod domain;
 pub mod election_watchdog;

@@ -180,16 +180,7 @@ impl Default for CmdResult {
     }
 }
 
-/// What one log entry carries: the commands the leader grouped into it (group commit), applied
-/// in order as if each were its own entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CmdBatch(pub Vec<Cmd>);
-
-impl std::fmt::Display for CmdBatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} command(s)", self.0.len())
-    }
-}
+pub use crate::cmd_batch::CmdBatch;
 
 /// The results of one entry's commands, in order (empty for blank and membership entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,17 +1,20 @@
 //! The Raft log, vote and committed index in sled (trees `raft_log` and `raft_meta`).
 //!
-//! Log keys are big-endian indexes so sled's order is log order. `append` inserts the entries one by
-//! one in index order (sled recovers a prefix of its operations, so a crash cannot leave a hole;
-//! no `apply_batch`, see [`super::tables`]) and returns at once; a flusher task fires openraft's flushed-callbacks only after `flush_async` has
-//! made the entries durable. Appends that arrive while a flush runs share the next one (group
-//! commit), and the Raft core never waits on the disk: it goes on replicating meanwhile.
+//! Log keys are big-endian indexes so sled's order is log order. `append` inserts the entries one
+//! by one in index order (sled recovers a prefix of its operations, so a crash cannot leave a
+//! hole; no `apply_batch`, see [`super::tables`]) and returns at once. A flusher thread fires
+//! openraft's flushed-callbacks only after `flush` has made the entries durable; appends that
+//! arrive while a flush runs share the next one (group commit), and the Raft core never waits on
+//! the disk: it goes on replicating meanwhile. The thread calls sled's blocking `flush` itself,
+//! which wakes sled's I/O pool once per flush instead of twice (`flush_async` first hands the flush
+//! to that pool, and every hand-off wakes all of its idle threads).
 //! `purge` records the last purged id before it deletes anything.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
+use std::sync::mpsc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
@@ -31,8 +34,8 @@ pub struct LogStore {
     log: sled::Tree,
     /// vote, committed, last purged.
     meta: sled::Tree,
-    /// Callbacks waiting for the next flush (the flusher task starts on the first append).
-    flusher: Arc<OnceLock<mpsc::UnboundedSender<LogFlushed<TypeConfig>>>>,
+    /// Callbacks waiting for the next flush (the flusher thread starts on the first append).
+    flusher: Arc<OnceLock<mpsc::Sender<LogFlushed<TypeConfig>>>>,
 }
 
 fn read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
@@ -57,15 +60,21 @@ impl LogStore {
         })
     }
 
-    /// Hands `callback` to the flusher task, which fires it after the next flush.
+    /// Hands `callback` to the flusher thread, which fires it after the next flush.
     fn flush_then(&self, callback: LogFlushed<TypeConfig>) {
         let tx = self.flusher.get_or_init(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_flusher(self.db.clone(), rx));
+            let (tx, rx) = mpsc::channel();
+            let db = self.db.clone();
+            let spawned = std::thread::Builder::new()
+                .name("log-flush".into())
+                .spawn(move || run_flusher(&db, &rx));
+            if let Err(e) = spawned {
+                tracing::error!(%e, "could not start the log flusher thread");
+            }
             tx
         });
-        if let Err(mpsc::error::SendError(callback)) = tx.send(callback) {
-            // The flusher is gone (runtime shutting down): nothing will be made durable.
+        if let Err(mpsc::SendError(callback)) = tx.send(callback) {
+            // The flusher is gone (it could not start): nothing will be made durable.
             callback.log_io_completed(Err(std::io::Error::other("the log flusher has stopped")));
         }
     }
@@ -228,12 +237,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 }
 
 /// Flushes the database for every batch of waiting callbacks, then fires them in order. One flush
-/// covers every append that was written before it started.
-async fn run_flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
-    let mut waiting = Vec::new();
-    while rx.recv_many(&mut waiting, 1024).await > 0 {
-        let flushed = db.flush_async().await;
-        for callback in waiting.drain(..) {
+/// covers every append that was written before it started. Ends when every `LogStore` is gone.
+fn run_flusher(db: &sled::Db, rx: &mpsc::Receiver<LogFlushed<TypeConfig>>) {
+    while let Ok(first) = rx.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(rx.try_iter());
+        let flushed = db.flush();
+        for callback in waiting {
             let result = match &flushed {
                 Ok(_) => Ok(()),
                 Err(e) => Err(std::io::Error::other(format!(

@@ -296,8 +296,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     results.push(BatchResult::default());
                 }
                 EntryPayload::Normal(batch) => {
-                    let mut replies = Vec::with_capacity(batch.0.len());
-                    for cmd in &batch.0 {
+                    let cmds = batch
+                        .decode()
+                        .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
+                    let mut replies = Vec::with_capacity(cmds.len());
+                    for cmd in &cmds {
                         replies.push(Self::apply_cmd(&mut pending, cmd).map_err(|e| {
                             StorageError::from(StorageIOError::apply(entry.log_id, &e))
                         })?);
