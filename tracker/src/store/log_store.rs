@@ -12,13 +12,14 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use std::sync::mpsc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
 
+use super::log_tail::LogTail;
 use crate::raft_types::{NodeId, StorageError, TypeConfig};
 
 const KEY_VOTE: &[u8] = b"vote";
@@ -36,6 +37,8 @@ pub struct LogStore {
     meta: sled::Tree,
     /// Callbacks waiting for the next flush (the flusher thread starts on the first append).
     flusher: Arc<OnceLock<mpsc::Sender<LogFlushed<TypeConfig>>>>,
+    /// The newest entries, decoded (see [`LogTail`]).
+    tail: Arc<Mutex<LogTail>>,
 }
 
 fn read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
@@ -57,6 +60,7 @@ impl LogStore {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             flusher: Arc::default(),
+            tail: Arc::default(),
         })
     }
 
@@ -77,6 +81,10 @@ impl LogStore {
             // The flusher is gone (it could not start): nothing will be made durable.
             callback.log_io_completed(Err(std::io::Error::other("the log flusher has stopped")));
         }
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, LogTail> {
+        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -124,17 +132,57 @@ fn key_bounds(range: &impl RangeBounds<u64>) -> (Bound<[u8; 8]>, Bound<[u8; 8]>)
     (map(range.start_bound()), map(range.end_bound()))
 }
 
+impl LogStore {
+    /// Reads `range` from sled: one point read per index while they are there (sled's range scan
+    /// re-descends the tree for every entry), then a scan for whatever is left.
+    fn read_from_sled(
+        &self,
+        range: &impl RangeBounds<u64>,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let decode = |bytes: &[u8]| -> Result<Entry<TypeConfig>, StorageError> {
+            proto::frame::decode(bytes).map_err(|e| read_err(&e))
+        };
+        let mut out = Vec::new();
+        let mut next = match range.start_bound() {
+            Bound::Included(&i) => i,
+            Bound::Excluded(&i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&i) => Some(i.saturating_add(1)),
+            Bound::Excluded(&i) => Some(i),
+            Bound::Unbounded => None,
+        };
+        if let Some(end) = end {
+            while next < end {
+                match self.log.get(next.to_be_bytes()).map_err(|e| read_err(&e))? {
+                    Some(bytes) => out.push(decode(&bytes)?),
+                    None => break,
+                }
+                next += 1;
+            }
+            if next >= end {
+                return Ok(out);
+            }
+        }
+        let rest = (Bound::Included(next), range.end_bound().cloned());
+        for item in self.log.range(key_bounds(&rest)) {
+            let (_, bytes) = item.map_err(|e| read_err(&e))?;
+            out.push(decode(&bytes)?);
+        }
+        Ok(out)
+    }
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
-        let mut out = Vec::new();
-        for item in self.log.range(key_bounds(&range)) {
-            let (_, bytes) = item.map_err(|e| read_err(&e))?;
-            out.push(proto::frame::decode(&bytes).map_err(|e| read_err(&e))?);
+        if let Some(cached) = self.tail().get(&range) {
+            return Ok(cached);
         }
-        Ok(out)
+        self.read_from_sled(&range)
     }
 }
 
@@ -196,9 +244,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         for entry in entries {
             let bytes = proto::frame::encode(&entry).map_err(|e| write_err(&e))?;
-            self.log
-                .insert(entry.log_id.index.to_be_bytes(), bytes)
-                .map_err(|e| write_err(&e))?;
+            if let Err(e) = self.log.insert(entry.log_id.index.to_be_bytes(), bytes) {
+                // Whatever the cache holds may no longer match the log.
+                self.tail().clear();
+                return Err(write_err(&e));
+            }
+            self.tail().push(entry);
         }
         // Durability first, then the callback: openraft counts this node toward the commit
         // quorum as soon as the callback fires.
@@ -213,6 +264,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .keys()
             .collect::<Result<_, _>>()
             .map_err(|e| write_err(&e))?;
+        self.tail().truncate_from(log_id.index);
         for key in keys.iter().rev() {
             self.log.remove(key).map_err(|e| write_err(&e))?;
         }
@@ -221,6 +273,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
         self.put_meta(KEY_LAST_PURGED, &log_id)?;
+        self.tail().purge_to(log_id.index);
         self.flush().await?;
         let keys: Vec<_> = self
             .log
