@@ -66,7 +66,11 @@ impl LogTail {
 
     /// Forgets entries up to and including `index` (log purge).
     pub fn purge_to(&mut self, index: u64) {
-        while self.entries.front().is_some_and(|e| e.log_id.index <= index) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.log_id.index <= index)
+        {
             if let Some(old) = self.entries.pop_front() {
                 self.bytes -= entry_bytes(&old);
             }

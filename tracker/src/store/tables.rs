@@ -11,7 +11,9 @@
 //! 0.34 into a process-wide reader/writer lock, after which every insert, read and transaction
 //! waits for any flush in progress, disk I/O included (see `clippy.toml`).
 
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use serde::de::DeserializeOwned;
@@ -23,11 +25,14 @@ pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
 /// Per key, its overlay entry before the current operation changed it.
 type UndoLog = BTreeMap<(Table, Vec<u8>), Option<Option<Vec<u8>>>>;
 
+/// Records decoded during one batch, by table and key (each an `Option<T>` of its record type).
+type DecodedCache = HashMap<(Table, Vec<u8>), Box<dyn Any + Send>>;
+
 /// Key/value pairs read from a table, in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// One state-machine table; each is a sled tree named `sm_<name>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
     /// username -> `UserRec`
     Users = 0,
@@ -170,6 +175,11 @@ impl SmTrees {
     }
 }
 
+/// What a stored record type must be: decodable, and cheap enough to keep decoded for a batch.
+pub trait Record: DeserializeOwned + Clone + Send + 'static {}
+
+impl<T: DeserializeOwned + Clone + Send + 'static> Record for T {}
+
 /// Read access to the tables, committed or through an overlay.
 pub trait KvRead {
     /// The value under `key`.
@@ -188,7 +198,7 @@ pub trait KvRead {
     ///
     /// # Errors
     /// sled errors, or [`StoreError::Corrupt`] if it does not decode.
-    fn get<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
+    fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
         match self.get_raw(table, key)? {
             Some(bytes) => decode_record(table, &bytes).map(Some),
             None => Ok(None),
@@ -249,6 +259,9 @@ pub struct Pending<'a> {
     /// Undo log of the current operation: each key's overlay entry before its first change
     /// (`None` when the key was not in the overlay).
     undo: UndoLog,
+    /// Records already decoded in this batch (a batch's commands read the same session, group
+    /// and file records over and over); a write drops the key's entry.
+    decoded: RefCell<DecodedCache>,
 }
 
 impl<'a> Pending<'a> {
@@ -258,6 +271,7 @@ impl<'a> Pending<'a> {
             base,
             writes: BTreeMap::new(),
             undo: BTreeMap::new(),
+            decoded: RefCell::default(),
         }
     }
 
@@ -269,6 +283,7 @@ impl<'a> Pending<'a> {
     /// Undoes every write since the last [`Pending::begin`] (a refused operation leaves no trace).
     pub fn rollback(&mut self) {
         for (key, before) in std::mem::take(&mut self.undo) {
+            self.decoded.get_mut().remove(&key);
             match before {
                 Some(v) => {
                     self.writes.insert(key, v);
@@ -282,6 +297,7 @@ impl<'a> Pending<'a> {
 
     fn record(&mut self, table: Table, key: Vec<u8>, value: Option<Vec<u8>>) {
         let slot = (table, key);
+        self.decoded.get_mut().remove(&slot);
         if !self.undo.contains_key(&slot) {
             let before = self.writes.get(&slot).cloned();
             self.undo.insert(slot.clone(), before);
@@ -321,6 +337,26 @@ impl<'a> Pending<'a> {
 }
 
 impl KvRead for Pending<'_> {
+    fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
+        let slot = (table, key.to_vec());
+        if let Some(hit) = self
+            .decoded
+            .borrow()
+            .get(&slot)
+            .and_then(|v| v.downcast_ref::<Option<T>>())
+        {
+            return Ok(hit.clone());
+        }
+        let value: Option<T> = match self.get_raw(table, key)? {
+            Some(bytes) => Some(decode_record(table, &bytes)?),
+            None => None,
+        };
+        self.decoded
+            .borrow_mut()
+            .insert(slot, Box::new(value.clone()));
+        Ok(value)
+    }
+
     fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.writes.get(&(table, key.to_vec())) {
             return Ok(v.clone());
@@ -348,5 +384,31 @@ impl KvRead for Pending<'_> {
             }
         }
         Ok(merged.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoded_record_is_forgotten_when_written_or_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let one = encode_record(Table::Users, &"one".to_string()).unwrap();
+        trees.tree(Table::Users).insert(b"a", one).unwrap();
+        let mut p = Pending::new(&trees);
+        let read = |p: &Pending<'_>| p.get::<String>(Table::Users, b"a").unwrap();
+        assert_eq!(read(&p).as_deref(), Some("one"));
+        p.begin();
+        p.put(Table::Users, b"a".to_vec(), &"two".to_string())
+            .unwrap();
+        assert_eq!(read(&p).as_deref(), Some("two"));
+        p.rollback();
+        assert_eq!(read(&p).as_deref(), Some("one"));
+        p.begin();
+        p.delete(Table::Users, b"a".to_vec());
+        assert_eq!(read(&p), None);
     }
 }
