@@ -189,6 +189,51 @@ impl StateMachine {
         Ok(CmdResult(reply))
     }
 
+    /// Applies committed entries as one crash-atomic batch and returns each entry's results.
+    fn apply_entries(
+        &self,
+        entries: Vec<Entry<TypeConfig>>,
+    ) -> Result<Vec<BatchResult>, StorageError> {
+        let mut pending = Pending::new(&self.trees);
+        let mut results = Vec::new();
+        let mut last_applied = None;
+        let mut membership = None;
+        for entry in entries {
+            last_applied = Some(entry.log_id);
+            match &entry.payload {
+                EntryPayload::Blank => results.push(BatchResult::default()),
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    results.push(BatchResult::default());
+                }
+                EntryPayload::Normal(batch) => {
+                    let cmds = batch
+                        .decode()
+                        .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
+                    let mut replies = Vec::with_capacity(cmds.len());
+                    for cmd in &cmds {
+                        replies.push(Self::apply_cmd(&mut pending, cmd).map_err(|e| {
+                            StorageError::from(StorageIOError::apply(entry.log_id, &e))
+                        })?);
+                    }
+                    results.push(BatchResult(replies));
+                }
+            }
+        }
+        if let Some(id) = last_applied {
+            pending
+                .put(Table::Meta, KEY_LAST_APPLIED.to_vec(), &id)
+                .map_err(|e| sm_write_err(&e))?;
+        }
+        if let Some(m) = membership {
+            pending
+                .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &m)
+                .map_err(|e| sm_write_err(&e))?;
+        }
+        redo::commit(&self.trees, &pending.into_writes()).map_err(|e| sm_write_err(&e))?;
+        Ok(results)
+    }
+
     fn current_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
         match self
             .snapshots
@@ -283,44 +328,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut pending = Pending::new(&self.trees);
-        let mut results = Vec::new();
-        let mut last_applied = None;
-        let mut membership = None;
-        for entry in entries {
-            last_applied = Some(entry.log_id);
-            match &entry.payload {
-                EntryPayload::Blank => results.push(BatchResult::default()),
-                EntryPayload::Membership(m) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                    results.push(BatchResult::default());
-                }
-                EntryPayload::Normal(batch) => {
-                    let cmds = batch
-                        .decode()
-                        .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
-                    let mut replies = Vec::with_capacity(cmds.len());
-                    for cmd in &cmds {
-                        replies.push(Self::apply_cmd(&mut pending, cmd).map_err(|e| {
-                            StorageError::from(StorageIOError::apply(entry.log_id, &e))
-                        })?);
-                    }
-                    results.push(BatchResult(replies));
-                }
-            }
-        }
-        if let Some(id) = last_applied {
-            pending
-                .put(Table::Meta, KEY_LAST_APPLIED.to_vec(), &id)
-                .map_err(|e| sm_write_err(&e))?;
-        }
-        if let Some(m) = membership {
-            pending
-                .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &m)
-                .map_err(|e| sm_write_err(&e))?;
-        }
-        redo::commit(&self.trees, &pending.into_writes()).map_err(|e| sm_write_err(&e))?;
-        Ok(results)
+        // Off the Raft thread: the core goes on answering AppendEntries and replicating while a
+        // batch is applied.
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let sm = self.clone();
+        tokio::task::spawn_blocking(move || sm.apply_entries(entries))
+            .await
+            .map_err(|e| sm_write_err(&std::io::Error::other(format!("apply task failed: {e}"))))?
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
