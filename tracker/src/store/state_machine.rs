@@ -230,7 +230,9 @@ impl StateMachine {
                 .put(Table::Meta, KEY_MEMBERSHIP.to_vec(), &m)
                 .map_err(|e| sm_write_err(&e))?;
         }
-        redo::commit(&self.trees, &pending.into_writes()).map_err(|e| sm_write_err(&e))?;
+        let (writes, decoded) = pending.into_parts();
+        redo::commit(&self.trees, &writes).map_err(|e| sm_write_err(&e))?;
+        self.trees.remember(decoded);
         Ok(results)
     }
 

@@ -11,13 +11,14 @@
 //! 0.34 into a process-wide reader/writer lock, after which every insert, read and transaction
 //! waits for any flush in progress, disk I/O included (see `clippy.toml`).
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use super::record_cache::{Decoded, RecordCache};
 
 /// Writes collected by a [`Pending`] overlay: `None` is a delete.
 pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
@@ -25,8 +26,12 @@ pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
 /// Per key, its overlay entry before the current operation changed it.
 type UndoLog = BTreeMap<(Table, Vec<u8>), Option<Option<Vec<u8>>>>;
 
-/// Records decoded during one batch, by table and key (each an `Option<T>` of its record type).
-type DecodedCache = HashMap<(Table, Vec<u8>), Box<dyn Any + Send>>;
+/// Records decoded or written during one batch, by table and key: each the key's latest value in
+/// the batch.
+pub type DecodedCache = HashMap<(Table, Vec<u8>), Decoded>;
+
+/// Bound of the decoded records kept between batches ([`RecordCache`]).
+const RECORD_CACHE_BYTES: usize = 32 << 20;
 
 /// Key/value pairs read from a table, in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -124,6 +129,8 @@ pub struct SmTrees {
     trees: Vec<sled::Tree>,
     /// Shared by each read, exclusive while a batch is written.
     gate: Arc<RwLock<()>>,
+    /// Decoded committed records, for `apply`.
+    records: Arc<Mutex<RecordCache>>,
 }
 
 impl SmTrees {
@@ -139,6 +146,7 @@ impl SmTrees {
         Ok(SmTrees {
             trees,
             gate: Arc::default(),
+            records: Arc::new(Mutex::new(RecordCache::new(RECORD_CACHE_BYTES))),
         })
     }
 
@@ -153,13 +161,33 @@ impl SmTrees {
         self.gate.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes `writes` with plain inserts and removes, in key order, while no reader is inside.
+    /// The decoded records kept between batches.
+    fn records(&self) -> MutexGuard<'_, RecordCache> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a batch's decoded records after [`SmTrees::write_all`] wrote the batch.
+    pub fn remember(&self, decoded: DecodedCache) {
+        let mut records = self.records();
+        for (slot, value) in decoded {
+            records.insert(slot, value);
+        }
+    }
+
+    /// Writes `writes` with plain inserts and removes, in key order, while no reader is inside,
+    /// and forgets the decoded copies of the keys it writes.
     /// Not crash-atomic by itself: [`super::redo::commit`] makes it so.
     ///
     /// # Errors
     /// sled errors.
     pub fn write_all(&self, writes: &WriteSet) -> Result<(), sled::Error> {
         let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut records = self.records();
+            for slot in writes.keys() {
+                records.remove(slot);
+            }
+        }
         for ((table, key), value) in writes {
             let tree = self.tree(*table);
             match value {
@@ -305,18 +333,20 @@ impl<'a> Pending<'a> {
         self.writes.insert(slot, value);
     }
 
-    /// Stores a record.
+    /// Stores a record (and keeps it decoded for the rest of the batch and after).
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] if it cannot be encoded.
-    pub fn put<T: Serialize>(
+    pub fn put<T: Serialize + Record>(
         &mut self,
         table: Table,
         key: Vec<u8>,
         value: &T,
     ) -> Result<(), StoreError> {
         let bytes = encode_record(table, value)?;
-        self.record(table, key, Some(bytes));
+        let decoded = Decoded::new(&key, Some(value.clone()), bytes.len());
+        self.record(table, key.clone(), Some(bytes));
+        self.decoded.get_mut().insert((table, key), decoded);
         Ok(())
     }
 
@@ -330,30 +360,42 @@ impl<'a> Pending<'a> {
         self.record(table, key, None);
     }
 
-    /// The collected writes, for [`super::redo::commit`].
-    pub fn into_writes(self) -> WriteSet {
-        self.writes
+    /// The collected writes, for [`super::redo::commit`], and the batch's decoded records, for
+    /// [`SmTrees::remember`] once the writes are stored.
+    pub fn into_parts(self) -> (WriteSet, DecodedCache) {
+        (self.writes, self.decoded.into_inner())
     }
 }
 
 impl KvRead for Pending<'_> {
     fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
         let slot = (table, key.to_vec());
-        if let Some(hit) = self
-            .decoded
-            .borrow()
-            .get(&slot)
-            .and_then(|v| v.downcast_ref::<Option<T>>())
-        {
+        if let Some(hit) = self.decoded.borrow().get(&slot).and_then(Decoded::get::<T>) {
             return Ok(hit.clone());
         }
-        let value: Option<T> = match self.get_raw(table, key)? {
-            Some(bytes) => Some(decode_record(table, &bytes)?),
+        if let Some(written) = self.writes.get(&slot) {
+            // Changed earlier in this batch (by raw bytes, or by a put that was rolled back).
+            let value: Option<T> = match written {
+                Some(bytes) => Some(decode_record(table, bytes)?),
+                None => None,
+            };
+            let len = written.as_ref().map_or(0, Vec::len);
+            let decoded = Decoded::new(key, value.clone(), len);
+            self.decoded.borrow_mut().insert(slot, decoded);
+            return Ok(value);
+        }
+        if let Some(hit) = self.base.records().get::<T>(&slot) {
+            return Ok(hit);
+        }
+        let stored = Committed(self.base).get_raw(table, key)?;
+        let value: Option<T> = match &stored {
+            Some(bytes) => Some(decode_record(table, bytes)?),
             None => None,
         };
-        self.decoded
-            .borrow_mut()
-            .insert(slot, Box::new(value.clone()));
+        let len = stored.as_ref().map_or(0, Vec::len);
+        self.base
+            .records()
+            .insert(slot, Decoded::new(key, value.clone(), len));
         Ok(value)
     }
 
