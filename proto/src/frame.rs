@@ -156,10 +156,32 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
         len: body.len(),
         max: max_bytes,
     })?;
-    writer.write_all(&len.to_be_bytes()).await?;
-    writer.write_all(body).await?;
+    write_prefixed(writer, len.to_be_bytes(), body).await?;
     writer.flush().await?;
     Ok(())
+}
+
+/// Writes `prefix` then `body` with vectored writes, so a frame that fits the socket buffer is one
+/// system call (and one wake-up of the reader) rather than two.
+async fn write_prefixed<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    prefix: [u8; 4],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut sent = 0;
+    while sent < prefix.len() {
+        let parts = [
+            std::io::IoSlice::new(&prefix[sent..]),
+            std::io::IoSlice::new(body),
+        ];
+        let n = writer.write_vectored(&parts).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        sent += n;
+    }
+    let body_sent = sent - prefix.len();
+    writer.write_all(&body[body_sent..]).await
 }
 
 /// Reads one frame and decodes it as `T`; `Ok(None)` on a clean end of stream.
@@ -204,6 +226,20 @@ mod tests {
         assert_eq!(got, Some(("hello".to_string(), 7)));
         let eof: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
         assert_eq!(eof, None);
+    }
+
+    #[tokio::test]
+    async fn frames_survive_writes_cut_into_three_byte_pieces() {
+        let (mut wr, mut rd) = tokio::io::duplex(3);
+        let body: Vec<u8> = (0..=255u8).collect();
+        let sent = body.clone();
+        let writer = tokio::spawn(async move {
+            write_frame(&mut wr, &sent, 1024).await.unwrap();
+            write_frame(&mut wr, b"x", 1024).await.unwrap();
+        });
+        assert_eq!(read_frame(&mut rd, 1024).await.unwrap(), Some(body));
+        assert_eq!(read_frame(&mut rd, 1024).await.unwrap(), Some(b"x".to_vec()));
+        writer.await.unwrap();
     }
 
     #[tokio::test]

@@ -26,6 +26,13 @@ pub fn open_db(dir: &std::path::Path, cache_capacity_bytes: u64) -> Result<sled:
     sled::Config::new()
         .path(dir)
         .cache_capacity(cache_capacity_bytes)
+        .segment_size(SEGMENT_BYTES)
         .flush_every_ms(Some(500))
         .open()
 }
+
+/// sled's segment (and I/O buffer) size. sled writes anything over a quarter of a segment to a
+/// file of its own, and a leaf of the log tree holds up to 16 entries of up to tens of KiB each:
+/// with sled's default of 512 KiB, every rewrite of such a leaf created, wrote and later deleted
+/// a file.
+const SEGMENT_BYTES: usize = 8 << 20;

@@ -453,4 +453,48 @@ mod tests {
         p.delete(Table::Users, b"a".to_vec());
         assert_eq!(read(&p), None);
     }
+
+    #[test]
+    fn records_kept_between_batches_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
+        let trees = SmTrees::open(&db).unwrap();
+        let enc = |s: &str| encode_record(Table::Users, &s.to_string()).unwrap();
+        let read = || {
+            Pending::new(&trees)
+                .get::<String>(Table::Users, b"a")
+                .unwrap()
+        };
+        let commit = |p: Pending<'_>| {
+            let (writes, decoded) = p.into_parts();
+            trees.write_all(&writes).unwrap();
+            trees.remember(decoded);
+        };
+        trees.tree(Table::Users).insert(b"a", enc("one")).unwrap();
+        assert_eq!(read().as_deref(), Some("one"));
+        // A write that did not come from a batch (as a snapshot install does) is seen.
+        let mut w = WriteSet::new();
+        w.insert((Table::Users, b"a".to_vec()), Some(enc("two")));
+        trees.write_all(&w).unwrap();
+        assert_eq!(read().as_deref(), Some("two"));
+        let mut p = Pending::new(&trees);
+        p.begin();
+        p.put(Table::Users, b"a".to_vec(), &"three".to_string())
+            .unwrap();
+        commit(p);
+        assert_eq!(read().as_deref(), Some("three"));
+        let mut p = Pending::new(&trees);
+        p.begin();
+        p.put(Table::Users, b"a".to_vec(), &"four".to_string())
+            .unwrap();
+        p.rollback();
+        commit(p);
+        assert_eq!(read().as_deref(), Some("three"));
+        let mut p = Pending::new(&trees);
+        p.begin();
+        p.delete(Table::Users, b"a".to_vec());
+        commit(p);
+        assert_eq!(read(), None);
+        assert!(trees.tree(Table::Users).get(b"a").unwrap().is_none());
+    }
 }
