@@ -14,12 +14,17 @@
 use std::any::Any;
 use std::collections::HashMap;
 
-use super::tables::{Record, Table};
+use super::tables::Table;
 
 /// Bytes counted for each entry on top of its key and encoded value (map slot, box, headers).
 const ENTRY_OVERHEAD: usize = 96;
 
-/// One decoded record, `Option<T>` of its table's record type (`None`: known to be absent).
+/// Stored bytes kept as they are, for values that are not records (availability bitfields).
+#[derive(Clone)]
+pub struct StoredBytes(pub Vec<u8>);
+
+/// One decoded record, `Option<T>` of its table's record type (`None`: known to be absent), or
+/// `Option<StoredBytes>`.
 pub struct Decoded {
     /// The `Option<T>`.
     value: Box<dyn Any + Send>,
@@ -29,7 +34,7 @@ pub struct Decoded {
 
 impl Decoded {
     /// Wraps a decoded value whose encoding took `encoded_len` bytes.
-    pub fn new<T: Record>(key: &[u8], value: Option<T>, encoded_len: usize) -> Self {
+    pub fn new<T: Clone + Send + 'static>(key: &[u8], value: Option<T>, encoded_len: usize) -> Self {
         Decoded {
             value: Box::new(value),
             cost: key.len() + encoded_len + ENTRY_OVERHEAD,
@@ -37,7 +42,7 @@ impl Decoded {
     }
 
     /// The value, if it is an `Option<T>`.
-    pub fn get<T: Record>(&self) -> Option<&Option<T>> {
+    pub fn get<T: Clone + Send + 'static>(&self) -> Option<&Option<T>> {
         self.value.downcast_ref::<Option<T>>()
     }
 }
@@ -60,7 +65,7 @@ impl RecordCache {
     }
 
     /// A copy of the cached value, if `key` is cached as a `T`.
-    pub fn get<T: Record>(&self, slot: &(Table, Vec<u8>)) -> Option<Option<T>> {
+    pub fn get<T: Clone + Send + 'static>(&self, slot: &(Table, Vec<u8>)) -> Option<Option<T>> {
         self.entries.get(slot).and_then(Decoded::get::<T>).cloned()
     }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::record_cache::{Decoded, RecordCache};
+use super::record_cache::{Decoded, RecordCache, StoredBytes};
 
 /// Writes collected by a [`Pending`] overlay: `None` is a delete.
 pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
@@ -350,9 +350,11 @@ impl<'a> Pending<'a> {
         Ok(())
     }
 
-    /// Stores raw bytes.
+    /// Stores raw bytes (and keeps them for [`KvRead::get_raw`] after the batch).
     pub fn put_raw(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
-        self.record(table, key, Some(value));
+        let kept = Decoded::new(&key, Some(StoredBytes(value.clone())), value.len());
+        self.record(table, key.clone(), Some(value));
+        self.decoded.get_mut().insert((table, key), kept);
     }
 
     /// Deletes a key.
@@ -400,10 +402,18 @@ impl KvRead for Pending<'_> {
     }
 
     fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(v) = self.writes.get(&(table, key.to_vec())) {
+        let slot = (table, key.to_vec());
+        if let Some(v) = self.writes.get(&slot) {
             return Ok(v.clone());
         }
-        Committed(self.base).get_raw(table, key)
+        if let Some(hit) = self.base.records().get::<StoredBytes>(&slot) {
+            return Ok(hit.map(|b| b.0));
+        }
+        let stored = Committed(self.base).get_raw(table, key)?;
+        let len = stored.as_ref().map_or(0, Vec::len);
+        let kept = Decoded::new(key, stored.clone().map(StoredBytes), len);
+        self.base.records().insert(slot, kept);
+        Ok(stored)
     }
 
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
@@ -496,5 +506,21 @@ mod tests {
         commit(p);
         assert_eq!(read(), None);
         assert!(trees.tree(Table::Users).get(b"a").unwrap().is_none());
+        // Raw values (bitfields) follow the same rules.
+        let raw = || {
+            Pending::new(&trees)
+                .get_raw(Table::Avail, b"bits")
+                .unwrap()
+        };
+        assert_eq!(raw(), None);
+        let mut p = Pending::new(&trees);
+        p.begin();
+        p.put_raw(Table::Avail, b"bits".to_vec(), vec![0b101]);
+        commit(p);
+        assert_eq!(raw(), Some(vec![0b101]));
+        let mut w = WriteSet::new();
+        w.insert((Table::Avail, b"bits".to_vec()), Some(vec![0b111]));
+        trees.write_all(&w).unwrap();
+        assert_eq!(raw(), Some(vec![0b111]));
     }
 }
