@@ -238,7 +238,10 @@ mod tests {
             write_frame(&mut wr, b"x", 1024).await.unwrap();
         });
         assert_eq!(read_frame(&mut rd, 1024).await.unwrap(), Some(body));
-        assert_eq!(read_frame(&mut rd, 1024).await.unwrap(), Some(b"x".to_vec()));
+        assert_eq!(
+            read_frame(&mut rd, 1024).await.unwrap(),
+            Some(b"x".to_vec())
+        );
         writer.await.unwrap();
     }
 

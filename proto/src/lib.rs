@@ -7,6 +7,7 @@
 //! - [`tracker_msg`]: the client API's requests and responses.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
+//! - The global allocator of every binary in the workspace (mimalloc; see below).
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
@@ -25,3 +26,11 @@ pub mod tracker_msg;
 pub use client::{ClientConfig, TrackerClient};
 pub use error::ApiError;
 pub use tracker_msg::{Request, Response};
+
+/// mimalloc for every binary in the workspace (each links this crate), so a peer or node run
+/// inside `bench` or `chaos` allocates as the shipped `peer` and `tracker` do. glibc's malloc
+/// gives each allocating thread an arena of its own, and memory freed on a node's Raft, apply and
+/// sled threads stayed there: at 1 M peers the leader held 1.1 GiB with glibc, 0.5 GiB with
+/// mimalloc (and wrote about 15% more per second).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -65,10 +65,3 @@ pub fn run_process(args: config::Args) -> std::process::ExitCode {
         }
     }
 }
-
-/// mimalloc in every process that links a node (`tracker`, `cluster`, `bench`, `chaos`). glibc's
-/// malloc gives each thread that allocates its own arena, and memory freed on the Raft, apply and
-/// sled threads stayed in those arenas: at 1 M peers the leader held 1.1 GiB with glibc and
-/// 670 MiB with two arenas.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -34,7 +34,11 @@ pub struct Decoded {
 
 impl Decoded {
     /// Wraps a decoded value whose encoding took `encoded_len` bytes.
-    pub fn new<T: Clone + Send + 'static>(key: &[u8], value: Option<T>, encoded_len: usize) -> Self {
+    pub fn new<T: Clone + Send + 'static>(
+        key: &[u8],
+        value: Option<T>,
+        encoded_len: usize,
+    ) -> Self {
         Decoded {
             value: Box::new(value),
             cost: key.len() + encoded_len + ENTRY_OVERHEAD,
@@ -130,12 +134,25 @@ mod tests {
         let mut c = RecordCache::new(1_000);
         for i in 0..100u32 {
             let key = i.to_be_bytes();
-            c.insert((Table::Peers, key.to_vec()), Decoded::new(&key, Some(i), 100));
+            c.insert(
+                (Table::Peers, key.to_vec()),
+                Decoded::new(&key, Some(i), 100),
+            );
             assert!(c.bytes() <= 1_000, "{} bytes after {i}", c.bytes());
         }
-        assert_eq!(c.get::<u32>(&(Table::Peers, 99u32.to_be_bytes().to_vec())), Some(Some(99)));
-        c.insert(slot("huge"), Decoded::new(b"huge", Some(vec![0u8; 2_000]), 2_000));
-        assert_eq!(c.get::<Vec<u8>>(&slot("huge")), None, "larger than the bound: not kept");
+        assert_eq!(
+            c.get::<u32>(&(Table::Peers, 99u32.to_be_bytes().to_vec())),
+            Some(Some(99))
+        );
+        c.insert(
+            slot("huge"),
+            Decoded::new(b"huge", Some(vec![0u8; 2_000]), 2_000),
+        );
+        assert_eq!(
+            c.get::<Vec<u8>>(&slot("huge")),
+            None,
+            "larger than the bound: not kept"
+        );
         c.insert(slot("x"), Decoded::new(b"x", Some(1u32), 4));
         c.insert(slot("x"), Decoded::new(b"x", Some(2u32), 4));
         assert_eq!(c.get::<u32>(&slot("x")), Some(Some(2)));

@@ -507,11 +507,7 @@ mod tests {
         assert_eq!(read(), None);
         assert!(trees.tree(Table::Users).get(b"a").unwrap().is_none());
         // Raw values (bitfields) follow the same rules.
-        let raw = || {
-            Pending::new(&trees)
-                .get_raw(Table::Avail, b"bits")
-                .unwrap()
-        };
+        let raw = || Pending::new(&trees).get_raw(Table::Avail, b"bits").unwrap();
         assert_eq!(raw(), None);
         let mut p = Pending::new(&trees);
         p.begin();
