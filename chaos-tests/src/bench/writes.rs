@@ -13,6 +13,7 @@ use proto::tracker_msg::WriteOp;
 
 use super::fixture::{manifest, ClusterOpts, Fixture, FixtureSpec, World};
 use super::load::{window, Call, Clients, NextCall, WindowStats};
+use super::procfs::CpuSample;
 use super::stats::{fmt, print_json, print_table};
 
 /// Options of `bench writes`.
@@ -63,6 +64,27 @@ pub struct WritesResult {
     /// Throughput and latency.
     #[serde(flatten)]
     pub stats: WindowStats,
+    /// CPU of all tracker processes over the window, in cores (1.0 = one core busy).
+    pub cluster_cores: f64,
+    /// Tracker CPU per acknowledged write, in microseconds (all nodes together): steadier from
+    /// run to run than ops/s on a shared machine, so a change's cost shows in it.
+    pub cluster_cpu_us_per_write: f64,
+}
+
+/// CPU samples of the cluster's processes at one instant.
+fn sample_nodes(fixture: &Fixture, nodes: u64) -> Vec<Option<CpuSample>> {
+    (1..=nodes)
+        .map(|id| fixture.cluster.pid(id).and_then(CpuSample::take))
+        .collect()
+}
+
+/// Cores used between two [`sample_nodes`], summed over the nodes sampled both times.
+fn cores_between(before: &[Option<CpuSample>], after: &[Option<CpuSample>]) -> f64 {
+    before
+        .iter()
+        .zip(after)
+        .filter_map(|(b, a)| Some(b.as_ref()?.cores_until(a.as_ref()?)))
+        .sum()
 }
 
 /// Client `i` writes as peer `i` of the world: ReportHave of `have_batch` random chunks of a
@@ -125,14 +147,24 @@ pub async fn run(args: WritesArgs) -> anyhow::Result<()> {
         let next = write_mix(fixture.world.clone(), args.mix.clone(), format!("r{round}"));
         let clients = Clients::start(&fixture.world, n, next)?;
         tokio::time::sleep(Duration::from_secs(args.warmup_secs)).await;
+        let cpu_from = sample_nodes(&fixture, args.cluster.nodes);
         let from = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
         let to = Instant::now();
+        let cpu_to = sample_nodes(&fixture, args.cluster.nodes);
         let logs = clients.stop().await;
+        let stats = window(&logs, from, to);
+        let cluster_cores = cores_between(&cpu_from, &cpu_to);
         let r = WritesResult {
             scenario: "writes",
             clients: n,
-            stats: window(&logs, from, to),
+            cluster_cpu_us_per_write: if stats.ops_per_sec > 0.0 {
+                cluster_cores * 1e6 / stats.ops_per_sec
+            } else {
+                0.0
+            },
+            cluster_cores,
+            stats,
         };
         print_json(&r)?;
         rows.push(r);
@@ -148,11 +180,22 @@ pub async fn run(args: WritesArgs) -> anyhow::Result<()> {
                 fmt(r.stats.latency.p99_ms, 2),
                 fmt(r.stats.latency.p999_ms, 2),
                 r.stats.errors.to_string(),
+                fmt(r.cluster_cores, 2),
+                fmt(r.cluster_cpu_us_per_write, 1),
             ]
         })
         .collect();
     print_table(
-        &["CLIENTS", "OPS/S", "P50_MS", "P99_MS", "P99.9_MS", "ERRORS"],
+        &[
+            "CLIENTS",
+            "OPS/S",
+            "P50_MS",
+            "P99_MS",
+            "P99.9_MS",
+            "ERRORS",
+            "NODES_CPU",
+            "CPU_US/WRITE",
+        ],
         &table,
     );
     if let Some(e) = rows.iter().find_map(|r| r.stats.first_error.clone()) {
