@@ -66,6 +66,11 @@ pub struct Args {
     #[arg(long, env = "TRACKER_WRITE_ENTRIES_IN_FLIGHT", default_value_t = 1)]
     pub write_entries_in_flight: usize,
 
+    /// Group commit: how long the next entry may wait for the writers the last one answered
+    /// (milliseconds; 0 turns gathering off). See `tracker/src/group_commit.rs`.
+    #[arg(long, env = "TRACKER_WRITE_GATHER_MS", default_value_t = 1)]
+    pub write_gather_ms: u64,
+
     /// sled page cache in MiB (sled's own default is 1 GiB per database).
     #[arg(long, env = "TRACKER_SLED_CACHE_MB", default_value_t = 64)]
     pub sled_cache_mb: u64,

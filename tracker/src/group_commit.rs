@@ -7,7 +7,16 @@
 //! At most `entries_in_flight` entries (`--write-entries-in-flight`) are being committed at a time;
 //! commands that arrive meanwhile wait for the next entry, which is what makes the entries grow
 //! with the load.
+//!
+//! Gathering (`--write-gather-ms`): when an entry is committed, the writers it answers usually
+//! send their next write at once. Proposing the next entry the moment the slot frees would carry
+//! only the writes that queued meanwhile, and the writers would split into cohorts that take
+//! turns, each waiting a whole extra entry. So the next entry waits, at most the gather time, until
+//! as many writes are queued as were waiting or answered when the last entry completed. A lone
+//! writer never waits (one write was answered, so one is enough), and a gather that runs out of
+//! time turns gathering off for the next few entries, so writers that do not come back cost little.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,19 +40,50 @@ struct Waiting {
     reply: oneshot::Sender<Result<Response, ApiError>>,
 }
 
+/// Entries proposed without gathering after a gather ran out of time.
+const ENTRIES_WITHOUT_GATHER: u32 = 4;
+
+/// Counters shared by the queue, the batching task and the committing tasks.
+#[derive(Default)]
+struct Counts {
+    /// Commands ever queued.
+    submitted: AtomicU64,
+    /// Commands ever put into an entry.
+    proposed: AtomicU64,
+    /// Writes to gather for the next entry: those waiting plus those answered when the last
+    /// entry completed (0: none expected).
+    expected: AtomicUsize,
+}
+
 /// The queue in front of `Raft::client_write`.
 pub struct GroupCommit {
     tx: mpsc::UnboundedSender<Waiting>,
+    counts: Arc<Counts>,
 }
 
 impl GroupCommit {
     /// Starts the batching task of node `node_id`: up to `entries_in_flight` entries committing
-    /// at once, each within `timeout`.
-    pub fn start(raft: Raft, node_id: NodeId, timeout: Duration, entries_in_flight: usize) -> Self {
+    /// at once, each within `timeout`, each waiting up to `gather` for the writers the last one
+    /// answered (zero: never).
+    pub fn start(
+        raft: Raft,
+        node_id: NodeId,
+        timeout: Duration,
+        entries_in_flight: usize,
+        gather: Duration,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let slots = Arc::new(Semaphore::new(entries_in_flight.max(1)));
-        tokio::spawn(run(raft, node_id, timeout, slots, rx));
-        GroupCommit { tx }
+        let counts = Arc::new(Counts::default());
+        let batcher = Batcher {
+            raft,
+            node_id,
+            timeout,
+            gather,
+            slots: Arc::new(Semaphore::new(entries_in_flight.max(1))),
+            counts: counts.clone(),
+        };
+        tokio::spawn(batcher.run(rx));
+        GroupCommit { tx, counts }
     }
 
     /// Queues `cmd` and waits for its own result.
@@ -52,6 +92,7 @@ impl GroupCommit {
     /// The command's refusal, `NotLeader`, or `Unavailable` if its entry was not committed in time.
     pub async fn propose(&self, cmd: Cmd) -> Result<Response, ApiError> {
         let (reply, rx) = oneshot::channel();
+        self.counts.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
             .send(Waiting { cmd, reply })
             .map_err(|_| ApiError::Unavailable("this node is shutting down".into()))?;
@@ -86,29 +127,101 @@ fn next_entry_len(queued: &[Waiting]) -> usize {
     n
 }
 
-async fn run(
+/// The batching task's settings and shared state.
+struct Batcher {
     raft: Raft,
     node_id: NodeId,
     timeout: Duration,
+    gather: Duration,
     slots: Arc<Semaphore>,
-    mut rx: mpsc::UnboundedReceiver<Waiting>,
-) {
-    let mut queued: Vec<Waiting> = Vec::new();
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        if queued.is_empty() && rx.recv_many(&mut queued, MAX_CMDS_PER_ENTRY).await == 0 {
-            return;
-        }
-        while queued.len() < MAX_CMDS_PER_ENTRY {
-            match rx.try_recv() {
-                Ok(w) => queued.push(w),
-                Err(_) => break,
+    counts: Arc<Counts>,
+}
+
+impl Batcher {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Waiting>) {
+        let mut queued: Vec<Waiting> = Vec::new();
+        let mut without_gather = 0u32;
+        loop {
+            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
+            let expected = self.counts.expected.swap(0, Ordering::Relaxed);
+            if queued.is_empty() && rx.recv_many(&mut queued, MAX_CMDS_PER_ENTRY).await == 0 {
+                return;
             }
+            while queued.len() < MAX_CMDS_PER_ENTRY {
+                match rx.try_recv() {
+                    Ok(w) => queued.push(w),
+                    Err(_) => break,
+                }
+            }
+            if without_gather > 0 {
+                without_gather -= 1;
+            } else if !gather(&mut rx, &mut queued, expected, self.gather).await {
+                without_gather = ENTRIES_WITHOUT_GATHER;
+            }
+            let entry: Vec<Waiting> = queued.drain(..next_entry_len(&queued)).collect();
+            self.counts
+                .proposed
+                .fetch_add(entry.len() as u64, Ordering::Relaxed);
+            tokio::spawn(commit(
+                self.raft.clone(),
+                self.node_id,
+                self.timeout,
+                entry,
+                Completion {
+                    counts: self.counts.clone(),
+                    _slot: slot,
+                },
+            ));
         }
-        let entry: Vec<Waiting> = queued.drain(..next_entry_len(&queued)).collect();
-        tokio::spawn(commit(raft.clone(), node_id, timeout, entry, slot));
+    }
+}
+
+/// Waits, at most `within`, until `expected` writes (capped at one entry's worth) are queued.
+/// Returns false if the time ran out first; true at once if `within` is zero.
+async fn gather(
+    rx: &mut mpsc::UnboundedReceiver<Waiting>,
+    queued: &mut Vec<Waiting>,
+    expected: usize,
+    within: Duration,
+) -> bool {
+    let target = expected.min(MAX_CMDS_PER_ENTRY);
+    if within.is_zero() || queued.len() >= target {
+        return true;
+    }
+    let deadline = tokio::time::Instant::now() + within;
+    while queued.len() < target {
+        let room = MAX_CMDS_PER_ENTRY - queued.len();
+        match tokio::time::timeout_at(deadline, rx.recv_many(queued, room)).await {
+            // Closed: nothing more will come.
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Held by an entry being committed: frees its slot when dropped, and before it sets how many
+/// writes the next entry should gather.
+struct Completion {
+    counts: Arc<Counts>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Completion {
+    /// Called with the entry's command count just before its writers are answered.
+    fn expect_next(&self, answered: usize) {
+        let waiting = self
+            .counts
+            .submitted
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.counts.proposed.load(Ordering::Relaxed));
+        let expected = usize::try_from(waiting)
+            .unwrap_or(usize::MAX)
+            .saturating_add(answered);
+        self.counts.expected.store(expected, Ordering::Relaxed);
     }
 }
 
@@ -118,7 +231,7 @@ async fn commit(
     node_id: NodeId,
     timeout: Duration,
     entry: Vec<Waiting>,
-    _slot: OwnedSemaphorePermit,
+    done: Completion,
 ) {
     let (cmds, replies): (Vec<Cmd>, Vec<_>) = entry.into_iter().map(|w| (w.cmd, w.reply)).unzip();
     let count = cmds.len();
@@ -153,6 +266,7 @@ async fn commit(
             results
         }
     };
+    done.expect_next(count);
     for (reply, result) in replies.into_iter().zip(results) {
         let _ = reply.send(result);
     }
@@ -191,6 +305,47 @@ mod tests {
                 file_hash: [0; 20],
             },
         })
+    }
+
+    #[tokio::test]
+    async fn gathering_waits_for_the_expected_writers_and_no_longer() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut queued = vec![small()];
+        // Enough already: no wait, even with a long gather time.
+        assert!(gather(&mut rx, &mut queued, 1, Duration::from_secs(60)).await);
+        // Three more arrive while gathering.
+        let sender = tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let _ = tx.send(small());
+            }
+            tx
+        });
+        assert!(gather(&mut rx, &mut queued, 4, Duration::from_secs(10)).await);
+        assert_eq!(queued.len(), 4);
+        let tx = sender.await.unwrap();
+        // Nobody comes back: the gather gives up after its time.
+        let started = std::time::Instant::now();
+        assert!(!gather(&mut rx, &mut queued, 10, Duration::from_millis(20)).await);
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        assert_eq!(queued.len(), 4);
+        // Gathering off, or the queue closed: no wait.
+        assert!(gather(&mut rx, &mut queued, 10, Duration::ZERO).await);
+        drop(tx);
+        assert!(gather(&mut rx, &mut queued, 10, Duration::from_secs(60)).await);
+    }
+
+    #[tokio::test]
+    async fn the_next_entry_expects_the_waiting_and_the_answered() {
+        let counts = Arc::new(Counts::default());
+        counts.submitted.store(100, Ordering::Relaxed);
+        counts.proposed.store(70, Ordering::Relaxed);
+        let done = Completion {
+            counts: counts.clone(),
+            _slot: Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap(),
+        };
+        done.expect_next(32);
+        assert_eq!(counts.expected.load(Ordering::Relaxed), 30 + 32);
     }
 
     #[test]

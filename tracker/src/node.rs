@@ -107,6 +107,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             args.id,
             config.request_timeout(),
             args.write_entries_in_flight,
+            std::time::Duration::from_millis(args.write_gather_ms),
         ),
     });
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
