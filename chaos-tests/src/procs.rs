@@ -41,6 +41,7 @@ pub async fn start_cluster(
     c.program = embedded_node()?;
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
+    c.wait_converged(Duration::from_secs(30)).await?;
     Ok(c)
 }
 
@@ -73,6 +74,7 @@ pub async fn start_cluster_behind_proxies(
     c.program = embedded_node()?;
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
+    c.wait_converged(Duration::from_secs(30)).await?;
     Ok((c, net))
 }
 

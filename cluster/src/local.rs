@@ -88,6 +88,10 @@ impl LocalCluster {
     /// # Errors
     /// If free ports cannot be found.
     pub fn plan(dir: &Path, n: u64, base_port: Option<u16>) -> Result<Vec<NodeSpec>, ClusterError> {
+        let free = match base_port {
+            Some(_) => Vec::new(),
+            None => process::free_ports(usize::try_from(n * 2).unwrap_or(0), &[])?,
+        };
         (1..=n)
             .map(|id| {
                 let (api, raft) = match base_port {
@@ -95,7 +99,10 @@ impl LocalCluster {
                         let off = u16::try_from((id - 1) * 2).unwrap_or(0);
                         (b.saturating_add(off), b.saturating_add(off + 1))
                     }
-                    None => (process::free_port()?, process::free_port()?),
+                    None => {
+                        let i = usize::try_from((id - 1) * 2).unwrap_or(0);
+                        (free[i], free[i + 1])
+                    }
                 };
                 Ok(NodeSpec {
                     id,
@@ -315,11 +322,23 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Status of every node (an error for unreachable ones).
+    /// Status of every node (an error for unreachable ones, and for an address where a different
+    /// node answers: two nodes were given the same port, or a stray tracker holds it).
     pub async fn statuses(&self) -> Vec<(NodeSpec, Result<NodeStatus, proto::ApiError>)> {
         let mut out = Vec::new();
         for spec in self.nodes.values() {
-            let st = TrackerClient::node_status(&spec.api_addr, Duration::from_millis(800)).await;
+            let st = TrackerClient::node_status(&spec.api_addr, Duration::from_millis(800))
+                .await
+                .and_then(|s| {
+                    if s.node_id == spec.id {
+                        Ok(s)
+                    } else {
+                        Err(proto::ApiError::Unavailable(format!(
+                            "node {} answers at {}, the address of node {}: give each node its own port",
+                            s.node_id, spec.api_addr, spec.id
+                        )))
+                    }
+                });
             out.push((spec.clone(), st));
         }
         out

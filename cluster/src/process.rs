@@ -178,11 +178,56 @@ fn is_zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; a small race is possible).
+/// `count` distinct free TCP ports on 127.0.0.1, none of them in `taken`.
+///
+/// Every port stays bound until all are chosen, so the kernel cannot hand the same port out
+/// twice (binding and releasing one port at a time can return a port just released). They are
+/// released on return: another process may still take one before the tracker binds it.
 ///
 /// # Errors
 /// If no port can be bound.
-pub fn free_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+pub fn free_ports(count: usize, taken: &[u16]) -> std::io::Result<Vec<u16>> {
+    let mut held = Vec::with_capacity(count);
+    let mut ports = Vec::with_capacity(count);
+    // Bounded: each round binds a new port while the earlier ones are held.
+    for _ in 0..count + taken.len() + 64 {
+        if ports.len() == count {
+            break;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        if !taken.contains(&port) {
+            ports.push(port);
+        }
+        held.push(listener);
+    }
+    if ports.len() < count {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "found only {} of {count} free ports on 127.0.0.1",
+                ports.len()
+            ),
+        ));
+    }
+    Ok(ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_ports;
+
+    #[test]
+    fn free_ports_are_distinct_and_avoid_taken_ones() {
+        let first = free_ports(4, &[]).unwrap();
+        let taken = [first[0], first[1]];
+        for _ in 0..20 {
+            let ports = free_ports(16, &taken).unwrap();
+            let mut unique = ports.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), 16, "duplicate ports: {ports:?}");
+            assert!(ports.iter().all(|p| !taken.contains(p)), "{ports:?}");
+        }
+    }
 }

@@ -64,15 +64,30 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
             a.dir.display()
         );
     }
+    // Fresh ports must differ from each other and from every port the cluster already uses.
+    let taken: Vec<u16> = cluster
+        .nodes
+        .values()
+        .flat_map(|n| [&n.api_addr, &n.raft_addr])
+        .filter_map(|addr| addr.rsplit(':').next()?.parse().ok())
+        .collect();
+    let mut free = cluster::process::free_ports(2, &taken)?.into_iter();
+    let mut fresh = || {
+        free.next()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .ok_or_else(|| {
+                anyhow::anyhow!("no free port on 127.0.0.1: pass --api-addr and --raft-addr")
+            })
+    };
     let spec = NodeSpec {
         id,
         api_addr: match a.api_addr {
             Some(x) => x,
-            None => format!("127.0.0.1:{}", cluster::process::free_port()?),
+            None => fresh()?,
         },
         raft_addr: match a.raft_addr {
             Some(x) => x,
-            None => format!("127.0.0.1:{}", cluster::process::free_port()?),
+            None => fresh()?,
         },
         data_dir: a.dir.join(format!("node-{id}")),
     };

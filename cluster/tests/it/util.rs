@@ -30,6 +30,8 @@ pub async fn start(n: u64, tracker_args: &[&str]) -> (tempfile::TempDir, LocalCl
     c.program = tracker_program(Some(cluster_exe()));
     c.start_all().unwrap();
     c.wait_leader(Duration::from_secs(30)).await.unwrap();
+    // Every node up and answering as itself, so a test that kills one keeps a quorum.
+    c.wait_converged(Duration::from_secs(30)).await.unwrap();
     (dir, c)
 }
 

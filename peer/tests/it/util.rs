@@ -39,6 +39,8 @@ pub async fn start_cluster(dir: &Path) -> LocalCluster {
     c.program = tracker_program(Some(cluster_exe()));
     c.start_all().unwrap();
     c.wait_leader(Duration::from_secs(30)).await.unwrap();
+    // Every node up and answering as itself, so a test that kills one keeps a quorum.
+    c.wait_converged(Duration::from_secs(30)).await.unwrap();
     c
 }
 
