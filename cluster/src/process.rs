@@ -182,11 +182,18 @@ fn is_zombie(pid: u32) -> bool {
 ///
 /// Every port stays bound until all are chosen, so the kernel cannot hand the same port out
 /// twice (binding and releasing one port at a time can return a port just released). They are
-/// released on return: another process may still take one before the tracker binds it.
+/// released on return: another process may still take one before the tracker binds it, but
+/// this process never hands the same port out twice.
 ///
 /// # Errors
 /// If no port can be bound.
 pub fn free_ports(count: usize, taken: &[u16]) -> std::io::Result<Vec<u16>> {
+    // Ports this process handed out before: a cluster planned a moment ago (by a parallel test,
+    // say) may not have bound them yet.
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut held = Vec::with_capacity(count);
     let mut ports = Vec::with_capacity(count);
     // Bounded: each round binds a new port while the earlier ones are held.
@@ -196,11 +203,12 @@ pub fn free_ports(count: usize, taken: &[u16]) -> std::io::Result<Vec<u16>> {
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        if !taken.contains(&port) {
+        if !taken.contains(&port) && !handed_out.contains(&port) {
             ports.push(port);
         }
         held.push(listener);
     }
+    handed_out.extend_from_slice(&ports);
     if ports.len() < count {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,
