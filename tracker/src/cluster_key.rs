@@ -11,12 +11,14 @@ use proto::ApiError;
 use crate::app::{wall_ms, App};
 use crate::domain::records::CLUSTER_SIGNING_KEY;
 use crate::raft_types::{Cmd, Op};
-use crate::store::tables::{SmTrees, Table};
+use crate::store::tables::{Committed, KvRead, SmTrees, Table};
 
 /// The replicated secret key, if the cluster has one yet.
 pub fn secret(trees: &SmTrees) -> Option<[u8; 32]> {
-    let bytes = trees.tree(Table::Cluster).get(CLUSTER_SIGNING_KEY).ok()??;
-    bytes.as_ref().try_into().ok()
+    let bytes = Committed(trees)
+        .get_raw(Table::Cluster, CLUSTER_SIGNING_KEY)
+        .ok()??;
+    bytes.as_slice().try_into().ok()
 }
 
 /// On a new leader: proposes a fresh key if the cluster has none.

@@ -184,18 +184,21 @@ pub async fn task_sweep(app: Arc<App>) {
 /// term, after the fresh lease every peer got at the leader change has run out).
 fn online_peers_not_heard_from(app: &App) -> Vec<u64> {
     let mut ids = Vec::new();
-    for item in app.trees.tree(Table::Peers).iter() {
-        let Ok((k, v)) = item else { continue };
-        let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
-            continue;
+    let scanned = app.trees.visit(Table::Peers, b"", |k, v| {
+        let Ok(bytes) = <[u8; 8]>::try_from(k) else {
+            return Ok(());
         };
-        let Ok(peer) = decode_record::<PeerRec>(Table::Peers, &v) else {
-            continue;
+        let Ok(peer) = decode_record::<PeerRec>(Table::Peers, v) else {
+            return Ok(());
         };
         let id = u64::from_be_bytes(bytes);
         if peer.online && !app.liveness.knows(id) {
             ids.push(id);
         }
+        Ok(())
+    });
+    if let Err(e) = scanned {
+        tracing::warn!(%e, "could not scan the peers table");
     }
     ids
 }

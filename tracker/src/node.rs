@@ -125,6 +125,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         tracing::warn!(%e, "raft shutdown reported an error");
     }
     drop(raft_runtime);
+    // Not needed for safety (the log holds what is staged), but a restart then replays nothing.
+    if let Err(e) = app.trees.drain() {
+        tracing::warn!(%e, "could not write the staged state-machine writes before stopping");
+    }
     db.flush_async()
         .await
         .context("while flushing the database")?;

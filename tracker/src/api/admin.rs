@@ -13,7 +13,7 @@ use proto::ApiError;
 use crate::app::App;
 use crate::raft_types::NodeInfo;
 use crate::store::image;
-use crate::store::tables::{SmTrees, Table};
+use crate::store::tables::{Committed, KvRead, SmTrees, Table};
 
 /// Handles one admin request.
 ///
@@ -201,9 +201,8 @@ async fn status(app: &App) -> Result<NodeStatus, ApiError> {
 fn stable_digest(trees: &SmTrees) -> Result<String, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
     let applied_marker = || {
-        trees
-            .tree(Table::Meta)
-            .get(b"last_applied")
+        Committed(trees)
+            .get_raw(Table::Meta, b"last_applied")
             .map_err(|e| internal(&e))
     };
     let mut digest = String::new();

@@ -18,10 +18,10 @@ pub type TableEntries = Vec<(Vec<u8>, Vec<u8>)>;
 pub fn capture(trees: &SmTrees) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     for table in Table::DATA {
-        for item in trees.tree(table).iter() {
-            let (k, v) = item?;
-            push_record(&mut out, table, &k, &v);
-        }
+        trees.visit(table, b"", |k, v| {
+            push_record(&mut out, table, k, v);
+            Ok(())
+        })?;
     }
     Ok(out)
 }
@@ -75,14 +75,15 @@ pub(super) fn take_sized(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 /// # Errors
 /// sled errors.
 pub fn digest(trees: &SmTrees) -> Result<String, StoreError> {
-    // Whole batches only: hold off apply for the scan.
-    let _shared = trees.read_gate();
+    // Whole batches only: hold off apply for the scan, and lay the staged writes over the trees.
+    let staged = trees.read_gate();
     let mut h = Sha1::new();
+    let mut rec = Vec::new();
     for table in Table::DATA {
-        for item in trees.tree(table).iter() {
+        for item in staged.merge_scan(table, b"", trees.tree(table).iter()) {
             let (k, v) = item?;
-            let mut rec = Vec::with_capacity(9 + k.len() + v.len());
-            push_record(&mut rec, table, &k, &v);
+            rec.clear();
+            push_record(&mut rec, table, k.as_ref(), v.as_ref());
             h.update(&rec);
         }
     }

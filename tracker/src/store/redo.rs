@@ -33,7 +33,7 @@ pub fn commit(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
         return Ok(());
     }
     trees.tree(Table::Meta).insert(KEY_REDO, encode(writes)?)?;
-    trees.write_all(writes)?;
+    trees.write_trees(writes)?;
     Ok(())
 }
 
@@ -49,7 +49,7 @@ pub fn recover(trees: &SmTrees) -> Result<Recovery, StoreError> {
     }
     match meta.get(KEY_REDO)? {
         Some(bytes) => {
-            trees.write_all(&decode(&bytes)?)?;
+            trees.write_trees(&decode(&bytes)?)?;
             Ok(Recovery::Done)
         }
         None => Ok(Recovery::Done),

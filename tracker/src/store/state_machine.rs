@@ -2,9 +2,12 @@
 //! builds, stores and installs snapshots.
 //!
 //! Each `apply` batch runs every command through [`crate::domain::rules`] on a [`Pending`]
-//! overlay and writes all of its writes, the client table and `last_applied` as one crash-atomic
-//! batch ([`super::redo`]). It is not flushed on its own: sled recovers a prefix of its writes after
-//! a crash, and the log (flushed before commit) still holds whatever the state machine lost.
+//! overlay and stages all of its writes, the client table and `last_applied` ([`super::staged`]);
+//! every few batches the staged writes are drained into the trees as one crash-atomic write
+//! ([`super::redo`]). Nothing is flushed on its own: sled recovers a prefix of its writes after a
+//! crash, and the log (flushed before commit) still holds whatever the state machine lost, which
+//! openraft applies again from the stored `last_applied` on restart. A snapshot drains first, so
+//! the log is never purged past what the trees hold.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,8 +234,9 @@ impl StateMachine {
                 .map_err(|e| sm_write_err(&e))?;
         }
         let (writes, decoded) = pending.into_parts();
-        redo::commit(&self.trees, &writes).map_err(|e| sm_write_err(&e))?;
-        self.trees.remember(decoded);
+        self.trees
+            .stage(writes, decoded)
+            .map_err(|e| sm_write_err(&e))?;
         Ok(results)
     }
 
@@ -340,7 +344,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let image = image::capture(&self.trees)
+        // Drained first: the log may be purged up to this snapshot, so the trees must hold it.
+        let image = self
+            .trees
+            .drain()
+            .and_then(|()| image::capture(&self.trees))
             .and_then(|data| Ok((data, self.stored_applied()?)))
             .map_err(|e| e.to_string());
         SnapshotBuilder {
@@ -361,6 +369,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         // Check the image before anything changes.
         image::parse(&data).map_err(|e| snap_err(&e))?;
+        // The install writes the trees directly, over an empty overlay.
+        self.trees.drain().map_err(|e| snap_err(&e))?;
         // The snapshot first, then the marker: recovery redoes an install from the stored snapshot.
         let stored = StoredSnapshot {
             meta: meta.clone(),
@@ -395,6 +405,45 @@ mod tests {
         let mut w = WriteSet::new();
         w.insert((table, key.to_vec()), value.map(<[u8]>::to_vec));
         w
+    }
+
+    fn blank(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    #[test]
+    fn applied_batches_are_seen_at_once_but_stored_only_by_a_drain() {
+        use crate::store::staged::DRAIN_BATCHES;
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
+        let applied = |sm: &StateMachine| sm.stored_applied().unwrap().0.map(|id| id.index);
+        let sm = StateMachine::open(&db).unwrap();
+        sm.apply_entries(vec![blank(1)]).unwrap();
+        assert_eq!(applied(&sm), Some(1));
+        sm.trees.drain().unwrap();
+        sm.apply_entries(vec![blank(2)]).unwrap();
+        assert_eq!(applied(&sm), Some(2), "a staged batch is visible at once");
+        drop(sm);
+
+        // A restart keeps what was drained; openraft applies the rest from the log again.
+        let sm = StateMachine::open(&db).unwrap();
+        assert_eq!(applied(&sm), Some(1));
+        let last = 1 + DRAIN_BATCHES as u64;
+        for i in 2..=last {
+            sm.apply_entries(vec![blank(i)]).unwrap();
+        }
+        // The drain runs in the background: wait for it, as a live node would in time.
+        sm.trees.finish_drain().unwrap();
+        drop(sm);
+        let sm = StateMachine::open(&db).unwrap();
+        assert_eq!(
+            applied(&sm),
+            Some(last),
+            "enough batches drain by themselves"
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The state machine's sled trees, a read interface over them ([`KvRead`]), the committed view
 //! ([`Committed`]) and the write overlay that `apply` fills and commits ([`Pending`]).
 //!
-//! `apply` is the only writer, and it runs one batch at a time; so it may read the committed trees
-//! through its own overlay (including prefix scans) and then write the batch with plain sled
-//! inserts and removes ([`super::redo`] makes that crash-atomic). Readers take the shared side of
-//! [`SmTrees`]'s gate for each get or scan, and a batch is written under its exclusive side, so
-//! no read sees half a batch.
+//! `apply` is the only writer, and it runs one batch at a time; so it may read the committed state
+//! through its own overlay (including prefix scans) and then stage the batch ([`super::staged`]),
+//! which is later drained into the trees with plain sled inserts and removes ([`super::redo`]
+//! makes a drain crash-atomic). The committed state is the staged writes laid over the trees.
+//! Readers take the shared side of [`SmTrees`]'s gate for each get or scan, and a batch is staged
+//! under its exclusive side, so no read sees half a batch.
 //!
 //! No sled transaction or `apply_batch` is used anywhere: the first call to either switches sled
 //! 0.34 into a process-wide reader/writer lock, after which every insert, read and transaction
@@ -13,12 +14,14 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::record_cache::{Decoded, RecordCache, StoredBytes};
+use super::staged::Staged;
 
 /// Writes collected by a [`Pending`] overlay: `None` is a delete.
 pub type WriteSet = BTreeMap<(Table, Vec<u8>), Option<Vec<u8>>>;
@@ -120,6 +123,19 @@ pub enum StoreError {
         /// What.
         reason: String,
     },
+    /// Writing staged state into the trees failed or could not run.
+    #[error("storing the state machine: {0}")]
+    Drain(String),
+}
+
+/// A background drain's thread.
+type DrainThread = JoinHandle<Result<(), StoreError>>;
+
+/// The result of a background drain, or why its thread failed.
+fn join_drain(handle: DrainThread) -> Result<(), StoreError> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(StoreError::Drain("the drain thread panicked".into())))
 }
 
 /// The opened state-machine trees.
@@ -127,8 +143,11 @@ pub enum StoreError {
 pub struct SmTrees {
     /// One tree per [`Table`], indexed by its discriminant.
     trees: Vec<sled::Tree>,
-    /// Shared by each read, exclusive while a batch is written.
-    gate: Arc<RwLock<()>>,
+    /// Applied writes not yet in the trees; shared by each read, exclusive while a batch is
+    /// staged or a drain forgets what it wrote.
+    staged: Arc<RwLock<Staged>>,
+    /// The background drain started last, until its result is collected.
+    drainer: Arc<Mutex<Option<DrainThread>>>,
     /// Decoded committed records, for `apply`.
     records: Arc<Mutex<RecordCache>>,
 }
@@ -145,7 +164,8 @@ impl SmTrees {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SmTrees {
             trees,
-            gate: Arc::default(),
+            staged: Arc::default(),
+            drainer: Arc::default(),
             records: Arc::new(Mutex::new(RecordCache::new(RECORD_CACHE_BYTES))),
         })
     }
@@ -156,9 +176,118 @@ impl SmTrees {
         &self.trees[table as usize]
     }
 
-    /// Holds off batch writes while the guard lives, for a read that spans several calls.
-    pub fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    /// Holds off batch writes while the guard lives, for a read that spans several calls; the
+    /// guard is the staged overlay, which such a read must lay over the trees.
+    pub fn read_gate(&self) -> RwLockReadGuard<'_, Staged> {
+        self.staged.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_gate(&self) -> RwLockWriteGuard<'_, Staged> {
+        self.staged.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every live entry of `table` under `prefix`, staged writes included, in key order, while no
+    /// batch is staged (so the scan sees whole batches). `visit` must not read the tables again.
+    ///
+    /// # Errors
+    /// sled errors, or `visit`'s.
+    pub fn visit(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let staged = self.read_gate();
+        for item in staged.merge_scan(table, prefix, self.tree(table).scan_prefix(prefix)) {
+            let (k, v) = item?;
+            visit(k.as_ref(), v.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Stages an applied batch (readers see it at once) and keeps its decoded records; starts a
+    /// drain in the background when one is due ([`SmTrees::drain`]).
+    ///
+    /// # Errors
+    /// The error of an earlier background drain (a sled error: the state cannot be stored).
+    pub fn stage(&self, writes: WriteSet, decoded: DecodedCache) -> Result<(), StoreError> {
+        if self.read_gate().overfull() {
+            // Far ahead of the running drain: let it finish before staging more.
+            self.finish_drain()?;
+        }
+        let due = {
+            let mut staged = self.write_gate();
+            {
+                let mut records = self.records();
+                for slot in writes.keys() {
+                    records.remove(slot);
+                }
+            }
+            staged.add(writes);
+            staged.drain_due()
+        };
+        self.remember(decoded);
+        if due {
+            self.start_drain()?;
+        }
+        Ok(())
+    }
+
+    /// Starts draining what is staged on a thread of its own, unless a drain is running.
+    fn start_drain(&self) -> Result<(), StoreError> {
+        let mut drainer = self.drainer.lock().unwrap_or_else(PoisonError::into_inner);
+        if drainer.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        if let Some(done) = drainer.take() {
+            join_drain(done)?;
+        }
+        let Some(writes) = self.write_gate().begin_drain() else {
+            return Ok(());
+        };
+        let trees = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("sm-drain".into())
+            .spawn(move || trees.store_drained(&writes))
+            .map_err(|e| StoreError::Drain(format!("cannot start the drain thread: {e}")))?;
+        *drainer = Some(handle);
+        Ok(())
+    }
+
+    /// Writes a drain's writes crash-atomically; then readers find them in the trees. On an error
+    /// they go back to being staged.
+    fn store_drained(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let stored = super::redo::commit(self, writes);
+        let mut staged = self.write_gate();
+        match stored {
+            Ok(()) => staged.end_drain(),
+            Err(_) => staged.abort_drain(),
+        }
+        stored
+    }
+
+    /// Waits for the background drain, if one was started, and returns its result.
+    pub(super) fn finish_drain(&self) -> Result<(), StoreError> {
+        let running = self
+            .drainer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        running.map_or(Ok(()), join_drain)
+    }
+
+    /// Writes everything staged into the trees as one crash-atomic batch ([`super::redo`]) and
+    /// waits until it is stored (before a snapshot, an install or a stop). Readers go on
+    /// meanwhile: the staged values they see are the ones being written.
+    ///
+    /// # Errors
+    /// sled errors; what is staged then stays staged.
+    pub fn drain(&self) -> Result<(), StoreError> {
+        self.finish_drain()?;
+        let Some(writes) = self.write_gate().begin_drain() else {
+            return Ok(());
+        };
+        self.store_drained(&writes)
     }
 
     /// The decoded records kept between batches.
@@ -166,7 +295,7 @@ impl SmTrees {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Keeps a batch's decoded records after [`SmTrees::write_all`] wrote the batch.
+    /// Keeps a batch's decoded records after its writes are staged.
     pub fn remember(&self, decoded: DecodedCache) {
         let mut records = self.records();
         for (slot, value) in decoded {
@@ -174,20 +303,29 @@ impl SmTrees {
         }
     }
 
-    /// Writes `writes` with plain inserts and removes, in key order, while no reader is inside,
-    /// and forgets the decoded copies of the keys it writes.
-    /// Not crash-atomic by itself: [`super::redo::commit`] makes it so.
+    /// Writes `writes` straight into the trees, while no reader is inside, and forgets the
+    /// decoded copies of the keys it writes. For a snapshot install (after a drain) and tests.
+    /// Not crash-atomic by itself.
     ///
     /// # Errors
     /// sled errors.
     pub fn write_all(&self, writes: &WriteSet) -> Result<(), sled::Error> {
-        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.write_gate();
         {
             let mut records = self.records();
             for slot in writes.keys() {
                 records.remove(slot);
             }
         }
+        self.write_trees(writes)
+    }
+
+    /// Plain inserts and removes, in key order, without the gate (for [`super::redo`]: staged
+    /// values that readers already see, or recovery before any reader exists).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub(super) fn write_trees(&self, writes: &WriteSet) -> Result<(), sled::Error> {
         for ((table, key), value) in writes {
             let tree = self.tree(*table);
             match value {
@@ -261,20 +399,20 @@ pub struct Committed<'a>(pub &'a SmTrees);
 
 impl KvRead for Committed<'_> {
     fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let _shared = self.0.read_gate();
+        let staged = self.0.read_gate();
+        if let Some(value) = staged.get(table, key) {
+            return Ok(value.map(<[u8]>::to_vec));
+        }
         Ok(self.0.tree(table).get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
-        let _shared = self.0.read_gate();
-        self.0
-            .tree(table)
-            .scan_prefix(prefix)
-            .map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(StoreError::from)
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.0.visit(table, prefix, |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 
