@@ -2,16 +2,16 @@
 //! its newest entries cached in memory by [`log_tail`]),
 //! the state machine and snapshots ([`state_machine`]), their tables ([`tables`]) with decoded
 //! records kept between batches ([`record_cache`]), applied writes not yet in the trees
-//! ([`staged`]), crash-atomic drains ([`redo`]) and the snapshot image and digest ([`image`]).
+//! ([`staged`]), crash-atomic drains ([`undo`]) and the snapshot image and digest ([`image`]).
 
 pub mod image;
 pub mod log_store;
 pub mod log_tail;
 pub mod record_cache;
-pub mod redo;
 pub mod staged;
 pub mod state_machine;
 pub mod tables;
+pub mod undo;
 
 #[cfg(test)]
 mod suite_test;

@@ -2,11 +2,12 @@
 //!
 //! `apply` stages each batch here instead of writing it to sled. Every [`DRAIN_BATCHES`] batches
 //! or [`DRAIN_BYTES`] bytes, a thread of its own drains the merged writes into the trees as one
-//! crash-atomic write ([`super::redo`]) while newer batches are staged over them. A key written by many batches in between (a client's at-most-once
-//! record, a peer's availability bitfield) then costs one sled insert per drain, not one per
-//! batch, and a batch costs no sled write at all.
+//! crash-atomic write ([`super::undo`]) while newer batches are staged over them. A key written by
+//! many batches in between (a client's at-most-once record, a peer's availability bitfield) then
+//! costs one sled insert per drain, not one per batch, and a batch costs no sled write at all.
 //!
-//! What a crash loses is only what is staged: the stored `last_applied` moves with the drain, so
+//! What a crash loses is only what is staged (or a drain cut off, which recovery undoes): the
+//! stored `last_applied` moves with the drain, so
 //! on restart openraft applies the log again from there (the log store keeps the committed index,
 //! and a snapshot, the only reason the log is purged, drains first). Every reader looks here
 //! before the trees ([`Staged::get`], [`Staged::merge_scan`]).

@@ -4,7 +4,7 @@
 //! Each `apply` batch runs every command through [`crate::domain::rules`] on a [`Pending`]
 //! overlay and stages all of its writes, the client table and `last_applied` ([`super::staged`]);
 //! every few batches the staged writes are drained into the trees as one crash-atomic write
-//! ([`super::redo`]). Nothing is flushed on its own: sled recovers a prefix of its writes after a
+//! ([`super::undo`]). Nothing is flushed on its own: sled recovers a prefix of its writes after a
 //! crash, and the log (flushed before commit) still holds whatever the state machine lost, which
 //! openraft applies again from the stored `last_applied` on restart. A snapshot drains first, so
 //! the log is never purged past what the trees hold.
@@ -21,8 +21,8 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use super::image;
-use super::redo::{self, Recovery};
 use super::tables::{KvRead, Pending, SmTrees, StoreError, Table, WriteSet};
+use super::undo::{self, Recovery};
 use crate::domain::records::{client_key, ClientRec};
 use crate::domain::rules::apply_op;
 use crate::domain::Fail;
@@ -73,7 +73,7 @@ impl StateMachine {
     /// crash interrupted.
     ///
     /// # Errors
-    /// sled errors, or a corrupt redo record or stored snapshot.
+    /// sled errors, or a corrupt undo record or stored snapshot.
     pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let sm = StateMachine {
             db: db.clone(),
@@ -81,7 +81,7 @@ impl StateMachine {
             snapshots: db.open_tree("snapshot")?,
             snapshot_counter: Arc::default(),
         };
-        if redo::recover(&sm.trees)? == Recovery::RedoInstall {
+        if undo::recover(&sm.trees)? == Recovery::RedoInstall {
             let corrupt = |reason: String| StoreError::Corrupt {
                 table: Table::Meta,
                 reason,
@@ -97,7 +97,7 @@ impl StateMachine {
                 "a snapshot install was interrupted; installing it again"
             );
             sm.write_image(&stored.meta, &stored.data)?;
-            redo::end_install(&sm.trees)?;
+            undo::end_install(&sm.trees)?;
         }
         Ok(sm)
     }
@@ -380,10 +380,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshots
             .insert(KEY_CURRENT_SNAPSHOT, bytes)
             .map_err(|e| snap_err(&e))?;
-        redo::begin_install(&self.trees).map_err(|e| snap_err(&e))?;
+        undo::begin_install(&self.trees).map_err(|e| snap_err(&e))?;
         self.write_image(meta, &stored.data)
             .map_err(|e| snap_err(&e))?;
-        redo::end_install(&self.trees).map_err(|e| snap_err(&e))?;
+        undo::end_install(&self.trees).map_err(|e| snap_err(&e))?;
         self.db.flush_async().await.map_err(|e| snap_err(&e))?;
         Ok(())
     }
@@ -470,7 +470,7 @@ mod tests {
         };
         let bytes = encode_snapshot(&StoredSnapshot { meta, data }).unwrap();
         sm.snapshots.insert(KEY_CURRENT_SNAPSHOT, bytes).unwrap();
-        redo::begin_install(&sm.trees).unwrap();
+        undo::begin_install(&sm.trees).unwrap();
         drop(sm);
 
         let sm = StateMachine::open(&db).unwrap();
@@ -478,6 +478,6 @@ mod tests {
         assert_eq!(users.get(b"alice").unwrap().unwrap().as_ref(), b"a");
         assert!(users.get(b"bob").unwrap().is_none());
         assert_eq!(sm.stored_applied().unwrap().0, Some(applied));
-        assert_eq!(redo::recover(&sm.trees).unwrap(), Recovery::Done);
+        assert_eq!(undo::recover(&sm.trees).unwrap(), Recovery::Done);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! `apply` is the only writer, and it runs one batch at a time; so it may read the committed state
 //! through its own overlay (including prefix scans) and then stage the batch ([`super::staged`]),
-//! which is later drained into the trees with plain sled inserts and removes ([`super::redo`]
+//! which is later drained into the trees with plain sled inserts and removes ([`super::undo`]
 //! makes a drain crash-atomic). The committed state is the staged writes laid over the trees.
 //! Readers take the shared side of [`SmTrees`]'s gate for each get or scan, and a batch is staged
 //! under its exclusive side, so no read sees half a batch.
@@ -257,7 +257,14 @@ impl SmTrees {
     /// Writes a drain's writes crash-atomically; then readers find them in the trees. On an error
     /// they go back to being staged.
     fn store_drained(&self, writes: &WriteSet) -> Result<(), StoreError> {
-        let stored = super::redo::commit(self, writes);
+        let started = std::time::Instant::now();
+        let stored = super::undo::commit(self, writes);
+        tracing::debug!(
+            keys = writes.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            ok = stored.is_ok(),
+            "drained staged writes"
+        );
         let mut staged = self.write_gate();
         match stored {
             Ok(()) => staged.end_drain(),
@@ -276,7 +283,7 @@ impl SmTrees {
         running.map_or(Ok(()), join_drain)
     }
 
-    /// Writes everything staged into the trees as one crash-atomic batch ([`super::redo`]) and
+    /// Writes everything staged into the trees as one crash-atomic batch ([`super::undo`]) and
     /// waits until it is stored (before a snapshot, an install or a stop). Readers go on
     /// meanwhile: the staged values they see are the ones being written.
     ///
@@ -320,7 +327,7 @@ impl SmTrees {
         self.write_trees(writes)
     }
 
-    /// Plain inserts and removes, in key order, without the gate (for [`super::redo`]: staged
+    /// Plain inserts and removes, in key order, without the gate (for [`super::undo`]: staged
     /// values that readers already see, or recovery before any reader exists).
     ///
     /// # Errors
@@ -500,7 +507,7 @@ impl<'a> Pending<'a> {
         self.record(table, key, None);
     }
 
-    /// The collected writes, for [`super::redo::commit`], and the batch's decoded records, for
+    /// The collected writes, for [`super::undo::commit`], and the batch's decoded records, for
     /// [`SmTrees::remember`] once the writes are stored.
     pub fn into_parts(self) -> (WriteSet, DecodedCache) {
         (self.writes, self.decoded.into_inner())

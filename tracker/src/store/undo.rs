@@ -1,11 +1,13 @@
-//! Crash-atomic state-machine batches without sled transactions.
+//! Crash-atomic drains of the staged state-machine writes, without sled transactions.
 //!
 //! sled recovers a prefix of its operations after a crash (its log keeps them in order), but a
-//! batch is many inserts, so a crash could keep only some of them. [`commit`] therefore first
-//! stores the whole batch as one redo record (one insert, atomic), then writes it key by key. On
-//! open, [`recover`] writes the last redo record again: its values are final, so writing them twice
-//! is harmless, and whatever the crash cut off is restored. Because recovery keeps a prefix, the
-//! record of batch N being present means every write of batch N-1 is too.
+//! drain is many inserts, so a crash could keep only some of them. [`commit`] therefore first
+//! stores an undo record: the value every key of the drain has before it (`None` for a key the
+//! drain creates), as one insert; then writes the drain key by key; then removes the record. On
+//! open, [`recover`] finds the record only if the drain was cut off, and writes the old values
+//! back: the trees are then exactly as before the drain, `last_applied` included, and openraft
+//! applies the log again from there. Most of a drain's bytes are new keys (file manifests), which
+//! cost the undo record only their names.
 //!
 //! A snapshot install is too large for one record: it sets an install marker first
 //! ([`begin_install`]), and recovery redoes the whole install when the marker survived.
@@ -16,15 +18,15 @@
 use super::image::take_sized;
 use super::tables::{SmTrees, StoreError, Table, WriteSet};
 
-/// Meta key of the last batch's redo record.
-const KEY_REDO: &[u8] = b"redo";
+/// Meta key of the undo record of a drain under way.
+const KEY_UNDO: &[u8] = b"undo";
 /// Meta key present while a snapshot install is under way.
 const KEY_INSTALLING: &[u8] = b"installing";
 
 const OP_DELETE: u8 = 0;
 const OP_PUT: u8 = 1;
 
-/// Writes one apply batch so that a crash keeps all of it or, after [`recover`], all of it.
+/// Writes a drain so that a crash keeps all of it or, after [`recover`], none of it.
 ///
 /// # Errors
 /// sled errors, or [`StoreError::Corrupt`] if a key or value is over 4 GiB (a bug).
@@ -32,13 +34,26 @@ pub fn commit(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
-    trees.tree(Table::Meta).insert(KEY_REDO, encode(writes)?)?;
+    record_undo(trees, writes)?;
     trees.write_trees(writes)?;
+    trees.tree(Table::Meta).remove(KEY_UNDO)?;
     Ok(())
 }
 
-/// Finishes what a crash interrupted: writes the last batch's redo record again. Returns whether
-/// a snapshot install was interrupted (then the caller must redo it; see [`begin_install`]).
+/// Stores what the trees hold now under every key of `writes`.
+fn record_undo(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
+    let mut before = WriteSet::new();
+    for (table, key) in writes.keys() {
+        let old = trees.tree(*table).get(key)?.map(|v| v.to_vec());
+        before.insert((*table, key.clone()), old);
+    }
+    trees.tree(Table::Meta).insert(KEY_UNDO, encode(&before)?)?;
+    Ok(())
+}
+
+/// Undoes what a crash interrupted: writes back the old values of a drain that was cut off.
+/// Returns whether a snapshot install was interrupted (then the caller must redo it; see
+/// [`begin_install`]).
 ///
 /// # Errors
 /// sled errors, or [`StoreError::Corrupt`] if the record does not parse.
@@ -47,33 +62,36 @@ pub fn recover(trees: &SmTrees) -> Result<Recovery, StoreError> {
     if meta.get(KEY_INSTALLING)?.is_some() {
         return Ok(Recovery::RedoInstall);
     }
-    match meta.get(KEY_REDO)? {
-        Some(bytes) => {
-            trees.write_trees(&decode(&bytes)?)?;
-            Ok(Recovery::Done)
-        }
-        None => Ok(Recovery::Done),
+    if let Some(bytes) = meta.get(KEY_UNDO)? {
+        let before = decode(&bytes)?;
+        tracing::info!(
+            keys = before.len(),
+            "a crash cut off a drain of the state machine; undoing it (the log is applied again)"
+        );
+        trees.write_trees(&before)?;
+        meta.remove(KEY_UNDO)?;
     }
+    Ok(Recovery::Done)
 }
 
 /// What [`recover`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
-    /// The trees hold whole batches.
+    /// The trees hold whole drains.
     Done,
     /// A snapshot install was cut off: install the stored snapshot again.
     RedoInstall,
 }
 
-/// Marks a snapshot install as under way and drops the last redo record (which predates the
-/// snapshot). Store the snapshot itself before this, so recovery can find it.
+/// Marks a snapshot install as under way (the install replaces every table, so no undo record
+/// matters any more). Store the snapshot itself before this, so recovery can find it.
 ///
 /// # Errors
 /// sled errors.
 pub fn begin_install(trees: &SmTrees) -> Result<(), StoreError> {
     let meta = trees.tree(Table::Meta);
     meta.insert(KEY_INSTALLING, &[])?;
-    meta.remove(KEY_REDO)?;
+    meta.remove(KEY_UNDO)?;
     Ok(())
 }
 
@@ -116,7 +134,7 @@ fn encode(writes: &WriteSet) -> Result<Vec<u8>, StoreError> {
 fn decode(mut bytes: &[u8]) -> Result<WriteSet, StoreError> {
     let corrupt = |reason: &str| StoreError::Corrupt {
         table: Table::Meta,
-        reason: format!("redo record: {reason}"),
+        reason: format!("undo record: {reason}"),
     };
     let mut writes = WriteSet::new();
     while let Some((&op, rest)) = bytes.split_first() {
@@ -173,53 +191,79 @@ mod tests {
         assert!(decode(&[9, Table::Users as u8, 0, 0, 0, 0]).is_err());
     }
 
+    fn get(trees: &SmTrees, table: Table, key: &[u8]) -> Option<Vec<u8>> {
+        trees.tree(table).get(key).unwrap().map(|v| v.to_vec())
+    }
+
     #[test]
-    fn recovery_finishes_a_batch_a_crash_cut_short() {
+    fn recovery_undoes_a_drain_a_crash_cut_short() {
+        let (_dir, trees) = trees();
+        trees
+            .tree(Table::Avail)
+            .insert(b"gone", b"old".as_slice())
+            .unwrap();
+        trees
+            .tree(Table::Users)
+            .insert(b"alice", b"old-a".as_slice())
+            .unwrap();
+        // A crash that kept the undo record and two of the drain's three writes.
+        record_undo(&trees, &batch()).unwrap();
+        trees
+            .tree(Table::Groups)
+            .insert(b"g", vec![7; 3000])
+            .unwrap();
+        trees.tree(Table::Avail).remove(b"gone").unwrap();
+        assert_eq!(recover(&trees).unwrap(), Recovery::Done);
+        assert_eq!(
+            get(&trees, Table::Groups, b"g"),
+            None,
+            "a created key is removed"
+        );
+        assert_eq!(
+            get(&trees, Table::Avail, b"gone").as_deref(),
+            Some(&b"old"[..])
+        );
+        assert_eq!(
+            get(&trees, Table::Users, b"alice").as_deref(),
+            Some(&b"old-a"[..])
+        );
+        assert!(get(&trees, Table::Meta, KEY_UNDO).is_none());
+    }
+
+    #[test]
+    fn a_finished_drain_is_kept_and_leaves_no_undo_record() {
         let (_dir, trees) = trees();
         trees
             .tree(Table::Avail)
             .insert(b"gone", b"old".as_slice())
             .unwrap();
         commit(&trees, &batch()).unwrap();
-        // Simulate a crash that kept the redo record but lost two of the batch's writes.
-        trees.tree(Table::Groups).remove(b"g").unwrap();
-        trees
-            .tree(Table::Avail)
-            .insert(b"gone", b"old".as_slice())
-            .unwrap();
+        assert!(get(&trees, Table::Meta, KEY_UNDO).is_none());
         assert_eq!(recover(&trees).unwrap(), Recovery::Done);
+        assert_eq!(get(&trees, Table::Groups, b"g"), Some(vec![7; 3000]));
+        assert_eq!(get(&trees, Table::Avail, b"gone"), None);
         assert_eq!(
-            trees
-                .tree(Table::Groups)
-                .get(b"g")
-                .unwrap()
-                .unwrap()
-                .as_ref(),
-            &[7; 3000][..]
-        );
-        assert!(trees.tree(Table::Avail).get(b"gone").unwrap().is_none());
-        assert_eq!(
-            trees
-                .tree(Table::Users)
-                .get(b"alice")
-                .unwrap()
-                .unwrap()
-                .as_ref(),
-            b"rec-a"
+            get(&trees, Table::Users, b"alice").as_deref(),
+            Some(&b"rec-a"[..])
         );
     }
 
     #[test]
-    fn an_interrupted_install_is_reported_and_drops_the_old_redo_record() {
+    fn an_interrupted_install_is_reported_and_drops_an_undo_record() {
         let (_dir, trees) = trees();
-        commit(&trees, &batch()).unwrap();
+        record_undo(&trees, &batch()).unwrap();
+        trees
+            .tree(Table::Users)
+            .insert(b"alice", b"from-snapshot".as_slice())
+            .unwrap();
         begin_install(&trees).unwrap();
-        // The old batch must not be replayed over the snapshot.
-        trees.tree(Table::Users).remove(b"alice").unwrap();
         assert_eq!(recover(&trees).unwrap(), Recovery::RedoInstall);
-        assert!(trees.tree(Table::Users).get(b"alice").unwrap().is_none());
         end_install(&trees).unwrap();
+        // The old drain must not be undone over the snapshot.
         assert_eq!(recover(&trees).unwrap(), Recovery::Done);
-        assert!(trees.tree(Table::Users).get(b"alice").unwrap().is_none());
+        assert_eq!(
+            get(&trees, Table::Users, b"alice").as_deref(),
+            Some(&b"from-snapshot"[..])
+        );
     }
 }
