@@ -345,12 +345,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // Drained first: the log may be purged up to this snapshot, so the trees must hold it.
-        let image = self
-            .trees
-            .drain()
-            .and_then(|()| image::capture(&self.trees))
-            .and_then(|data| Ok((data, self.stored_applied()?)))
-            .map_err(|e| e.to_string());
+        // Off the Raft thread: a drain and a capture take tens of milliseconds under load.
+        let sm = self.clone();
+        let image = tokio::task::spawn_blocking(move || {
+            sm.trees
+                .drain()
+                .and_then(|()| image::capture(&sm.trees))
+                .and_then(|data| Ok((data, sm.stored_applied()?)))
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("snapshot capture task failed: {e}")));
         SnapshotBuilder {
             sm: self.clone(),
             image,
@@ -370,7 +375,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Check the image before anything changes.
         image::parse(&data).map_err(|e| snap_err(&e))?;
         // The install writes the trees directly, over an empty overlay.
-        self.trees.drain().map_err(|e| snap_err(&e))?;
+        let trees = self.trees.clone();
+        tokio::task::spawn_blocking(move || trees.drain())
+            .await
+            .map_err(|e| snap_err(&std::io::Error::other(format!("drain task failed: {e}"))))?
+            .map_err(|e| snap_err(&e))?;
         // The snapshot first, then the marker: recovery redoes an install from the stored snapshot.
         let stored = StoredSnapshot {
             meta: meta.clone(),
