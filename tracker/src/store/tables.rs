@@ -128,6 +128,17 @@ pub enum StoreError {
     Drain(String),
 }
 
+/// Lowers the calling thread's CPU priority (on Linux, nice is per thread), so background work
+/// runs in the time the Raft path leaves idle and yields to it otherwise.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid.unsigned_abs(), 10);
+    }
+}
+
 /// A background drain's thread.
 type DrainThread = JoinHandle<Result<(), StoreError>>;
 
@@ -248,7 +259,12 @@ impl SmTrees {
         let trees = self.clone();
         let handle = std::thread::Builder::new()
             .name("sm-drain".into())
-            .spawn(move || trees.store_drained(&writes))
+            .spawn(move || {
+                // Drains wait for idle time: at 64 writers about 3% more writes per second (six
+                // paired runs), the machine busier by the same share.
+                lower_thread_priority();
+                trees.store_drained(&writes)
+            })
             .map_err(|e| StoreError::Drain(format!("cannot start the drain thread: {e}")))?;
         *drainer = Some(handle);
         Ok(())
