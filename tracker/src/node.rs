@@ -38,6 +38,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let log_store = LogStore::open(&db).context("while opening the raft log")?;
     let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
     let trees = state_machine.trees().clone();
+    let following = state_machine.following_flag();
 
     let raft_listen = config.raft_listen_addr().to_string();
     let api_listener = TcpListener::bind(&args.api_addr)
@@ -72,6 +73,18 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .context("while starting raft")?
         .context("while starting raft")?;
 
+    let role_watch = {
+        let mut metrics = raft.metrics();
+        tokio::spawn(async move {
+            loop {
+                let leading = metrics.borrow().state == openraft::ServerState::Leader;
+                following.store(!leading, std::sync::atomic::Ordering::Relaxed);
+                if metrics.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let leader_contact = Arc::new(LeaderContact::new());
     let raft_server = raft_rt.spawn(crate::raft_net::server::serve(
         raft_listener,
@@ -118,6 +131,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     api_server.abort();
+    role_watch.abort();
     sweeper.abort();
     watchdog.abort();
     raft_server.abort();

@@ -1,9 +1,11 @@
 //! Everything the node keeps in its one sled database: the Raft log and vote ([`log_store`], with
 //! its newest entries cached in memory by [`log_tail`]),
-//! the state machine and snapshots ([`state_machine`]), their tables ([`tables`]) with decoded
+//! the state machine and snapshots ([`state_machine`], a follower's applies at low priority in
+//! [`follower_apply`]), their tables ([`tables`]) with decoded
 //! records kept between batches ([`record_cache`]), applied writes not yet in the trees
 //! ([`staged`]), crash-atomic drains ([`undo`]) and the snapshot image and digest ([`image`]).
 
+pub mod follower_apply;
 pub mod image;
 pub mod log_store;
 pub mod log_tail;

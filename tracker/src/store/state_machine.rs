@@ -20,6 +20,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::follower_apply::FollowerApplier;
 use super::image;
 use super::tables::{KvRead, Pending, SmTrees, StoreError, Table, WriteSet};
 use super::undo::{self, Recovery};
@@ -54,6 +55,8 @@ pub struct StateMachine {
     snapshots: sled::Tree,
     /// Makes snapshot ids unique within this process.
     snapshot_counter: Arc<AtomicU64>,
+    /// Runs a follower's applies at low priority.
+    follower: FollowerApplier,
 }
 
 fn sm_read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
@@ -80,6 +83,7 @@ impl StateMachine {
             trees: SmTrees::open(db)?,
             snapshots: db.open_tree("snapshot")?,
             snapshot_counter: Arc::default(),
+            follower: FollowerApplier::default(),
         };
         if undo::recover(&sm.trees)? == Recovery::RedoInstall {
             let corrupt = |reason: String| StoreError::Corrupt {
@@ -135,6 +139,11 @@ impl StateMachine {
         );
         self.trees.write_all(&writes)?;
         Ok(())
+    }
+
+    /// Set to whether this node follows; a follower's applies run at low priority.
+    pub fn following_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.follower.following_flag()
     }
 
     /// The tables, for the read path and the digest.
@@ -335,9 +344,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         // Off the Raft thread: the core goes on answering AppendEntries and replicating while a
-        // batch is applied.
+        // batch is applied; a follower's at low priority (see `follower_apply`).
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let sm = self.clone();
+        if self.follower.is_following() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.follower
+                .run(Box::new(move || {
+                    let _ = tx.send(sm.apply_entries(entries));
+                }))
+                .map_err(|e| sm_write_err(&std::io::Error::other(e)))?;
+            return rx.await.map_err(|_| {
+                sm_write_err(&std::io::Error::other(
+                    "the follower apply thread dropped a batch",
+                ))
+            })?;
+        }
         tokio::task::spawn_blocking(move || sm.apply_entries(entries))
             .await
             .map_err(|e| sm_write_err(&std::io::Error::other(format!("apply task failed: {e}"))))?

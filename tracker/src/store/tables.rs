@@ -130,7 +130,7 @@ pub enum StoreError {
 
 /// Lowers the calling thread's CPU priority (on Linux, nice is per thread), so background work
 /// runs in the time the Raft path leaves idle and yields to it otherwise.
-fn lower_thread_priority() {
+pub(crate) fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
     unsafe {
