@@ -9,9 +9,17 @@
 //! which wakes sled's I/O pool once per flush instead of twice (`flush_async` first hands the flush
 //! to that pool, and every hand-off wakes all of its idle threads).
 //! `purge` records the last purged id before it deletes anything.
+//!
+//! Reserved slots: sled splits a leaf once it holds more than 16 keys and writes both halves
+//! out in full, so appending big entries one after another rewrote every byte about three
+//! times. `append` therefore inserts [`RESERVED_SLOTS`] empty values ahead of the log (cheap:
+//! they are small) and then overwrites them: an overwrite adds no key, so the leaves holding
+//! entries never split and each entry is written about once and a half. An empty value is not
+//! an entry: every reader skips it, exactly as if the key were absent.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use std::sync::mpsc;
@@ -26,6 +34,9 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
 
+/// Empty slots inserted ahead of the log at a time (see the module documentation).
+pub const RESERVED_SLOTS: u64 = 64;
+
 /// The log store; cheap to clone (sled trees are shared handles).
 #[derive(Clone)]
 pub struct LogStore {
@@ -39,6 +50,9 @@ pub struct LogStore {
     flusher: Arc<OnceLock<mpsc::Sender<LogFlushed<TypeConfig>>>>,
     /// The newest entries, decoded (see [`LogTail`]).
     tail: Arc<Mutex<LogTail>>,
+    /// Indexes below this have a key in `log` (an entry or a reserved slot), as far as appends
+    /// know; truncation lowers it.
+    reserved_end: Arc<AtomicU64>,
 }
 
 fn read_err(e: &(impl std::error::Error + 'static)) -> StorageError {
@@ -55,13 +69,33 @@ impl LogStore {
     /// # Errors
     /// sled errors.
     pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        let log = db.open_tree("raft_log")?;
+        let reserved_end = match log.last()? {
+            Some((key, _)) => index_of_key(&key).map_or(0, |i| i.saturating_add(1)),
+            None => 0,
+        };
         Ok(LogStore {
             db: db.clone(),
-            log: db.open_tree("raft_log")?,
+            log,
             meta: db.open_tree("raft_meta")?,
             flusher: Arc::default(),
             tail: Arc::default(),
+            reserved_end: Arc::new(AtomicU64::new(reserved_end)),
         })
+    }
+
+    /// Makes sure `index` has a key before its entry is written: if it lies beyond the reserved
+    /// slots, inserts the next [`RESERVED_SLOTS`] empty slots from `index` on.
+    fn reserve(&self, index: u64) -> Result<(), sled::Error> {
+        if index < self.reserved_end.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let end = index.saturating_add(RESERVED_SLOTS);
+        for slot in index..end {
+            self.log.insert(slot.to_be_bytes(), &[][..])?;
+        }
+        self.reserved_end.store(end, Ordering::Release);
+        Ok(())
     }
 
     /// Hands `callback` to the flusher thread, which fires it after the next flush.
@@ -110,16 +144,24 @@ impl LogStore {
         Ok(())
     }
 
+    /// The id of the newest entry (reserved slots skipped).
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
-        match self.log.last().map_err(|e| read_err(&e))? {
-            Some((_, bytes)) => {
-                let entry: Entry<TypeConfig> =
-                    proto::frame::decode(&bytes).map_err(|e| read_err(&e))?;
-                Ok(Some(entry.log_id))
+        for item in self.log.iter().rev() {
+            let (_, bytes) = item.map_err(|e| read_err(&e))?;
+            if bytes.is_empty() {
+                continue;
             }
-            None => Ok(None),
+            let entry: Entry<TypeConfig> =
+                proto::frame::decode(&bytes).map_err(|e| read_err(&e))?;
+            return Ok(Some(entry.log_id));
         }
+        Ok(None)
     }
+}
+
+/// The log index a key of the log tree stands for.
+fn index_of_key(key: &[u8]) -> Option<u64> {
+    key.try_into().ok().map(u64::from_be_bytes)
 }
 
 /// Converts a range of log indexes into sled key bounds.
@@ -156,8 +198,8 @@ impl LogStore {
         if let Some(end) = end {
             while next < end {
                 match self.log.get(next.to_be_bytes()).map_err(|e| read_err(&e))? {
-                    Some(bytes) => out.push(decode(&bytes)?),
-                    None => break,
+                    Some(bytes) if !bytes.is_empty() => out.push(decode(&bytes)?),
+                    _ => break,
                 }
                 next += 1;
             }
@@ -168,7 +210,9 @@ impl LogStore {
         let rest = (Bound::Included(next), range.end_bound().cloned());
         for item in self.log.range(key_bounds(&rest)) {
             let (_, bytes) = item.map_err(|e| read_err(&e))?;
-            out.push(decode(&bytes)?);
+            if !bytes.is_empty() {
+                out.push(decode(&bytes)?);
+            }
         }
         Ok(out)
     }
@@ -243,8 +287,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         for entry in entries {
+            let index = entry.log_id.index;
             let bytes = proto::frame::encode(&entry).map_err(|e| write_err(&e))?;
-            if let Err(e) = self.log.insert(entry.log_id.index.to_be_bytes(), bytes) {
+            let written = self
+                .reserve(index)
+                .and_then(|()| self.log.insert(index.to_be_bytes(), bytes));
+            if let Err(e) = written {
                 // Whatever the cache holds may no longer match the log.
                 self.tail().clear();
                 return Err(write_err(&e));
@@ -265,6 +313,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .collect::<Result<_, _>>()
             .map_err(|e| write_err(&e))?;
         self.tail().truncate_from(log_id.index);
+        self.reserved_end.fetch_min(log_id.index, Ordering::AcqRel);
         for key in keys.iter().rev() {
             self.log.remove(key).map_err(|e| write_err(&e))?;
         }
@@ -288,6 +337,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod reserved_slots_test;
 
 /// Flushes the database for every batch of waiting callbacks, then fires them in order. One flush
 /// covers every append that was written before it started. Ends when every `LogStore` is gone.
