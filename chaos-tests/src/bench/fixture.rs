@@ -105,6 +105,14 @@ pub struct Fixture {
     keep: bool,
 }
 
+/// Writes every dirty page on the machine to disk before a measurement starts, so that the kernel
+/// does not write back earlier work (a build leaves hundreds of MiB dirty, a generated payload
+/// its whole size) in the middle of it, about 30 s later.
+pub fn settle_disk() {
+    // SAFETY: sync takes no arguments and touches no memory of ours.
+    unsafe { libc::sync() };
+}
+
 impl Fixture {
     /// Starts the cluster and creates the world.
     ///
@@ -112,6 +120,7 @@ impl Fixture {
     /// If the cluster does not come up or a setup write is refused.
     pub async fn start(name: &str, spec: &FixtureSpec) -> anyhow::Result<Fixture> {
         anyhow::ensure!(spec.users >= 1, "at least one user is needed");
+        settle_disk();
         let root = tempfile::Builder::new()
             .prefix(&format!("bench-{name}-"))
             .tempdir()?;

@@ -153,6 +153,7 @@ async fn swarm(
         .collect();
 
     // Every download request goes out at once, straight to each daemon's control socket.
+    super::fixture::settle_disk();
     let t0 = Instant::now();
     let starts: Vec<_> = leechers
         .iter()

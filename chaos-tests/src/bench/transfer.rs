@@ -129,6 +129,7 @@ pub async fn measure(
         seeders[0].cli(&["group", "accept", "bench", &d.name])?;
         d.start_daemon(&[]).await?;
         let dest = root.path().join(format!("dl{round}.bin"));
+        super::fixture::settle_disk();
         let t0 = Instant::now();
         d.cli(&[
             "download",
