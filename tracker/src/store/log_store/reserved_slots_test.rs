@@ -1,9 +1,9 @@
 //! Reserved slots are invisible: the log reads, its state, a reopen and a truncation all behave
 //! as if the empty keys ahead of the log were absent.
 
-use openraft::testing::log_id;
-use openraft::storage::RaftLogStorage;
 use openraft::entry::RaftEntry;
+use openraft::storage::RaftLogStorage;
+use openraft::testing::log_id;
 use openraft::{Entry, RaftLogReader};
 
 use super::{LogStore, RESERVED_SLOTS};
@@ -15,9 +15,18 @@ fn write_entries(store: &LogStore, last: u64) -> Result<(), Box<dyn std::error::
     for index in 1..=last {
         let entry = Entry::<TypeConfig>::new_blank(log_id(1, 0, index));
         store.reserve(index)?;
-        store.log.insert(index.to_be_bytes(), proto::frame::encode(&entry)?)?;
+        store
+            .log
+            .insert(index.to_be_bytes(), proto::frame::encode(&entry)?)?;
     }
     Ok(())
+}
+
+/// A database in a directory removed when the returned guard drops.
+fn temp_db() -> Result<(tempfile::TempDir, sled::Db), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let db = super::super::open_db(dir.path(), 8 << 20)?;
+    Ok((dir, db))
 }
 
 fn indexes(entries: &[Entry<TypeConfig>]) -> Vec<u64> {
@@ -26,11 +35,14 @@ fn indexes(entries: &[Entry<TypeConfig>]) -> Vec<u64> {
 
 #[tokio::test]
 async fn reserved_slots_are_never_read_as_entries() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let db = super::super::open_db(dir.path(), 8 << 20)?;
+    let (_dir, db) = temp_db()?;
     let mut store = LogStore::open(&db)?;
     write_entries(&store, 3)?;
-    assert_eq!(store.log.len() as u64, RESERVED_SLOTS, "slots 1..=64, three of them filled");
+    assert_eq!(
+        store.log.len() as u64,
+        RESERVED_SLOTS,
+        "slots 1..=64, three of them filled"
+    );
 
     let state = store.get_log_state().await?;
     assert_eq!(state.last_log_id.map(|id| id.index), Some(3));
@@ -41,14 +53,22 @@ async fn reserved_slots_are_never_read_as_entries() -> Result<(), Box<dyn std::e
     // A restart finds the reserved slots and does not reserve them again.
     drop(store);
     let mut store = LogStore::open(&db)?;
-    assert_eq!(store.reserved_end.load(std::sync::atomic::Ordering::Acquire), RESERVED_SLOTS + 1);
+    assert_eq!(
+        store
+            .reserved_end
+            .load(std::sync::atomic::Ordering::Acquire),
+        RESERVED_SLOTS + 1
+    );
     let state = store.get_log_state().await?;
     assert_eq!(state.last_log_id.map(|id| id.index), Some(3));
 
     // Truncation removes the slots with the entries, and appends reserve again from there.
     store.truncate(log_id(1, 0, 2)).await?;
     assert_eq!(store.log.len(), 1);
-    assert_eq!(store.get_log_state().await?.last_log_id.map(|id| id.index), Some(1));
+    assert_eq!(
+        store.get_log_state().await?.last_log_id.map(|id| id.index),
+        Some(1)
+    );
     write_entries(&store, 2)?;
     assert_eq!(indexes(&store.try_get_log_entries(..).await?), [1, 2]);
     Ok(())
@@ -56,8 +76,7 @@ async fn reserved_slots_are_never_read_as_entries() -> Result<(), Box<dyn std::e
 
 #[tokio::test]
 async fn purging_past_the_log_removes_its_slots() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let db = super::super::open_db(dir.path(), 8 << 20)?;
+    let (_dir, db) = temp_db()?;
     let mut store = LogStore::open(&db)?;
     write_entries(&store, 5)?;
     store.purge(log_id(1, 0, 100)).await?;
