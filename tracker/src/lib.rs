@@ -9,7 +9,7 @@
 //! - [`store`]: sled log store, state machine, snapshots, digest.
 //! - [`domain`]: the rules (pure, deterministic) and the reads.
 //! - [`raft_net`]: Raft RPCs over TCP.
-//! - [`api`] and [`app`]: the client API.
+//! - [`api`] and [`app`]: the client API; [`read_gate`] and [`read_floor`]: linearizable reads.
 //! - [`liveness`]: peer heartbeats and batched offline marking.
 //! - [`election_watchdog`]: breaks split-vote ties.
 #![warn(clippy::unwrap_used)]
@@ -31,6 +31,7 @@ pub mod liveness;
 pub mod node;
 pub mod raft_net;
 pub mod raft_types;
+pub mod read_floor;
 pub mod read_gate;
 pub mod store;
 

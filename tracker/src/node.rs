@@ -14,6 +14,7 @@ use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
+use crate::read_floor::ReadFloor;
 use crate::read_gate::ReadGate;
 use crate::store::{open_db, LogStore, StateMachine};
 
@@ -36,6 +37,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         )
     })?;
     let log_store = LogStore::open(&db).context("while opening the raft log")?;
+    let read_floor = ReadFloor::from_store(args.id, &log_store)
+        .await
+        .context("while reading the stored vote and log")?;
     let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
     let trees = state_machine.trees().clone();
     let following = state_machine.following_flag();
@@ -114,7 +118,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         config: config.clone(),
         liveness,
         leader_contact,
-        reads: Arc::new(ReadGate::new()),
+        reads: Arc::new(ReadGate::new(read_floor)),
         writes: GroupCommit::start(
             raft.clone(),
             args.id,

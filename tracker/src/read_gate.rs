@@ -2,6 +2,9 @@
 //! started after the read arrived, so reads that arrive while a round is in flight wait for the
 //! next one, and that next round serves all of them. Under load one round of heartbeats serves
 //! every read that queued during the previous round, instead of one round per read.
+//!
+//! A round is openraft's read index (a quorum confirmation, then waiting for that index to be
+//! applied) and, on a node that resumed a leadership at startup, its [`ReadFloor`] too.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use tokio::sync::oneshot;
 use proto::ApiError;
 
 use crate::raft_types::Raft;
+use crate::read_floor::ReadFloor;
 
 /// Outcome shared by every read of one round.
 type RoundResult = Result<(), ApiError>;
@@ -24,20 +28,24 @@ struct Queue {
 }
 
 /// Coalesces read barriers (see the module doc).
-#[derive(Default)]
 pub struct ReadGate {
     queue: Mutex<Queue>,
+    /// What a read waits for beyond openraft's read index after a leadership resumed at startup.
+    floor: ReadFloor,
 }
 
 impl ReadGate {
-    /// An idle gate.
-    pub fn new() -> Self {
-        Self::default()
+    /// An idle gate with `floor` (see [`ReadFloor`]).
+    pub fn new(floor: ReadFloor) -> Self {
+        ReadGate {
+            queue: Mutex::default(),
+            floor,
+        }
     }
 
     /// Waits until this node may serve a linearizable read that arrived now: a quorum confirmed
-    /// its leadership in a round that began after this call, and that round's read index is
-    /// applied locally.
+    /// its leadership in a round that began after this call, and that round's read index (and
+    /// the node's read floor, if any) is applied locally.
     ///
     /// # Errors
     /// `NotLeader`, or `Unavailable` if no quorum confirms within `timeout`.
@@ -73,7 +81,7 @@ impl ReadGate {
                 }
                 std::mem::take(&mut q.waiting)
             };
-            let result = one_round(raft, timeout).await;
+            let result = one_round(raft, &self.floor, timeout).await;
             for w in batch {
                 let _ = w.send(result.clone());
             }
@@ -82,7 +90,42 @@ impl ReadGate {
 }
 
 /// One quorum confirmation plus waiting for the local apply, mapped to wire errors.
-async fn one_round(raft: &Raft, timeout: Duration) -> RoundResult {
+async fn one_round(raft: &Raft, floor: &ReadFloor, timeout: Duration) -> RoundResult {
+    let started = tokio::time::Instant::now();
+    // Before the quorum round: the round confirms this vote or a later one.
+    let floor_index = if floor.is_spent() {
+        None
+    } else {
+        let m = raft.metrics();
+        let m = m.borrow();
+        floor.index_for(&m.vote, m.last_applied.map(|l| l.index))
+    };
+    confirm(raft, timeout).await?;
+    let Some(index) = floor_index else {
+        return Ok(());
+    };
+    let left = timeout.saturating_sub(started.elapsed());
+    match raft
+        .wait(Some(left))
+        .applied_index_at_least(Some(index), "read floor of a resumed leadership")
+        .await
+    {
+        Ok(_) => {
+            floor.applied(index);
+            Ok(())
+        }
+        Err(openraft::metrics::WaitError::Timeout(..)) => Err(ApiError::Unavailable(format!(
+            "this node resumed its leadership at startup and has not applied its log up to \
+             index {index} within {timeout:?}"
+        ))),
+        Err(openraft::metrics::WaitError::ShuttingDown) => {
+            Err(ApiError::Unavailable("this node is stopping".into()))
+        }
+    }
+}
+
+/// openraft's read index: a quorum confirmation and its index applied, mapped to wire errors.
+async fn confirm(raft: &Raft, timeout: Duration) -> RoundResult {
     match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
         Err(_) => Err(ApiError::Unavailable(format!(
             "read not confirmed by a quorum within {timeout:?}"

@@ -5,5 +5,6 @@ mod failover;
 mod formation;
 mod liveness;
 mod malformed;
+mod restored_leader;
 mod snapshot_rejoin;
 mod util;
