@@ -56,7 +56,10 @@ async fn a_restored_leader_serves_no_read_that_misses_an_acknowledged_write() {
             {
                 Ok(Response::Groups(g)) => break g,
                 other => {
-                    assert!(Instant::now() < deadline, "no listing after restart: {other:?}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "no listing after restart: {other:?}"
+                    );
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }

@@ -16,6 +16,8 @@ pub mod tables;
 pub mod undo;
 
 #[cfg(test)]
+mod scan_race_test;
+#[cfg(test)]
 mod suite_test;
 
 pub use log_store::LogStore;
