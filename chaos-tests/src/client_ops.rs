@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use proto::tracker_msg::{FileManifest, GroupSummary, ReadRequest, Response, WriteOp};
 use proto::TrackerClient;
 
-use crate::history::{History, OpKind, OpRecord, Outcome};
+use crate::history::{History, OpKind, OpRecord, Outcome, ReadKind, ReadRecord};
 
 /// Chunks of every generated file.
 pub const FILE_CHUNKS: u32 = 8;
@@ -140,15 +140,56 @@ impl ClientOps {
         write: WriteOp,
     ) -> Outcome {
         let sent_ms = history.now_ms();
-        let outcome = Outcome::of(&client.write(write).await);
+        let (answer, served_by) = client.write_traced(write).await;
+        let outcome = Outcome::of(&answer);
         history.record_op(OpRecord {
             client: self.id,
             op,
             sent_ms,
             done_ms: history.now_ms(),
             outcome: outcome.clone(),
+            served_by,
         });
         outcome
+    }
+
+    /// Lists the pending join requests of `group` and records the read.
+    async fn list_requests(
+        &self,
+        client: &TrackerClient,
+        token: &str,
+        history: &History,
+        group: &str,
+    ) -> Option<Vec<String>> {
+        let sent_us = history.now_us();
+        let (answer, served_by) = client
+            .read_traced(ReadRequest::ListRequests {
+                token: token.to_string(),
+                group: group.to_string(),
+            })
+            .await;
+        let done_ms = history.now_ms();
+        let outcome = Outcome::of(&answer);
+        let users = match answer {
+            Ok(Response::JoinRequests(users)) => Some(users),
+            _ => None,
+        };
+        history.record_read(ReadRecord {
+            client: self.id,
+            kind: ReadKind::ListRequests,
+            key: group.to_string(),
+            sent_ms: sent_us / 1000,
+            sent_us,
+            done_ms,
+            outcome,
+            served_by,
+            answer: users
+                .as_ref()
+                .map(|u| format!("pending {u:?}"))
+                .unwrap_or_default(),
+            seen: None,
+        });
+        users
     }
 
     /// Files a join request with the newest group of another workload client that this client
@@ -188,15 +229,8 @@ impl ClientOps {
     pub async fn accept_step(&mut self, client: &TrackerClient, token: &str, history: &History) {
         let groups: Vec<String> = self.newest_groups.iter().cloned().collect();
         for group in groups {
-            let pending = match client
-                .read(ReadRequest::ListRequests {
-                    token: token.to_string(),
-                    group: group.clone(),
-                })
-                .await
-            {
-                Ok(Response::JoinRequests(users)) => users,
-                _ => continue,
+            let Some(pending) = self.list_requests(client, token, history, &group).await else {
+                continue;
             };
             for user in pending {
                 let op = OpKind::Accept {

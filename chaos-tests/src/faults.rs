@@ -1,8 +1,9 @@
 //! The faults a chaos run injects, one method each: crashes, pauses, a whole-cluster restart,
 //! a partitioned leader, slow links, and (in [`crate::rejoin`]) a wiped node rejoining.
 //!
-//! Each fault appends a [`FaultRecord`] when it happens; anything a fault itself finds wrong
-//! (an isolated leader acknowledging a write, a wiped node that cannot rejoin) goes into
+//! Each fault appends a [`FaultRecord`] when it happens and sets its end when it is over (the
+//! node restarted or resumed, the links healed, the rejoin done); anything a fault itself finds
+//! wrong (an isolated leader acknowledging a write, a wiped node that cannot rejoin) goes into
 //! `violations`.
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub enum Fault {
     SlowLinks,
     /// SIGKILL a node, wipe its data, remove it, add it back as a learner, promote it.
     WipeAndRejoin,
+    /// SIGKILL the leader and start it again at once, so it is back before an election.
+    RestartLeader,
 }
 
 impl Fault {
@@ -54,14 +57,18 @@ impl Fault {
             Scenario::WholeClusterRestart => Fault::WholeClusterRestart,
             Scenario::PartitionLeader => Fault::PartitionLeader,
             Scenario::WipeAndRejoin => Fault::WipeAndRejoin,
-            Scenario::Mixed => match rng.gen_range(0..7) {
+            Scenario::RestartLeader => Fault::RestartLeader,
+            // Each fault equally likely; the restart joined last (a seed's mixed schedule from
+            // before it is not reproduced).
+            Scenario::Mixed => match rng.gen_range(0..8) {
                 0 => Fault::LeaderKill,
                 1 => Fault::RandomKill,
                 2 => Fault::PauseLeader,
                 3 => Fault::WholeClusterRestart,
                 4 => Fault::PartitionLeader,
                 5 => Fault::SlowLinks,
-                _ => Fault::WipeAndRejoin,
+                6 => Fault::WipeAndRejoin,
+                _ => Fault::RestartLeader,
             },
         }
     }
@@ -105,19 +112,29 @@ impl Injector {
                 Ok(())
             }
             Fault::WipeAndRejoin => self.wipe_and_rejoin().await,
+            Fault::RestartLeader => self.restart_leader().await,
         }
     }
 
-    /// Appends a record of a fault that starts now.
+    /// Appends a record of a fault that starts now; returns its index for [`Injector::finish`].
     pub fn record(&mut self, kind: &str, nodes: Vec<u64>) -> usize {
         self.faults.push(FaultRecord {
             kind: kind.to_string(),
             nodes,
             at_ms: self.history.now_ms(),
+            end_ms: None,
             failover_ms: None,
             detail: String::new(),
         });
         self.faults.len() - 1
+    }
+
+    /// Marks fault `index` (from [`Injector::record`]) as over now.
+    pub fn finish(&mut self, index: usize) {
+        let now = self.history.now_ms();
+        if let Some(f) = self.faults.get_mut(index) {
+            f.end_ms = Some(now);
+        }
     }
 
     /// The current leader's status, if the cluster agrees on one within 10 s.
@@ -144,9 +161,41 @@ impl Injector {
         } else {
             "RandomKills"
         };
-        self.record(kind, vec![victim]);
+        let fault = self.record(kind, vec![victim]);
         tokio::time::sleep(Duration::from_millis(self.rng.gen_range(200..1000))).await;
         self.cluster.start_node(victim)?;
+        self.finish(fault);
+        Ok(())
+    }
+
+    /// SIGKILLs the leader and starts it again at once (no pause), so it is back before the
+    /// followers' election timeout; openraft restores a node whose own vote was committed as
+    /// leader of the same term. Records what the cluster settled on.
+    async fn restart_leader(&mut self) -> anyhow::Result<()> {
+        let Some(old) = self.leader().await else {
+            return Ok(());
+        };
+        self.cluster.kill(old.node_id);
+        let fault = self.record("RestartLeader", vec![old.node_id]);
+        let killed = Instant::now();
+        self.cluster.start_node(old.node_id)?;
+        self.finish(fault);
+        // Bounded: the next fault comes whatever the cluster says.
+        let settled = self.cluster.wait_leader(Duration::from_secs(5)).await;
+        let ms = u64::try_from(killed.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.faults[fault].detail = match settled {
+            Ok(st) if st.node_id == old.node_id && st.term == old.term => {
+                format!(
+                    "node {} leads term {} again ({ms} ms after the kill)",
+                    st.node_id, st.term
+                )
+            }
+            Ok(st) => format!(
+                "node {} led term {}; node {} leads term {} {ms} ms after the kill",
+                old.node_id, old.term, st.node_id, st.term
+            ),
+            Err(e) => format!("no agreed leader 5 s after the restart: {e}"),
+        };
         Ok(())
     }
 
@@ -155,9 +204,10 @@ impl Injector {
             return;
         };
         self.cluster.signal(victim, libc::SIGSTOP);
-        self.record("PauseLeader", vec![victim]);
+        let fault = self.record("PauseLeader", vec![victim]);
         tokio::time::sleep(ELECTION_MAX * 4).await;
         self.cluster.signal(victim, libc::SIGCONT);
+        self.finish(fault);
     }
 
     async fn whole_cluster_restart(&mut self) -> anyhow::Result<()> {
@@ -165,11 +215,12 @@ impl Injector {
         for id in &ids {
             self.cluster.kill(*id);
         }
-        self.record("WholeClusterRestart", ids.clone());
+        let fault = self.record("WholeClusterRestart", ids.clone());
         tokio::time::sleep(Duration::from_millis(300)).await;
         for id in ids {
             self.cluster.start_node(id)?;
         }
+        self.finish(fault);
         Ok(())
     }
 
@@ -203,6 +254,7 @@ impl Injector {
         let probe = self.probe_isolated(old.node_id, heal_at).await;
         tokio::time::sleep_until(heal_at).await;
         self.net.heal();
+        self.finish(fault);
         self.faults[fault].detail = match new_leader {
             Some((id, ms)) => format!("node {id} elected after {ms} ms; {probe}"),
             None => format!("no new leader before the heal; {probe}"),
@@ -298,6 +350,7 @@ impl Injector {
             .join(", ");
         tokio::time::sleep(Duration::from_millis(self.rng.gen_range(1000..3000))).await;
         self.net.heal();
+        self.finish(fault);
     }
 }
 

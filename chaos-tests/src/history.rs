@@ -5,7 +5,11 @@
 //! it may or may not have been applied, and no checker may assume either).
 //!
 //! Group creations are [`WriteRecord`]s; the other client-library writes (join, accept, file
-//! registration, chunk reports) are [`OpRecord`]s, checked by [`crate::state_check`].
+//! registration, chunk reports) are [`OpRecord`]s, checked by [`crate::state_check`]; the reads
+//! (group listings, join-request listings) are [`ReadRecord`]s, the listings checked by
+//! [`crate::cross_client`]. Every record keeps its send and answer times on one clock
+//! ([`History::now_ms`]) and the [`ReplyMeta`] of the node that answered, so
+//! [`crate::timeline`] can show what happened around a violation.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -13,7 +17,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use proto::tracker_msg::{FileManifest, Response};
-use proto::ApiError;
+use proto::{ApiError, ReplyMeta};
+
+use crate::seen_groups::SeenGroups;
 
 /// What became of one write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,8 +59,15 @@ pub struct WriteRecord {
     pub sent_ms: u64,
     /// Milliseconds since the run started, when answered.
     pub done_ms: u64,
+    /// The same moment in microseconds, for [`crate::cross_client`] (two events in one ms are
+    /// common at this load, and the order is what it checks).
+    #[serde(skip)]
+    pub done_us: u64,
     /// Outcome.
     pub outcome: Outcome,
+    /// The node that sent the final answer, with its term and applied index then (`None`: no
+    /// node answered).
+    pub served_by: Option<ReplyMeta>,
 }
 
 /// A client-library write other than group creation, with what it should do to the state.
@@ -104,6 +117,22 @@ impl OpKind {
             OpKind::ReportHave { .. } => "report_have",
         }
     }
+
+    /// What the write is about, in one short string (group, user, file, chunks).
+    pub fn key(&self) -> String {
+        match self {
+            OpKind::Join { group, user } | OpKind::Accept { group, user } => {
+                format!("{group}/{user}")
+            }
+            OpKind::RegisterFile { group, manifest } => format!("{group}/{}", manifest.name),
+            OpKind::ReportHave {
+                group,
+                name,
+                chunks,
+                ..
+            } => format!("{group}/{name}#{chunks:?}"),
+        }
+    }
 }
 
 /// One [`OpKind`] write and what became of it.
@@ -119,6 +148,54 @@ pub struct OpRecord {
     pub done_ms: u64,
     /// Outcome.
     pub outcome: Outcome,
+    /// The node that sent the final answer (as [`WriteRecord::served_by`]).
+    pub served_by: Option<ReplyMeta>,
+}
+
+/// Which read a [`ReadRecord`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ReadKind {
+    /// Every group ([`proto::tracker_msg::ReadRequest::ListGroups`]).
+    ListGroups,
+    /// One group's pending join requests ([`proto::tracker_msg::ReadRequest::ListRequests`]).
+    ListRequests,
+}
+
+impl ReadKind {
+    /// Short name for the timeline.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReadKind::ListGroups => "list_groups",
+            ReadKind::ListRequests => "list_requests",
+        }
+    }
+}
+
+/// One read and what it answered. [`Outcome::Acked`] means the cluster answered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadRecord {
+    /// Client number.
+    pub client: usize,
+    /// Which read.
+    pub kind: ReadKind,
+    /// The group asked about (empty for a listing of every group).
+    pub key: String,
+    /// Milliseconds since the run started, when sent.
+    pub sent_ms: u64,
+    /// The same moment in microseconds (see [`WriteRecord::done_us`]).
+    #[serde(skip)]
+    pub sent_us: u64,
+    /// Milliseconds since the run started, when answered.
+    pub done_ms: u64,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// The node that sent the final answer (as [`WriteRecord::served_by`]).
+    pub served_by: Option<ReplyMeta>,
+    /// A few words on the answer ("412 groups", "pending [chaos3]").
+    pub answer: String,
+    /// For an answered listing of every group: the workload groups it showed, compactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen: Option<SeenGroups>,
 }
 
 /// A read-your-writes or monotonic-read violation seen by a client.
@@ -128,6 +205,10 @@ pub struct ReadViolation {
     pub client: usize,
     /// What was wrong.
     pub what: String,
+    /// When the violating read was sent (ms since the run started).
+    pub at_ms: u64,
+    /// The acknowledged group names it missed (empty for a read that went backwards).
+    pub missing: Vec<String>,
 }
 
 /// The shared history of one run.
@@ -135,8 +216,9 @@ pub struct History {
     started: Instant,
     writes: Mutex<Vec<WriteRecord>>,
     ops: Mutex<Vec<OpRecord>>,
+    reads: Mutex<Vec<ReadRecord>>,
     read_violations: Mutex<Vec<ReadViolation>>,
-    reads: Mutex<u64>,
+    reads_checked: Mutex<u64>,
 }
 
 impl History {
@@ -146,14 +228,21 @@ impl History {
             started: Instant::now(),
             writes: Mutex::new(Vec::new()),
             ops: Mutex::new(Vec::new()),
+            reads: Mutex::new(Vec::new()),
             read_violations: Mutex::new(Vec::new()),
-            reads: Mutex::new(0),
+            reads_checked: Mutex::new(0),
         }
     }
 
     /// Milliseconds since the run started.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Microseconds since the run started, on the same clock as [`History::now_ms`]: a record
+    /// that needs both takes this once and derives its ms as `us / 1000`.
+    pub fn now_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Records a finished write.
@@ -175,9 +264,21 @@ impl History {
         self.ops.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
-    /// Records a read and, if any, its violation.
-    pub fn record_read(&self, violation: Option<ReadViolation>) {
-        if let Ok(mut n) = self.reads.lock() {
+    /// Records a finished read.
+    pub fn record_read(&self, r: ReadRecord) {
+        if let Ok(mut reads) = self.reads.lock() {
+            reads.push(r);
+        }
+    }
+
+    /// Every [`ReadRecord`] so far, in completion order.
+    pub fn reads(&self) -> Vec<ReadRecord> {
+        self.reads.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Records a read-your-writes check of a listing and, if any, its violation.
+    pub fn record_read_check(&self, violation: Option<ReadViolation>) {
+        if let Ok(mut n) = self.reads_checked.lock() {
             *n += 1;
         }
         if let Some(v) = violation {
@@ -200,9 +301,9 @@ impl History {
             .unwrap_or_default()
     }
 
-    /// Number of reads checked.
+    /// Number of reads checked for read-your-writes.
     pub fn read_count(&self) -> u64 {
-        self.reads.lock().map(|n| *n).unwrap_or(0)
+        self.reads_checked.lock().map(|n| *n).unwrap_or(0)
     }
 }
 

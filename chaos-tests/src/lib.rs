@@ -3,6 +3,9 @@
 //! # Layout
 //! - [`procs`]: running this binary's embedded `node` / `peer` entry points as separate processes.
 //! - [`history`], [`workload`], [`run`]: chaos runs (faults under load, then the checkers).
+//! - [`seen_groups`], [`cross_client`]: what each listing showed, and the checker that it shows
+//!   every group any client had acknowledged before it was sent.
+//! - [`timeline`]: the operations and faults around a violation, for the report.
 //! - [`client_ops`], [`state_check`]: the client-library writes beyond group creation (join,
 //!   accept, file registration, chunk reports) and their final-state checker.
 //! - [`peer_workload`]: real peer daemons downloading real files during the faults.
@@ -14,6 +17,7 @@
 
 pub mod bench;
 pub mod client_ops;
+pub mod cross_client;
 pub mod faults;
 pub mod history;
 pub mod peer_workload;
@@ -21,5 +25,7 @@ pub mod procs;
 pub mod proxy;
 pub mod rejoin;
 pub mod run;
+pub mod seen_groups;
 pub mod state_check;
+pub mod timeline;
 pub mod workload;

@@ -77,6 +77,7 @@ impl Injector {
                 }
             }
         }
+        self.finish(fault);
         Ok(())
     }
 

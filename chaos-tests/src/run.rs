@@ -1,5 +1,6 @@
 //! One chaos run: a cluster, a client workload, a schedule of faults drawn from a seeded RNG, then
-//! the checkers. Produces a [`Report`] (JSON) and a short human summary.
+//! the checkers. Produces a [`Report`] (JSON) and a short human summary; each read violation
+//! comes with the operations and faults around it ([`crate::timeline`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,10 @@ use crate::history::{History, Outcome};
 use crate::peer_workload::{DownloadReport, PeerWorkload, PeerWorkloadConfig};
 use crate::procs::start_cluster_behind_proxies;
 use crate::state_check::OpCounts;
+use crate::timeline::{Anchor, Sources, ViolationContext};
+
+/// Cross-client findings spelled out in the violations (all are counted).
+const CROSS_CLIENT_LISTED: usize = 20;
 
 /// The fault schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -28,6 +33,9 @@ pub enum Scenario {
     RandomKills,
     /// SIGSTOP the leader long enough for a new election, then SIGCONT it.
     PauseLeader,
+    /// SIGKILL the leader and start it again at once, before the followers' election timeout,
+    /// so it comes back as leader of the same term.
+    RestartLeader,
     /// SIGKILL every node at once, then restart them all on their data.
     WholeClusterRestart,
     /// Cut the leader off from the others (both ways, or one way) for a few election timeouts,
@@ -86,6 +94,9 @@ pub struct FaultRecord {
     pub nodes: Vec<u64>,
     /// When (ms since the run started).
     pub at_ms: u64,
+    /// When it was over: the node restarted or resumed, the links healed, the rejoin done (ms
+    /// since the run started; `None` if it never finished).
+    pub end_ms: Option<u64>,
     /// From the fault to the first write acknowledged after it, if any.
     pub failover_ms: Option<u64>,
     /// What else the fault saw (new leader, probe answer, slowed links, snapshot install).
@@ -112,6 +123,10 @@ pub struct Report {
     pub writes_unknown: usize,
     /// Reads checked for read-your-writes.
     pub reads_checked: u64,
+    /// Listings checked against every client's writes acknowledged before they were sent.
+    pub cross_client_checked: u64,
+    /// Listings that missed a write some client had acknowledged before they were sent.
+    pub cross_client_violations: usize,
     /// The other client-library writes (join, accept, register_file, report_have).
     pub ops: BTreeMap<String, OpCounts>,
     /// What the peer daemons' downloads did, if they ran.
@@ -124,6 +139,9 @@ pub struct Report {
     pub convergence_ms: u64,
     /// Everything a checker found wrong (empty means the run passed).
     pub violations: Vec<String>,
+    /// The earliest read violations with the operations and faults around them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violation_contexts: Vec<ViolationContext>,
     /// The run's directory, if it was kept (node logs under `cluster/node-*/tracker.log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_dir: Option<std::path::PathBuf>,
@@ -154,10 +172,11 @@ impl Report {
             .failover_ms
             .map(|[a, b, c, d]| format!("failover ms min {a} / median {b} / p99 {c} / max {d}"))
             .unwrap_or_else(|| "no failover measured".into());
-        format!(
-            "scenario {:?} seed {} ({:.0} s): {} writes sent, {} acked, {} failed, {} unknown; {} reads checked\n\
+        let mut text = format!(
+            "scenario {:?} seed {} ({:.0} s): {} writes sent, {} acked, {} failed, {} unknown; {} reads checked; \
+             {} listings checked for other clients' acknowledged writes, {} missed some\n\
              other writes (sent/acked/failed/unknown): {}\n{downloads}\n\
-             {} faults; {f}; converged in {} ms\nviolations: {}",
+             {} faults; {f}; converged in {} ms\nviolations ({}): {}",
             self.scenario,
             self.seed,
             self.duration_secs,
@@ -166,11 +185,26 @@ impl Report {
             self.writes_failed,
             self.writes_unknown,
             self.reads_checked,
+            self.cross_client_checked,
+            self.cross_client_violations,
             ops.join(", "),
             self.faults.len(),
             self.convergence_ms,
+            self.violations.len(),
             if self.violations.is_empty() { "none".to_string() } else { self.violations.join("; ") }
-        )
+        );
+        if !self.violation_contexts.is_empty() {
+            text.push_str(&format!(
+                "\naround the first {} read violation(s) (times in ms since the run started; node N tT aA = \
+                 answered by node N in term T at applied index A):",
+                self.violation_contexts.len()
+            ));
+            for c in &self.violation_contexts {
+                text.push('\n');
+                text.push_str(&c.render());
+            }
+        }
+        text
     }
 }
 
@@ -255,12 +289,37 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         None => (None, Vec::new()),
     };
     let writes = history.writes();
-    violations.extend(
-        history
-            .read_violations()
-            .into_iter()
-            .map(|v| format!("client {}: {}", v.client, v.what)),
-    );
+    let reads = history.reads();
+    let mut anchors: Vec<Anchor> = Vec::new();
+    for v in history.read_violations() {
+        let text = format!("client {}: {}", v.client, v.what);
+        anchors.push(Anchor {
+            violation: text.clone(),
+            at_ms: v.at_ms,
+            reader: v.client,
+            keys: v.missing,
+        });
+        violations.push(text);
+    }
+    let cross = crate::cross_client::check(&writes, &reads);
+    for (i, f) in cross.findings.iter().enumerate() {
+        let text = format!("client {} (other clients' writes): {}", f.client, f.what);
+        anchors.push(Anchor {
+            violation: text.clone(),
+            at_ms: f.at_ms,
+            reader: f.client,
+            keys: f.missing.clone(),
+        });
+        if i < CROSS_CLIENT_LISTED {
+            violations.push(text);
+        }
+    }
+    if cross.findings.len() > CROSS_CLIENT_LISTED {
+        violations.push(format!(
+            "... and {} more listings missing other clients' acknowledged writes",
+            cross.findings.len() - CROSS_CLIENT_LISTED
+        ));
+    }
     violations.extend(peer_violations);
 
     // Failover time of each fault: to the first acknowledgement completed after it.
@@ -297,6 +356,18 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     // Acknowledged writes are present exactly once; definitely failed ones are absent. A final
     // state that cannot be read is reported with every node's view, not as a crash of the run.
     let ops = history.ops();
+    let anchors = merge_anchors(anchors);
+    let sources = Sources {
+        writes: &writes,
+        ops: &ops,
+        reads: &reads,
+        faults: &faults,
+    };
+    let violation_contexts: Vec<ViolationContext> = anchors
+        .iter()
+        .take(crate::timeline::MAX_CONTEXTS)
+        .map(|a| crate::timeline::context(a, sources))
+        .collect();
     let final_state = async {
         let mut found = check_writes(&trackers, &writes).await?;
         found.extend(crate::state_check::check(&trackers, cfg.clients, &ops).await?);
@@ -338,14 +409,36 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         writes_failed: count_of(|o| matches!(o, Outcome::Failed(_))),
         writes_unknown: count_of(|o| matches!(o, Outcome::Unknown(_))),
         reads_checked: history.read_count(),
+        cross_client_checked: cross.checked,
+        cross_client_violations: cross.findings.len(),
         ops: crate::state_check::op_counts(&ops),
         downloads,
         faults,
         failover_ms,
         convergence_ms,
         violations,
+        violation_contexts,
         kept_dir,
     })
+}
+
+/// One anchor per violating read (both checkers may flag the same listing), earliest first.
+fn merge_anchors(anchors: Vec<Anchor>) -> Vec<Anchor> {
+    let mut by_read: BTreeMap<(u64, usize), Anchor> = BTreeMap::new();
+    for a in anchors {
+        match by_read.get_mut(&(a.at_ms, a.reader)) {
+            Some(m) => {
+                m.violation = format!("{} | {}", m.violation, a.violation);
+                m.keys.extend(a.keys);
+                m.keys.sort();
+                m.keys.dedup();
+            }
+            None => {
+                by_read.insert((a.at_ms, a.reader), a);
+            }
+        }
+    }
+    by_read.into_values().collect()
 }
 
 /// Checks the workload's group-creating writes against the final group list: acknowledged ones

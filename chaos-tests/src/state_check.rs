@@ -339,6 +339,7 @@ mod tests {
             sent_ms,
             done_ms: sent_ms + 1,
             outcome,
+            served_by: None,
         }
     }
 

@@ -3,6 +3,8 @@
 //! it sees every group it was told was created (read-your-writes across failover) and never fewer
 //! than before (monotonic reads). Between group creations it also joins other clients' groups,
 //! accepts requests to its own, registers files and reports chunks ([`crate::client_ops`]).
+//! Every write and read goes into the [`History`] with the node that answered it; the listings
+//! also keep the workload groups they showed, for [`crate::cross_client`].
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,8 @@ use proto::tracker_msg::{GroupSummary, ReadRequest, Response, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 use crate::client_ops::ClientOps;
-use crate::history::{History, Outcome, ReadViolation, WriteRecord};
+use crate::history::{History, Outcome, ReadKind, ReadRecord, ReadViolation, WriteRecord};
+use crate::seen_groups::{group_name, SeenGroups};
 
 /// Every workload username starts with this.
 pub const USER_PREFIX: &str = "chaos";
@@ -70,16 +73,16 @@ pub async fn task_client(
     let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
         seq += 1;
-        let key = format!("c{id}-{seq:06}");
+        let key = group_name(id, seq);
         let sent_ms = history.now_ms();
-        let outcome = Outcome::of(
-            &client
-                .write(WriteOp::CreateGroup {
-                    token: token.clone(),
-                    group: key.clone(),
-                })
-                .await,
-        );
+        let (answer, served_by) = client
+            .write_traced(WriteOp::CreateGroup {
+                token: token.clone(),
+                group: key.clone(),
+            })
+            .await;
+        let done_us = history.now_us();
+        let outcome = Outcome::of(&answer);
         if outcome == Outcome::Acked {
             acked.insert(key.clone());
             ops.group_created(&key);
@@ -88,8 +91,10 @@ pub async fn task_client(
             client: id,
             key,
             sent_ms,
-            done_ms: history.now_ms(),
+            done_ms: done_us / 1000,
+            done_us,
             outcome,
+            served_by,
         });
         if seq.is_multiple_of(2) {
             ops.file_step(&client, &token, &history).await;
@@ -98,23 +103,62 @@ pub async fn task_client(
             ops.accept_step(&client, &token, &history).await;
         }
         if seq.is_multiple_of(5) {
-            if let Ok(Response::Groups(groups)) = client
-                .read(ReadRequest::ListGroups {
-                    token: token.clone(),
-                })
-                .await
-            {
-                let violation = check_listing(id, &groups, &acked, &mut last_seen_count);
-                history.record_read(violation);
+            if let Some((listed_ms, groups)) = list_groups(id, &client, &token, &history).await {
+                let violation = check_listing(id, listed_ms, &groups, &acked, &mut last_seen_count);
+                history.record_read_check(violation);
                 ops.join_step(&client, &token, &history, &groups).await;
             }
         }
     }
 }
 
-/// Read-your-writes and monotonic reads of client `id` over one listing of every group.
+/// Lists every group as client `id`, records the read (with the workload groups it showed) and
+/// returns when it was sent and the listing, if the cluster answered one.
+async fn list_groups(
+    id: usize,
+    client: &TrackerClient,
+    token: &str,
+    history: &History,
+) -> Option<(u64, Vec<GroupSummary>)> {
+    let sent_us = history.now_us();
+    let sent_ms = sent_us / 1000;
+    let (answer, served_by) = client
+        .read_traced(ReadRequest::ListGroups {
+            token: token.to_string(),
+        })
+        .await;
+    let done_ms = history.now_ms();
+    let outcome = Outcome::of(&answer);
+    let groups = match answer {
+        Ok(Response::Groups(groups)) => Some(groups),
+        _ => None,
+    };
+    let seen = groups
+        .as_ref()
+        .map(|g| SeenGroups::of(g.iter().map(|g| g.name.as_str())));
+    history.record_read(ReadRecord {
+        client: id,
+        kind: ReadKind::ListGroups,
+        key: String::new(),
+        sent_ms,
+        sent_us,
+        done_ms,
+        outcome,
+        served_by,
+        answer: groups
+            .as_ref()
+            .map(|g| format!("{} groups", g.len()))
+            .unwrap_or_default(),
+        seen,
+    });
+    groups.map(|g| (sent_ms, g))
+}
+
+/// Read-your-writes and monotonic reads of client `id` over one listing of every group, sent
+/// at `sent_ms`.
 fn check_listing(
     id: usize,
+    sent_ms: u64,
     groups: &[GroupSummary],
     acked: &BTreeSet<String>,
     last_seen_count: &mut usize,
@@ -133,6 +177,8 @@ fn check_listing(
         Some(ReadViolation {
             client: id,
             what: format!("read misses acknowledged writes {missing:?}"),
+            at_ms: sent_ms,
+            missing: missing.into_iter().cloned().collect(),
         })
     } else if mine.len() < *last_seen_count {
         Some(ReadViolation {
@@ -142,6 +188,8 @@ fn check_listing(
                 mine.len(),
                 last_seen_count
             ),
+            at_ms: sent_ms,
+            missing: Vec::new(),
         })
     } else {
         None

@@ -1,7 +1,7 @@
 //! Short, bounded runs of every chaos scenario through the real `chaos` binary (which runs the
 //! tracker nodes and three peer daemons as separate processes): each must inject faults (at most
-//! `--faults`), acknowledge writes of every kind, complete byte-identical downloads, and pass
-//! every checker.
+//! `--faults`, each with an end time), acknowledge writes of every kind, complete byte-identical
+//! downloads, and pass every checker (the cross-client listing check among them).
 
 use std::process::Command;
 
@@ -63,6 +63,20 @@ fn run_scenario(name: &str, seed: u64) -> serde_json::Value {
         report["reads_checked"].as_u64().is_some_and(|n| n > 0),
         "{report}"
     );
+    assert!(
+        report["cross_client_checked"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "no listing checked against other clients' writes: {report}"
+    );
+    for f in report["faults"].as_array().into_iter().flatten() {
+        assert!(
+            f["end_ms"]
+                .as_u64()
+                .is_some_and(|end| Some(end) >= f["at_ms"].as_u64()),
+            "a fault without an end after its start: {f}"
+        );
+    }
     for kind in ["join", "accept", "register_file", "report_have"] {
         assert!(
             report["ops"][kind]["acked"].as_u64().is_some_and(|n| n > 0),
@@ -108,6 +122,15 @@ fn random_kills() {
 #[test]
 fn pause_leader() {
     run_scenario("pause-leader", 13);
+}
+
+#[test]
+fn restart_leader() {
+    let report = run_scenario("restart-leader", 18);
+    for (kind, detail) in fault_kinds(&report) {
+        assert_eq!(kind, "RestartLeader", "{report}");
+        assert!(detail.contains("leads term"), "{report}");
+    }
 }
 
 #[test]

@@ -4,6 +4,10 @@
 //! moves to the next tracker when one is down or unavailable, and retries with exponential backoff
 //! plus jitter until a deadline. A write keeps its client id and serial across every retry, so the
 //! cluster applies it at most once and answers the retry with the original reply.
+//!
+//! [`TrackerClient::write_traced`] and [`TrackerClient::read_traced`] also return the
+//! [`ReplyMeta`] of the reply that settled the request (which node, its term, its applied index),
+//! for histories that must explain an answer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::connection::{Connection, ConnectionError};
+use crate::connection::{Connection, ConnectionError, TracedAnswer};
 use crate::error::ApiError;
 use crate::tracker_msg::{
-    AdminRequest, NodeStatus, ReadRequest, Request, Response, WriteOp, WriteRequest,
+    AdminRequest, NodeStatus, ReadRequest, ReplyMeta, Request, Response, WriteOp, WriteRequest,
 };
 
 /// How a [`TrackerClient`] reaches the cluster and how long it keeps trying.
@@ -88,19 +92,22 @@ struct Routing {
 }
 
 /// What became of one (possibly hedged) attempt.
+// Lives on the stack of one request's retry loop and is moved once; boxing the answer would
+// cost an allocation per attempt for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Attempt {
-    /// The node answered.
-    Answered(Result<Response, ApiError>),
+    /// The node answered (with the reply's meta, if the reply carried one).
+    Answered(Result<Response, ApiError>, Option<ReplyMeta>),
     /// The node stayed silent and another node named a different leader (its index).
     Redirected(usize),
     /// Connecting, sending or receiving failed.
     Transport(String),
 }
 
-impl From<Result<Result<Response, ApiError>, String>> for Attempt {
-    fn from(r: Result<Result<Response, ApiError>, String>) -> Self {
+impl From<Result<TracedAnswer, String>> for Attempt {
+    fn from(r: Result<TracedAnswer, String>) -> Self {
         match r {
-            Ok(answer) => Attempt::Answered(answer),
+            Ok((answer, meta)) => Attempt::Answered(answer, meta),
             Err(e) => Attempt::Transport(e),
         }
     }
@@ -163,6 +170,14 @@ impl TrackerClient {
     /// The tracker's typed error, or [`ApiError::NoTrackerReachable`] after the deadline (the
     /// write may or may not have been applied then).
     pub async fn write(&self, op: WriteOp) -> Result<Response, ApiError> {
+        self.write_traced(op).await.0
+    }
+
+    /// [`TrackerClient::write`], also returning the [`ReplyMeta`] of the reply that settled it:
+    /// the answering node's for a success or a refusal (`None` for a refusal made on this side,
+    /// such as a request over the frame limit); for [`ApiError::NoTrackerReachable`], that of the
+    /// last node that answered at all (`None` if none did).
+    pub async fn write_traced(&self, op: WriteOp) -> TracedAnswer {
         let _turn = self.write_turn.lock().await;
         let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
         let request = Request::Write(WriteRequest {
@@ -170,7 +185,7 @@ impl TrackerClient {
             serial,
             op,
         });
-        self.send(request).await
+        self.send_traced(request).await
     }
 
     /// Issues a linearizable read through the leader.
@@ -178,7 +193,13 @@ impl TrackerClient {
     /// # Errors
     /// As [`TrackerClient::write`].
     pub async fn read(&self, op: ReadRequest) -> Result<Response, ApiError> {
-        self.send(Request::Read(op)).await
+        self.read_traced(op).await.0
+    }
+
+    /// [`TrackerClient::read`], also returning the [`ReplyMeta`] of the reply that settled it (as
+    /// [`TrackerClient::write_traced`]).
+    pub async fn read_traced(&self, op: ReadRequest) -> TracedAnswer {
+        self.send_traced(Request::Read(op)).await
     }
 
     /// Issues an administrative request to the leader.
@@ -210,12 +231,18 @@ impl TrackerClient {
             .map_err(|_| ApiError::Unavailable(format!("{addr} did not answer in time")))?
     }
 
-    /// Sends `request` with leader following, failover and backoff until the deadline.
+    /// [`TrackerClient::send_traced`] without the meta.
+    async fn send(&self, request: Request) -> Result<Response, ApiError> {
+        self.send_traced(request).await.0
+    }
+
+    /// Sends `request` with leader following, failover and backoff until the deadline; returns
+    /// the answer with its reply's meta (see [`TrackerClient::write_traced`]).
     ///
     /// When the leader cannot be reached, another node is asked to name the next leader as soon
     /// as it is elected ([`AdminRequest::AwaitLeader`]), so failover costs one election, not a
     /// series of growing backoffs.
-    async fn send(&self, request: Request) -> Result<Response, ApiError> {
+    async fn send_traced(&self, request: Request) -> TracedAnswer {
         let started = Instant::now();
         let deadline = started + self.config.deadline;
         let mut backoff = self.config.backoff_initial;
@@ -224,18 +251,27 @@ impl TrackerClient {
         let mut target = self.first_target();
         // The last node that could not be reached: a hint naming it is stale.
         let mut unreachable: Option<usize> = None;
+        // Meta of the last reply received, whatever it said.
+        let mut last_meta: Option<ReplyMeta> = None;
         loop {
             attempts += 1;
             let mut skip_sleep = false;
-            match self.attempt_hedged(target, &request, deadline).await {
-                Attempt::Answered(Ok(response)) => {
+            let outcome = self.attempt_hedged(target, &request, deadline).await;
+            if let Attempt::Answered(_, Some(meta)) = &outcome {
+                last_meta = Some(*meta);
+            }
+            match outcome {
+                Attempt::Answered(Ok(response), meta) => {
                     self.set_leader(target);
-                    return Ok(response);
+                    return (Ok(response), meta);
                 }
-                Attempt::Answered(Err(ApiError::NotLeader {
-                    leader_api_addr: Some(hint),
-                    ..
-                })) => {
+                Attempt::Answered(
+                    Err(ApiError::NotLeader {
+                        leader_api_addr: Some(hint),
+                        ..
+                    }),
+                    _,
+                ) => {
                     let hinted = self.index_of_or_add(&hint);
                     last_error = format!("node {} is not the leader", self.addr_of(target));
                     if Some(hinted) == unreachable {
@@ -257,12 +293,12 @@ impl TrackerClient {
                         target = self.next_target(target);
                     }
                 }
-                Attempt::Answered(Err(e)) if e.is_retryable() => {
+                Attempt::Answered(Err(e), _) if e.is_retryable() => {
                     last_error = e.to_string();
                     self.clear_leader(target);
                     target = self.next_target(target);
                 }
-                Attempt::Answered(Err(e)) => return Err(e),
+                Attempt::Answered(Err(e), meta) => return (Err(e), meta),
                 Attempt::Redirected(found) => {
                     last_error = format!("{} stopped answering", self.addr_of(target));
                     unreachable = Some(target);
@@ -284,11 +320,12 @@ impl TrackerClient {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(ApiError::NoTrackerReachable {
+                let gave_up = ApiError::NoTrackerReachable {
                     trackers: self.addr_list(),
                     attempts,
                     last_error,
-                });
+                };
+                return (Err(gave_up), last_meta);
             }
             if skip_sleep {
                 continue;
@@ -359,14 +396,12 @@ impl TrackerClient {
     }
 
     /// One attempt at one tracker: the outer error is transport trouble, the inner the answer.
-    async fn attempt(
-        &self,
-        target: usize,
-        request: &Request,
-    ) -> Result<Result<Response, ApiError>, String> {
+    async fn attempt(&self, target: usize, request: &Request) -> Result<TracedAnswer, String> {
         let fut = async {
             let conn = self.connection(target).await.map_err(|e| e.to_string())?;
-            conn.call(request.clone()).await.map_err(|e| e.to_string())
+            conn.call_traced(request.clone())
+                .await
+                .map_err(|e| e.to_string())
         };
         match tokio::time::timeout(self.config.attempt_timeout, fut).await {
             Ok(r) => r,

@@ -1,5 +1,6 @@
 //! One multiplexed client connection to a tracker: a writer task, a reader task, and a table of
-//! requests in flight keyed by request id, so several requests share one socket.
+//! requests in flight keyed by request id, so several requests share one socket. Each answer
+//! comes with the [`ReplyMeta`] of the node that sent it ([`Connection::call_traced`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +13,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::frame::{read_message, write_message, FrameError, MAX_API_FRAME_BYTES};
-use crate::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
+use crate::tracker_msg::{
+    ClientFrame, ReplyMeta, Request, Response, ServerFrame, API_MAGIC, API_VERSION,
+};
+
+/// An answer and the meta of the reply that carried it (`None` if this side refused the request
+/// before sending it).
+pub type TracedAnswer = (Result<Response, ApiError>, Option<ReplyMeta>);
 
 /// The reply slot of one request in flight.
-type ReplySlot = oneshot::Sender<Result<Response, ApiError>>;
+type ReplySlot = oneshot::Sender<TracedAnswer>;
 
 /// Requests in flight on one connection, by request id.
 type Pending = Arc<Mutex<HashMap<u64, ReplySlot>>>;
@@ -125,6 +132,15 @@ impl Connection {
         &self,
         request: Request,
     ) -> Result<Result<Response, ApiError>, ConnectionError> {
+        self.call_traced(request).await.map(|(answer, _)| answer)
+    }
+
+    /// [`Connection::call`], also returning the [`ReplyMeta`] of the reply (which node answered,
+    /// its term and applied index).
+    ///
+    /// # Errors
+    /// [`ConnectionError::Closed`] if the connection dies before the answer arrives.
+    pub async fn call_traced(&self, request: Request) -> Result<TracedAnswer, ConnectionError> {
         let (slot, answer) = oneshot::channel();
         self.outbox
             .send((request, slot))
@@ -161,9 +177,10 @@ async fn task_write(
             if let Ok(mut map) = pending.lock() {
                 if let FrameError::TooLarge { len, max } = e {
                     if let Some(slot) = map.remove(&next_id) {
-                        let _ = slot.send(Err(ApiError::InvalidRequest(format!(
+                        let refusal = ApiError::InvalidRequest(format!(
                             "request of {len} bytes exceeds the {max}-byte frame limit"
-                        ))));
+                        ));
+                        let _ = slot.send((Err(refusal), None));
                     }
                     continue;
                 }
@@ -186,10 +203,10 @@ async fn task_read(
 ) {
     loop {
         match read_message::<ServerFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await {
-            Ok(Some(ServerFrame::Reply { id, result })) => {
+            Ok(Some(ServerFrame::Reply { id, result, meta })) => {
                 let slot = pending.lock().ok().and_then(|mut map| map.remove(&id));
                 if let Some(slot) = slot {
-                    let _ = slot.send(result);
+                    let _ = slot.send((result, Some(meta)));
                 }
             }
             Ok(Some(other)) => {

@@ -25,7 +25,7 @@ pub mod tracker_msg;
 
 pub use client::{ClientConfig, TrackerClient};
 pub use error::ApiError;
-pub use tracker_msg::{Request, Response};
+pub use tracker_msg::{ReplyMeta, Request, Response};
 
 /// mimalloc for every binary in the workspace (each links this crate), so a peer or node run
 /// inside `bench` or `chaos` allocates as the shipped `peer` and `tracker` do. glibc's malloc

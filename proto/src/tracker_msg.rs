@@ -3,6 +3,8 @@
 //! A connection opens with [`ClientFrame::Hello`]; the server answers [`ServerFrame::Welcome`] or
 //! [`ServerFrame::Refused`] and closes. After that, each [`ClientFrame::Request`] carries an id
 //! that its [`ServerFrame::Reply`] repeats, so one connection carries several requests at once.
+//! Every reply also says which node answered and where its Raft state stood ([`ReplyMeta`]), so
+//! a test's history can explain an answer.
 //!
 //! Writes ([`WriteRequest`]) carry a client id and a serial number: a retry after a failover
 //! carries the same pair, and the tracker applies it at most once and answers the original reply.
@@ -14,8 +16,8 @@ use crate::error::ApiError;
 /// Magic number opening every client API connection ("P2PT").
 pub const API_MAGIC: u32 = 0x5032_5054;
 
-/// Version of the client API protocol spoken by this build.
-pub const API_VERSION: u32 = 2;
+/// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`]).
+pub const API_VERSION: u32 = 3;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -63,7 +65,22 @@ pub enum ServerFrame {
         id: u64,
         /// The outcome.
         result: Result<Response, ApiError>,
+        /// Which node answered, and its Raft term and applied index then.
+        meta: ReplyMeta,
     },
+}
+
+/// Which node answered a request and where its Raft state stood when it did. The term and index
+/// are the node's latest known values (they may trail the exact moment by one metrics update);
+/// they explain a history, they prove nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReplyMeta {
+    /// Raft id of the answering node.
+    pub node_id: u64,
+    /// Its current Raft term.
+    pub term: u64,
+    /// Index of the last log entry it had applied (0 before the first).
+    pub applied_index: u64,
 }
 
 /// Every request of the client API.
@@ -477,6 +494,37 @@ mod tests {
         assert_eq!(from_hex::<4>("0001ABff"), Some(b));
         assert_eq!(from_hex::<4>("0001abf"), None);
         assert_eq!(from_hex::<4>("0001abfg"), None);
+    }
+
+    #[test]
+    fn reply_meta_round_trips_and_old_replies_do_not_decode() {
+        let meta = ReplyMeta {
+            node_id: 3,
+            term: 7,
+            applied_index: 1234,
+        };
+        let reply = ServerFrame::Reply {
+            id: 9,
+            result: Ok(Response::Done),
+            meta,
+        };
+        let bytes = crate::frame::encode(&reply).unwrap();
+        match crate::frame::decode::<ServerFrame>(&bytes).unwrap() {
+            ServerFrame::Reply {
+                id,
+                result,
+                meta: m,
+            } => {
+                assert_eq!((id, result, m), (9, Ok(Response::Done), meta));
+            }
+            other => panic!("decoded {other:?}"),
+        }
+        // A version-2 reply is this one without the meta at the end: it must not decode.
+        let v2_len = bytes.len() - crate::frame::encode(&meta).unwrap().len();
+        assert!(crate::frame::decode::<ServerFrame>(&bytes[..v2_len]).is_err());
+        for len in 0..bytes.len() {
+            let _ = crate::frame::decode::<ServerFrame>(&bytes[..len]);
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`store`]: sled log store, state machine, snapshots, digest.
 //! - [`domain`]: the rules (pure, deterministic) and the reads.
 //! - [`raft_net`]: Raft RPCs over TCP.
-//! - [`api`] and [`app`]: the client API; [`read_gate`] and [`read_floor`]: linearizable reads.
+//! - [`api`] and [`app`]: the client API; [`served_by`]: the node id, term and applied index
+//!   every reply carries.
 //! - [`liveness`]: peer heartbeats and batched offline marking.
 //! - [`election_watchdog`]: breaks split-vote ties.
 #![warn(clippy::unwrap_used)]
@@ -33,6 +34,7 @@ pub mod raft_net;
 pub mod raft_types;
 pub mod read_floor;
 pub mod read_gate;
+pub mod served_by;
 pub mod store;
 
 /// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`), starts the runtime,

@@ -16,6 +16,7 @@ use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
 use crate::read_floor::ReadFloor;
 use crate::read_gate::ReadGate;
+use crate::served_by::ServedBy;
 use crate::store::{open_db, LogStore, StateMachine};
 
 /// Runs the node until SIGINT or SIGTERM.
@@ -127,7 +128,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             std::time::Duration::from_millis(args.write_gather_ms),
         ),
     });
-    let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone()));
+    let served_by = Arc::new(ServedBy::new(args.id));
+    let served_by_watch = tokio::spawn(crate::served_by::task_watch(
+        raft.clone(),
+        served_by.clone(),
+    ));
+    let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone(), served_by));
     let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
     let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
     tracing::info!(api = %args.api_addr, raft = %args.raft_addr, %raft_listen, "tracker node running");
@@ -136,6 +142,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     tracing::info!("stopping");
     api_server.abort();
     role_watch.abort();
+    served_by_watch.abort();
     sweeper.abort();
     watchdog.abort();
     raft_server.abort();

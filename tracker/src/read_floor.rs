@@ -65,7 +65,17 @@ impl ReadFloor {
         let mut log = log.clone();
         let vote = log.read_vote().await?;
         let last = log.get_log_state().await?.last_log_id;
-        Ok(Self::from_parts(id, vote, last.map(|l| l.index)))
+        let floor = Self::from_parts(id, vote, last.map(|l| l.index));
+        if let Some(r) = &floor.resumed {
+            let committed = log.read_committed().await?;
+            tracing::info!(
+                vote = %r.vote,
+                last_log_index = r.last_log_index,
+                stored_committed = ?committed.map(|c| c.index),
+                "resuming leadership at startup: reads wait until the startup log is applied"
+            );
+        }
+        Ok(floor)
     }
 
     /// The floor of node `id` given its stored vote and last log index.

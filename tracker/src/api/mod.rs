@@ -1,6 +1,7 @@
 //! The client API listener: handshake, then every request of a connection runs in its own task
 //! (so one connection carries several at once) and its reply goes back through a writer task.
 //! A malformed or oversized frame closes that connection only; the node keeps serving others.
+//! Every reply carries the node's [`ReplyMeta`](proto::tracker_msg::ReplyMeta) from [`ServedBy`].
 //!
 //! One file per kind of request: [`write`], [`read`], [`admin`].
 
@@ -21,6 +22,7 @@ use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC,
 use proto::ApiError;
 
 use crate::app::App;
+use crate::served_by::ServedBy;
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,8 +30,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most requests one connection may have in flight.
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
 
-/// Accepts client connections forever.
-pub async fn serve(listener: TcpListener, app: Arc<App>) {
+/// Accepts client connections forever; replies carry `served_by`'s meta.
+pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>) {
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -40,10 +42,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
             }
         };
         let app = app.clone();
+        let served_by = served_by.clone();
         let span = tracing::debug_span!("api_conn", client = %addr);
         tokio::spawn(
             async move {
-                if let Err(why) = handle(stream, app).await {
+                if let Err(why) = handle(stream, app, served_by).await {
                     tracing::debug!(%why, "api connection closed");
                 }
             }
@@ -52,7 +55,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     }
 }
 
-async fn handle(stream: TcpStream, app: Arc<App>) -> Result<(), String> {
+async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
@@ -122,10 +125,12 @@ async fn handle(stream: TcpStream, app: Arc<App>) -> Result<(), String> {
             break Err("semaphore closed".to_string());
         };
         let app = app.clone();
+        let served_by = served_by.clone();
         let reply_tx = reply_tx.clone();
         tokio::spawn(async move {
             let result = dispatch(&app, request).await;
-            let _ = reply_tx.send(ServerFrame::Reply { id, result }).await;
+            let meta = served_by.meta();
+            let _ = reply_tx.send(ServerFrame::Reply { id, result, meta }).await;
             drop(permit);
         });
     };
