@@ -2,8 +2,8 @@
 //! (`O_DIRECT`) where the filesystem allows it and the buffer, offset and length are aligned.
 //!
 //! Why: a download writes each byte once and does not read it again soon, and copying it into
-//! newly allocated page-cache pages cost more CPU than anything else in the download (on the
-//! project's VM, about 2.3 ms per MiB, against 0.1 ms per MiB for a direct write). Anything that
+//! newly allocated page-cache pages cost more CPU than anything else in the download, far more
+//! than a direct write on the project's VM (see chaos-tests/reports/2026-11-21.md). Anything that
 //! cannot go direct (a short last chunk, an unaligned chunk size, a filesystem without
 //! `O_DIRECT` such as tmpfs) goes through an ordinary descriptor of the same file; the kernel
 //! keeps the two coherent. Callers run these calls off the async executor.

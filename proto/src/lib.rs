@@ -30,7 +30,7 @@ pub use tracker_msg::{ReplyMeta, Request, Response};
 /// mimalloc for every binary in the workspace (each links this crate), so a peer or node run
 /// inside `bench` or `chaos` allocates as the shipped `peer` and `tracker` do. glibc's malloc
 /// gives each allocating thread an arena of its own, and memory freed on a node's Raft, apply and
-/// sled threads stayed there: at 1 M peers the leader held 1.1 GiB with glibc, 0.5 GiB with
-/// mimalloc (and wrote about 15% more per second).
+/// sled threads stayed there, so a leader with a million peers held far more memory with glibc
+/// and wrote less per second (see chaos-tests/reports/2026-11-22.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

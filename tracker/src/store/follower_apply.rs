@@ -4,9 +4,10 @@
 //! its log, and answers its writers after its own apply. On a machine whose cores the nodes share
 //! (or a follower that is also busy elsewhere), running a follower's applies at nice 10 leaves the
 //! CPU to the log appends and the leader first; the applies take the idle time, and a follower that
-//! falls behind applies the backlog in larger, cheaper batches. At 64 writers on the project's
-//! 2-core machine: about 8% more writes per second (three paired runs), the machine busier by the
-//! same share. The leader applies on the blocking pool at normal priority.
+//! falls behind applies the backlog in larger, cheaper batches. On the project's 2-core machine
+//! this gave more writes per second at 64 writers, the machine busier by about the same share
+//! (see chaos-tests/reports/2026-11-22.md). The leader applies on the blocking pool at normal
+//! priority.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;

@@ -11,11 +11,12 @@
 //! `purge` records the last purged id before it deletes anything.
 //!
 //! Reserved slots: sled splits a leaf once it holds more than 16 keys and writes both halves
-//! out in full, so appending big entries one after another rewrote every byte about three
-//! times. `append` therefore inserts [`RESERVED_SLOTS`] empty values ahead of the log (cheap:
-//! they are small) and then overwrites them: an overwrite adds no key, so the leaves holding
-//! entries never split and each entry is written about once and a half. An empty value is not
-//! an entry: every reader skips it, exactly as if the key were absent.
+//! out in full, so appending big entries one after another rewrote every byte several times.
+//! `append` therefore inserts [`RESERVED_SLOTS`] empty values ahead of the log (cheap: they are
+//! small) and then overwrites them: an overwrite adds no key, so the leaves holding entries
+//! never split and each entry is written far fewer times (see
+//! chaos-tests/reports/2026-11-22.md). An empty value is not an entry: every reader skips it,
+//! exactly as if the key were absent.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};

@@ -2,10 +2,11 @@
 //!
 //! Every command `apply` runs reads the same few records: the caller's session, the group, the
 //! peer, the file with its manifest of chunk hashes, the client's at-most-once record. Reading
-//! one from sled and decoding it cost about a quarter of a node's CPU under the write benchmark.
-//! This cache keeps them decoded. It holds committed values only: [`super::tables::SmTrees`]
-//! drops a key when it writes it and then stores the value the batch computed, so the cache never
-//! disagrees with sled. Only `apply` (one batch at a time) reads it.
+//! one from sled and decoding it was a large share of a node's CPU under the write benchmark (see
+//! chaos-tests/reports/2026-11-22.md). This cache keeps them decoded. It holds committed values
+//! only: [`super::tables::SmTrees`] drops a key when it writes it and then stores the value the
+//! batch computed, so the cache never disagrees with sled. Only `apply` (one batch at a time)
+//! reads it.
 //!
 //! Bounded by an estimate of its size in bytes (encoded value, key and a fixed overhead per
 //! entry); when an insert would pass the bound the whole cache is dropped, which is cheap, and

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use super::tables::{StoreError, Table, WriteSet};
 
-/// Batches staged before a drain. At 64 writers (about 60 writes per batch) 8, 32, 128, 256 and
-/// 512 gave about 17 100, 18 500, 19 400–20 300, 18 600 and 18 900 writes/s: longer runs merge
-/// more repeated keys, but past 128 each drain is large enough to disturb the batches around it.
+/// Batches staged before a drain. Longer runs merge more repeated keys, but past 128 each drain is
+/// large enough to disturb the batches around it: of 8 to 512 at 64 writers, 128 measured best
+/// (see chaos-tests/reports/2026-11-22.md).
 pub const DRAIN_BATCHES: usize = 128;
 
 /// Staged key and value bytes that force a drain whatever the batch count (bounds the overlay's

@@ -260,8 +260,8 @@ impl SmTrees {
         let handle = std::thread::Builder::new()
             .name("sm-drain".into())
             .spawn(move || {
-                // Drains wait for idle time: at 64 writers about 3% more writes per second (six
-                // paired runs), the machine busier by the same share.
+                // Drains wait for idle time: more writes per second at 64 writers, the machine
+                // busier by about the same share (see chaos-tests/reports/2026-11-22.md).
                 lower_thread_priority();
                 trees.store_drained(&writes)
             })
