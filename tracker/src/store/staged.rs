@@ -21,8 +21,9 @@ use super::tables::{StoreError, Table, WriteSet};
 /// (see chaos-tests/reports/2026-11-22.md).
 pub const DRAIN_BATCHES: usize = 128;
 
-/// Staged key and value bytes that force a drain whatever the batch count (bounds the overlay's
-/// memory: at most this much staged, as much draining, and staging waits at four times it).
+/// Staged key and value bytes that force a drain whatever the batch count. While a drain runs,
+/// newer batches stage up to four times this before staging waits for it, and the drain started
+/// then takes all of it: at most about four times this staged and as much draining.
 pub const DRAIN_BYTES: usize = 16 << 20;
 
 /// Applied writes not yet in the trees: each key's latest value (`None`: deleted), in two layers:

@@ -72,8 +72,8 @@ fn snap_err(e: &(impl std::error::Error + 'static)) -> StorageError {
 }
 
 impl StateMachine {
-    /// Opens the state-machine trees of `db` and finishes whatever batch or snapshot install a
-    /// crash interrupted.
+    /// Opens the state-machine trees of `db`, rolls back a drain a crash cut off and finishes a
+    /// snapshot install a crash interrupted.
     ///
     /// # Errors
     /// sled errors, or a corrupt undo record or stored snapshot.
@@ -201,7 +201,7 @@ impl StateMachine {
         Ok(CmdResult(reply))
     }
 
-    /// Applies committed entries as one crash-atomic batch and returns each entry's results.
+    /// Applies committed entries as one batch, staged whole, and returns each entry's results.
     fn apply_entries(
         &self,
         entries: Vec<Entry<TypeConfig>>,

@@ -523,8 +523,8 @@ impl<'a> Pending<'a> {
         self.record(table, key, None);
     }
 
-    /// The collected writes, for [`super::undo::commit`], and the batch's decoded records, for
-    /// [`SmTrees::remember`] once the writes are stored.
+    /// The collected writes and the batch's decoded records, for [`SmTrees::stage`] (which stages
+    /// the writes, then keeps the records with [`SmTrees::remember`]).
     pub fn into_parts(self) -> (WriteSet, DecodedCache) {
         (self.writes, self.decoded.into_inner())
     }
