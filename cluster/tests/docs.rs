@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The documents checked, relative to the workspace root, with the fewest `file: fn` references
 /// each must have (so a change of notation cannot make the check pass by finding nothing).
-const DOCUMENTS: [(&str, usize); 2] = [
-    ("ARCHITECTURE.md", 80),
-    ("tracker/src/store/STATE.md", 50),
-];
+const DOCUMENTS: [(&str, usize); 2] = [("ARCHITECTURE.md", 80), ("tracker/src/store/STATE.md", 50)];
 
 fn workspace_root() -> PathBuf {
     // This crate sits one directory below the workspace root.
