@@ -120,12 +120,9 @@ impl Injector {
             .await
             .with_context(|| format!("while making node {id} a voter again"))?;
 
-        let status = TrackerClient::node_status(&spec.api_addr, Duration::from_secs(2))
-            .await
-            .with_context(|| format!("while asking the rejoined node {id} for its status"))?;
-        if !status.voters.contains(&id) {
-            bail!("node {id} is not a voter after rejoining: {status:?}");
-        }
+        // The leader answers once a quorum has the new membership; the rejoined node may learn of
+        // it a moment later, so its own view is awaited (bounded), not read once.
+        let status = wait_voter(&spec.api_addr, id).await?;
         // A leader that had purged its log cannot have sent the log from the start.
         if let (Some(purged), None) = (leader.purged_index, status.snapshot_index) {
             bail!(
@@ -136,5 +133,23 @@ impl Injector {
             Some(i) => format!("installed a snapshot at index {i}"),
             None => "caught up by log replay (nothing purged yet)".into(),
         })
+    }
+}
+
+/// Polls node `id` at `api_addr` until its own status lists it as a voter, for at most
+/// [`STEP_TIMEOUT`]; returns that status.
+async fn wait_voter(api_addr: &str, id: u64) -> anyhow::Result<proto::tracker_msg::NodeStatus> {
+    let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let status = TrackerClient::node_status(api_addr, Duration::from_secs(2))
+            .await
+            .with_context(|| format!("while asking the rejoined node {id} for its status"))?;
+        if status.voters.contains(&id) {
+            return Ok(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!("node {id} is not a voter {STEP_TIMEOUT:?} after rejoining: {status:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
