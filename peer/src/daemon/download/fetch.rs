@@ -43,12 +43,8 @@ pub(super) async fn task_peer(
     let mut attempts = 0u32;
     let mut backoff = Duration::from_millis(200);
     loop {
-        let (complete, usable) = h
-            .sched
-            .lock()
-            .map(|s| (s.is_complete(), s.is_usable(peer)))
-            .unwrap_or((true, false));
-        if complete || !usable || h.state() != DownloadState::Running {
+        if h.sched.is_complete() || !h.sched.is_usable(peer) || h.state() != DownloadState::Running
+        {
             return;
         }
         let Some(ticket) = h.ticket.lock().ok().and_then(|t| t.clone()) else {
@@ -57,9 +53,7 @@ pub(super) async fn task_peer(
         h.peers_connected.fetch_add(1, Ordering::Relaxed);
         let result = fetch_from(&daemon, &h, &io, peer, &addr, &ticket).await;
         h.peers_connected.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(mut s) = h.sched.lock() {
-            s.on_peer_lost(peer);
-        }
+        h.sched.on_peer_lost(peer);
         h.changed.notify_waiters();
         match result {
             Ok(()) => return,
@@ -119,9 +113,7 @@ async fn receive<R: AsyncRead + Unpin>(
     };
     let expected = chunk_range(&h.manifest, index).map(|(_, len)| len);
     if expected != Some(data_len) {
-        if let Ok(mut s) = h.sched.lock() {
-            s.on_bad_chunk(peer, index);
-        }
+        h.sched.on_bad_chunk(peer, index);
         return Err(PeerEnd::Retry(format!(
             "sent {data_len} bytes as chunk {index} ({expected:?} expected)"
         )));
@@ -189,11 +181,7 @@ async fn fetch_from(
     loop {
         // Cancel what arrived from elsewhere, then keep the pipeline full.
         batch.clear();
-        let cancelled = h
-            .sched
-            .lock()
-            .map(|mut s| s.take_cancelled(peer))
-            .unwrap_or_default();
+        let cancelled = h.sched.take_cancelled(peer);
         for i in cancelled {
             if let Some(pos) = in_flight.iter().position(|&x| x == i) {
                 in_flight.swap_remove(pos);
@@ -202,8 +190,7 @@ async fn fetch_from(
             }
         }
         while in_flight.len() < depth {
-            let next = h.sched.lock().ok().and_then(|mut s| s.next_for(peer));
-            match next {
+            match h.sched.next_for(peer) {
                 Some(i) => {
                     in_flight.push(i);
                     push_frame(&mut batch, PeerFrame::Request { index: i })?;
@@ -215,14 +202,10 @@ async fn fetch_from(
             wr.write_all(&batch).await.map_err(|e| retry(&e))?;
         }
         if in_flight.is_empty() {
-            let (complete, useful) = h
-                .sched
-                .lock()
-                .map(|s| (s.is_complete(), s.peer_is_useful(peer)))
-                .unwrap_or((true, false));
-            if complete {
+            if h.sched.is_complete() {
                 return Ok(());
             }
+            let useful = h.sched.peer_is_useful(peer);
             // Nothing to ask for now (it holds nothing we miss yet, or all of it is in flight
             // elsewhere): keep the connection a while, the next refresh may show new chunks.
             let since = *idle_since.get_or_insert_with(Instant::now);
@@ -272,17 +255,13 @@ async fn fetch_from(
                 in_flight.retain(|&i| i != index);
                 match status {
                     ChunkStatus::NotAvailable => {
-                        if let Ok(mut s) = h.sched.lock() {
-                            s.on_not_available(peer, index);
-                        }
+                        h.sched.on_not_available(peer, index);
                     }
                     ChunkStatus::NotFound => {
                         return Err(PeerEnd::Gone("no longer shares the file".into()))
                     }
                     ChunkStatus::Busy => {
-                        if let Ok(mut s) = h.sched.lock() {
-                            s.on_peer_lost(peer);
-                        }
+                        h.sched.on_peer_lost(peer);
                         return Err(PeerEnd::Retry("busy".into()));
                     }
                 }
@@ -301,7 +280,7 @@ async fn fetch_from(
             depth = ((rate * 0.1 / chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
             window = (Instant::now(), 0);
         }
-        if h.sched.lock().map(|s| !s.is_usable(peer)).unwrap_or(true) {
+        if !h.sched.is_usable(peer) {
             return Err(PeerEnd::Gone("dropped after sending bad data".into()));
         }
     }
@@ -339,11 +318,7 @@ fn verify_and_store(
         }
     };
     if !good {
-        let dropped = h
-            .sched
-            .lock()
-            .map(|mut s| s.on_bad_chunk(peer, index))
-            .unwrap_or(false);
+        let dropped = h.sched.on_bad_chunk(peer, index);
         tracing::warn!(
             peer,
             index,
@@ -353,8 +328,7 @@ fn verify_and_store(
         h.changed.notify_waiters();
         return;
     }
-    let received = h.sched.lock().ok().map(|mut s| s.on_verified(peer, index));
-    if let Some(Received::Accepted { .. }) = received {
+    if let Received::Accepted { .. } = h.sched.on_verified(peer, index) {
         h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
         h.unflushed.fetch_add(1, Ordering::Relaxed);
         daemon.touch_transfer();

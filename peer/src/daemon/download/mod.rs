@@ -35,7 +35,7 @@ use crate::control::{DownloadInfo, DownloadState};
 use crate::hashing::{chunk_range, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::io_buf::{AlignedBuf, BufPool};
-use crate::scheduler::{PeerKey, Scheduler};
+use crate::scheduler::{PeerKey, Progress, Scheduler, SharedScheduler};
 
 /// How often sources (and the chunks partial seeders hold) are refreshed from the tracker: stale
 /// holdings make downloaders ask the original seeder for chunks the swarm already has.
@@ -86,7 +86,7 @@ pub struct DownloadHandle {
     pub part: PathBuf,
     /// What the file is.
     pub manifest: FileManifest,
-    sched: Mutex<Scheduler>,
+    sched: SharedScheduler,
     state: Mutex<DownloadState>,
     /// Wakes the coordinator and idle peer tasks.
     changed: Notify,
@@ -123,7 +123,7 @@ impl DownloadHandle {
             dest: record.dest.clone(),
             part,
             manifest: record.manifest.clone(),
-            sched: Mutex::new(sched),
+            sched: SharedScheduler::new(sched),
             state: Mutex::new(record.state.clone()),
             changed: Notify::new(),
             bytes_done: AtomicU64::new(done_bytes),
@@ -136,7 +136,7 @@ impl DownloadHandle {
 
     /// Whether chunk `i` is verified on disk (the seeder serves it).
     pub fn has_chunk(&self, i: u32) -> bool {
-        self.sched.lock().map(|s| s.has(i)).unwrap_or(false)
+        self.sched.has(i)
     }
 
     /// Current state.
@@ -156,11 +156,10 @@ impl DownloadHandle {
 
     /// A listing row.
     pub fn info(&self) -> DownloadInfo {
-        let (chunks_done, by_peer) = self
-            .sched
-            .lock()
-            .map(|s| (s.have_count(), s.delivered_by_peer()))
-            .unwrap_or_default();
+        let Progress {
+            chunks_done,
+            by_peer,
+        } = self.sched.progress();
         let bytes_done = self.bytes_done.load(Ordering::Relaxed);
         let bytes_per_sec = match self.speed.lock() {
             Ok(mut sp) => {
@@ -432,7 +431,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
     let mut next_refresh = Instant::now();
     let mut last_flush = Instant::now();
     loop {
-        if h.sched.lock().map(|s| s.is_complete()).unwrap_or(false) {
+        if h.sched.is_complete() {
             break;
         }
         if Instant::now() >= next_refresh {
@@ -452,11 +451,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
                             continue;
                         }
                         let bits = bytes_to_bits(&src.bitfield, h.manifest.chunk_hashes.len());
-                        let useful = {
-                            let Ok(mut s) = h.sched.lock() else { continue };
-                            s.set_peer_bitfield(src.peer_id, bits);
-                            s.peer_is_useful(src.peer_id)
-                        };
+                        let useful = h.sched.set_peer_bitfield(src.peer_id, bits);
                         let running = peer_tasks
                             .get(&src.peer_id)
                             .is_some_and(|t| !t.is_finished());
@@ -528,10 +523,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
 
 /// fsyncs the data, then records which chunks it holds.
 async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<DataPath>) {
-    let bits = match h.sched.lock() {
-        Ok(s) => s.have_bits(),
-        Err(_) => return,
-    };
+    let bits = h.sched.have_bits();
     h.unflushed.store(0, Ordering::Relaxed);
     let disk = io.clone();
     let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
