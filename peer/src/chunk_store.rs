@@ -88,25 +88,12 @@ impl ChunkFile {
     /// # Errors
     /// I/O errors (for example a full disk).
     pub fn write_at(&self, data: &[u8], offset: u64) -> std::io::Result<()> {
-        let mut done = 0usize;
-        if let Some(direct) = self.direct_for(data, offset) {
-            while done < data.len() {
-                let rest = data.get(done..).unwrap_or(&[]);
-                match direct.write_at(rest, offset + done as u64) {
-                    Ok(0) => return Err(Error::from(ErrorKind::WriteZero)),
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                        self.refuse_direct(&e);
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-                if !done.is_multiple_of(IO_ALIGN) {
-                    break;
-                }
-            }
-        }
+        let done = match self.direct_for(data, offset) {
+            Some(direct) => self.direct_part(data.len(), ErrorKind::WriteZero, |at| {
+                direct.write_at(data.get(at..).unwrap_or(&[]), offset + at as u64)
+            })?,
+            None => 0,
+        };
         let rest = data.get(done..).unwrap_or(&[]);
         self.buffered.write_all_at(rest, offset + done as u64)
     }
@@ -116,27 +103,45 @@ impl ChunkFile {
     /// # Errors
     /// I/O errors, or [`ErrorKind::UnexpectedEof`] if the file is shorter.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        let mut done = 0usize;
-        if let Some(direct) = self.direct_for(buf, offset) {
-            while done < buf.len() {
-                let rest = buf.get_mut(done..).unwrap_or(&mut []);
-                match direct.read_at(rest, offset + done as u64) {
-                    Ok(0) => return Err(Error::from(ErrorKind::UnexpectedEof)),
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                        self.refuse_direct(&e);
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-                if !done.is_multiple_of(IO_ALIGN) {
-                    break;
-                }
-            }
-        }
+        let done = match self.direct_for(buf, offset) {
+            Some(direct) => self.direct_part(buf.len(), ErrorKind::UnexpectedEof, |at| {
+                direct.read_at(buf.get_mut(at..).unwrap_or(&mut []), offset + at as u64)
+            })?,
+            None => 0,
+        };
         let rest = buf.get_mut(done..).unwrap_or(&mut []);
         self.buffered.read_exact_at(rest, offset + done as u64)
+    }
+
+    /// The direct part of one read or write of `len` bytes (buffer, offset and length aligned),
+    /// shared by [`Self::read_at`] and [`Self::write_at`]: calls `io(done)` to move the bytes
+    /// from `done` on, until all `len` are done, a call moved a partial block (the rest then
+    /// goes buffered), or the device refused direct I/O as invalid (the rest, and every later
+    /// call on this file, goes buffered). Returns the bytes done; a call that moved nothing
+    /// fails with `at_zero`.
+    fn direct_part(
+        &self,
+        len: usize,
+        at_zero: ErrorKind,
+        mut io: impl FnMut(usize) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let mut done = 0usize;
+        while done < len {
+            match io(done) {
+                Ok(0) => return Err(Error::from(at_zero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                    self.refuse_direct(&e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+            if !done.is_multiple_of(IO_ALIGN) {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     fn refuse_direct(&self, e: &Error) {
