@@ -12,8 +12,16 @@
 //!
 //! Resume: `downloads/<id>.json` holds the download and `downloads/<id>.bits` the verified chunks;
 //! the bits are written only after the data they claim was fsynced, and re-verified on restart.
+//! A chunk is served and reported before that fsync; `store` says why that is safe.
+//!
+//! # Layout
+//! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
+//! - `source`: one live connection to a source: the request pipeline and one step per event.
+//! - `store`: verify, write, mark held and announce a chunk; the resume flush.
 
 mod fetch;
+mod source;
+mod store;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -480,7 +488,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         }
         if last_flush.elapsed() >= Duration::from_secs(1) && h.unflushed.load(Ordering::Relaxed) > 0
         {
-            flush_resume(daemon, h, &io).await;
+            store::flush_resume(daemon, h, &io).await;
             last_flush = Instant::now();
         }
         let done = h.bytes_done.load(Ordering::Relaxed);
@@ -504,7 +512,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot sync {}: {e} (disk full?)", h.part.display()))?;
-    flush_resume(daemon, h, &io).await;
+    store::flush_resume(daemon, h, &io).await;
     std::fs::rename(&h.part, &h.dest)
         .map_err(|e| format!("cannot move the file into place: {e}"))?;
     let fingerprint = Fingerprint::of(&h.dest).map_err(|e| e.to_string())?;
@@ -519,21 +527,4 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         })
         .map_err(|e| e.to_string())?;
     Ok(())
-}
-
-/// fsyncs the data, then records which chunks it holds.
-async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<DataPath>) {
-    let bits = h.sched.have_bits();
-    h.unflushed.store(0, Ordering::Relaxed);
-    let disk = io.clone();
-    let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
-    let res = tokio::task::spawn_blocking(move || {
-        disk.file.sync_data()?;
-        write_private(&path, &bits_to_bytes(&bits))
-            .map_err(|e| std::io::Error::other(e.to_string()))
-    })
-    .await;
-    if !matches!(res, Ok(Ok(()))) {
-        tracing::warn!(id = %h.id, "could not save the resume state (disk full?)");
-    }
 }

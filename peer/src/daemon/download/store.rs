@@ -1,0 +1,123 @@
+//! A verified chunk's way to disk, and the resume file that claims it.
+//!
+//! # When a chunk is announced, and when it is fsynced
+//! A chunk is announced *before* its data is fsynced. [`verify_and_store`] checks the SHA-1,
+//! writes the chunk at its offset (`pwrite`, direct or buffered, no fsync) and marks it held in
+//! the scheduler; from that moment the seeder serves it to other peers (peers learn who holds
+//! what from the tracker, there is no Have message between peers), and it is queued for the
+//! batched `ReportHave` to the tracker (normally sent within 100 ms, see
+//! [`crate::daemon::reporter`]).
+//! The fsync comes later: the coordinator calls [`flush_resume`] at most once a second while
+//! chunks arrive (`fdatasync` of the `.part` file, then the `.bits` file, itself written
+//! atomically with an fsync), and once more after `sync_all` when the last chunk is in, before
+//! the file is renamed into place and seeded as a whole. So a chunk is announced up to about a
+//! second, plus the fsync's own time, before the fsync that covers it. (`fdatasync` covers the
+//! file, not one descriptor: it also flushes what was written through the direct descriptor.)
+//!
+//! What a crash can do, and why it is safe:
+//! - The daemon dies (SIGKILL, panic) but the machine stays up: nothing is lost. Every write
+//!   had returned, so its data is in the page cache or on the device, and the kernel keeps it.
+//!   The `.bits` file may lag by up to a second; chunks it does not claim are fetched again.
+//! - The machine crashes or loses power before the fsync: the chunks announced since the last
+//!   fsync may be missing from the file (zeros, older bytes, or part of a chunk). The `.bits`
+//!   file never claims them (it lists only chunks written before the fsync that precedes it,
+//!   and every chunk it claims is hashed again on restart anyway), so the restarted download
+//!   fetches them again. The tracker, though, keeps saying this peer holds them (`ReportHave` is a
+//!   replicated write and nothing withdraws a single chunk) until it really does again.
+//! - That stale claim is never a correctness problem: a claim is only a hint for scheduling.
+//!   Every downloader checks every chunk against the SHA-1 in the manifest before writing it,
+//!   and the restarted peer serves only chunks whose hash it checked since its restart (its
+//!   scheduler starts from the re-verified bits), answering `NotAvailable` for the others; the
+//!   asker requeues the chunk with someone else. The cost is a wasted request per asker per
+//!   source refresh until the chunk is back. Chunks served before the crash were right: a chunk
+//!   is served only after its write returned, and the receiver checks its hash.
+//! - Announcing after the fsync instead would hold each chunk back from the swarm for up to
+//!   the fsync interval (or cost an fsync per chunk), on the path whose speed the `bench
+//!   transfer` figures measure.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{bits_to_bytes, DataPath, DownloadHandle};
+use crate::control::DownloadState;
+use crate::daemon::reporter::Have;
+use crate::daemon::Daemon;
+use crate::hashing::{chunk_range, sha1};
+use crate::home::write_private;
+use crate::io_buf::AlignedBuf;
+use crate::scheduler::{PeerKey, Received};
+
+/// Checks a chunk's SHA-1 and writes it at its offset, then marks it held: from then on it is
+/// served to other peers, and it is reported to the tracker, before it is fsynced (see the
+/// module doc for why that is safe). Blocking: runs on the blocking pool.
+pub(super) fn verify_and_store(
+    daemon: &Daemon,
+    h: &DownloadHandle,
+    io: &DataPath,
+    peer: PeerKey,
+    index: u32,
+    buf: AlignedBuf,
+) {
+    let Some((offset, len)) = chunk_range(&h.manifest, index) else {
+        return;
+    };
+    let expected = h.manifest.chunk_hashes.get(index as usize);
+    let data = buf.data(len);
+    let stored = if data.len() == len && expected == Some(&sha1(data)) {
+        io.file.write_at(data, offset).map(|()| true)
+    } else {
+        Ok(false)
+    };
+    io.pool.give(buf);
+    let good = match stored {
+        Ok(good) => good,
+        Err(e) => {
+            h.set_state(DownloadState::Failed(format!(
+                "cannot write to {}: {e} (disk full?)",
+                h.part.display()
+            )));
+            return;
+        }
+    };
+    if !good {
+        let dropped = h.sched.on_bad_chunk(peer, index);
+        tracing::warn!(
+            peer,
+            index,
+            dropped,
+            "chunk failed its SHA-1 check; fetching it elsewhere"
+        );
+        h.changed.notify_waiters();
+        return;
+    }
+    if let Received::Accepted { .. } = h.sched.on_verified(peer, index) {
+        h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
+        h.unflushed.fetch_add(1, Ordering::Relaxed);
+        daemon.touch_transfer();
+        daemon.report(Have {
+            group: h.group.clone(),
+            name: h.name.clone(),
+            index,
+        });
+    }
+    h.changed.notify_waiters();
+}
+
+/// fsyncs the data, then records which chunks it holds in `downloads/<id>.bits`. The chunks
+/// are read from the scheduler before the fsync, so the file claims only chunks whose write
+/// had returned before the fsync began.
+pub(super) async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<DataPath>) {
+    let bits = h.sched.have_bits();
+    h.unflushed.store(0, Ordering::Relaxed);
+    let disk = io.clone();
+    let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
+    let res = tokio::task::spawn_blocking(move || {
+        disk.file.sync_data()?;
+        write_private(&path, &bits_to_bytes(&bits))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .await;
+    if !matches!(res, Ok(Ok(()))) {
+        tracing::warn!(id = %h.id, "could not save the resume state (disk full?)");
+    }
+}
