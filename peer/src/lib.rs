@@ -2,6 +2,7 @@
 //! verified chunks and downloads files in parallel from many seeders.
 //!
 //! # Layout
+//! - [`error`]: the library's error types.
 //! - [`home`]: the per-user home directory (session, peer id, socket, shares, downloads).
 //! - [`hashing`]: SHA-1 manifests of files and chunk checks.
 //! - [`io_buf`]: aligned, pooled chunk buffers.
@@ -18,6 +19,7 @@ pub mod chunk_store;
 pub mod cli;
 pub mod control;
 pub mod daemon;
+pub mod error;
 pub mod hashing;
 pub mod home;
 pub mod io_buf;

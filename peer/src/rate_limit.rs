@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::error::RateError;
+
 /// Limits the byte rate of everything that calls [`RateLimiter::acquire`].
 pub struct RateLimiter {
     bytes_per_sec: f64,
@@ -48,8 +50,8 @@ impl RateLimiter {
 /// Parses a rate such as `500K`, `10M`, `1G` or a plain byte count (per second).
 ///
 /// # Errors
-/// A message naming the accepted forms.
-pub fn parse_rate(s: &str) -> Result<u64, String> {
+/// [`RateError`], whose message names the accepted forms.
+pub fn parse_rate(s: &str) -> Result<u64, RateError> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
@@ -57,12 +59,13 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
         _ => (t, 1),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a rate: use bytes per second, e.g. 500K, 10M or 1G"))?;
+    let n: f64 = num.trim().parse().map_err(|_| RateError::NotARate {
+        input: s.to_string(),
+    })?;
     if n.is_nan() || n <= 0.0 {
-        return Err(format!("{s:?}: the rate must be positive"));
+        return Err(RateError::NotPositive {
+            input: s.to_string(),
+        });
     }
     Ok((n * mult as f64) as u64)
 }

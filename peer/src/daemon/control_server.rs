@@ -12,6 +12,7 @@ use proto::tracker_msg::WriteOp;
 use super::shares::{Fingerprint, ShareEntry};
 use super::Daemon;
 use crate::control::{ControlRequest, ControlResponse, DaemonStatus, MAX_CONTROL_FRAME_BYTES};
+use crate::error::UploadError;
 use crate::home::Home;
 
 /// Binds `HOME/daemon.sock` (mode 0600), replacing a stale socket left by a killed daemon.
@@ -75,12 +76,12 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
             chunk_size_bytes,
         } => match upload(daemon, group, path, name, chunk_size_bytes).await {
             Ok(r) => r,
-            Err(e) => ControlResponse::Error(e),
+            Err(e) => ControlResponse::Error(e.to_string()),
         },
         ControlRequest::Download { group, name, dest } => {
             match super::download::start(daemon, group, name, dest).await {
                 Ok(id) => ControlResponse::DownloadStarted { id },
-                Err(e) => ControlResponse::Error(e),
+                Err(e) => ControlResponse::Error(e.to_string()),
             }
         }
         ControlRequest::Downloads => {
@@ -99,35 +100,40 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
     }
 }
 
+/// Hashes a file, registers it in a group and seeds it from where it lies.
 async fn upload(
     daemon: &Arc<Daemon>,
     group: String,
     path: std::path::PathBuf,
     name: String,
     chunk_size_bytes: u32,
-) -> Result<ControlResponse, String> {
-    let before =
-        Fingerprint::of(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+) -> Result<ControlResponse, UploadError> {
+    let before = Fingerprint::of(&path).map_err(|source| UploadError::Read {
+        path: path.clone(),
+        source,
+    })?;
     if !std::fs::metadata(&path)
         .map(|m| m.is_file())
         .unwrap_or(false)
     {
-        return Err(format!("{} is not a regular file", path.display()));
+        return Err(UploadError::NotAFile { path });
     }
     let (p, n) = (path.clone(), name.clone());
     let manifest =
         tokio::task::spawn_blocking(move || crate::hashing::manifest_of(&p, &n, chunk_size_bytes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot hash {}: {e}", path.display()))?;
-    let after = Fingerprint::of(&path).map_err(|e| e.to_string())?;
+            .await?
+            .map_err(|source| UploadError::Hash {
+                path: path.clone(),
+                source,
+            })?;
+    let after = Fingerprint::of(&path).map_err(|source| UploadError::Read {
+        path: path.clone(),
+        source,
+    })?;
     if before != after {
-        return Err(format!(
-            "{} changed while it was being hashed; try again",
-            path.display()
-        ));
+        return Err(UploadError::ChangedWhileHashing { path });
     }
-    let token = daemon.token().map_err(|e| e.to_string())?;
+    let token = daemon.token()?;
     daemon
         .tracker
         .write(WriteOp::RegisterFile {
@@ -136,23 +142,19 @@ async fn upload(
             group: group.clone(),
             manifest: manifest.clone(),
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let resp = ControlResponse::Uploaded {
         size_bytes: manifest.size_bytes,
         chunk_count: u32::try_from(manifest.chunk_hashes.len()).unwrap_or(u32::MAX),
         file_hash: manifest.file_hash,
     };
     // Every chunk was just hashed under this fingerprint: the seeder need not hash them again.
-    daemon
-        .shares
-        .insert_verified(ShareEntry {
-            group,
-            name,
-            path,
-            manifest,
-            fingerprint: after,
-        })
-        .map_err(|e| e.to_string())?;
+    daemon.shares.insert_verified(ShareEntry {
+        group,
+        name,
+        path,
+        manifest,
+        fingerprint: after,
+    })?;
     Ok(resp)
 }

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use proto::tracker_msg::{PeerActivity, ReadRequest, Response, WriteOp};
 use proto::TrackerClient;
 
+use crate::error::ShareChanged;
 use crate::home::Home;
 use download::DownloadHandle;
 use shares::{ShareEntry, Shares};
@@ -179,7 +180,7 @@ impl Daemon {
     }
 
     /// Stops seeding a file whose bytes changed or vanished, and tells the tracker.
-    pub async fn withdraw_share(&self, share: &ShareEntry, why: &str) {
+    pub async fn withdraw_share(&self, share: &ShareEntry, why: &ShareChanged) {
         tracing::warn!(group = %share.group, name = %share.name, %why, "stopped seeding");
         if let Err(e) = self.shares.remove(&share.group, &share.name) {
             tracing::warn!(%e, "cannot update shares.json");

@@ -28,6 +28,7 @@ use super::send_file::send_chunk;
 use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
 use super::Daemon;
 use crate::chunk_store::ChunkFile;
+use crate::error::{ServeError, ShareChanged};
 use crate::hashing::{chunk_range, sha1};
 use crate::io_buf::AlignedBuf;
 
@@ -82,20 +83,20 @@ impl Source {
     }
 }
 
-async fn refuse(wr: &mut OwnedWriteHalf, why: &str) -> String {
+/// Tells the peer why it is refused (best effort) and returns that as the connection's end.
+async fn refuse(wr: &mut OwnedWriteHalf, why: &str) -> ServeError {
     let _ = PeerFrame::Refused(why.to_string()).write_to(wr).await;
-    why.to_string()
+    ServeError::Refused(why.to_string())
 }
 
-async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), String> {
+async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), ServeError> {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let hello = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd, MAX_PEER_FRAME_BYTES))
         .await
-        .map_err(|_| "no hello in time".to_string())?
-        .map_err(|e| e.to_string())?
-        .ok_or("closed before hello")?;
+        .map_err(|_| ServeError::HelloTimeout)??
+        .ok_or(ServeError::ClosedBeforeHello)?;
     let (version, ticket) = match PeerFrame::decode(hello) {
         Ok(PeerFrame::Hello {
             version, ticket, ..
@@ -141,10 +142,7 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
         Ok(f) => Arc::new(f),
         Err(e) => return Err(refuse(&mut wr, &format!("cannot open the file: {e}")).await),
     };
-    PeerFrame::Welcome
-        .write_to(&mut wr)
-        .await
-        .map_err(|e| e.to_string())?;
+    PeerFrame::Welcome.write_to(&mut wr).await?;
     tracing::debug!(user = %ticket.username, group = %ticket.group, name = %ticket.file_name, "serving");
 
     // A reader task queues requests and records cancels; this loop serves them in order.
@@ -182,7 +180,7 @@ enum Read {
     /// The data is in the buffer and may be sent.
     Good,
     /// The file is not the registered one any more (the reason).
-    Changed(String),
+    Changed(ShareChanged),
 }
 
 /// Reads chunk `index` into `buf` (blocking). For a seeded file it first checks (`fstat`) that
@@ -208,10 +206,10 @@ fn read_chunk_checked(
     file.read_at(buf.data_mut(len), offset)?;
     if !share.verified.contains(index) {
         if manifest.chunk_hashes.get(index as usize) != Some(&sha1(buf.data(len))) {
-            return Ok(Read::Changed(format!(
-                "chunk {index} of {} no longer matches its hash",
-                share.entry.path.display()
-            )));
+            return Ok(Read::Changed(ShareChanged::ChunkMismatch {
+                path: share.entry.path.clone(),
+                index,
+            }));
         }
         share.verified.insert(index);
     }
@@ -221,15 +219,10 @@ fn read_chunk_checked(
 /// Whether the open file still has the registered size and modification time (`fstat`).
 fn check_unchanged(share: &SharedFile, file: &ChunkFile) -> std::io::Result<Read> {
     let now = Fingerprint::of_file(file.file())?;
-    if now == share.entry.fingerprint {
-        return Ok(Read::Good);
-    }
-    Ok(Read::Changed(format!(
-        "{} changed since it was shared (size {} -> {}, modified again)",
-        share.entry.path.display(),
-        share.entry.fingerprint.size_bytes,
-        now.size_bytes
-    )))
+    Ok(match share.entry.check_fingerprint(now) {
+        Ok(()) => Read::Good,
+        Err(why) => Read::Changed(why),
+    })
 }
 
 /// Sends chunk `index` of a seeded file whose SHA-1 was already found right, straight from the
@@ -257,7 +250,7 @@ async fn serve_requests(
     wr: &mut OwnedWriteHalf,
     req_rx: &mut mpsc::Receiver<u32>,
     cancelled: &Arc<Mutex<HashSet<u32>>>,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
     // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
     let mut spare = Some(AlignedBuf::new(chunk_bytes));
@@ -267,7 +260,7 @@ async fn serve_requests(
         wr.as_ref()
             .as_fd()
             .try_clone_to_owned()
-            .map_err(|e| e.to_string())?,
+            .map_err(ServeError::Socket)?,
     );
     while let Some(index) = req_rx.recv().await {
         if cancelled
@@ -297,8 +290,7 @@ async fn serve_requests(
                     Source::Share(s) => send_checked_chunk(s, &f, &out, index),
                     Source::Partial(_) => Err(std::io::Error::other("not a seeded file")),
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
                 match sent {
                     Ok(Read::Good) => {
                         daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
@@ -308,10 +300,10 @@ async fn serve_requests(
                     Ok(Read::Changed(why)) => {
                         daemon.withdraw_share(&s.entry, &why).await;
                         send_status(wr, index, ChunkStatus::NotFound).await?;
-                        return Err("file changed under us".into());
+                        return Err(ServeError::ShareWithdrawn(why));
                     }
                     // Part of the frame may have left: the connection cannot go on.
-                    Err(e) => return Err(format!("cannot send chunk {index}: {e}")),
+                    Err(source) => return Err(ServeError::SendChunk { index, source }),
                 }
             }
         }
@@ -321,8 +313,7 @@ async fn serve_requests(
             let read = read_chunk_checked(&src, &f, &mut buf, index);
             (buf, read)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         match read {
             Ok(Read::Good) => {}
             Ok(Read::Changed(why)) => {
@@ -330,15 +321,25 @@ async fn serve_requests(
                     daemon.withdraw_share(&s.entry, &why).await;
                 }
                 send_status(wr, index, ChunkStatus::NotFound).await?;
-                return Err("file changed under us".into());
+                return Err(ServeError::ShareWithdrawn(why));
             }
-            Err(e) => {
-                if let Source::Share(s) = source.as_ref() {
-                    let why = format!("cannot read {}: {e}", s.entry.path.display());
-                    daemon.withdraw_share(&s.entry, &why).await;
-                }
+            Err(source_err) => {
+                let end = match source.as_ref() {
+                    Source::Share(s) => {
+                        let why = ShareChanged::Unreadable {
+                            path: s.entry.path.clone(),
+                            source: source_err,
+                        };
+                        daemon.withdraw_share(&s.entry, &why).await;
+                        ServeError::ShareWithdrawn(why)
+                    }
+                    Source::Partial(_) => ServeError::ReadChunk {
+                        index,
+                        source: source_err,
+                    },
+                };
                 send_status(wr, index, ChunkStatus::NotFound).await?;
-                return Err(format!("cannot read chunk {index}: {e}"));
+                return Err(end);
             }
         }
         if daemon.corrupt_for_testing {
@@ -349,11 +350,13 @@ async fn serve_requests(
         if let Some(l) = &daemon.upload_limiter {
             l.acquire(len).await;
         }
-        let header = chunk_header(index, len).map_err(|e| e.to_string())?;
+        let header = chunk_header(index, len)?;
         let frame = buf
             .framed(&header, len)
-            .ok_or("chunk header larger than the buffer's headroom")?;
-        wr.write_all(frame).await.map_err(|e| e.to_string())?;
+            .ok_or(ServeError::BugHeaderTooLarge)?;
+        wr.write_all(frame)
+            .await
+            .map_err(|source| ServeError::SendChunk { index, source })?;
         spare = Some(buf);
         daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
         daemon.touch_transfer();
@@ -365,11 +368,8 @@ async fn send_status(
     wr: &mut OwnedWriteHalf,
     index: u32,
     status: ChunkStatus,
-) -> Result<(), String> {
-    let body = PeerFrame::Status { index, status }
-        .encode()
-        .map_err(|e| e.to_string())?;
-    proto::frame::write_frame(wr, &body, MAX_PEER_FRAME_BYTES)
-        .await
-        .map_err(|e| e.to_string())
+) -> Result<(), ServeError> {
+    let body = PeerFrame::Status { index, status }.encode()?;
+    proto::frame::write_frame(wr, &body, MAX_PEER_FRAME_BYTES).await?;
+    Ok(())
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use proto::tracker_msg::FileManifest;
 
+use crate::error::ShareChanged;
 use crate::home::{read_json, write_json_private, Home, HomeError};
 
 /// Identity of a shared file: (group, name).
@@ -107,21 +108,30 @@ impl ShareEntry {
     /// `Ok` if the file is still the registered one (same size and modification time).
     ///
     /// # Errors
-    /// A message saying what changed.
-    pub fn check_unchanged(&self) -> Result<(), String> {
+    /// [`ShareChanged::Gone`] or [`ShareChanged::Modified`].
+    pub fn check_unchanged(&self) -> Result<(), ShareChanged> {
         match Fingerprint::of(&self.path) {
-            Err(e) => Err(format!(
-                "{} is gone or unreadable: {e}",
-                self.path.display()
-            )),
-            Ok(f) if f != self.fingerprint => Err(format!(
-                "{} changed since it was shared (size {} -> {}, modified again)",
-                self.path.display(),
-                self.fingerprint.size_bytes,
-                f.size_bytes
-            )),
-            Ok(_) => Ok(()),
+            Err(source) => Err(ShareChanged::Gone {
+                path: self.path.clone(),
+                source,
+            }),
+            Ok(now) => self.check_fingerprint(now),
         }
+    }
+
+    /// `Ok` if `now` is the registered fingerprint.
+    ///
+    /// # Errors
+    /// [`ShareChanged::Modified`], saying what changed.
+    pub fn check_fingerprint(&self, now: Fingerprint) -> Result<(), ShareChanged> {
+        if now == self.fingerprint {
+            return Ok(());
+        }
+        Err(ShareChanged::Modified {
+            path: self.path.clone(),
+            was_bytes: self.fingerprint.size_bytes,
+            now_bytes: now.size_bytes,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use super::source::SourceConn;
 use super::{DataPath, DownloadHandle};
 use crate::control::DownloadState;
 use crate::daemon::Daemon;
+use crate::error::SourceError;
 use crate::scheduler::PeerKey;
 
 /// Reconnection attempts per peer.
@@ -54,11 +55,11 @@ pub(super) async fn task_peer(
         h.changed.notify_waiters();
         match result {
             Ok(()) => return,
-            Err(PeerEnd::Gone(why)) => {
+            Err(why) if !why.is_worth_retrying() => {
                 tracing::debug!(peer, %why, "peer has nothing more for us");
                 return;
             }
-            Err(PeerEnd::Retry(why)) => {
+            Err(why) => {
                 attempts += 1;
                 tracing::debug!(peer, %addr, %why, attempts, "peer connection failed");
                 if attempts >= MAX_CONNECT_ATTEMPTS {
@@ -71,19 +72,6 @@ pub(super) async fn task_peer(
     }
 }
 
-/// Why a connection to a source peer ended.
-pub(super) enum PeerEnd {
-    /// Worth retrying (network trouble).
-    Retry(String),
-    /// Refused or useless: do not retry.
-    Gone(String),
-}
-
-/// A [`PeerEnd::Retry`] for an error.
-pub(super) fn retry(e: &dyn std::fmt::Display) -> PeerEnd {
-    PeerEnd::Retry(e.to_string())
-}
-
 /// One connection: the handshake, then the live connection until it ends.
 async fn fetch_from(
     daemon: &Arc<Daemon>,
@@ -92,7 +80,7 @@ async fn fetch_from(
     peer: PeerKey,
     addr: &str,
     ticket: &SignedTicket,
-) -> Result<(), PeerEnd> {
+) -> Result<(), SourceError> {
     let (rd, wr) = handshake(daemon, peer, addr, ticket).await?;
     SourceConn::new(daemon, h, io, peer).run(rd, wr).await
 }
@@ -103,11 +91,10 @@ async fn handshake(
     peer: PeerKey,
     addr: &str,
     ticket: &SignedTicket,
-) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), PeerEnd> {
+) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), SourceError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
-        .map_err(|_| PeerEnd::Retry("connect timed out".into()))?
-        .map_err(|e| retry(&e))?;
+        .map_err(|_| SourceError::ConnectTimedOut)??;
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(READ_BUF_BYTES, rd);
@@ -116,18 +103,17 @@ async fn handshake(
         peer_id: daemon.peer_id,
         ticket: ticket.clone(),
     };
-    hello.write_to(&mut wr).await.map_err(|e| retry(&e))?;
+    hello.write_to(&mut wr).await?;
     let first = tokio::time::timeout(WELCOME_TIMEOUT, read_frame_start(&mut rd))
         .await
-        .map_err(|_| PeerEnd::Retry("no welcome in time".into()))?
-        .map_err(|e| retry(&e))?
-        .ok_or_else(|| PeerEnd::Retry("closed before welcome".into()))?;
+        .map_err(|_| SourceError::NoWelcome)??
+        .ok_or(SourceError::ClosedBeforeWelcome)?;
     match first {
         FrameStart::Other(PeerFrame::Welcome) => {
             tracing::debug!(peer, %addr, "connected");
             Ok((rd, wr))
         }
-        FrameStart::Other(PeerFrame::Refused(why)) => Err(PeerEnd::Gone(format!("refused: {why}"))),
-        _ => Err(PeerEnd::Gone("bad handshake".into())),
+        FrameStart::Other(PeerFrame::Refused(why)) => Err(SourceError::Refused(why)),
+        _ => Err(SourceError::BadHandshake),
     }
 }

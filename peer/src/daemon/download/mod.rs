@@ -40,6 +40,7 @@ use super::shares::{Fingerprint, ShareEntry};
 use super::Daemon;
 use crate::chunk_store::ChunkFile;
 use crate::control::{DownloadInfo, DownloadState};
+use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::io_buf::{AlignedBuf, BufPool};
@@ -237,8 +238,8 @@ async fn fetch_sources(
     daemon: &Daemon,
     group: &str,
     name: &str,
-) -> Result<(FileManifest, Vec<Source>, SignedTicket), String> {
-    let token = daemon.token().map_err(|e| e.to_string())?;
+) -> Result<(FileManifest, Vec<Source>, SignedTicket), DownloadError> {
+    let token = daemon.token()?;
     match daemon
         .tracker
         .read(ReadRequest::FileSources {
@@ -253,21 +254,23 @@ async fn fetch_sources(
             sources,
             ticket: Some(ticket),
         }) => Ok((manifest, sources, ticket)),
-        Ok(other) => Err(format!("unexpected tracker answer {other:?}")),
-        Err(e) => Err(e.to_string()),
+        Ok(other) => Err(DownloadError::UnexpectedAnswer {
+            answer: format!("{other:?}"),
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Starts a new download (or returns the running one for the same destination).
 ///
 /// # Errors
-/// A message for the user (unknown file, no access, bad destination).
+/// [`DownloadError`], whose message is for the user (unknown file, no access, bad destination).
 pub async fn start(
     daemon: &Arc<Daemon>,
     group: String,
     name: String,
     dest: PathBuf,
-) -> Result<String, String> {
+) -> Result<String, DownloadError> {
     proto_check_name(&name)?;
     let id = download_id(&group, &name, &dest);
     if let Some(h) = daemon.download_by_id(&id) {
@@ -276,10 +279,7 @@ pub async fn start(
         }
     }
     if dest.exists() {
-        return Err(format!(
-            "{} already exists: choose another destination",
-            dest.display()
-        ));
+        return Err(DownloadError::DestinationExists { path: dest });
     }
     let (manifest, _, _) = fetch_sources(daemon, &group, &name).await?;
     let record = DownloadRecord {
@@ -292,38 +292,36 @@ pub async fn start(
     };
     let part = part_path(&record.dest);
     let size = record.manifest.size_bytes;
+    let p = part.clone();
     tokio::task::spawn_blocking(move || {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&part)?;
+            .open(&p)?;
         f.set_len(size)?;
         Ok::<_, std::io::Error>(())
     })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("cannot create the destination file: {e}"))?;
+    .await?
+    .map_err(|source| DownloadError::CreatePart { path: part, source })?;
     let chunk_count = record.manifest.chunk_hashes.len();
     let home = daemon.home.clone();
     write_private(
         &home.downloads_dir().join(format!("{id}.bits")),
         &bits_to_bytes(&vec![false; chunk_count]),
-    )
-    .map_err(|e| e.to_string())?;
-    write_json_private(&home.downloads_dir().join(format!("{id}.json")), &record)
-        .map_err(|e| e.to_string())?;
+    )?;
+    write_json_private(&home.downloads_dir().join(format!("{id}.json")), &record)?;
     let handle = Arc::new(DownloadHandle::new(&record, &[]));
     daemon.add_download(handle.clone());
     tokio::spawn(run(daemon.clone(), handle));
     Ok(id)
 }
 
-fn proto_check_name(name: &str) -> Result<(), String> {
+fn proto_check_name(name: &str) -> Result<(), DownloadError> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(format!(
-            "file name {name:?} is not allowed (no '/', '\\', NUL, '.' or '..')"
-        ));
+        return Err(DownloadError::NameNotAllowed {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
@@ -413,7 +411,7 @@ async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
         }
         Err(why) => {
             tracing::warn!(id = %handle.id, name = %handle.name, %why, "download failed");
-            handle.set_state(DownloadState::Failed(why));
+            handle.set_state(DownloadState::Failed(why.to_string()));
         }
     }
     let path = daemon
@@ -425,9 +423,11 @@ async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
     }
 }
 
-async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), String> {
-    let file = ChunkFile::open_rw(&h.part)
-        .map_err(|e| format!("cannot open {}: {e}", h.part.display()))?;
+async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), DownloadError> {
+    let file = ChunkFile::open_rw(&h.part).map_err(|source| DownloadError::OpenPart {
+        path: h.part.clone(),
+        source,
+    })?;
     let chunk_bytes = usize::try_from(h.manifest.chunk_size_bytes).unwrap_or(usize::MAX);
     let io = Arc::new(DataPath {
         file,
@@ -447,9 +447,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
             match fetch_sources(daemon, &h.group, &h.name).await {
                 Ok((manifest, sources, t)) => {
                     if manifest != h.manifest {
-                        return Err(
-                            "the file was replaced in the group since the download started".into(),
-                        );
+                        return Err(DownloadError::FileReplaced);
                     }
                     if let Ok(mut slot) = h.ticket.lock() {
                         *slot = Some(t);
@@ -495,9 +493,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
         if done != last_progress.1 {
             last_progress = (Instant::now(), done);
         } else if last_progress.0.elapsed() > STALL_LIMIT {
-            return Err(format!(
-                "no progress for {STALL_LIMIT:?}: no online peer holds the missing chunks"
-            ));
+            return Err(DownloadError::Stalled { after: STALL_LIMIT });
         }
         let _ = tokio::time::timeout(Duration::from_millis(250), h.changed.notified()).await;
     }
@@ -509,22 +505,27 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Stri
     h.changed.notify_waiters();
     let disk = io.clone();
     tokio::task::spawn_blocking(move || disk.file.sync_all())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot sync {}: {e} (disk full?)", h.part.display()))?;
+        .await?
+        .map_err(|source| DownloadError::SyncPart {
+            path: h.part.clone(),
+            source,
+        })?;
     store::flush_resume(daemon, h, &io).await;
-    std::fs::rename(&h.part, &h.dest)
-        .map_err(|e| format!("cannot move the file into place: {e}"))?;
-    let fingerprint = Fingerprint::of(&h.dest).map_err(|e| e.to_string())?;
-    daemon
-        .shares
-        .insert_verified(ShareEntry {
-            group: h.group.clone(),
-            name: h.name.clone(),
+    std::fs::rename(&h.part, &h.dest).map_err(|source| DownloadError::MoveIntoPlace {
+        path: h.dest.clone(),
+        source,
+    })?;
+    let fingerprint =
+        Fingerprint::of(&h.dest).map_err(|source| DownloadError::ReadDestination {
             path: h.dest.clone(),
-            manifest: h.manifest.clone(),
-            fingerprint,
-        })
-        .map_err(|e| e.to_string())?;
+            source,
+        })?;
+    daemon.shares.insert_verified(ShareEntry {
+        group: h.group.clone(),
+        name: h.name.clone(),
+        path: h.dest.clone(),
+        manifest: h.manifest.clone(),
+        fingerprint,
+    })?;
     Ok(())
 }

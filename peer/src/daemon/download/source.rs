@@ -14,10 +14,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use proto::frame::read_body;
 use proto::peer_msg::{read_frame_start, ChunkStatus, FrameStart, PeerFrame};
 
-use super::fetch::{retry, PeerEnd};
 use super::store::verify_and_store;
 use super::{DataPath, DownloadHandle};
 use crate::daemon::Daemon;
+use crate::error::SourceError;
 use crate::hashing::chunk_range;
 use crate::io_buf::AlignedBuf;
 use crate::scheduler::PeerKey;
@@ -94,7 +94,7 @@ impl<'a> SourceConn<'a> {
 
     /// Requests, receives and hands on chunks until the download is complete (`Ok`) or the
     /// connection ends.
-    pub(super) async fn run<R, W>(mut self, mut rd: R, mut wr: W) -> Result<(), PeerEnd>
+    pub(super) async fn run<R, W>(mut self, mut rd: R, mut wr: W) -> Result<(), SourceError>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -110,26 +110,29 @@ impl<'a> SourceConn<'a> {
             self.idle_since = None;
             let incoming = tokio::time::timeout(PEER_READ_TIMEOUT, self.receive(&mut rd))
                 .await
-                .map_err(|_| PeerEnd::Retry("peer stopped answering".into()))??;
+                .map_err(|_| SourceError::StoppedAnswering)??;
             match incoming {
                 Incoming::Chunk { index, buf, len } => self.on_chunk(index, buf, len).await?,
                 Incoming::Frame(PeerFrame::Status { index, status }) => {
                     self.on_status(index, status)?;
                 }
                 Incoming::Frame(other) => {
-                    return Err(PeerEnd::Gone(format!("unexpected frame {other:?}")))
+                    return Err(SourceError::UnexpectedFrame(Box::new(other)))
                 }
             }
             self.resize_queue();
             if !self.h.sched.is_usable(self.peer) {
-                return Err(PeerEnd::Gone("dropped after sending bad data".into()));
+                return Err(SourceError::DroppedForBadData);
             }
         }
     }
 
     /// Cancels what arrived from elsewhere, then tops the pipeline up to [`Self::depth`]
     /// requests; sends all of it in one write.
-    async fn fill_pipeline<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> Result<(), PeerEnd> {
+    async fn fill_pipeline<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+    ) -> Result<(), SourceError> {
         self.batch.clear();
         for i in self.h.sched.take_cancelled(self.peer) {
             if let Some(pos) = self.in_flight.iter().position(|&x| x == i) {
@@ -148,7 +151,7 @@ impl<'a> SourceConn<'a> {
             }
         }
         if !self.batch.is_empty() {
-            wr.write_all(&self.batch).await.map_err(|e| retry(&e))?;
+            wr.write_all(&self.batch).await?;
         }
         Ok(())
     }
@@ -156,14 +159,14 @@ impl<'a> SourceConn<'a> {
     /// Nothing is in flight: the download may be complete, or this peer holds nothing we miss
     /// yet, or all of it is in flight elsewhere. A peer that holds nothing we still need is
     /// kept for [`IDLE_PEER_LIMIT`] (the next refresh may show new chunks), then let go.
-    async fn on_idle(&mut self) -> Result<Idle, PeerEnd> {
+    async fn on_idle(&mut self) -> Result<Idle, SourceError> {
         if self.h.sched.is_complete() {
             return Ok(Idle::Complete);
         }
         let useful = self.h.sched.peer_is_useful(self.peer);
         let since = *self.idle_since.get_or_insert_with(Instant::now);
         if !useful && since.elapsed() > IDLE_PEER_LIMIT {
-            return Err(PeerEnd::Gone("holds nothing we still need".into()));
+            return Err(SourceError::HoldsNothingNeeded);
         }
         let _ = tokio::time::timeout(Duration::from_millis(200), self.h.changed.notified()).await;
         Ok(Idle::Waited)
@@ -171,11 +174,8 @@ impl<'a> SourceConn<'a> {
 
     /// Reads the next frame. A chunk must have the length the manifest gives it (otherwise the
     /// peer gets a strike and the connection is dropped); its data is read into a pooled buffer.
-    async fn receive<R: AsyncRead + Unpin>(&self, rd: &mut R) -> Result<Incoming, PeerEnd> {
-        let start = read_frame_start(rd)
-            .await
-            .map_err(|e| retry(&e))?
-            .ok_or_else(|| PeerEnd::Retry("peer closed the connection".into()))?;
+    async fn receive<R: AsyncRead + Unpin>(&self, rd: &mut R) -> Result<Incoming, SourceError> {
+        let start = read_frame_start(rd).await?.ok_or(SourceError::Closed)?;
         let (index, data_len) = match start {
             FrameStart::Other(frame) => return Ok(Incoming::Frame(frame)),
             FrameStart::Chunk { index, data_len } => (index, data_len),
@@ -183,14 +183,14 @@ impl<'a> SourceConn<'a> {
         let expected = chunk_range(&self.h.manifest, index).map(|(_, len)| len);
         if expected != Some(data_len) {
             self.h.sched.on_bad_chunk(self.peer, index);
-            return Err(PeerEnd::Retry(format!(
-                "sent {data_len} bytes as chunk {index} ({expected:?} expected)"
-            )));
+            return Err(SourceError::WrongChunkLength {
+                index,
+                len: data_len,
+                expected,
+            });
         }
         let mut buf = self.io.pool.take();
-        read_body(rd, buf.data_mut(data_len))
-            .await
-            .map_err(|e| retry(&e))?;
+        read_body(rd, buf.data_mut(data_len)).await?;
         Ok(Incoming::Chunk {
             index,
             buf,
@@ -201,7 +201,12 @@ impl<'a> SourceConn<'a> {
     /// A chunk arrived. One we cancelled is dropped; one we did not ask for ends the
     /// connection; any other waits for the download cap and a verify slot, then is verified
     /// and written on the blocking pool.
-    async fn on_chunk(&mut self, index: u32, buf: AlignedBuf, len: usize) -> Result<(), PeerEnd> {
+    async fn on_chunk(
+        &mut self,
+        index: u32,
+        buf: AlignedBuf,
+        len: usize,
+    ) -> Result<(), SourceError> {
         if self.discard.contains(&index) {
             self.discard.retain(|&i| i != index);
             self.window.1 += len as u64;
@@ -209,22 +214,14 @@ impl<'a> SourceConn<'a> {
             return Ok(());
         }
         let Some(pos) = self.in_flight.iter().position(|&i| i == index) else {
-            return Err(PeerEnd::Gone(format!(
-                "sent chunk {index} that was not asked for"
-            )));
+            return Err(SourceError::Unrequested { index });
         };
         self.in_flight.swap_remove(pos);
         self.window.1 += len as u64;
         if let Some(l) = &self.daemon.download_limiter {
             l.acquire(len).await;
         }
-        let permit = self
-            .io
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| retry(&e))?;
+        let permit = self.io.slots.clone().acquire_owned().await?;
         let (daemon, h, io, peer) = (
             self.daemon.clone(),
             self.h.clone(),
@@ -240,7 +237,7 @@ impl<'a> SourceConn<'a> {
 
     /// The peer answered a request with a status instead of the chunk (an answer to a request
     /// we cancelled is only noted).
-    fn on_status(&mut self, index: u32, status: ChunkStatus) -> Result<(), PeerEnd> {
+    fn on_status(&mut self, index: u32, status: ChunkStatus) -> Result<(), SourceError> {
         if self.discard.contains(&index) {
             self.discard.retain(|&i| i != index);
             return Ok(());
@@ -248,10 +245,10 @@ impl<'a> SourceConn<'a> {
         self.in_flight.retain(|&i| i != index);
         match status {
             ChunkStatus::NotAvailable => self.h.sched.on_not_available(self.peer, index),
-            ChunkStatus::NotFound => return Err(PeerEnd::Gone("no longer shares the file".into())),
+            ChunkStatus::NotFound => return Err(SourceError::NotShared),
             ChunkStatus::Busy => {
                 self.h.sched.on_peer_lost(self.peer);
-                return Err(PeerEnd::Retry("busy".into()));
+                return Err(SourceError::Busy);
             }
         }
         self.h.changed.notify_waiters();
@@ -272,8 +269,8 @@ impl<'a> SourceConn<'a> {
 }
 
 /// Appends one length-prefixed frame to `batch`.
-fn push_frame(batch: &mut Vec<u8>, frame: PeerFrame) -> Result<(), PeerEnd> {
-    let body = frame.encode().map_err(|e| retry(&e))?;
+fn push_frame(batch: &mut Vec<u8>, frame: PeerFrame) -> Result<(), SourceError> {
+    let body = frame.encode()?;
     let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
     batch.extend_from_slice(&len.to_be_bytes());
     batch.extend_from_slice(&body);

@@ -42,6 +42,7 @@ use super::{bits_to_bytes, DataPath, DownloadHandle};
 use crate::control::DownloadState;
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
+use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::home::write_private;
 use crate::io_buf::AlignedBuf;
@@ -72,10 +73,11 @@ pub(super) fn verify_and_store(
     let good = match stored {
         Ok(good) => good,
         Err(e) => {
-            h.set_state(DownloadState::Failed(format!(
-                "cannot write to {}: {e} (disk full?)",
-                h.part.display()
-            )));
+            let why = DownloadError::WritePart {
+                path: h.part.clone(),
+                source: e,
+            };
+            h.set_state(DownloadState::Failed(why.to_string()));
             return;
         }
     };
@@ -111,13 +113,18 @@ pub(super) async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<D
     h.unflushed.store(0, Ordering::Relaxed);
     let disk = io.clone();
     let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
+    let part = h.part.clone();
     let res = tokio::task::spawn_blocking(move || {
-        disk.file.sync_data()?;
-        write_private(&path, &bits_to_bytes(&bits))
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        disk.file
+            .sync_data()
+            .map_err(|source| DownloadError::SyncPart { path: part, source })?;
+        write_private(&path, &bits_to_bytes(&bits))?;
+        Ok::<_, DownloadError>(())
     })
-    .await;
-    if !matches!(res, Ok(Ok(()))) {
-        tracing::warn!(id = %h.id, "could not save the resume state (disk full?)");
+    .await
+    .map_err(DownloadError::from)
+    .and_then(|r| r);
+    if let Err(e) = res {
+        tracing::warn!(id = %h.id, error = %e, "could not save the resume state (disk full?)");
     }
 }

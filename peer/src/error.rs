@@ -1,0 +1,367 @@
+//! The peer library's errors, one enum per job. Each message says what happened and, where the
+//! user can do something about it, what to do. Paths and ids are fields and the cause is kept
+//! as `#[source]`; messages that are shown to the user carry the cause's text too, because the
+//! CLI prints the message the daemon sends over the control socket, not an error chain.
+//! Variants named `Bug*` mean this program is wrong, not the input.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use proto::error::ApiError;
+use proto::frame::FrameError;
+
+pub use crate::home::HomeError;
+
+/// Why a download could not start, or why it failed (shown by `peer download` and
+/// `peer downloads`).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The home directory (session, state files).
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The tracker refused or could not be reached.
+    #[error(transparent)]
+    Tracker(#[from] ApiError),
+    /// The tracker answered with something other than the file's sources.
+    #[error("unexpected tracker answer {answer}: are the tracker and this peer the same version?")]
+    UnexpectedAnswer {
+        /// The answer, for the report.
+        answer: String,
+    },
+    /// The name cannot be a file name.
+    #[error("file name {name:?} is not allowed (no '/', '\\', NUL, '.' or '..')")]
+    NameNotAllowed {
+        /// The name asked for.
+        name: String,
+    },
+    /// Something is already at the destination.
+    #[error("{} already exists: choose another destination", path.display())]
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The `.part` file cannot be created.
+    #[error("cannot create the destination file {}: {source}", path.display())]
+    CreatePart {
+        /// The `.part` file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `.part` file cannot be opened (when the download starts or resumes).
+    #[error("cannot open {}: {source}", path.display())]
+    OpenPart {
+        /// The `.part` file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `.part` file cannot be written (typically a full disk).
+    #[error("cannot write to {}: {source} (disk full?)", path.display())]
+    WritePart {
+        /// The `.part` file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `.part` file cannot be synced to the disk.
+    #[error("cannot sync {}: {source} (disk full?)", path.display())]
+    SyncPart {
+        /// The `.part` file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The finished file cannot be renamed into place.
+    #[error("cannot move the file into place at {}: {source}", path.display())]
+    MoveIntoPlace {
+        /// The destination.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The finished file cannot be read back to register it as a share.
+    #[error("cannot read {} to seed it: {source}", path.display())]
+    ReadDestination {
+        /// The destination.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The group now holds another file under this name.
+    #[error(
+        "the file was replaced in the group since the download started; download it again to \
+         get the new version"
+    )]
+    FileReplaced,
+    /// No chunk arrived for too long.
+    #[error(
+        "no progress for {after:?}: no online peer holds the missing chunks; try again when \
+         one does (`peer files <group>` shows the seeders)"
+    )]
+    Stalled {
+        /// How long without progress.
+        after: Duration,
+    },
+    /// A task on the blocking pool panicked or was cancelled.
+    #[error("bug: a background task of the download failed: {0}")]
+    BugTaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// Why `peer upload` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The home directory (session, `shares.json`).
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The tracker refused or could not be reached.
+    #[error(transparent)]
+    Tracker(#[from] ApiError),
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a regular file.
+    #[error("{} is not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Hashing the file failed.
+    #[error("cannot hash {}: {source}", path.display())]
+    Hash {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's size or modification time changed during hashing.
+    #[error("{} changed while it was being hashed; try again", path.display())]
+    ChangedWhileHashing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The hashing task panicked or was cancelled.
+    #[error("bug: the hashing task failed: {0}")]
+    BugTaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// Why a seeded file may not be served any more: the seeder then stops seeding it and
+/// withdraws it at the tracker.
+#[derive(Debug, thiserror::Error)]
+pub enum ShareChanged {
+    /// The file cannot be looked at (removed, or its permissions changed).
+    #[error("{} is gone or unreadable: {source}", path.display())]
+    Gone {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A chunk cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its size or modification time is not the registered one.
+    #[error(
+        "{} changed since it was shared (size {was_bytes} -> {now_bytes}, modified again)",
+        path.display()
+    )]
+    Modified {
+        /// The file.
+        path: PathBuf,
+        /// Registered size.
+        was_bytes: u64,
+        /// Size now.
+        now_bytes: u64,
+    },
+    /// A chunk no longer has the registered SHA-1.
+    #[error("chunk {index} of {} no longer matches its hash", path.display())]
+    ChunkMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The chunk.
+        index: u32,
+    },
+}
+
+/// Why the seeder stopped serving one connection (logged at debug level, for the operator).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// No hello within the time limit.
+    #[error("no hello in time")]
+    HelloTimeout,
+    /// The peer hung up before its hello.
+    #[error("closed before hello")]
+    ClosedBeforeHello,
+    /// The peer was sent a refusal.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Reading or writing a frame failed.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The socket could not be duplicated for `sendfile`.
+    #[error("cannot duplicate the socket: {0}")]
+    Socket(#[source] std::io::Error),
+    /// The seeded file changed or cannot be read: it is no longer seeded, and the peer was
+    /// told it is not here any more.
+    #[error("file changed under us: {0}")]
+    ShareWithdrawn(#[source] ShareChanged),
+    /// A chunk of a download in progress could not be read.
+    #[error("cannot read chunk {index}: {source}")]
+    ReadChunk {
+        /// The chunk.
+        index: u32,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A chunk could not be sent (part of it may have left: the connection cannot go on).
+    #[error("cannot send chunk {index}: {source}")]
+    SendChunk {
+        /// The chunk.
+        index: u32,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The frame header does not fit the buffer's headroom.
+    #[error("bug: chunk header larger than the buffer's headroom")]
+    BugHeaderTooLarge,
+    /// A task on the blocking pool panicked or was cancelled.
+    #[error("bug: a blocking read or send failed: {0}")]
+    BugTaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// Why a connection to a source peer ended (logged at debug level).
+/// [`SourceError::is_worth_retrying`] tells network trouble, worth a reconnect after a backoff,
+/// from a refusal or a peer with nothing for us.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The connection did not open in time.
+    #[error("connect timed out")]
+    ConnectTimedOut,
+    /// Socket trouble.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Reading or writing a frame failed.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// No answer to our hello in time.
+    #[error("no welcome in time")]
+    NoWelcome,
+    /// The peer hung up before answering our hello.
+    #[error("closed before welcome")]
+    ClosedBeforeWelcome,
+    /// The peer hung up.
+    #[error("peer closed the connection")]
+    Closed,
+    /// Nothing from the peer for too long.
+    #[error("peer stopped answering")]
+    StoppedAnswering,
+    /// A chunk of the wrong length (the peer also gets a strike).
+    #[error("sent {len} bytes as chunk {index} ({expected:?} expected)")]
+    WrongChunkLength {
+        /// The chunk.
+        index: u32,
+        /// Bytes sent.
+        len: usize,
+        /// Bytes the manifest gives it (`None`: no such chunk).
+        expected: Option<usize>,
+    },
+    /// The peer serves too many connections right now.
+    #[error("busy")]
+    Busy,
+    /// The download's verify slots were closed.
+    #[error("bug: the verify slots were closed")]
+    BugSlotsClosed(#[from] tokio::sync::AcquireError),
+    /// The peer refused our hello.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The peer answered our hello with something other than a welcome or a refusal.
+    #[error("bad handshake")]
+    BadHandshake,
+    /// A frame a seeder never sends.
+    #[error("unexpected frame {0:?}")]
+    UnexpectedFrame(Box<proto::peer_msg::PeerFrame>),
+    /// A chunk nobody asked this peer for.
+    #[error("sent chunk {index} that was not asked for")]
+    Unrequested {
+        /// The chunk.
+        index: u32,
+    },
+    /// The peer stopped sharing the file.
+    #[error("no longer shares the file")]
+    NotShared,
+    /// The peer holds nothing this download still needs.
+    #[error("holds nothing we still need")]
+    HoldsNothingNeeded,
+    /// The peer sent bad data too often and is dropped for this download.
+    #[error("dropped after sending bad data")]
+    DroppedForBadData,
+}
+
+impl SourceError {
+    /// Whether the connection is worth opening again (network trouble), rather than the peer
+    /// having refused us or holding nothing we need.
+    pub fn is_worth_retrying(&self) -> bool {
+        match self {
+            SourceError::ConnectTimedOut
+            | SourceError::Io(_)
+            | SourceError::Frame(_)
+            | SourceError::NoWelcome
+            | SourceError::ClosedBeforeWelcome
+            | SourceError::Closed
+            | SourceError::StoppedAnswering
+            | SourceError::WrongChunkLength { .. }
+            | SourceError::Busy
+            | SourceError::BugSlotsClosed(_) => true,
+            SourceError::Refused(_)
+            | SourceError::BadHandshake
+            | SourceError::UnexpectedFrame(_)
+            | SourceError::Unrequested { .. }
+            | SourceError::NotShared
+            | SourceError::HoldsNothingNeeded
+            | SourceError::DroppedForBadData => false,
+        }
+    }
+}
+
+/// Why a rate (`--upload-limit`, `--download-limit`) does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    /// Not a number with an optional K, M or G.
+    #[error("{input:?} is not a rate: use bytes per second, e.g. 500K, 10M or 1G")]
+    NotARate {
+        /// What was given.
+        input: String,
+    },
+    /// Zero or negative.
+    #[error("{input:?}: the rate must be positive")]
+    NotPositive {
+        /// What was given.
+        input: String,
+    },
+}
+
+#[cfg(test)]
+#[path = "error_test.rs"]
+mod tests;
