@@ -1,0 +1,160 @@
+//! The coordinator of one download: refreshes the sources from the tracker, starts a task per
+//! useful source peer, flushes the resume state, gives up on a stall, and when every chunk is
+//! in, syncs the file, renames it into place and seeds it.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::start::fetch_sources;
+use super::{bytes_to_bits, fetch, store, DataPath, DownloadHandle};
+use crate::chunk_store::ChunkFile;
+use crate::control::DownloadState;
+use crate::daemon::shares::{Fingerprint, ShareEntry};
+use crate::daemon::Daemon;
+use crate::error::DownloadError;
+use crate::home::write_json_private;
+use crate::io_buf::BufPool;
+use crate::scheduler::PeerKey;
+
+/// How often sources (and the chunks partial seeders hold) are refreshed from the tracker: stale
+/// holdings make downloaders ask the original seeder for chunks the swarm already has.
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
+/// Give up after this long without any source or progress.
+const STALL_LIMIT: Duration = Duration::from_secs(120);
+/// Chunks being hashed and written at once (bounds memory).
+const VERIFY_SLOTS: usize = 8;
+/// Free chunk buffers kept for reuse: enough for the verify slots and the chunks being received.
+const POOLED_BUFFERS: usize = VERIFY_SLOTS + 8;
+
+/// Drives one download to completion or failure.
+pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
+    let outcome = drive(&daemon, &handle).await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(id = %handle.id, name = %handle.name, "download complete and verified");
+            handle.set_state(DownloadState::Complete);
+        }
+        Err(why) => {
+            tracing::warn!(id = %handle.id, name = %handle.name, %why, "download failed");
+            handle.set_state(DownloadState::Failed(why.to_string()));
+        }
+    }
+    let path = daemon
+        .home
+        .downloads_dir()
+        .join(format!("{}.json", handle.id));
+    if let Err(e) = write_json_private(&path, &handle.record()) {
+        tracing::warn!(%e, "cannot record the download's final state");
+    }
+}
+
+async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), DownloadError> {
+    let file = ChunkFile::open_rw(&h.part).map_err(|source| DownloadError::OpenPart {
+        path: h.part.clone(),
+        source,
+    })?;
+    let chunk_bytes = usize::try_from(h.manifest.chunk_size_bytes).unwrap_or(usize::MAX);
+    let io = Arc::new(DataPath {
+        file,
+        pool: BufPool::new(chunk_bytes, POOLED_BUFFERS),
+        slots: Arc::new(Semaphore::new(VERIFY_SLOTS)),
+    });
+    let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut last_progress = (Instant::now(), h.bytes_done.load(Ordering::Relaxed));
+    let mut next_refresh = Instant::now();
+    let mut last_flush = Instant::now();
+    loop {
+        if h.sched.is_complete() {
+            break;
+        }
+        if Instant::now() >= next_refresh {
+            next_refresh = Instant::now() + REFRESH_EVERY;
+            match fetch_sources(daemon, &h.group, &h.name).await {
+                Ok((manifest, sources, t)) => {
+                    if manifest != h.manifest {
+                        return Err(DownloadError::FileReplaced);
+                    }
+                    if let Ok(mut slot) = h.ticket.lock() {
+                        *slot = Some(t);
+                    }
+                    for src in sources {
+                        if src.peer_id == daemon.peer_id {
+                            continue;
+                        }
+                        let bits = bytes_to_bits(&src.bitfield, h.manifest.chunk_hashes.len());
+                        let useful = h.sched.set_peer_bitfield(src.peer_id, bits);
+                        let running = peer_tasks
+                            .get(&src.peer_id)
+                            .is_some_and(|t| !t.is_finished());
+                        tracing::debug!(
+                            peer = src.peer_id,
+                            held = src.bitfield.iter().map(|b| b.count_ones()).sum::<u32>(),
+                            useful,
+                            running,
+                            "source"
+                        );
+                        if useful && !running {
+                            let task = tokio::spawn(fetch::task_peer(
+                                daemon.clone(),
+                                h.clone(),
+                                io.clone(),
+                                src.peer_id,
+                                src.addr.clone(),
+                            ));
+                            peer_tasks.insert(src.peer_id, task);
+                        }
+                    }
+                    h.changed.notify_waiters();
+                }
+                Err(e) => tracing::warn!(%e, "could not refresh sources"),
+            }
+        }
+        if last_flush.elapsed() >= Duration::from_secs(1) && h.unflushed.load(Ordering::Relaxed) > 0
+        {
+            store::flush_resume(daemon, h, &io).await;
+            last_flush = Instant::now();
+        }
+        let done = h.bytes_done.load(Ordering::Relaxed);
+        if done != last_progress.1 {
+            last_progress = (Instant::now(), done);
+        } else if last_progress.0.elapsed() > STALL_LIMIT {
+            return Err(DownloadError::Stalled { after: STALL_LIMIT });
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(250), h.changed.notified()).await;
+    }
+    for (_, t) in peer_tasks {
+        t.abort();
+    }
+    // Wait for in-flight verifications to finish writing.
+    let _ = io.slots.acquire_many(VERIFY_SLOTS as u32).await;
+    h.changed.notify_waiters();
+    let disk = io.clone();
+    tokio::task::spawn_blocking(move || disk.file.sync_all())
+        .await?
+        .map_err(|source| DownloadError::SyncPart {
+            path: h.part.clone(),
+            source,
+        })?;
+    store::flush_resume(daemon, h, &io).await;
+    std::fs::rename(&h.part, &h.dest).map_err(|source| DownloadError::MoveIntoPlace {
+        path: h.dest.clone(),
+        source,
+    })?;
+    let fingerprint =
+        Fingerprint::of(&h.dest).map_err(|source| DownloadError::ReadDestination {
+            path: h.dest.clone(),
+            source,
+        })?;
+    daemon.shares.insert_verified(ShareEntry {
+        group: h.group.clone(),
+        name: h.name.clone(),
+        path: h.dest.clone(),
+        manifest: h.manifest.clone(),
+        fingerprint,
+    })?;
+    Ok(())
+}

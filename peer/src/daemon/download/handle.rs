@@ -1,0 +1,176 @@
+//! [`DownloadHandle`]: a running or finished download as the seeder, the control server and
+//! the download's own tasks see it, and [`DownloadRecord`], what `downloads/<id>.json` holds.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use proto::ticket::SignedTicket;
+use proto::tracker_msg::FileManifest;
+
+use crate::control::{DownloadInfo, DownloadState};
+use crate::hashing::{chunk_range, sha1};
+use crate::scheduler::{Progress, Scheduler, SharedScheduler};
+
+/// What `downloads/<id>.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadRecord {
+    /// Id.
+    pub id: String,
+    /// Group.
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Destination.
+    pub dest: PathBuf,
+    /// Manifest, once known.
+    pub manifest: FileManifest,
+    /// Final state.
+    pub state: DownloadState,
+}
+
+/// A running or finished download, shared with the seeder and the control server.
+pub struct DownloadHandle {
+    /// Id.
+    pub id: String,
+    /// Group.
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Destination.
+    pub dest: PathBuf,
+    /// Temporary file (renamed to `dest` when verified).
+    pub part: PathBuf,
+    /// What the file is.
+    pub manifest: FileManifest,
+    /// Which chunk to ask which peer for, and which chunks are held.
+    pub(super) sched: SharedScheduler,
+    /// Running, complete or failed.
+    state: Mutex<DownloadState>,
+    /// Wakes the coordinator and idle peer tasks.
+    pub(super) changed: Notify,
+    /// Verified bytes.
+    pub(super) bytes_done: AtomicU64,
+    /// Source peers connected now.
+    pub(super) peers_connected: AtomicU32,
+    /// (time, bytes_done) samples for the speed figure.
+    speed: Mutex<(Instant, u64, u64)>,
+    /// Chunks verified since the last resume flush.
+    pub(super) unflushed: AtomicU32,
+    /// Latest download ticket from the tracker (refreshed with the sources).
+    pub(super) ticket: Mutex<Option<SignedTicket>>,
+}
+
+/// Download id: stable for (group, name, dest).
+pub fn download_id(group: &str, name: &str, dest: &std::path::Path) -> String {
+    let key = format!("{group}\0{name}\0{}", dest.display());
+    proto::tracker_msg::to_hex(&sha1(key.as_bytes())[..8])
+}
+
+impl DownloadHandle {
+    /// The handle of `record`; `have[i]` marks chunks already verified on disk.
+    pub(super) fn new(record: &DownloadRecord, have: &[bool]) -> Self {
+        let part = part_path(&record.dest);
+        let seed = rand::Rng::gen::<u64>(&mut rand::thread_rng());
+        let sched = Scheduler::new(record.manifest.chunk_hashes.len(), have, seed);
+        let done_bytes: u64 = (0..record.manifest.chunk_hashes.len())
+            .filter(|&i| have.get(i).copied().unwrap_or(false))
+            .filter_map(|i| chunk_range(&record.manifest, u32::try_from(i).ok()?))
+            .map(|(_, l)| l as u64)
+            .sum();
+        DownloadHandle {
+            id: record.id.clone(),
+            group: record.group.clone(),
+            name: record.name.clone(),
+            dest: record.dest.clone(),
+            part,
+            manifest: record.manifest.clone(),
+            sched: SharedScheduler::new(sched),
+            state: Mutex::new(record.state.clone()),
+            changed: Notify::new(),
+            bytes_done: AtomicU64::new(done_bytes),
+            peers_connected: AtomicU32::new(0),
+            speed: Mutex::new((Instant::now(), done_bytes, 0)),
+            unflushed: AtomicU32::new(0),
+            ticket: Mutex::new(None),
+        }
+    }
+
+    /// Whether chunk `i` is verified on disk (the seeder serves it).
+    pub fn has_chunk(&self, i: u32) -> bool {
+        self.sched.has(i)
+    }
+
+    /// Current state.
+    pub fn state(&self) -> DownloadState {
+        self.state
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(DownloadState::Failed("poisoned".into()))
+    }
+
+    /// Sets the state and wakes everyone waiting for news.
+    pub(super) fn set_state(&self, s: DownloadState) {
+        if let Ok(mut st) = self.state.lock() {
+            *st = s;
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// A listing row.
+    pub fn info(&self) -> DownloadInfo {
+        let Progress {
+            chunks_done,
+            by_peer,
+        } = self.sched.progress();
+        let bytes_done = self.bytes_done.load(Ordering::Relaxed);
+        let bytes_per_sec = match self.speed.lock() {
+            Ok(mut sp) => {
+                let elapsed = sp.0.elapsed();
+                if elapsed >= Duration::from_millis(500) {
+                    let rate = (bytes_done.saturating_sub(sp.1)) as f64 / elapsed.as_secs_f64();
+                    *sp = (Instant::now(), bytes_done, rate as u64);
+                }
+                sp.2
+            }
+            Err(_) => 0,
+        };
+        DownloadInfo {
+            id: self.id.clone(),
+            group: self.group.clone(),
+            name: self.name.clone(),
+            dest: self.dest.clone(),
+            state: self.state(),
+            bytes_done,
+            total_bytes: self.manifest.size_bytes,
+            chunks_done: u32::try_from(chunks_done).unwrap_or(u32::MAX),
+            chunk_count: u32::try_from(self.manifest.chunk_hashes.len()).unwrap_or(u32::MAX),
+            peers: self.peers_connected.load(Ordering::Relaxed),
+            bytes_per_sec,
+            chunks_by_peer: by_peer,
+        }
+    }
+
+    /// What to write to `downloads/<id>.json`.
+    pub(super) fn record(&self) -> DownloadRecord {
+        DownloadRecord {
+            id: self.id.clone(),
+            group: self.group.clone(),
+            name: self.name.clone(),
+            dest: self.dest.clone(),
+            manifest: self.manifest.clone(),
+            state: self.state(),
+        }
+    }
+}
+
+/// `dest` with `.part` appended.
+pub fn part_path(dest: &std::path::Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}

@@ -1,0 +1,186 @@
+//! Starting a download, and resuming the unfinished ones after a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proto::ticket::SignedTicket;
+use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
+
+use super::drive::run;
+use super::{bits_to_bytes, bytes_to_bits, download_id, part_path, DownloadHandle, DownloadRecord};
+use crate::chunk_store::ChunkFile;
+use crate::control::DownloadState;
+use crate::daemon::reporter::Have;
+use crate::daemon::Daemon;
+use crate::error::DownloadError;
+use crate::hashing::{chunk_range, sha1};
+use crate::home::{read_json, write_json_private, write_private};
+use crate::io_buf::AlignedBuf;
+
+/// Fetches the manifest, sources and a ticket.
+pub(super) async fn fetch_sources(
+    daemon: &Daemon,
+    group: &str,
+    name: &str,
+) -> Result<(FileManifest, Vec<Source>, SignedTicket), DownloadError> {
+    let token = daemon.token()?;
+    match daemon
+        .tracker
+        .read(ReadRequest::FileSources {
+            token,
+            group: group.to_string(),
+            name: name.to_string(),
+        })
+        .await
+    {
+        Ok(Response::Sources {
+            manifest,
+            sources,
+            ticket: Some(ticket),
+        }) => Ok((manifest, sources, ticket)),
+        Ok(other) => Err(DownloadError::UnexpectedAnswer {
+            answer: format!("{other:?}"),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Starts a new download (or returns the running one for the same destination).
+///
+/// # Errors
+/// [`DownloadError`], whose message is for the user (unknown file, no access, bad destination).
+pub async fn start(
+    daemon: &Arc<Daemon>,
+    group: String,
+    name: String,
+    dest: PathBuf,
+) -> Result<String, DownloadError> {
+    proto_check_name(&name)?;
+    let id = download_id(&group, &name, &dest);
+    if let Some(h) = daemon.download_by_id(&id) {
+        if h.state() == DownloadState::Running || h.state() == DownloadState::Complete {
+            return Ok(id);
+        }
+    }
+    if dest.exists() {
+        return Err(DownloadError::DestinationExists { path: dest });
+    }
+    let (manifest, _, _) = fetch_sources(daemon, &group, &name).await?;
+    let record = DownloadRecord {
+        id: id.clone(),
+        group,
+        name,
+        dest,
+        manifest,
+        state: DownloadState::Running,
+    };
+    let part = part_path(&record.dest);
+    let size = record.manifest.size_bytes;
+    let p = part.clone();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)?;
+        f.set_len(size)?;
+        Ok::<_, std::io::Error>(())
+    })
+    .await?
+    .map_err(|source| DownloadError::CreatePart { path: part, source })?;
+    let chunk_count = record.manifest.chunk_hashes.len();
+    let home = daemon.home.clone();
+    write_private(
+        &home.downloads_dir().join(format!("{id}.bits")),
+        &bits_to_bytes(&vec![false; chunk_count]),
+    )?;
+    write_json_private(&home.downloads_dir().join(format!("{id}.json")), &record)?;
+    let handle = Arc::new(DownloadHandle::new(&record, &[]));
+    daemon.add_download(handle.clone());
+    tokio::spawn(run(daemon.clone(), handle));
+    Ok(id)
+}
+
+fn proto_check_name(name: &str) -> Result<(), DownloadError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(DownloadError::NameNotAllowed {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Restarts unfinished downloads recorded in the home, re-verifying the chunks on disk.
+pub async fn resume_all(daemon: &Arc<Daemon>) {
+    let dir = daemon.home.downloads_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let record: DownloadRecord = match read_json(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, "skipping an unreadable download record");
+                continue;
+            }
+        };
+        if record.state != DownloadState::Running {
+            let h = Arc::new(DownloadHandle::new(
+                &record,
+                &vec![true; record.manifest.chunk_hashes.len()],
+            ));
+            daemon.add_download(h);
+            continue;
+        }
+        let bits_path = dir.join(format!("{}.bits", record.id));
+        let claimed = bytes_to_bits(
+            &std::fs::read(&bits_path).unwrap_or_default(),
+            record.manifest.chunk_hashes.len(),
+        );
+        let part = part_path(&record.dest);
+        let manifest = record.manifest.clone();
+        let have = tokio::task::spawn_blocking(move || reverify(&part, &manifest, &claimed))
+            .await
+            .unwrap_or_default();
+        let good = have.iter().filter(|b| **b).count();
+        tracing::info!(id = %record.id, name = %record.name, chunks = good, "resuming download");
+        let handle = Arc::new(DownloadHandle::new(&record, &have));
+        daemon.add_download(handle.clone());
+        for (i, &h) in have.iter().enumerate() {
+            if h {
+                daemon.report(Have {
+                    group: record.group.clone(),
+                    name: record.name.clone(),
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        tokio::spawn(run(daemon.clone(), handle));
+    }
+}
+
+/// Which of the claimed chunks really hash right on disk (read direct where possible: a
+/// download's data is written direct, so the page cache does not hold it).
+fn reverify(part: &std::path::Path, m: &FileManifest, claimed: &[bool]) -> Vec<bool> {
+    let Ok(file) = ChunkFile::open_read(part) else {
+        return vec![false; claimed.len()];
+    };
+    let mut buf = AlignedBuf::new(usize::try_from(m.chunk_size_bytes).unwrap_or(usize::MAX));
+    claimed
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            c && u32::try_from(i)
+                .ok()
+                .and_then(|idx| chunk_range(m, idx))
+                .is_some_and(|(offset, len)| {
+                    file.read_at(buf.data_mut(len), offset).is_ok()
+                        && m.chunk_hashes.get(i) == Some(&sha1(buf.data(len)))
+                })
+        })
+        .collect()
+}
