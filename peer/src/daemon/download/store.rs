@@ -17,7 +17,8 @@
 //! What a crash can do, and why it is safe:
 //! - The daemon dies (SIGKILL, panic) but the machine stays up: nothing is lost. Every write
 //!   had returned, so its data is in the page cache or on the device, and the kernel keeps it.
-//!   The `.bits` file may lag by up to a second; chunks it does not claim are fetched again.
+//!   The `.bits` file lags behind (it is written about once a second); the chunks it does not
+//!   claim yet are fetched again after the restart.
 //! - The machine crashes or loses power before the fsync: the chunks announced since the last
 //!   fsync may be missing from the file (zeros, older bytes, or part of a chunk). The `.bits`
 //!   file never claims them (it lists only chunks written before the fsync that precedes it,
