@@ -10,11 +10,12 @@ use openraft::ServerState;
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
+use crate::cmd::Cmd;
 use crate::config::NodeConfig;
 use crate::group_commit::GroupCommit;
 use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
-use crate::raft_types::{Cmd, NodeId, NodeInfo, Raft};
+use crate::raft_types::{NodeId, NodeInfo, Raft};
 use crate::read_gate::ReadGate;
 use crate::store::tables::SmTrees;
 

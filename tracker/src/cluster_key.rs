@@ -9,8 +9,8 @@ use proto::tracker_msg::FileManifest;
 use proto::ApiError;
 
 use crate::app::{wall_ms, App};
+use crate::cmd::{Cmd, Op};
 use crate::domain::records::CLUSTER_SIGNING_KEY;
-use crate::raft_types::{Cmd, Op};
 use crate::store::tables::{Committed, KvRead, SmTrees, Table};
 
 /// The replicated secret key, if the cluster has one yet.

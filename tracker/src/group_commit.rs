@@ -26,7 +26,8 @@ use proto::tracker_msg::Response;
 use proto::ApiError;
 
 use crate::app::write_error;
-use crate::raft_types::{Cmd, CmdBatch, NodeId, Op, Raft};
+use crate::cmd::{Cmd, CmdBatch, Op};
+use crate::raft_types::{NodeId, Raft};
 
 /// Most commands in one entry.
 pub const MAX_CMDS_PER_ENTRY: usize = 512;

@@ -4,8 +4,8 @@
 //! # Layout
 //! - [`config`]: flags and their validation.
 //! - [`node`]: wiring and lifecycle of one node.
-//! - [`raft_types`]: openraft type config and the replicated command; [`cmd_batch`]: an entry's
-//!   commands, encoded once.
+//! - [`cmd`]: the replicated commands and the batch one entry carries; [`raft_types`]: the openraft
+//!   type config.
 //! - [`store`]: sled log store, state machine, snapshots, digest.
 //! - [`domain`]: the rules (pure, deterministic) and the reads.
 //! - [`raft_net`]: Raft RPCs over TCP.
@@ -21,7 +21,7 @@
 pub mod api;
 pub mod app;
 pub mod cluster_key;
-pub mod cmd_batch;
+pub mod cmd;
 pub mod config;
 pub mod domain;
 pub mod election_watchdog;

@@ -21,8 +21,8 @@ use openraft::ServerState;
 use proto::tracker_msg::PeerActivity;
 
 use crate::app::{wall_ms, App};
+use crate::cmd::{Cmd, Op};
 use crate::domain::records::PeerRec;
-use crate::raft_types::{Cmd, Op};
 use crate::store::tables::{decode_record, Table};
 
 /// How often the leader looks for silent peers.

@@ -152,6 +152,6 @@ async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
 ///
 /// # Errors
 /// [`ApiError::NotLoggedIn`] if it is not 64 hex digits.
-pub fn parse_token(token: &str) -> Result<crate::raft_types::TokenBytes, ApiError> {
+pub fn parse_token(token: &str) -> Result<crate::cmd::TokenBytes, ApiError> {
     proto::tracker_msg::from_hex::<32>(token).ok_or(ApiError::NotLoggedIn)
 }

@@ -8,10 +8,10 @@ use proto::ApiError;
 
 use super::parse_token;
 use crate::app::{wall_ms, App};
+use crate::cmd::{Cmd, Op};
 use crate::domain::records::{peer_key, PeerRec};
 use crate::domain::rules::session_user;
 use crate::domain::{queries, Fail};
-use crate::raft_types::{Cmd, Op};
 use crate::store::tables::{Committed, KvRead, Table};
 
 fn flatten(r: Result<Response, Fail>) -> Result<Response, ApiError> {

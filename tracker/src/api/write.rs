@@ -11,9 +11,9 @@ use proto::ApiError;
 
 use super::parse_token;
 use crate::app::{wall_ms, App};
+use crate::cmd::{Cmd, Op, Origin};
 use crate::domain::records::UserRec;
 use crate::domain::validate::check_name;
-use crate::raft_types::{Cmd, Op, Origin};
 use crate::store::tables::{Committed, KvRead, Table};
 
 /// Shortest password accepted.

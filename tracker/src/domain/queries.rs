@@ -6,7 +6,7 @@ use proto::ApiError;
 use super::records::*;
 use super::rules::{file, group, member_group, session_user};
 use super::Fail;
-use crate::raft_types::TokenBytes;
+use crate::cmd::TokenBytes;
 use crate::store::tables::{decode_record, KvRead, Table};
 
 /// The session's username.

@@ -7,7 +7,7 @@ use proto::ApiError;
 use super::records::*;
 use super::validate::{check_file_name, check_manifest, check_name};
 use super::Fail;
-use crate::raft_types::{Op, TokenBytes};
+use crate::cmd::{Op, TokenBytes};
 use crate::store::tables::{KvRead, Pending, Table};
 
 /// The user owning a live session.

@@ -24,10 +24,11 @@ use super::follower_apply::FollowerApplier;
 use super::image;
 use super::tables::{KvRead, Pending, SmTrees, StoreError, Table, WriteSet};
 use super::undo::{self, Recovery};
+use crate::cmd::{BatchResult, Cmd, CmdResult};
 use crate::domain::records::{client_key, ClientRec};
 use crate::domain::rules::apply_op;
 use crate::domain::Fail;
-use crate::raft_types::{BatchResult, Cmd, CmdResult, NodeId, NodeInfo, StorageError, TypeConfig};
+use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
 use proto::ApiError;
 
 const KEY_LAST_APPLIED: &[u8] = b"last_applied";
