@@ -17,7 +17,7 @@ use crate::leader_contact::LeaderContact;
 use crate::liveness::Liveness;
 use crate::raft_types::{NodeId, NodeInfo, Raft};
 use crate::read_gate::ReadGate;
-use crate::store::tables::SmTrees;
+use crate::store::sm_trees::SmTrees;
 
 /// Shared state of one node's request handlers.
 pub struct App {

@@ -10,8 +10,10 @@ use proto::ApiError;
 
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op};
+use crate::domain::kv::{KvRead, Table};
 use crate::domain::records::CLUSTER_SIGNING_KEY;
-use crate::store::tables::{Committed, KvRead, SmTrees, Table};
+use crate::store::overlay::Committed;
+use crate::store::sm_trees::SmTrees;
 
 /// The replicated secret key, if the cluster has one yet.
 pub fn secret(trees: &SmTrees) -> Option<[u8; 32]> {

@@ -22,8 +22,8 @@ use proto::tracker_msg::PeerActivity;
 
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op};
+use crate::domain::kv::{decode_record, Table};
 use crate::domain::records::PeerRec;
-use crate::store::tables::{decode_record, Table};
 
 /// How often the leader looks for silent peers.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);

@@ -11,9 +11,11 @@ use proto::tracker_msg::{AdminRequest, NodeStatus, Response};
 use proto::ApiError;
 
 use crate::app::App;
+use crate::domain::kv::{KvRead, Table};
 use crate::raft_types::NodeInfo;
 use crate::store::image;
-use crate::store::tables::{Committed, KvRead, SmTrees, Table};
+use crate::store::overlay::Committed;
+use crate::store::sm_trees::SmTrees;
 
 /// Handles one admin request.
 ///

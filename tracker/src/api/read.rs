@@ -9,10 +9,12 @@ use proto::ApiError;
 use super::parse_token;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op};
+use crate::domain::error::Fail;
+use crate::domain::kv::{KvRead, Table};
+use crate::domain::queries;
 use crate::domain::records::{peer_key, PeerRec};
 use crate::domain::rules::session_user;
-use crate::domain::{queries, Fail};
-use crate::store::tables::{Committed, KvRead, Table};
+use crate::store::overlay::Committed;
 
 fn flatten(r: Result<Response, Fail>) -> Result<Response, ApiError> {
     r.map_err(|f| match f {

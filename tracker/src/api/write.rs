@@ -12,9 +12,10 @@ use proto::ApiError;
 use super::parse_token;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
+use crate::domain::kv::{KvRead, Table};
 use crate::domain::records::UserRec;
 use crate::domain::validate::check_name;
-use crate::store::tables::{Committed, KvRead, Table};
+use crate::store::overlay::Committed;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 6;

@@ -3,11 +3,11 @@
 use proto::tracker_msg::{FileSummary, GroupSummary, Response, Source};
 use proto::ApiError;
 
+use super::error::Fail;
+use super::kv::{decode_record, KvRead, Table};
 use super::records::*;
 use super::rules::{file, group, member_group, session_user};
-use super::Fail;
 use crate::cmd::TokenBytes;
-use crate::store::tables::{decode_record, KvRead, Table};
 
 /// The session's username.
 ///

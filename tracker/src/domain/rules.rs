@@ -4,11 +4,11 @@
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
+use super::error::Fail;
+use super::kv::{decode_record, KvRead, KvWrite, Table};
 use super::records::*;
 use super::validate::{check_file_name, check_manifest, check_name};
-use super::Fail;
 use crate::cmd::{Op, TokenBytes};
-use crate::store::tables::{KvRead, Pending, Table};
 
 /// The user owning a live session.
 ///
@@ -72,7 +72,7 @@ fn own_peer(kv: &impl KvRead, peer_id: u64, user: &str) -> Result<PeerRec, Fail>
 ///
 /// # Errors
 /// [`Fail::Api`] is the client's (deterministic) refusal; [`Fail::Store`] stops the node.
-pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, Fail> {
+pub fn apply_op(kv: &mut impl KvWrite, now_ms: u64, op: &Op) -> Result<Response, Fail> {
     match op {
         Op::CreateUser {
             username,
@@ -285,7 +285,7 @@ pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, 
         }
         Op::PruneClients { before_ms } => {
             for (k, v) in kv.scan_raw(Table::Clients, b"")? {
-                let rec: ClientRec = crate::store::tables::decode_record(Table::Clients, &v)?;
+                let rec: ClientRec = decode_record(Table::Clients, &v)?;
                 if rec.applied_at_ms < *before_ms {
                     kv.delete(Table::Clients, k);
                 }
@@ -309,7 +309,7 @@ pub fn apply_op(kv: &mut Pending<'_>, now_ms: u64, op: &Op) -> Result<Response, 
 /// Removes `user` from a group: its pending request or its membership. Ownership passes to the
 /// longest-standing remaining member; an empty group is removed with its files and availability.
 /// The leaving user's peers stop being sources of the group's files.
-fn leave_group(kv: &mut Pending<'_>, name: &str, user: &str) -> Result<(), Fail> {
+fn leave_group(kv: &mut impl KvWrite, name: &str, user: &str) -> Result<(), Fail> {
     let mut g = group(kv, name)?;
     if let Some(pos) = g.requests.iter().position(|r| r == user) {
         g.requests.remove(pos);
@@ -357,7 +357,7 @@ fn leave_group(kv: &mut Pending<'_>, name: &str, user: &str) -> Result<(), Fail>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tables::SmTrees;
+    use crate::domain::mem_kv::MemKv;
 
     fn client(serial: u64, at: u64) -> ClientRec {
         ClientRec {
@@ -369,10 +369,7 @@ mod tests {
 
     #[test]
     fn prune_drops_only_idle_client_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::open_db(dir.path(), 1 << 20).unwrap();
-        let trees = SmTrees::open(&db).unwrap();
-        let mut kv = Pending::new(&trees);
+        let mut kv = MemKv::new();
         kv.put(Table::Clients, client_key(1), &client(5, 100))
             .unwrap();
         kv.put(Table::Clients, client_key(2), &client(7, 900))
@@ -390,10 +387,7 @@ mod tests {
 
     #[test]
     fn a_refused_operation_leaves_no_trace_after_rollback() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::open_db(dir.path(), 1 << 20).unwrap();
-        let trees = SmTrees::open(&db).unwrap();
-        let mut kv = Pending::new(&trees);
+        let mut kv = MemKv::new();
         let create = Op::CreateUser {
             username: "ann".into(),
             password_hash: "h".into(),

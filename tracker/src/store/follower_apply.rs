@@ -55,7 +55,7 @@ impl FollowerApplier {
             let started = std::thread::Builder::new()
                 .name("apply-follower".into())
                 .spawn(move || {
-                    super::tables::lower_thread_priority();
+                    super::thread_priority::lower_thread_priority();
                     while let Ok(job) = rx.recv() {
                         job();
                     }

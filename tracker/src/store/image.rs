@@ -6,7 +6,10 @@
 
 use sha1::{Digest, Sha1};
 
-use super::tables::{SmTrees, StoreError, Table};
+use super::framing::{push_sized, take_sized};
+use super::sm_trees::SmTrees;
+use crate::domain::error::StoreError;
+use crate::domain::kv::Table;
 
 /// One table's entries.
 pub type TableEntries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -28,11 +31,8 @@ pub fn capture(trees: &SmTrees) -> Result<Vec<u8>, StoreError> {
 
 fn push_record(out: &mut Vec<u8>, table: Table, key: &[u8], value: &[u8]) {
     out.push(table as u8);
-    // sled keys and values are far below 4 GiB; a larger one cannot come from our own writes.
-    out.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(key);
-    out.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(value);
+    push_sized(out, key);
+    push_sized(out, value);
 }
 
 /// Parses an image into per-table entries.
@@ -58,15 +58,6 @@ pub fn parse(mut bytes: &[u8]) -> Result<Vec<(Table, TableEntries)>, StoreError>
         bytes = rest;
     }
     Ok(tables)
-}
-
-/// Splits a `u32 BE` length and that many bytes off the front.
-pub(super) fn take_sized(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let len_bytes: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
-    let len = usize::try_from(u32::from_be_bytes(len_bytes)).ok()?;
-    let rest = bytes.get(4..)?;
-    let body = rest.get(..len)?;
-    Some((body, rest.get(len..)?))
 }
 
 /// SHA-1 over every data table's keys and values, in order, as hex. Nodes that applied the

@@ -6,13 +6,17 @@
 //! ([`staged`]), crash-atomic drains ([`undo`]) and the snapshot image and digest ([`image`]).
 
 pub mod follower_apply;
+pub mod framing;
 pub mod image;
 pub mod log_store;
 pub mod log_tail;
+pub mod overlay;
 pub mod record_cache;
+pub mod sm_trees;
 pub mod staged;
 pub mod state_machine;
-pub mod tables;
+pub mod thread_priority;
+pub mod trees;
 pub mod undo;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! peer, the file with its manifest of chunk hashes, the client's at-most-once record. Reading
 //! one from sled and decoding it was a large share of a node's CPU under the write benchmark (see
 //! chaos-tests/reports/2026-11-22.md). This cache keeps them decoded. It holds committed values
-//! only: [`super::tables::SmTrees`] drops a key when it writes it and then stores the value the
+//! only: [`super::sm_trees::SmTrees`] drops a key when it writes it and then stores the value the
 //! batch computed, so the cache never disagrees with sled. Only `apply` (one batch at a time)
 //! reads it.
 //!
@@ -15,7 +15,11 @@
 use std::any::Any;
 use std::collections::HashMap;
 
-use super::tables::Table;
+use crate::domain::kv::Table;
+
+/// Records decoded or written during one batch, by table and key: each the key's latest value in
+/// the batch.
+pub type DecodedCache = HashMap<(Table, Vec<u8>), Decoded>;
 
 /// Bytes counted for each entry on top of its key and encoded value (map slot, box, headers).
 const ENTRY_OVERHEAD: usize = 96;

@@ -6,7 +6,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::tables::{Committed, DecodedCache, KvRead, SmTrees, Table, WriteSet};
+use super::overlay::Committed;
+use super::record_cache::DecodedCache;
+use super::sm_trees::SmTrees;
+use super::trees::WriteSet;
+use crate::domain::kv::{KvRead, Table};
 
 /// Batches staged; with a drain every `DRAIN_BATCHES`, about 23 drains run meanwhile.
 const BATCHES: u64 = 3000;

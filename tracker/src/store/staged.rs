@@ -14,7 +14,9 @@
 
 use std::sync::Arc;
 
-use super::tables::{StoreError, Table, WriteSet};
+use super::trees::WriteSet;
+use crate::domain::error::StoreError;
+use crate::domain::kv::Table;
 
 /// Batches staged before a drain. Longer runs merge more repeated keys, but past 128 each drain is
 /// large enough to disturb the batches around it: of 8 to 512 at 64 writers, 128 measured best

@@ -22,12 +22,15 @@ use serde::{Deserialize, Serialize};
 
 use super::follower_apply::FollowerApplier;
 use super::image;
-use super::tables::{KvRead, Pending, SmTrees, StoreError, Table, WriteSet};
+use super::overlay::{Committed, Pending};
+use super::sm_trees::SmTrees;
+use super::trees::WriteSet;
 use super::undo::{self, Recovery};
 use crate::cmd::{BatchResult, Cmd, CmdResult};
+use crate::domain::error::{Fail, StoreError};
+use crate::domain::kv::{encode_record, KvRead, KvWrite, Table};
 use crate::domain::records::{client_key, ClientRec};
 use crate::domain::rules::apply_op;
-use crate::domain::Fail;
 use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
 use proto::ApiError;
 
@@ -86,7 +89,7 @@ impl StateMachine {
             snapshot_counter: Arc::default(),
             follower: FollowerApplier::default(),
         };
-        if undo::recover(&sm.trees)? == Recovery::RedoInstall {
+        if undo::recover(sm.trees.plain())? == Recovery::RedoInstall {
             let corrupt = |reason: String| StoreError::Corrupt {
                 table: Table::Meta,
                 reason,
@@ -102,7 +105,7 @@ impl StateMachine {
                 "a snapshot install was interrupted; installing it again"
             );
             sm.write_image(&stored.meta, &stored.data)?;
-            undo::end_install(&sm.trees)?;
+            undo::end_install(sm.trees.plain())?;
         }
         Ok(sm)
     }
@@ -115,7 +118,7 @@ impl StateMachine {
         data: &[u8],
     ) -> Result<(), StoreError> {
         let mut writes = WriteSet::new();
-        let view = super::tables::Committed(&self.trees);
+        let view = Committed(&self.trees);
         for table in Table::DATA {
             for (k, _) in view.scan_raw(table, b"")? {
                 writes.insert((table, k), None);
@@ -127,16 +130,13 @@ impl StateMachine {
             }
         }
         let applied = match meta.last_log_id {
-            Some(id) => Some(super::tables::encode_record(Table::Meta, &id)?),
+            Some(id) => Some(encode_record(Table::Meta, &id)?),
             None => None,
         };
         writes.insert((Table::Meta, KEY_LAST_APPLIED.to_vec()), applied);
         writes.insert(
             (Table::Meta, KEY_MEMBERSHIP.to_vec()),
-            Some(super::tables::encode_record(
-                Table::Meta,
-                &meta.last_membership,
-            )?),
+            Some(encode_record(Table::Meta, &meta.last_membership)?),
         );
         self.trees.write_all(&writes)?;
         Ok(())
@@ -157,7 +157,7 @@ impl StateMachine {
     /// # Errors
     /// sled or decode errors.
     pub fn stored_applied(&self) -> Result<AppliedState, StoreError> {
-        let view = super::tables::Committed(&self.trees);
+        let view = Committed(&self.trees);
         let applied = view.get::<LogId<NodeId>>(Table::Meta, KEY_LAST_APPLIED)?;
         let membership = view
             .get::<StoredMembership<NodeId, NodeInfo>>(Table::Meta, KEY_MEMBERSHIP)?
@@ -412,10 +412,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshots
             .insert(KEY_CURRENT_SNAPSHOT, bytes)
             .map_err(|e| snap_err(&e))?;
-        undo::begin_install(&self.trees).map_err(|e| snap_err(&e))?;
+        undo::begin_install(self.trees.plain()).map_err(|e| snap_err(&e))?;
         self.write_image(meta, &stored.data)
             .map_err(|e| snap_err(&e))?;
-        undo::end_install(&self.trees).map_err(|e| snap_err(&e))?;
+        undo::end_install(self.trees.plain()).map_err(|e| snap_err(&e))?;
         self.db.flush_async().await.map_err(|e| snap_err(&e))?;
         Ok(())
     }
@@ -502,7 +502,7 @@ mod tests {
         };
         let bytes = encode_snapshot(&StoredSnapshot { meta, data }).unwrap();
         sm.snapshots.insert(KEY_CURRENT_SNAPSHOT, bytes).unwrap();
-        undo::begin_install(&sm.trees).unwrap();
+        undo::begin_install(sm.trees.plain()).unwrap();
         drop(sm);
 
         let sm = StateMachine::open(&db).unwrap();
@@ -510,6 +510,6 @@ mod tests {
         assert_eq!(users.get(b"alice").unwrap().unwrap().as_ref(), b"a");
         assert!(users.get(b"bob").unwrap().is_none());
         assert_eq!(sm.stored_applied().unwrap().0, Some(applied));
-        assert_eq!(undo::recover(&sm.trees).unwrap(), Recovery::Done);
+        assert_eq!(undo::recover(sm.trees.plain()).unwrap(), Recovery::Done);
     }
 }

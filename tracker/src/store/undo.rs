@@ -15,8 +15,10 @@
 //! Record format: a sequence of `[op][table tag: u8][key len: u32 BE][key]` and, for a put,
 //! `[value len: u32 BE][value]`; op 1 is a put, op 0 a delete.
 
-use super::image::take_sized;
-use super::tables::{SmTrees, StoreError, Table, WriteSet};
+use super::framing::take_sized;
+use super::trees::{Trees, WriteSet};
+use crate::domain::error::StoreError;
+use crate::domain::kv::Table;
 
 /// Meta key of the undo record of a drain under way.
 const KEY_UNDO: &[u8] = b"undo";
@@ -30,18 +32,18 @@ const OP_PUT: u8 = 1;
 ///
 /// # Errors
 /// sled errors, or [`StoreError::Corrupt`] if a key or value is over 4 GiB (a bug).
-pub fn commit(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
+pub fn commit(trees: &Trees, writes: &WriteSet) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
     record_undo(trees, writes)?;
-    trees.write_trees(writes)?;
+    trees.write(writes)?;
     trees.tree(Table::Meta).remove(KEY_UNDO)?;
     Ok(())
 }
 
 /// Stores what the trees hold now under every key of `writes`.
-fn record_undo(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
+fn record_undo(trees: &Trees, writes: &WriteSet) -> Result<(), StoreError> {
     let mut before = WriteSet::new();
     for (table, key) in writes.keys() {
         let old = trees.tree(*table).get(key)?.map(|v| v.to_vec());
@@ -57,7 +59,7 @@ fn record_undo(trees: &SmTrees, writes: &WriteSet) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// sled errors, or [`StoreError::Corrupt`] if the record does not parse.
-pub fn recover(trees: &SmTrees) -> Result<Recovery, StoreError> {
+pub fn recover(trees: &Trees) -> Result<Recovery, StoreError> {
     let meta = trees.tree(Table::Meta);
     if meta.get(KEY_INSTALLING)?.is_some() {
         return Ok(Recovery::RedoInstall);
@@ -68,7 +70,7 @@ pub fn recover(trees: &SmTrees) -> Result<Recovery, StoreError> {
             keys = before.len(),
             "a crash cut off a drain of the state machine; undoing it (the log is applied again)"
         );
-        trees.write_trees(&before)?;
+        trees.write(&before)?;
         meta.remove(KEY_UNDO)?;
     }
     Ok(Recovery::Done)
@@ -88,7 +90,7 @@ pub enum Recovery {
 ///
 /// # Errors
 /// sled errors.
-pub fn begin_install(trees: &SmTrees) -> Result<(), StoreError> {
+pub fn begin_install(trees: &Trees) -> Result<(), StoreError> {
     let meta = trees.tree(Table::Meta);
     meta.insert(KEY_INSTALLING, &[])?;
     meta.remove(KEY_UNDO)?;
@@ -99,7 +101,7 @@ pub fn begin_install(trees: &SmTrees) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// sled errors.
-pub fn end_install(trees: &SmTrees) -> Result<(), StoreError> {
+pub fn end_install(trees: &Trees) -> Result<(), StoreError> {
     trees.tree(Table::Meta).remove(KEY_INSTALLING)?;
     Ok(())
 }
@@ -159,10 +161,10 @@ fn decode(mut bytes: &[u8]) -> Result<WriteSet, StoreError> {
 mod tests {
     use super::*;
 
-    fn trees() -> (tempfile::TempDir, SmTrees) {
+    fn trees() -> (tempfile::TempDir, Trees) {
         let dir = tempfile::tempdir().unwrap();
         let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
-        (dir, SmTrees::open(&db).unwrap())
+        (dir, Trees::open(&db).unwrap())
     }
 
     fn batch() -> WriteSet {
@@ -191,7 +193,7 @@ mod tests {
         assert!(decode(&[9, Table::Users as u8, 0, 0, 0, 0]).is_err());
     }
 
-    fn get(trees: &SmTrees, table: Table, key: &[u8]) -> Option<Vec<u8>> {
+    fn get(trees: &Trees, table: Table, key: &[u8]) -> Option<Vec<u8>> {
         trees.tree(table).get(key).unwrap().map(|v| v.to_vec())
     }
 

@@ -1,0 +1,148 @@
+//! The port the domain owns: the tables ([`Table`]), how records are encoded ([`encode_record`],
+//! [`decode_record`]), and the read and write traits ([`KvRead`], [`KvWrite`]) that the store's
+//! committed view and per-batch overlay implement, and that the rules and queries are written
+//! against. Nothing here names a storage engine.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::StoreError;
+
+/// Key/value pairs read from a table, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One state-machine table. The discriminant is its tag in the snapshot image and the undo
+/// record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// username -> `UserRec`
+    Users = 0,
+    /// token -> `SessionRec`
+    Sessions = 1,
+    /// group -> `GroupRec`
+    Groups = 2,
+    /// group NUL file -> `FileRec`
+    Files = 3,
+    /// peer id (BE) -> `PeerRec`
+    Peers = 4,
+    /// group NUL file NUL peer id (BE) -> bitfield
+    Avail = 5,
+    /// client id (BE) -> `ClientRec`
+    Clients = 6,
+    /// last applied, membership
+    Meta = 7,
+    /// cluster-wide settings, e.g. the ticket signing key
+    Cluster = 8,
+}
+
+impl Table {
+    /// Tables that hold replicated data (everything but `Meta`), in digest and snapshot order.
+    pub const DATA: [Table; 8] = [
+        Table::Users,
+        Table::Sessions,
+        Table::Groups,
+        Table::Files,
+        Table::Peers,
+        Table::Avail,
+        Table::Clients,
+        Table::Cluster,
+    ];
+
+    /// Every table, in discriminant order.
+    pub const ALL: [Table; 9] = [
+        Table::Users,
+        Table::Sessions,
+        Table::Groups,
+        Table::Files,
+        Table::Peers,
+        Table::Avail,
+        Table::Clients,
+        Table::Meta,
+        Table::Cluster,
+    ];
+
+    /// Table from its snapshot tag.
+    pub fn from_tag(tag: u8) -> Option<Table> {
+        Table::ALL.get(usize::from(tag)).copied()
+    }
+}
+
+/// What a stored record type must be: decodable, and cheap enough to keep decoded for a batch.
+pub trait Record: DeserializeOwned + Clone + Send + 'static {}
+
+impl<T: DeserializeOwned + Clone + Send + 'static> Record for T {}
+
+/// Read access to the tables, committed or through an overlay.
+pub trait KvRead {
+    /// The value under `key`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError>;
+
+    /// Reads and decodes a record.
+    ///
+    /// # Errors
+    /// Storage errors, or [`StoreError::Corrupt`] if it does not decode.
+    fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get_raw(table, key)? {
+            Some(bytes) => decode_record(table, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Write access for the rules: the writes of one operation, which [`KvWrite::rollback`] undoes
+/// when the operation is refused. Reads see the writes made so far.
+pub trait KvWrite: KvRead {
+    /// Stores a record.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if it cannot be encoded.
+    fn put<T: Serialize + Record>(
+        &mut self,
+        table: Table,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), StoreError>;
+
+    /// Stores raw bytes (values that are not records, such as availability bitfields).
+    fn put_raw(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>);
+
+    /// Deletes a key.
+    fn delete(&mut self, table: Table, key: Vec<u8>);
+
+    /// Starts a new operation: a later [`KvWrite::rollback`] undoes only what follows.
+    fn begin(&mut self);
+
+    /// Undoes every write since the last [`KvWrite::begin`] (a refused operation leaves no trace).
+    fn rollback(&mut self);
+}
+
+/// Decodes a stored record.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if the bytes are not a `T`.
+pub fn decode_record<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StoreError> {
+    proto::frame::decode(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+/// Encodes a record for storage.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if the value cannot be encoded (a bug).
+pub fn encode_record<T: Serialize>(table: Table, value: &T) -> Result<Vec<u8>, StoreError> {
+    proto::frame::encode(value).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
