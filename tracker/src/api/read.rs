@@ -11,9 +11,9 @@ use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op};
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvRead, Table};
+use crate::domain::lookup::session_user;
 use crate::domain::queries;
 use crate::domain::records::{peer_key, PeerRec};
-use crate::domain::rules::session_user;
 use crate::store::overlay::Committed;
 
 fn flatten(r: Result<Response, Fail>) -> Result<Response, ApiError> {

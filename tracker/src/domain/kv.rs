@@ -6,7 +6,30 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::error::StoreError;
+/// Failure inside the state machine's storage: fatal for the node (openraft shuts it down).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed.
+    #[error("{engine}: {source}")]
+    Engine {
+        /// Which engine (`sled`).
+        engine: &'static str,
+        /// Its error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored record does not decode: the data directory is corrupt.
+    #[error("corrupt record in {table:?}: {reason}")]
+    Corrupt {
+        /// Where.
+        table: Table,
+        /// What.
+        reason: String,
+    },
+    /// Writing staged state into storage failed or could not run.
+    #[error("storing the state machine: {0}")]
+    Drain(String),
+}
 
 /// Key/value pairs read from a table, in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;

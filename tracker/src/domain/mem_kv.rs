@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::error::StoreError;
-use super::kv::{encode_record, Entries, KvRead, KvWrite, Record, Table};
+use super::kv::{encode_record, Entries, KvRead, KvWrite, Record, StoreError, Table};
 
 /// Tables in memory, with the undo log of the current operation.
 #[derive(Debug, Default)]

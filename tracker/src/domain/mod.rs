@@ -4,8 +4,12 @@
 //! ([`rules`]) and what each read returns ([`queries`]). Both `apply` and the read path go through
 //! [`kv::KvRead`], so the same helpers (session lookup, membership checks) serve both.
 
+pub mod apply;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod kv;
+pub mod lookup;
 #[cfg(test)]
 pub mod mem_kv;
 pub mod queries;

@@ -8,7 +8,7 @@ use sha1::{Digest, Sha1};
 
 use super::framing::{push_sized, take_sized};
 use super::sm_trees::SmTrees;
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
 /// One table's entries.

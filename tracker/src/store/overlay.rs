@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::record_cache::{Decoded, DecodedCache, StoredBytes};
 use super::sm_trees::SmTrees;
 use super::trees::WriteSet;
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::{decode_record, encode_record, Entries, KvRead, KvWrite, Record, Table};
 
 /// Per key, its overlay entry before the current operation changed it.

@@ -16,7 +16,7 @@ use super::record_cache::{DecodedCache, RecordCache};
 use super::staged::Staged;
 use super::thread_priority::lower_thread_priority;
 use super::trees::{Trees, WriteSet};
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
 /// Bound of the decoded records kept between batches ([`RecordCache`]).

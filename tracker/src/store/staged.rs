@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::trees::WriteSet;
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
 /// Batches staged before a drain. Longer runs merge more repeated keys, but past 128 each drain is

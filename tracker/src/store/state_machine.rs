@@ -1,7 +1,7 @@
 //! The replicated state machine on sled: applies committed entries, deduplicates client writes,
 //! builds, stores and installs snapshots.
 //!
-//! Each `apply` batch runs every command through [`crate::domain::rules`] on a [`Pending`]
+//! Each `apply` batch runs every command through [`crate::domain::apply`] on a [`Pending`]
 //! overlay and stages all of its writes, the client table and `last_applied` ([`super::staged`]);
 //! every few batches the staged writes are drained into the trees as one crash-atomic write
 //! ([`super::undo`]). Nothing is flushed on its own: sled recovers a prefix of its writes after a
@@ -26,13 +26,10 @@ use super::overlay::{Committed, Pending};
 use super::sm_trees::SmTrees;
 use super::trees::WriteSet;
 use super::undo::{self, Recovery};
-use crate::cmd::{BatchResult, Cmd, CmdResult};
-use crate::domain::error::{Fail, StoreError};
-use crate::domain::kv::{encode_record, KvRead, KvWrite, Table};
-use crate::domain::records::{client_key, ClientRec};
-use crate::domain::rules::apply_op;
+use crate::cmd::BatchResult;
+use crate::domain::apply::apply_cmd;
+use crate::domain::kv::{encode_record, KvRead, KvWrite, StoreError, Table};
 use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
-use proto::ApiError;
 
 const KEY_LAST_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
@@ -165,43 +162,6 @@ impl StateMachine {
         Ok((applied, membership))
     }
 
-    /// Applies one command with at-most-once semantics per (client id, serial).
-    fn apply_cmd(pending: &mut Pending<'_>, cmd: &Cmd) -> Result<CmdResult, StoreError> {
-        if let Some(origin) = cmd.origin {
-            if let Some(rec) =
-                pending.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))?
-            {
-                if rec.serial == origin.serial {
-                    return Ok(CmdResult(rec.reply));
-                }
-                if rec.serial > origin.serial {
-                    return Ok(CmdResult(Err(ApiError::StaleRequest {
-                        serial: origin.serial,
-                        last: rec.serial,
-                    })));
-                }
-            }
-        }
-        pending.begin();
-        let reply = match apply_op(pending, cmd.now_ms, &cmd.op) {
-            Ok(resp) => Ok(resp),
-            Err(Fail::Api(e)) => {
-                pending.rollback();
-                Err(e)
-            }
-            Err(Fail::Store(e)) => return Err(e),
-        };
-        if let Some(origin) = cmd.origin {
-            let rec = ClientRec {
-                serial: origin.serial,
-                reply: reply.clone(),
-                applied_at_ms: cmd.now_ms,
-            };
-            pending.put(Table::Clients, client_key(origin.client_id), &rec)?;
-        }
-        Ok(CmdResult(reply))
-    }
-
     /// Applies committed entries as one batch, staged whole, and returns each entry's results.
     fn apply_entries(
         &self,
@@ -225,7 +185,7 @@ impl StateMachine {
                         .map_err(|e| StorageError::from(StorageIOError::apply(entry.log_id, &e)))?;
                     let mut replies = Vec::with_capacity(cmds.len());
                     for cmd in &cmds {
-                        replies.push(Self::apply_cmd(&mut pending, cmd).map_err(|e| {
+                        replies.push(apply_cmd(&mut pending, cmd).map_err(|e| {
                             StorageError::from(StorageIOError::apply(entry.log_id, &e))
                         })?);
                     }

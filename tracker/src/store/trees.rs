@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
 /// Writes to the tables, in key order: `None` is a delete.

@@ -17,7 +17,7 @@
 
 use super::framing::take_sized;
 use super::trees::{Trees, WriteSet};
-use crate::domain::error::StoreError;
+use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
 /// Meta key of the undo record of a drain under way.

@@ -1,0 +1,140 @@
+//! [`apply_cmd`]: one replicated command with at-most-once semantics per (client id, serial).
+//!
+//! A client numbers its writes; the client table keeps, per client, the serial of its last
+//! applied write and that write's reply. A retry of that serial gets the stored reply without
+//! running the rule again, an older serial is refused as [`ApiError::StaleRequest`], and a newer
+//! one runs and replaces the record. A refused operation is rolled back but its refusal is stored
+//! like any reply. Commands the leader makes itself carry no origin and are not recorded.
+
+use proto::ApiError;
+
+use super::error::Fail;
+use super::kv::{KvWrite, StoreError, Table};
+use super::records::{client_key, ClientRec};
+use super::rules::apply_op;
+use crate::cmd::{Cmd, CmdResult};
+
+/// Applies `cmd` (see the module doc) and returns the client's reply.
+///
+/// # Errors
+/// Storage errors only: they stop the node, and nothing is recorded.
+pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreError> {
+    if let Some(origin) = cmd.origin {
+        if let Some(rec) = kv.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))? {
+            if rec.serial == origin.serial {
+                return Ok(CmdResult(rec.reply));
+            }
+            if rec.serial > origin.serial {
+                return Ok(CmdResult(Err(ApiError::StaleRequest {
+                    serial: origin.serial,
+                    last: rec.serial,
+                })));
+            }
+        }
+    }
+    kv.begin();
+    let reply = match apply_op(kv, cmd.now_ms, &cmd.op) {
+        Ok(resp) => Ok(resp),
+        Err(Fail::Api(e)) => {
+            kv.rollback();
+            Err(e)
+        }
+        Err(Fail::Store(e)) => return Err(e),
+    };
+    if let Some(origin) = cmd.origin {
+        let rec = ClientRec {
+            serial: origin.serial,
+            reply: reply.clone(),
+            applied_at_ms: cmd.now_ms,
+        };
+        kv.put(Table::Clients, client_key(origin.client_id), &rec)?;
+    }
+    Ok(CmdResult(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::{Op, Origin};
+    use crate::domain::fixtures::signed_in;
+    use crate::domain::kv::KvRead;
+    use crate::domain::mem_kv::MemKv;
+    use proto::tracker_msg::Response;
+
+    fn cmd(client_id: u64, serial: u64, now_ms: u64, op: Op) -> Cmd {
+        Cmd {
+            origin: Some(Origin { client_id, serial }),
+            now_ms,
+            op,
+        }
+    }
+
+    fn create_group(token: [u8; 32], group: &str) -> Op {
+        Op::CreateGroup {
+            token,
+            group: group.into(),
+        }
+    }
+
+    #[test]
+    fn a_repeated_serial_gets_the_stored_reply_and_an_older_one_is_stale() {
+        let mut kv = MemKv::new();
+        let token = signed_in(&mut kv, "dave", 1);
+        let first = apply_cmd(&mut kv, &cmd(42, 1, 10, create_group(token, "once"))).unwrap();
+        assert_eq!(first.0, Ok(Response::Done));
+        let retry = apply_cmd(&mut kv, &cmd(42, 1, 11, create_group(token, "once"))).unwrap();
+        assert_eq!(
+            retry.0,
+            Ok(Response::Done),
+            "not GroupExists: the rule did not run"
+        );
+        let next = apply_cmd(&mut kv, &cmd(42, 2, 12, create_group(token, "once"))).unwrap();
+        assert_eq!(next.0, Err(ApiError::GroupExists("once".into())));
+        let stale = apply_cmd(&mut kv, &cmd(42, 1, 13, create_group(token, "other"))).unwrap();
+        assert_eq!(stale.0, Err(ApiError::StaleRequest { serial: 1, last: 2 }));
+        assert!(kv.get_raw(Table::Groups, b"other").unwrap().is_none());
+        // Another client's serials are its own.
+        let other = apply_cmd(&mut kv, &cmd(43, 1, 14, create_group(token, "other"))).unwrap();
+        assert_eq!(other.0, Ok(Response::Done));
+    }
+
+    #[test]
+    fn a_refusal_is_rolled_back_and_stored_as_the_reply() {
+        let mut kv = MemKv::new();
+        let token = signed_in(&mut kv, "dave", 1);
+        let bad = cmd(42, 1, 10, create_group(token, ".bad"));
+        let reply = apply_cmd(&mut kv, &bad).unwrap();
+        assert!(matches!(reply.0, Err(ApiError::InvalidRequest(_))));
+        let rec: ClientRec = kv.get(Table::Clients, &client_key(42)).unwrap().unwrap();
+        assert_eq!((rec.serial, rec.reply, rec.applied_at_ms), (1, reply.0, 10));
+        assert!(kv.get_raw(Table::Groups, b".bad").unwrap().is_none());
+    }
+
+    #[test]
+    fn leader_commands_carry_no_origin_and_leave_no_client_record() {
+        let mut kv = MemKv::new();
+        let prune = Cmd {
+            origin: None,
+            now_ms: 5,
+            op: Op::PruneClients { before_ms: 0 },
+        };
+        assert_eq!(apply_cmd(&mut kv, &prune).unwrap().0, Ok(Response::Done));
+        assert_eq!(apply_cmd(&mut kv, &prune).unwrap().0, Ok(Response::Done));
+        assert_eq!(kv.len(Table::Clients), 0);
+    }
+
+    #[test]
+    fn a_storage_failure_is_returned_and_no_reply_is_recorded() {
+        let mut kv = MemKv::new();
+        kv.put_raw(Table::Clients, client_key(7), vec![0xff; 3]);
+        let prune = cmd(42, 1, 5, Op::PruneClients { before_ms: 100 });
+        assert!(matches!(
+            apply_cmd(&mut kv, &prune),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(kv
+            .get_raw(Table::Clients, &client_key(42))
+            .unwrap()
+            .is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! Accounts and sessions: creating a user, opening a session for a password the proposing leader
+//! already verified, closing one.
+
+use proto::tracker_msg::Response;
+use proto::ApiError;
+
+use crate::cmd::TokenBytes;
+use crate::domain::error::Fail;
+use crate::domain::kv::{KvWrite, Table};
+use crate::domain::records::{SessionRec, UserRec};
+use crate::domain::validate::check_name;
+
+/// Creates `username` with an already computed password hash.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] for a bad name, [`ApiError::UserExists`].
+pub fn create_user(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    username: &str,
+    password_hash: &str,
+) -> Result<Response, Fail> {
+    check_name("username", username)?;
+    if kv.get_raw(Table::Users, username.as_bytes())?.is_some() {
+        return Err(ApiError::UserExists(username.to_string()).into());
+    }
+    let rec = UserRec {
+        password_hash: password_hash.to_string(),
+        created_at_ms: now_ms,
+    };
+    kv.put(Table::Users, username.as_bytes().to_vec(), &rec)?;
+    Ok(Response::Done)
+}
+
+/// Opens a session with the leader's `token`, valid until `expires_at_ms`.
+///
+/// # Errors
+/// [`ApiError::BadCredentials`] if the user does not exist (any more).
+pub fn open_session(
+    kv: &mut impl KvWrite,
+    username: &str,
+    token: &TokenBytes,
+    expires_at_ms: u64,
+) -> Result<Response, Fail> {
+    if kv.get_raw(Table::Users, username.as_bytes())?.is_none() {
+        return Err(ApiError::BadCredentials.into());
+    }
+    let rec = SessionRec {
+        username: username.to_string(),
+        expires_at_ms,
+    };
+    kv.put(Table::Sessions, token.to_vec(), &rec)?;
+    Ok(Response::Session {
+        token: proto::tracker_msg::to_hex(token),
+        expires_at_ms,
+    })
+}
+
+/// Closes a session (an unknown token is no error).
+pub fn close_session(kv: &mut impl KvWrite, token: &TokenBytes) -> Result<Response, Fail> {
+    kv.delete(Table::Sessions, token.to_vec());
+    Ok(Response::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kv::KvRead;
+    use crate::domain::lookup::session_user;
+    use crate::domain::mem_kv::MemKv;
+
+    #[test]
+    fn a_user_is_created_once_with_a_valid_name() {
+        let mut kv = MemKv::new();
+        assert_eq!(create_user(&mut kv, 5, "ann", "h").unwrap(), Response::Done);
+        let rec: UserRec = kv.get(Table::Users, b"ann").unwrap().unwrap();
+        assert_eq!((rec.password_hash.as_str(), rec.created_at_ms), ("h", 5));
+        assert!(matches!(
+            create_user(&mut kv, 6, "ann", "other"),
+            Err(Fail::Api(ApiError::UserExists(u))) if u == "ann"
+        ));
+        assert!(matches!(
+            create_user(&mut kv, 6, "../x", "h"),
+            Err(Fail::Api(ApiError::InvalidRequest(_)))
+        ));
+        assert_eq!(kv.len(Table::Users), 1);
+    }
+
+    #[test]
+    fn a_session_opens_for_a_known_user_and_closes() {
+        let mut kv = MemKv::new();
+        let token = [3u8; 32];
+        assert!(matches!(
+            open_session(&mut kv, "nobody", &token, 100),
+            Err(Fail::Api(ApiError::BadCredentials))
+        ));
+        assert_eq!(kv.len(Table::Sessions), 0);
+        create_user(&mut kv, 0, "ann", "h").unwrap();
+        assert_eq!(
+            open_session(&mut kv, "ann", &token, 100).unwrap(),
+            Response::Session {
+                token: proto::tracker_msg::to_hex(&token),
+                expires_at_ms: 100
+            }
+        );
+        assert_eq!(session_user(&kv, &token, 99).unwrap(), "ann");
+        assert_eq!(close_session(&mut kv, &token).unwrap(), Response::Done);
+        assert!(matches!(
+            session_user(&kv, &token, 0),
+            Err(Fail::Api(ApiError::NotLoggedIn))
+        ));
+        assert_eq!(close_session(&mut kv, &token).unwrap(), Response::Done);
+    }
+}

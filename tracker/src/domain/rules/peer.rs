@@ -1,0 +1,126 @@
+//! Peer daemons: registering one (it belongs to the user who first registers its id), and the
+//! leader's batched online/offline marking.
+
+use proto::tracker_msg::Response;
+use proto::ApiError;
+
+use crate::cmd::TokenBytes;
+use crate::domain::error::Fail;
+use crate::domain::kv::{KvWrite, Table};
+use crate::domain::lookup::session_user;
+use crate::domain::records::{peer_key, PeerRec};
+
+/// Longest serving address a peer may register, in bytes.
+pub const MAX_PEER_ADDR_BYTES: usize = 256;
+
+/// Registers (or re-registers) the caller's peer `peer_id` at `addr`, online.
+///
+/// # Errors
+/// [`ApiError::NotLoggedIn`]; [`ApiError::InvalidRequest`] if the id belongs to another user or
+/// the address is empty or too long.
+pub fn register(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    token: &TokenBytes,
+    peer_id: u64,
+    addr: &str,
+) -> Result<Response, Fail> {
+    let user = session_user(kv, token, now_ms)?;
+    if let Some(existing) = kv.get::<PeerRec>(Table::Peers, &peer_key(peer_id))? {
+        if existing.username != user {
+            return Err(ApiError::InvalidRequest(format!(
+                "peer id {peer_id} belongs to another user: delete the peer's home state to get a new id"
+            ))
+            .into());
+        }
+    }
+    if addr.is_empty() || addr.len() > MAX_PEER_ADDR_BYTES {
+        return Err(ApiError::InvalidRequest(
+            "peer address must be 1 to 256 bytes (host:port)".into(),
+        )
+        .into());
+    }
+    let rec = PeerRec {
+        username: user,
+        addr: addr.to_string(),
+        online: true,
+    };
+    kv.put(Table::Peers, peer_key(peer_id), &rec)?;
+    Ok(Response::Done)
+}
+
+/// Marks the known peers among `peer_ids` online or offline (unknown ids are skipped).
+///
+/// # Errors
+/// Storage errors only.
+pub fn set_online(kv: &mut impl KvWrite, peer_ids: &[u64], online: bool) -> Result<Response, Fail> {
+    for id in peer_ids {
+        if let Some(mut p) = kv.get::<PeerRec>(Table::Peers, &peer_key(*id))? {
+            if p.online != online {
+                p.online = online;
+                kv.put(Table::Peers, peer_key(*id), &p)?;
+            }
+        }
+    }
+    Ok(Response::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures::signed_in;
+    use crate::domain::kv::KvRead;
+    use crate::domain::mem_kv::MemKv;
+
+    fn peer(kv: &MemKv, id: u64) -> Option<PeerRec> {
+        kv.get(Table::Peers, &peer_key(id)).unwrap()
+    }
+
+    #[test]
+    fn a_peer_id_belongs_to_the_user_who_registered_it_first() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        let bob = signed_in(&mut kv, "bob", 2);
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:1").unwrap();
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:2").unwrap();
+        let p = peer(&kv, 7).unwrap();
+        assert_eq!(
+            (p.username.as_str(), p.addr.as_str(), p.online),
+            ("ann", "127.0.0.1:2", true)
+        );
+        assert!(matches!(
+            register(&mut kv, 0, &bob, 7, "127.0.0.1:3"),
+            Err(Fail::Api(ApiError::InvalidRequest(why))) if why.contains("another user")
+        ));
+        assert!(matches!(
+            register(&mut kv, 0, &[9; 32], 8, "127.0.0.1:3"),
+            Err(Fail::Api(ApiError::NotLoggedIn))
+        ));
+    }
+
+    #[test]
+    fn a_peer_address_must_be_1_to_256_bytes() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        for bad in [String::new(), "x".repeat(MAX_PEER_ADDR_BYTES + 1)] {
+            assert!(matches!(
+                register(&mut kv, 0, &ann, 7, &bad),
+                Err(Fail::Api(ApiError::InvalidRequest(_)))
+            ));
+        }
+        assert!(peer(&kv, 7).is_none());
+        register(&mut kv, 0, &ann, 7, &"x".repeat(MAX_PEER_ADDR_BYTES)).unwrap();
+    }
+
+    #[test]
+    fn known_peers_go_offline_and_back_and_unknown_ones_are_skipped() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:1").unwrap();
+        set_online(&mut kv, &[7, 8], false).unwrap();
+        assert!(!peer(&kv, 7).unwrap().online);
+        assert!(peer(&kv, 8).is_none());
+        set_online(&mut kv, &[7], true).unwrap();
+        assert!(peer(&kv, 7).unwrap().online);
+    }
+}
