@@ -67,7 +67,7 @@ pub struct Args {
     pub write_entries_in_flight: usize,
 
     /// Group commit: how long the next entry may wait for the writers the last one answered
-    /// (milliseconds; 0 turns gathering off). See `tracker/src/group_commit.rs`.
+    /// (milliseconds; 0 turns gathering off). See `tracker/src/app/group_commit.rs`.
     #[arg(long, env = "TRACKER_WRITE_GATHER_MS", default_value_t = 1)]
     pub write_gather_ms: u64,
 

@@ -20,22 +20,17 @@
 
 pub mod api;
 pub mod app;
-pub mod cluster_key;
 pub mod cmd;
 pub mod config;
 pub mod domain;
-pub mod election_watchdog;
-pub mod group_commit;
-pub mod leader_contact;
-pub mod leader_link;
-pub mod liveness;
+pub mod election;
+pub mod leader;
 pub mod node;
 pub mod raft_net;
 pub mod raft_types;
-pub mod read_floor;
-pub mod read_gate;
 pub mod served_by;
 pub mod store;
+pub mod tasks;
 
 /// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`), starts the runtime,
 /// runs until SIGINT/SIGTERM and turns errors into a message and an exit code. Shared by the

@@ -7,17 +7,19 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::app::group_commit::GroupCommit;
+use crate::app::read_floor::ReadFloor;
+use crate::app::read_gate::ReadGate;
+use crate::app::state::StateView;
 use crate::app::App;
 use crate::config::NodeConfig;
-use crate::group_commit::GroupCommit;
-use crate::leader_contact::LeaderContact;
-use crate::liveness::Liveness;
+use crate::election::leader_contact::LeaderContact;
+use crate::leader::liveness::Liveness;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
-use crate::read_floor::ReadFloor;
-use crate::read_gate::ReadGate;
 use crate::served_by::ServedBy;
 use crate::store::{open_db, LogStore, StateMachine};
+use crate::tasks::Sweep;
 
 /// Runs the node until SIGINT or SIGTERM.
 ///
@@ -115,7 +117,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let app = Arc::new(App {
         id: args.id,
         raft: raft.clone(),
-        trees,
+        state: StateView::new(trees.clone()),
         config: config.clone(),
         liveness,
         leader_contact,
@@ -134,8 +136,18 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         served_by.clone(),
     ));
     let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone(), served_by));
-    let sweeper = tokio::spawn(crate::liveness::task_sweep(app.clone()));
-    let watchdog = tokio::spawn(crate::election_watchdog::task_watch(app.clone()));
+    let sweeper = tokio::spawn(crate::tasks::task_sweep(Sweep {
+        raft: raft.clone(),
+        liveness: app.liveness.clone(),
+        writes: app.writes.clone(),
+        state: app.state.clone(),
+        client_record_ttl: Duration::from_secs(args.client_record_ttl_secs),
+    }));
+    let watchdog = tokio::spawn(crate::tasks::task_watch_elections(
+        raft.clone(),
+        args.id,
+        Duration::from_millis(args.election_max_ms),
+    ));
     tracing::info!(api = %args.api_addr, raft = %args.raft_addr, %raft_listen, "tracker node running");
 
     proto::shutdown::wait_for_shutdown().await;
@@ -151,7 +163,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     drop(raft_runtime);
     // Not needed for safety (the log holds what is staged), but a restart then replays nothing.
-    if let Err(e) = app.trees.drain() {
+    if let Err(e) = trees.drain() {
         tracing::warn!(%e, "could not write the staged state-machine writes before stopping");
     }
     db.flush_async()

@@ -10,12 +10,9 @@ use tracing::Instrument;
 use proto::tracker_msg::{AdminRequest, NodeStatus, Response};
 use proto::ApiError;
 
+use crate::app::group_commit::write_error;
 use crate::app::App;
-use crate::domain::kv::{KvRead, Table};
 use crate::raft_types::NodeInfo;
-use crate::store::image;
-use crate::store::overlay::Committed;
-use crate::store::sm_trees::SmTrees;
 
 /// Handles one admin request.
 ///
@@ -40,7 +37,7 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
                 match tokio::time::timeout(app.request_timeout() * 10, fut).await {
                     Err(_) => Err(ApiError::Unavailable("adding the learner timed out".into())),
                     Ok(Ok(_)) => Ok(Response::Done),
-                    Ok(Err(e)) => Err(app.map_write_error(e)),
+                    Ok(Err(e)) => Err(write_error(app.id, e)),
                 }
             }
             AdminRequest::AwaitLeader {
@@ -60,7 +57,7 @@ pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
                 match tokio::time::timeout(app.request_timeout() * 10, fut).await {
                     Err(_) => Err(ApiError::Unavailable("membership change timed out".into())),
                     Ok(Ok(_)) => Ok(Response::Done),
-                    Ok(Err(e)) => Err(app.map_write_error(e)),
+                    Ok(Err(e)) => Err(write_error(app.id, e)),
                 }
             }
         }
@@ -97,7 +94,7 @@ async fn remove_node(app: &App, node_id: u64) -> Result<Response, ApiError> {
             "removing node {node_id} timed out; retry, it is safe"
         ))),
         Ok(Ok(_)) => Ok(Response::Done),
-        Ok(Err(e)) => Err(app.map_write_error(e)),
+        Ok(Err(e)) => Err(write_error(app.id, e)),
     }
 }
 
@@ -166,10 +163,11 @@ async fn await_leader(
 /// This node's view, with a digest taken at a stable `last_applied`. The digest reads every data
 /// table, so it runs on the blocking pool, not on the executor that serves requests.
 async fn status(app: &App) -> Result<NodeStatus, ApiError> {
-    let trees = app.trees.clone();
-    let digest = tokio::task::spawn_blocking(move || stable_digest(&trees))
+    let state = app.state.clone();
+    let digest = tokio::task::spawn_blocking(move || state.stable_digest())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let m = app.raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
     let role = match m.state {
@@ -197,23 +195,4 @@ async fn status(app: &App) -> Result<NodeStatus, ApiError> {
         pid: std::process::id(),
         digest,
     })
-}
-
-/// The state digest, retried until `last_applied` did not move while it was computed.
-fn stable_digest(trees: &SmTrees) -> Result<String, ApiError> {
-    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
-    let applied_marker = || {
-        Committed(trees)
-            .get_raw(Table::Meta, b"last_applied")
-            .map_err(|e| internal(&e))
-    };
-    let mut digest = String::new();
-    for _ in 0..10 {
-        let before = applied_marker()?;
-        digest = image::digest(trees).map_err(|e| internal(&e))?;
-        if applied_marker()? == before {
-            break;
-        }
-    }
-    Ok(digest)
 }

@@ -1,27 +1,19 @@
-//! Reads: a linearizable barrier through the leader, then the query on the local tables.
-//! Heartbeats are answered by the leader from memory.
+//! Reads: a linearizable barrier through the leader, then the domain's query on the committed
+//! state. A peer's heartbeat arrives as a read too, and goes to [`super::heartbeat`] instead.
 
 use tracing::Instrument;
 
 use proto::tracker_msg::{ReadRequest, Response};
 use proto::ApiError;
 
-use super::parse_token;
+use super::heartbeat;
+use super::token::parse_token;
+use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
-use crate::cmd::{Cmd, Op};
 use crate::domain::error::Fail;
-use crate::domain::kv::{KvRead, Table};
 use crate::domain::lookup::session_user;
 use crate::domain::queries;
-use crate::domain::records::{peer_key, PeerRec};
-use crate::store::overlay::Committed;
-
-fn flatten(r: Result<Response, Fail>) -> Result<Response, ApiError> {
-    r.map_err(|f| match f {
-        Fail::Api(e) => e,
-        Fail::Store(e) => ApiError::Internal(e.to_string()),
-    })
-}
+use crate::leader::cluster_key;
 
 /// Handles one read request.
 ///
@@ -30,107 +22,91 @@ fn flatten(r: Result<Response, Fail>) -> Result<Response, ApiError> {
 pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
     let span = tracing::debug_span!("read", node = app.id);
     async move {
-        if let ReadRequest::Heartbeat {
-            token,
-            peer_id,
-            activity,
-        } = r
-        {
-            return heartbeat(app, &token, peer_id, activity).await;
-        }
-        app.read_barrier().await?;
-        let kv = Committed(&app.trees);
-        let now = wall_ms();
-        flatten(match r {
-            ReadRequest::WhoAmI { token } => queries::whoami(&kv, &parse_token(&token)?, now),
+        match r {
+            ReadRequest::Heartbeat {
+                token,
+                peer_id,
+                activity,
+            } => heartbeat::handle(app, &token, peer_id, activity).await,
+            ReadRequest::WhoAmI { token } => {
+                query(app, |kv, now| {
+                    queries::whoami(kv, &parse_token(&token)?, now)
+                })
+                .await
+            }
             ReadRequest::ListGroups { token } => {
-                queries::list_groups(&kv, &parse_token(&token)?, now)
+                query(app, |kv, now| {
+                    queries::list_groups(kv, &parse_token(&token)?, now)
+                })
+                .await
             }
             ReadRequest::ListRequests { token, group } => {
-                queries::list_requests(&kv, &parse_token(&token)?, now, &group)
+                query(app, |kv, now| {
+                    queries::list_requests(kv, &parse_token(&token)?, now, &group)
+                })
+                .await
             }
             ReadRequest::ListFiles { token, group } => {
-                queries::list_files(&kv, &parse_token(&token)?, now, &group)
+                query(app, |kv, now| {
+                    queries::list_files(kv, &parse_token(&token)?, now, &group)
+                })
+                .await
             }
             ReadRequest::FileSources { token, group, name } => {
-                let token = parse_token(&token)?;
-                match queries::file_sources(&kv, &token, now, &group, &name) {
-                    Ok(Response::Sources {
-                        manifest, sources, ..
-                    }) => {
-                        let user = session_user(&kv, &token, now).map_err(|f| match f {
-                            Fail::Api(e) => e,
-                            Fail::Store(e) => ApiError::Internal(e.to_string()),
-                        })?;
-                        let ticket = crate::cluster_key::issue(app, &user, &group, &manifest)?;
-                        Ok(Response::Sources {
-                            manifest,
-                            sources,
-                            ticket: Some(ticket),
-                        })
-                    }
-                    other => other,
-                }
+                query(app, |kv, now| {
+                    file_sources(app, kv, now, &token, &group, &name)
+                })
+                .await
             }
-            ReadRequest::ClusterKey => match crate::cluster_key::secret(&app.trees) {
-                Some(secret) => Ok(Response::ClusterKey {
-                    public_key: proto::ticket::public_key_of(&secret),
-                }),
-                None => Err(Fail::Api(ApiError::Unavailable(
-                    "the cluster key is not created yet; retry".into(),
-                ))),
-            },
-            ReadRequest::Heartbeat { .. } => {
-                Err(Fail::Api(ApiError::Internal("unreachable".into())))
+            ReadRequest::ClusterKey => {
+                query(app, |_, _| {
+                    let secret = cluster_key::require(app.state.cluster_secret())?;
+                    Ok(Response::ClusterKey {
+                        public_key: proto::ticket::public_key_of(&secret),
+                    })
+                })
+                .await
             }
-        })
+        }
     }
     .instrument(span)
     .await
 }
 
-/// Records a heartbeat on the leader; an offline peer coming back is marked online (one entry).
-async fn heartbeat(
+/// Waits for the read barrier, then runs `run` on the committed state at the current time.
+async fn query(
     app: &App,
-    token: &str,
-    peer_id: u64,
-    activity: proto::tracker_msg::PeerActivity,
+    run: impl FnOnce(&Kv<'_>, u64) -> Result<Response, Fail>,
 ) -> Result<Response, ApiError> {
-    app.check_leader()?;
-    let kv = Committed(&app.trees);
-    let user = flatten(
-        session_user(&kv, &parse_token(token)?, wall_ms()).map(|u| Response::User { username: u }),
-    )?;
-    let Response::User { username } = user else {
-        return Err(ApiError::NotLoggedIn);
-    };
-    let read_peer = || -> Result<Option<PeerRec>, ApiError> {
-        kv.get(Table::Peers, &peer_key(peer_id))
-            .map_err(|e| ApiError::Internal(e.to_string()))
-    };
-    let mut peer = read_peer()?;
-    if peer.is_none() {
-        // A new leader may not have applied the registration yet: catch up, then look again.
-        app.read_barrier().await?;
-        peer = read_peer()?;
+    app.read_barrier().await?;
+    let kv = app.state.kv();
+    run(&kv, wall_ms()).map_err(Fail::into_api)
+}
+
+/// A file's sources, with a download ticket signed by the cluster key.
+fn file_sources(
+    app: &App,
+    kv: &Kv<'_>,
+    now: u64,
+    token: &str,
+    group: &str,
+    name: &str,
+) -> Result<Response, Fail> {
+    let token = parse_token(token)?;
+    match queries::file_sources(kv, &token, now, group, name) {
+        Ok(Response::Sources {
+            manifest, sources, ..
+        }) => {
+            let user = session_user(kv, &token, now)?;
+            let key = cluster_key::require(app.state.cluster_secret())?;
+            let ttl_ms = app.config.args.ticket_ttl_secs.saturating_mul(1000);
+            let ticket = cluster_key::issue(&key, wall_ms(), ttl_ms, &user, group, &manifest)?;
+            Ok(Response::Sources {
+                manifest,
+                sources,
+                ticket: Some(ticket),
+            })
+        }
+        other => other,
     }
-    let peer = match peer {
-        Some(p) if p.username == username => p,
-        _ => return Err(ApiError::PeerNotFound(peer_id)),
-    };
-    let interval = app.liveness.heartbeat(peer_id, activity);
-    if !peer.online {
-        let cmd = Cmd {
-            origin: None,
-            now_ms: wall_ms(),
-            op: Op::SetPeersOnline {
-                peer_ids: vec![peer_id],
-                online: true,
-            },
-        };
-        app.propose(cmd).await?;
-    }
-    Ok(Response::Heartbeat {
-        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-    })
 }

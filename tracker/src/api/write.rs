@@ -1,21 +1,18 @@
 //! Replicated writes: choose everything nondeterministic here (time, token, password hash), then
-//! propose one command that carries the client's (client id, serial).
+//! propose one command that carries the client's (client id, serial). A login's command is built
+//! by [`super::login`].
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
-use rand::RngCore;
 use tracing::Instrument;
 
 use proto::tracker_msg::{Response, WriteOp, WriteRequest};
 use proto::ApiError;
 
-use super::parse_token;
+use super::token::parse_token;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
-use crate::domain::kv::{KvRead, Table};
-use crate::domain::records::UserRec;
 use crate::domain::validate::check_name;
-use crate::store::overlay::Committed;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 6;
@@ -51,7 +48,7 @@ pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
             now_ms,
             op,
         };
-        let result = app.propose(cmd).await;
+        let result = app.writes.propose(cmd).await;
         if let (Some(peer_id), Ok(_)) = (registering, &result) {
             // A new peer gets a full lease before its first heartbeat is due.
             app.liveness.registered(peer_id);
@@ -101,24 +98,7 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             }
         }
         WriteOp::Login { username, password } => {
-            app.read_barrier().await?;
-            let user: Option<UserRec> = Committed(&app.trees)
-                .get(Table::Users, username.as_bytes())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let Some(user) = user else {
-                return Err(ApiError::BadCredentials);
-            };
-            if !verify_password(password, user.password_hash).await? {
-                return Err(ApiError::BadCredentials);
-            }
-            let mut token = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut token);
-            let ttl_ms = app.config.args.session_ttl_secs.saturating_mul(1000);
-            Op::OpenSession {
-                username,
-                token,
-                expires_at_ms: now_ms.saturating_add(ttl_ms),
-            }
+            super::login::open_session(app, now_ms, username, password).await?
         }
         WriteOp::Logout { token } => Op::CloseSession {
             token: parse_token(&token)?,
@@ -202,17 +182,4 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
     })
     .await
     .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
-}
-
-/// Checks a password against a stored PHC hash, off the async executor.
-async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| ApiError::Internal(format!("stored password hash is unreadable: {e}")))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verify task failed: {e}")))?
 }

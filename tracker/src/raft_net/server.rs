@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
-use crate::leader_contact::LeaderContact;
+use crate::election::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
 use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
 
@@ -95,7 +95,7 @@ async fn handle(
     let mut carried_append = false;
     let ended = serve_rpcs(&mut rd, &mut wr, &raft, &contact, &mut carried_append).await;
     if carried_append {
-        crate::leader_link::closed(&raft, &contact, from);
+        crate::election::leader_link::closed(&raft, &contact, from);
     }
     ended
 }

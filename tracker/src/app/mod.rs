@@ -1,23 +1,30 @@
-//! [`App`]: what every request handler shares (the Raft handle, the state-machine tables, the
-//! config, the liveness table), and the helpers that turn Raft outcomes into [`ApiError`]s.
+//! [`App`]: what every request handler shares (the Raft handle, a view of the committed state,
+//! the config, the liveness table, the write queue and the read gate), and the leader checks the
+//! handlers make before they start work.
+//!
+//! Inside: [`group_commit`] (concurrent writes share entries), [`read_gate`] (concurrent reads
+//! share quorum confirmations), [`read_floor`] (what a read waits for on a leader resumed at
+//! startup) and [`state`] (the read interface of the committed state).
+
+pub mod group_commit;
+pub mod read_floor;
+pub mod read_gate;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::ServerState;
 
-use proto::tracker_msg::Response;
 use proto::ApiError;
 
-use crate::cmd::Cmd;
 use crate::config::NodeConfig;
-use crate::group_commit::GroupCommit;
-use crate::leader_contact::LeaderContact;
-use crate::liveness::Liveness;
+use crate::election::leader_contact::LeaderContact;
+use crate::leader::liveness::Liveness;
 use crate::raft_types::{NodeId, NodeInfo, Raft};
-use crate::read_gate::ReadGate;
-use crate::store::sm_trees::SmTrees;
+use group_commit::GroupCommit;
+use read_gate::ReadGate;
+use state::StateView;
 
 /// Shared state of one node's request handlers.
 pub struct App {
@@ -25,8 +32,8 @@ pub struct App {
     pub id: NodeId,
     /// The Raft handle.
     pub raft: Raft,
-    /// State-machine tables, read after a linearizable barrier.
-    pub trees: SmTrees,
+    /// The committed state, read after a linearizable barrier.
+    pub state: StateView,
     /// Validated config.
     pub config: NodeConfig,
     /// Peer last-seen times (meaningful on the leader only).
@@ -35,25 +42,9 @@ pub struct App {
     pub reads: Arc<ReadGate>,
     /// Bumped on every AppendEntries accepted from a leader.
     pub leader_contact: Arc<LeaderContact>,
-    /// Groups concurrent writes into shared entries.
+    /// Groups concurrent writes into shared entries; [`GroupCommit::propose`] is how a handler
+    /// writes.
     pub writes: GroupCommit,
-}
-
-/// Maps openraft's write errors on node `id` to wire errors.
-pub fn write_error(
-    id: NodeId,
-    e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>,
-) -> ApiError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ApiError::NotLeader {
-            leader_id: f.leader_id,
-            leader_api_addr: f.leader_node.map(|n| n.api_addr),
-        },
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
-            ApiError::InvalidRequest(c.to_string())
-        }
-        RaftError::Fatal(f) => ApiError::Unavailable(format!("node {id} is stopping: {f}")),
-    }
 }
 
 /// Wall clock in ms since the Unix epoch (read by the proposer only, never by `apply`).
@@ -75,6 +66,9 @@ impl App {
 
     /// `Ok` if this node is a leader that heard from a quorum recently; otherwise the error a
     /// client should get instead of waiting (not leader, or cut off from the majority).
+    ///
+    /// # Errors
+    /// `NotLeader` with the leader this node knows, or `Unavailable`.
     pub fn check_leader(&self) -> Result<(), ApiError> {
         let m = self.raft.metrics().borrow().clone();
         if m.state != ServerState::Leader {
@@ -95,24 +89,6 @@ impl App {
             }
         }
         Ok(())
-    }
-
-    /// Proposes a command (grouped with concurrent ones into one entry) and waits for its
-    /// applied result, bounded by the request timeout.
-    ///
-    /// # Errors
-    /// `NotLeader` with the leader's address, `Unavailable` on timeout or lost quorum, or the
-    /// command's own refusal.
-    pub async fn propose(&self, cmd: Cmd) -> Result<Response, ApiError> {
-        self.writes.propose(cmd).await
-    }
-
-    /// Maps openraft's write errors to wire errors.
-    pub fn map_write_error(
-        &self,
-        e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>,
-    ) -> ApiError {
-        write_error(self.id, e)
     }
 
     /// Waits until this node may serve a linearizable read (read index confirmed by a quorum

@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 
 use proto::ApiError;
 
+use super::read_floor::ReadFloor;
 use crate::raft_types::Raft;
-use crate::read_floor::ReadFloor;
 
 /// Outcome shared by every read of one round.
 type RoundResult = Result<(), ApiError>;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use openraft::ServerState;
 use rand::Rng;
 
-use crate::leader_contact::LeaderContact;
+use crate::election::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
 
 /// Past the lease, so the other followers' leases (granted a few ms apart) have run out too and

@@ -20,14 +20,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::error::{ClientWriteError, RaftError};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
-use crate::app::write_error;
 use crate::cmd::{Cmd, CmdBatch, Op};
-use crate::raft_types::{NodeId, Raft};
+use crate::raft_types::{NodeId, NodeInfo, Raft};
 
 /// Most commands in one entry.
 pub const MAX_CMDS_PER_ENTRY: usize = 512;
@@ -56,9 +56,30 @@ struct Counts {
     expected: AtomicUsize,
 }
 
-/// The queue in front of `Raft::client_write`.
+/// Maps openraft's write errors on node `id` to wire errors (for entries, and for the membership
+/// changes an admin request makes, which fail the same way).
+pub fn write_error(
+    id: NodeId,
+    e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>,
+) -> ApiError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ApiError::NotLeader {
+            leader_id: f.leader_id,
+            leader_api_addr: f.leader_node.map(|n| n.api_addr),
+        },
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+            ApiError::InvalidRequest(c.to_string())
+        }
+        RaftError::Fatal(f) => ApiError::Unavailable(format!("node {id} is stopping: {f}")),
+    }
+}
+
+/// The queue in front of `Raft::client_write`. Clones share the queue.
+#[derive(Clone)]
 pub struct GroupCommit {
+    /// Where writes queue for the batching task.
     tx: mpsc::UnboundedSender<Waiting>,
+    /// Shared with the batching task.
     counts: Arc<Counts>,
 }
 

@@ -1,0 +1,88 @@
+//! [`StateView`]: the read interface of the committed state for the request handlers and the
+//! leader's loops. Queries run on [`StateView::kv`], which implements the domain's
+//! [`KvRead`](crate::domain::kv::KvRead) port; nothing above `app` names the store's types.
+
+use crate::domain::kv::{decode_record, Entries, KvRead, StoreError, Table};
+use crate::domain::records::PeerRec;
+use crate::leader::cluster_key;
+use crate::store::image;
+use crate::store::overlay::Committed;
+use crate::store::sm_trees::SmTrees;
+
+/// How often a digest is taken again when `last_applied` moved while it was computed.
+const DIGEST_TRIES: usize = 10;
+
+/// The committed tables as the domain's read port, for one request.
+pub struct Kv<'a>(Committed<'a>);
+
+impl KvRead for Kv<'_> {
+    fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_raw(table, key)
+    }
+
+    fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
+        self.0.scan_raw(table, prefix)
+    }
+}
+
+/// A cheap handle on the committed state (clones share it).
+#[derive(Clone)]
+pub struct StateView {
+    /// The state-machine tables with what is staged over them.
+    trees: SmTrees,
+}
+
+impl StateView {
+    /// A view of `trees`.
+    pub fn new(trees: SmTrees) -> Self {
+        StateView { trees }
+    }
+
+    /// The committed tables, for the domain's queries and lookups.
+    pub fn kv(&self) -> Kv<'_> {
+        Kv(Committed(&self.trees))
+    }
+
+    /// The cluster's ticket signing key, if it has one yet.
+    pub fn cluster_secret(&self) -> Option<[u8; 32]> {
+        cluster_key::secret(&self.kv())
+    }
+
+    /// Calls `found` with the id of every peer marked online, in one pass that sees whole batches
+    /// (entries whose key or record does not decode are skipped). `found` must not read the state.
+    ///
+    /// # Errors
+    /// Storage errors (the peers found before one are still passed on).
+    pub fn visit_online_peers(&self, mut found: impl FnMut(u64)) -> Result<(), StoreError> {
+        self.trees.visit(Table::Peers, b"", |k, v| {
+            let Ok(bytes) = <[u8; 8]>::try_from(k) else {
+                return Ok(());
+            };
+            let Ok(peer) = decode_record::<PeerRec>(Table::Peers, v) else {
+                return Ok(());
+            };
+            if peer.online {
+                found(u64::from_be_bytes(bytes));
+            }
+            Ok(())
+        })
+    }
+
+    /// The state digest ([`image::digest`]), taken again until `last_applied` did not move while
+    /// it was computed. Reads every data table: call it off the async executor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn stable_digest(&self) -> Result<String, StoreError> {
+        let applied_marker = || Committed(&self.trees).get_raw(Table::Meta, b"last_applied");
+        let mut digest = String::new();
+        for _ in 0..DIGEST_TRIES {
+            let before = applied_marker()?;
+            digest = image::digest(&self.trees)?;
+            if applied_marker()? == before {
+                break;
+            }
+        }
+        Ok(digest)
+    }
+}

@@ -1,0 +1,157 @@
+//! The node's background loops, each given what it needs when [`crate::node`] spawns it:
+//! - [`task_sweep`]: while this node leads, marks silent peers offline in batches, prunes idle
+//!   at-most-once client records, and on each new term creates the cluster key if there is none
+//!   ([`ensure_cluster_key`]);
+//! - [`task_watch_elections`]: a leaderless voter calls an election itself to break split-vote ties
+//!   ([`crate::election::watchdog`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+use rand::RngCore;
+
+use crate::app::group_commit::GroupCommit;
+use crate::app::state::StateView;
+use crate::app::wall_ms;
+use crate::cmd::{Cmd, Op};
+use crate::election::watchdog::Watchdog;
+use crate::leader::liveness::Liveness;
+use crate::raft_types::{NodeId, Raft};
+
+/// How often the leader looks for silent peers.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// How often the leader prunes idle at-most-once records.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the sweep needs.
+pub struct Sweep {
+    /// The Raft handle (its metrics say whether and in which term this node leads).
+    pub raft: Raft,
+    /// The leader's last-seen table.
+    pub liveness: Arc<Liveness>,
+    /// Where the sweep's commands are proposed.
+    pub writes: GroupCommit,
+    /// The committed state (the peers table, the cluster key).
+    pub state: StateView,
+    /// At-most-once records of clients idle this long are pruned.
+    pub client_record_ttl: Duration,
+}
+
+/// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
+/// client records; on each new term, grants every peer a fresh lease and ensures the cluster key.
+pub async fn task_sweep(sweep: Sweep) {
+    let Sweep {
+        raft,
+        liveness,
+        writes,
+        state,
+        client_record_ttl,
+    } = sweep;
+    let ttl_ms = u64::try_from(client_record_ttl.as_millis()).unwrap_or(u64::MAX);
+    let mut led_term: Option<u64> = None;
+    let mut leader_since = Instant::now();
+    let mut last_prune = Instant::now();
+    let mut scanned_table = false;
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let m = raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            led_term = None;
+            continue;
+        }
+        if led_term != Some(m.current_term) {
+            led_term = Some(m.current_term);
+            leader_since = Instant::now();
+            scanned_table = false;
+            liveness.reset();
+            ensure_cluster_key(&writes, &state).await;
+            continue;
+        }
+        let now = Instant::now();
+        if now.duration_since(last_prune) >= PRUNE_EVERY {
+            last_prune = now;
+            let cmd = Cmd {
+                origin: None,
+                now_ms: wall_ms(),
+                op: Op::PruneClients {
+                    before_ms: wall_ms().saturating_sub(ttl_ms),
+                },
+            };
+            if let Err(e) = writes.propose(cmd).await {
+                tracing::warn!(%e, "could not prune idle client records");
+            }
+        }
+        let mut silent = liveness.take_expired(now);
+        if !scanned_table && now.saturating_duration_since(leader_since) > liveness.fresh_lease() {
+            scanned_table = true;
+            silent.extend(online_peers_not_heard_from(&state, &liveness));
+        }
+        if silent.is_empty() {
+            continue;
+        }
+        tracing::info!(count = silent.len(), "marking silent peers offline");
+        let cmd = Cmd {
+            origin: None,
+            now_ms: wall_ms(),
+            op: Op::SetPeersOnline {
+                peer_ids: silent,
+                online: false,
+            },
+        };
+        if let Err(e) = writes.propose(cmd).await {
+            tracing::warn!(%e, "could not mark silent peers offline");
+        }
+    }
+}
+
+/// Online peers in the peers table that this leader has not heard of this term (run once per
+/// term, after the fresh lease every peer got at the leader change has run out).
+fn online_peers_not_heard_from(state: &StateView, liveness: &Liveness) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let scanned = state.visit_online_peers(|id| {
+        if !liveness.knows(id) {
+            ids.push(id);
+        }
+    });
+    if let Err(e) = scanned {
+        tracing::warn!(%e, "could not scan the peers table");
+    }
+    ids
+}
+
+/// On a new leader: proposes a fresh cluster key (random bytes chosen here, so every node applies
+/// the same key) if the cluster has none.
+pub async fn ensure_cluster_key(writes: &GroupCommit, state: &StateView) {
+    if state.cluster_secret().is_some() {
+        return;
+    }
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    let cmd = Cmd {
+        origin: None,
+        now_ms: wall_ms(),
+        op: Op::SetClusterKey { secret: key },
+    };
+    match writes.propose(cmd).await {
+        Ok(_) => tracing::info!("cluster ticket key created"),
+        Err(e) => tracing::warn!(%e, "could not create the cluster ticket key; will retry"),
+    }
+}
+
+/// Runs forever on node `id`: when this voter has seen no leader for a while, it triggers an
+/// election after a random delay ([`Watchdog`]).
+pub async fn task_watch_elections(raft: Raft, id: NodeId, election_max: Duration) {
+    let mut watchdog = Watchdog::new(election_max);
+    loop {
+        tokio::time::sleep(watchdog.check_every()).await;
+        let leaderless = Watchdog::leaderless_voter(&raft.metrics().borrow(), id);
+        if watchdog.due(leaderless, Instant::now()) {
+            tokio::time::sleep(watchdog.jitter()).await;
+            if raft.metrics().borrow().current_leader.is_none() {
+                tracing::info!("no leader for a while; triggering an election");
+                let _ = raft.trigger().elect().await;
+            }
+        }
+    }
+}
