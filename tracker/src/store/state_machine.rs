@@ -1,5 +1,5 @@
-//! The replicated state machine on sled: applies committed entries, deduplicates client writes,
-//! builds, stores and installs snapshots.
+//! openraft's state machine on sled: applies committed entries through the domain (which also
+//! deduplicates client writes), captures and installs snapshots (stored by [`super::snapshot`]).
 //!
 //! Each `apply` batch runs every command through [`crate::domain::apply`] on a [`Pending`]
 //! overlay and stages all of its writes, the client table and `last_applied` ([`super::staged`]);
@@ -10,20 +10,18 @@
 //! the log is never purged past what the trees hold.
 
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
-    StoredMembership,
+    Entry, EntryPayload, LogId, OptionalSend, SnapshotMeta, StorageIOError, StoredMembership,
 };
-use serde::{Deserialize, Serialize};
 
 use super::follower_apply::FollowerApplier;
 use super::image;
 use super::overlay::{Committed, Pending};
 use super::sm_trees::SmTrees;
+use super::snapshot::{snap_err, AppliedState, SnapshotBuilder, Snapshots, StoredSnapshot};
 use super::trees::WriteSet;
 use super::undo::{self, Recovery};
 use crate::cmd::BatchResult;
@@ -33,29 +31,14 @@ use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
 
 const KEY_LAST_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
-const KEY_CURRENT_SNAPSHOT: &[u8] = b"current";
-
-/// Last applied log id and membership.
-type AppliedState = (Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>);
-
-/// A snapshot as stored in the `snapshot` tree.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<NodeId, NodeInfo>,
-    data: Vec<u8>,
-}
 
 /// The state machine. Clones share the same trees.
 #[derive(Clone)]
 pub struct StateMachine {
-    /// The node's database.
-    db: sled::Db,
     /// State-machine tables.
     trees: SmTrees,
-    /// The latest snapshot (`current`).
-    snapshots: sled::Tree,
-    /// Makes snapshot ids unique within this process.
-    snapshot_counter: Arc<AtomicU64>,
+    /// The stored snapshot.
+    snapshots: Snapshots,
     /// Runs a follower's applies at low priority.
     follower: FollowerApplier,
 }
@@ -68,10 +51,6 @@ fn sm_write_err(e: &(impl std::error::Error + 'static)) -> StorageError {
     StorageIOError::write_state_machine(e).into()
 }
 
-fn snap_err(e: &(impl std::error::Error + 'static)) -> StorageError {
-    StorageIOError::write_snapshot(None, e).into()
-}
-
 impl StateMachine {
     /// Opens the state-machine trees of `db`, rolls back a drain a crash cut off and finishes a
     /// snapshot install a crash interrupted.
@@ -80,10 +59,8 @@ impl StateMachine {
     /// sled errors, or a corrupt undo record or stored snapshot.
     pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let sm = StateMachine {
-            db: db.clone(),
             trees: SmTrees::open(db)?,
-            snapshots: db.open_tree("snapshot")?,
-            snapshot_counter: Arc::default(),
+            snapshots: Snapshots::open(db)?,
             follower: FollowerApplier::default(),
         };
         if undo::recover(sm.trees.plain())? == Recovery::RedoInstall {
@@ -92,7 +69,8 @@ impl StateMachine {
                 reason,
             };
             let stored = sm
-                .current_snapshot()
+                .snapshots
+                .current()
                 .map_err(|e| corrupt(e.to_string()))?
                 .ok_or_else(|| {
                     corrupt("an install was under way but no snapshot is stored".into())
@@ -209,87 +187,6 @@ impl StateMachine {
             .map_err(|e| sm_write_err(&e))?;
         Ok(results)
     }
-
-    fn current_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        match self
-            .snapshots
-            .get(KEY_CURRENT_SNAPSHOT)
-            .map_err(|e| sm_read_err(&e))?
-        {
-            Some(bytes) => decode_snapshot(&bytes)
-                .map(Some)
-                .map_err(|e| sm_read_err(&e)),
-            None => Ok(None),
-        }
-    }
-}
-
-/// Snapshots are stored as `meta length (u32 BE) | bincode meta | image`, so a large image does not
-/// go through bincode's size limit.
-fn encode_snapshot(s: &StoredSnapshot) -> Result<Vec<u8>, proto::frame::FrameError> {
-    let meta = proto::frame::encode(&s.meta)?;
-    let mut out = Vec::with_capacity(4 + meta.len() + s.data.len());
-    let meta_len = u32::try_from(meta.len())
-        .map_err(|_| proto::frame::FrameError::Malformed("meta too large".into()))?;
-    out.extend_from_slice(&meta_len.to_be_bytes());
-    out.extend_from_slice(&meta);
-    out.extend_from_slice(&s.data);
-    Ok(out)
-}
-
-fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameError> {
-    let bad = || proto::frame::FrameError::Malformed("truncated stored snapshot".into());
-    let len_bytes: [u8; 4] = bytes
-        .get(..4)
-        .ok_or_else(bad)?
-        .try_into()
-        .map_err(|_| bad())?;
-    let meta_len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| bad())?;
-    let meta_bytes = bytes.get(4..4 + meta_len).ok_or_else(bad)?;
-    let meta = proto::frame::decode(meta_bytes)?;
-    let data = bytes.get(4 + meta_len..).ok_or_else(bad)?.to_vec();
-    Ok(StoredSnapshot { meta, data })
-}
-
-/// A point-in-time image captured between two applies, turned into a snapshot later.
-pub struct SnapshotBuilder {
-    /// The state machine (for persisting the snapshot).
-    sm: StateMachine,
-    /// The captured image with its applied state, or why capturing failed.
-    image: Result<(Vec<u8>, AppliedState), String>,
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (data, (last_applied, membership)) = self
-            .image
-            .clone()
-            .map_err(|e| snap_err(&std::io::Error::other(e)))?;
-        let n = self.sm.snapshot_counter.fetch_add(1, Ordering::Relaxed);
-        let snapshot_id = match last_applied {
-            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, n),
-            None => format!("0-0-{n}"),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: data.clone(),
-        };
-        let bytes = encode_snapshot(&stored).map_err(|e| snap_err(&e))?;
-        self.sm
-            .snapshots
-            .insert(KEY_CURRENT_SNAPSHOT, bytes)
-            .map_err(|e| snap_err(&e))?;
-        self.sm.db.flush_async().await.map_err(|e| snap_err(&e))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
-    }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -339,10 +236,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })
         .await
         .unwrap_or_else(|e| Err(format!("snapshot capture task failed: {e}")));
-        SnapshotBuilder {
-            sm: self.clone(),
-            image,
-        }
+        SnapshotBuilder::new(self.snapshots.clone(), image)
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
@@ -368,20 +262,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             data,
         };
-        let bytes = encode_snapshot(&stored).map_err(|e| snap_err(&e))?;
-        self.snapshots
-            .insert(KEY_CURRENT_SNAPSHOT, bytes)
-            .map_err(|e| snap_err(&e))?;
+        self.snapshots.store(&stored)?;
         undo::begin_install(self.trees.plain()).map_err(|e| snap_err(&e))?;
         self.write_image(meta, &stored.data)
             .map_err(|e| snap_err(&e))?;
         undo::end_install(self.trees.plain()).map_err(|e| snap_err(&e))?;
-        self.db.flush_async().await.map_err(|e| snap_err(&e))?;
-        Ok(())
+        self.snapshots.flush().await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.current_snapshot()?.map(|s| Snapshot {
+        Ok(self.snapshots.current()?.map(|s| Snapshot {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))
@@ -460,8 +350,7 @@ mod tests {
             last_membership: StoredMembership::default(),
             snapshot_id: "1-5-0".into(),
         };
-        let bytes = encode_snapshot(&StoredSnapshot { meta, data }).unwrap();
-        sm.snapshots.insert(KEY_CURRENT_SNAPSHOT, bytes).unwrap();
+        sm.snapshots.store(&StoredSnapshot { meta, data }).unwrap();
         undo::begin_install(sm.trees.plain()).unwrap();
         drop(sm);
 
