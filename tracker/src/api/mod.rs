@@ -1,5 +1,5 @@
 //! The client API: the listener and its connections ([`server`]), then one file per kind of
-//! request: [`write`] (replicated writes), [`login`] (a write that first checks a password),
+//! request: [`write`](mod@write) (replicated writes), [`login`] (a write that first checks a password),
 //! [`read`] (linearizable queries), [`heartbeat`] (a peer's heartbeat: a read that may propose a
 //! write) and [`admin`] (status and membership). [`token`] parses session tokens.
 //!

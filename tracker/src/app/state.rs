@@ -1,6 +1,6 @@
 //! [`StateView`]: the read interface of the committed state for the request handlers and the
 //! leader's loops. Queries run on [`StateView::kv`], which implements the domain's
-//! [`KvRead`](crate::domain::kv::KvRead) port; nothing above `app` names the store's types.
+//! [`crate::domain::kv::KvRead`] port; nothing above `app` names the store's types.
 
 use crate::domain::kv::{decode_record, Entries, KvRead, StoreError, Table};
 use crate::domain::records::PeerRec;

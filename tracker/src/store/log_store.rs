@@ -2,7 +2,7 @@
 //!
 //! Log keys are big-endian indexes so sled's order is log order. `append` inserts the entries one
 //! by one in index order (sled recovers a prefix of its operations, so a crash cannot leave a
-//! hole; no `apply_batch`, see [`super::tables`]) and returns at once. A flusher thread fires
+//! hole; no `apply_batch`, see [`super::trees`]) and returns at once. A flusher thread fires
 //! openraft's flushed-callbacks only after `flush` has made the entries durable; appends that
 //! arrive while a flush runs share the next one (group commit), and the Raft core never waits on
 //! the disk: it goes on replicating meanwhile. The thread calls sled's blocking `flush` itself,

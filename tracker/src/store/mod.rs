@@ -1,9 +1,15 @@
-//! Everything the node keeps in its one sled database: the Raft log and vote ([`log_store`], with
-//! its newest entries cached in memory by [`log_tail`]),
-//! the state machine and snapshots ([`state_machine`], a follower's applies at low priority in
-//! [`follower_apply`]), their tables ([`tables`]) with decoded
-//! records kept between batches ([`record_cache`]), applied writes not yet in the trees
-//! ([`staged`]), crash-atomic drains ([`undo`]) and the snapshot image and digest ([`image`]).
+//! Everything the node keeps in its one sled database:
+//! - the Raft log and vote ([`log_store`]), with its newest entries cached in memory
+//!   ([`log_tail`]);
+//! - openraft's state machine ([`state_machine`]; a follower's applies at low priority in
+//!   [`follower_apply`]) and its stored snapshots ([`snapshot`]);
+//! - the domain's port over the tables: the committed view and the per-batch write overlay
+//!   ([`overlay`]), with decoded records kept between batches ([`record_cache`]);
+//! - the committed state ([`sm_trees`]): applied writes not yet in the trees ([`staged`]) over the
+//!   plain sled trees ([`trees`]), drained crash-atomically ([`undo`]) by background threads at
+//!   low priority ([`thread_priority`]);
+//! - the snapshot image and the state digest ([`image`]), whose length-prefixed fields the undo
+//!   record shares ([`framing`]).
 
 pub mod follower_apply;
 pub mod framing;
@@ -13,6 +19,7 @@ pub mod log_tail;
 pub mod overlay;
 pub mod record_cache;
 pub mod sm_trees;
+pub mod snapshot;
 pub mod staged;
 pub mod state_machine;
 pub mod thread_priority;

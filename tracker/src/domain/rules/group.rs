@@ -89,7 +89,7 @@ pub fn accept(
     Ok(Response::Done)
 }
 
-/// The caller leaves the group (see [`leave_group`]).
+/// The caller leaves the group (see `leave_group`).
 ///
 /// # Errors
 /// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::NotMember`].

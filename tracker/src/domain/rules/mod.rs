@@ -1,5 +1,5 @@
 //! What each replicated operation does to the state, one area per file: [`account`], [`group`],
-//! [`peer`], [`file`] and [`cluster`]. [`apply_op`] only dispatches.
+//! [`peer`], [`file`](mod@file) and [`cluster`]. [`apply_op`] only dispatches.
 //!
 //! Pure functions of (state, command): no clock, no randomness, no I/O but the [`KvWrite`] port,
 //! so every node computes the same result. A refused operation returns [`Fail::Api`] and its
