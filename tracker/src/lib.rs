@@ -2,50 +2,65 @@
 //! and chunk availability.
 //!
 //! # Layout
-//! Each module imports only the ones listed below it (none reaches back up), apart from the
-//! wiring at the top. One line per module:
-//! - [`node`]: wiring and lifecycle of one node: open sled, build Raft, spawn the listeners and
-//!   the tasks, stop on a signal.
-//! - [`config`]: flags and their validation.
-//! - [`api`]: the client API; [`api::server`] the listener and its connections, then one file per
-//!   kind of request:
-//!   - [`api::write`]: replicated writes; [`api::login`]: a write that checks a password first;
-//!   - [`api::read`]: linearizable queries; [`api::heartbeat`]: a peer's heartbeat;
-//!   - [`api::admin`]: status and membership; [`api::token`]: session tokens.
+//! Each module imports only the ones listed below it, never one above (no import circles).
+//! - [`node`]: wiring and lifecycle of one node (sled, Raft, listeners, tasks, shutdown).
+//! - [`api`]: the client API, one file per kind of request.
+//!   - [`api::server`]: the listener, its connections and the dispatch.
+//!   - [`api::write`]: replicated writes.
+//!   - [`api::login`]: a write that checks a password first.
+//!   - [`api::read`]: linearizable queries.
+//!   - [`api::heartbeat`]: a peer's heartbeat (a read that may propose a write).
+//!   - [`api::admin`]: status and membership.
+//!   - [`api::token`]: session tokens.
 //! - [`tasks`]: the background loops (liveness sweep, cluster-key ensure, election watchdog).
 //! - [`served_by`]: the node id, term and applied index every reply carries.
-//! - [`raft_net`]: Raft RPCs over TCP ([`raft_net::msg`], [`raft_net::client`],
-//!   [`raft_net::server`]).
-//! - [`app`]: [`app::App`], what every handler shares;
-//!   - [`app::group_commit`]: concurrent writes share entries;
-//!   - [`app::read_gate`]: concurrent reads share quorum confirmations;
-//!   - [`app::read_floor`]: what a read waits for on a leader resumed at startup;
+//! - [`raft_net`]: Raft RPCs over TCP.
+//!   - [`raft_net::client`]: the outgoing side openraft drives.
+//!   - [`raft_net::server`]: the listener.
+//!   - [`raft_net::msg`]: the messages and the handshake.
+//! - [`app`]: [`app::App`], what every request handler shares.
+//!   - [`app::group_commit`]: concurrent writes share entries.
+//!   - [`app::read_gate`]: concurrent reads share quorum confirmations.
+//!   - [`app::read_floor`]: what a read waits for on a leader resumed at startup.
 //!   - [`app::state`]: the read interface of the committed state.
-//! - [`leader`]: what a leader keeps: [`leader::liveness`] (last heartbeats),
-//!   [`leader::cluster_key`] (the ticket signing key).
-//! - [`election`]: [`election::leader_contact`] (proof a leader is alive),
-//!   [`election::leader_link`] (an election when a leader's connection closes),
-//!   [`election::watchdog`] (breaks split-vote ties).
-//! - [`store`]: everything in sled:
-//!   - [`store::log_store`] and [`store::log_tail`]: the Raft log and vote, the newest entries in
-//!     memory;
-//!   - [`store::state_machine`]: openraft's state machine over the domain;
-//!     [`store::follower_apply`]: a follower's applies at low priority;
-//!   - [`store::overlay`]: the committed view and the per-batch write overlay (the domain's port);
-//!   - [`store::sm_trees`]: staged writes over the trees and their background drains;
-//!     [`store::staged`]: the staged writes; [`store::record_cache`]: decoded records;
-//!   - [`store::trees`]: the plain sled trees; [`store::undo`]: crash-atomic drains;
-//!   - [`store::snapshot`]: stored snapshots; [`store::image`]: the snapshot image and digest;
-//!     [`store::framing`]: their length-prefixed fields;
+//! - [`leader`]: what a leader keeps beyond the replicated state.
+//!   - [`leader::liveness`]: peers' last heartbeats.
+//!   - [`leader::cluster_key`]: the ticket signing key.
+//! - [`election`]: elections beyond openraft's own timer.
+//!   - [`election::leader_link`]: an election once a crashed leader's lease runs out.
+//!   - [`election::leader_contact`]: proof that a leader is alive.
+//!   - [`election::watchdog`]: breaks split-vote ties.
+//! - [`store`]: everything in the node's sled database.
+//!   - [`store::state_machine`]: openraft's state machine over the domain.
+//!   - [`store::follower_apply`]: a follower's applies at low priority.
+//!   - [`store::snapshot`]: stored snapshots and the snapshot builder.
+//!   - [`store::overlay`]: the committed view and the per-batch write overlay (the domain's port).
+//!   - [`store::image`]: the snapshot image and the state digest.
+//!   - [`store::sm_trees`]: the committed state: staged writes over the trees, background drains.
+//!   - [`store::record_cache`]: decoded records kept between batches.
+//!   - [`store::staged`]: applied writes not yet in the trees.
+//!   - [`store::undo`]: crash-atomic drains.
+//!   - [`store::trees`]: the plain sled trees.
+//!   - [`store::framing`]: length-prefixed fields of the undo record and the image.
 //!   - [`store::thread_priority`]: background threads yield to the Raft path.
-//! - [`domain`]: the rules, pure and deterministic, over a port it owns:
-//!   - [`domain::apply`]: one command, at most once per (client id, serial);
-//!   - [`domain::rules`]: the dispatcher, then [`domain::rules::account`],
-//!     [`domain::rules::group`], [`domain::rules::peer`], [`domain::rules::file`],
-//!     [`domain::rules::cluster`];
-//!   - [`domain::queries`]: what each read returns; [`domain::lookup`]: lookups both share;
-//!   - [`domain::records`]: records and keys; [`domain::validate`]: name and manifest checks;
-//!   - [`domain::kv`]: tables, codec, `KvRead` and `KvWrite`; [`domain::error`]: `Fail`.
+//!   - [`store::log_store`]: the Raft log and vote.
+//!   - [`store::log_tail`]: the newest log entries in memory.
+//! - [`domain`]: the rules, pure and deterministic, over a storage port it owns.
+//!   - [`domain::apply`]: one command, applied at most once per (client id, serial).
+//!   - [`domain::rules`]: what each operation does: a dispatcher over one file per area.
+//!   - [`domain::rules::account`]: users and sessions.
+//!   - [`domain::rules::group`]: groups, join requests, leaving.
+//!   - [`domain::rules::peer`]: peer registration and online marking.
+//!   - [`domain::rules::file`]: files and chunk availability.
+//!   - [`domain::rules::cluster`]: the signing key and client-record pruning.
+//!   - [`domain::queries`]: what each read returns.
+//!   - [`domain::lookup`]: lookups the rules and the queries share.
+//!   - `domain::fixtures` and `domain::mem_kv` (tests only): test records, an in-memory KV.
+//!   - [`domain::records`]: stored records and their keys.
+//!   - [`domain::validate`]: name and manifest checks.
+//!   - [`domain::error`]: how a rule fails.
+//!   - [`domain::kv`]: the port: tables, codec, `KvRead` and `KvWrite`.
+//! - [`config`]: flags and their validation.
 //! - [`raft_types`]: the openraft type config.
 //! - [`cmd`]: the replicated commands, their results and the batch one entry carries.
 #![warn(clippy::unwrap_used)]
