@@ -15,6 +15,8 @@ use proto::TrackerClient;
 
 use crate::history::{History, OpKind, OpRecord, Outcome, ReadKind, ReadRecord};
 
+/// Every workload username starts with this.
+pub const USER_PREFIX: &str = "chaos";
 /// Chunks of every generated file.
 pub const FILE_CHUNKS: u32 = 8;
 /// Chunk size of every generated file (the smallest the tracker accepts).
@@ -205,7 +207,7 @@ impl ClientOps {
             .iter()
             .filter(|g| {
                 g.owner != self.user
-                    && g.owner.starts_with(crate::workload::USER_PREFIX)
+                    && g.owner.starts_with(USER_PREFIX)
                     && !g.is_member
                     && !g.request_pending
                     && !self.joins_sent.contains(&g.name)

@@ -20,7 +20,7 @@ use proto::TrackerClient;
 
 use crate::history::History;
 use crate::proxy::{Cut, FaultNet, LinkRule};
-use crate::run::{FaultRecord, Scenario};
+use crate::scenario::{FaultRecord, Scenario};
 
 /// The nodes' maximum election timeout (the tracker's default `--election-max-ms`; a unit test
 /// keeps the two equal).

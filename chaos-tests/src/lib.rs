@@ -9,7 +9,7 @@
 //! - [`client_ops`], [`state_check`]: the client-library writes beyond group creation (join,
 //!   accept, file registration, chunk reports) and their final-state checker.
 //! - [`peer_workload`]: real peer daemons downloading real files during the faults.
-//! - [`faults`], [`rejoin`]: the faults a run injects.
+//! - [`scenario`], [`faults`], [`rejoin`]: the fault schedules and the faults a run injects.
 //! - [`proxy`]: the fault-injecting TCP proxy in front of each node's Raft port.
 //! - [`bench`]: the benchmark scenarios of the `bench` binary.
 #![warn(clippy::unwrap_used)]
@@ -25,6 +25,7 @@ pub mod procs;
 pub mod proxy;
 pub mod rejoin;
 pub mod run;
+pub mod scenario;
 pub mod seen_groups;
 pub mod state_check;
 pub mod timeline;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use proto::ReplyMeta;
 
 use crate::history::{OpRecord, Outcome, ReadKind, ReadRecord, WriteRecord};
-use crate::run::FaultRecord;
+use crate::scenario::FaultRecord;
 use crate::seen_groups::SeenGroups;
 
 /// Operations this far before or after the violating read are shown.

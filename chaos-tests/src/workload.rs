@@ -18,8 +18,7 @@ use crate::client_ops::ClientOps;
 use crate::history::{History, Outcome, ReadKind, ReadRecord, ReadViolation, WriteRecord};
 use crate::seen_groups::{group_name, SeenGroups};
 
-/// Every workload username starts with this.
-pub const USER_PREFIX: &str = "chaos";
+pub use crate::client_ops::USER_PREFIX;
 
 /// Username and password of client `id`.
 pub fn credentials(id: usize) -> (String, String) {

@@ -2,9 +2,13 @@
 //! tracker client.
 //!
 //! # Layout
+//! - [`types`]: value types shared by messages and tickets (the SHA-1 digest).
 //! - [`frame`]: length-prefixed frames with a maximum size, and the bincode codec.
 //! - [`error`]: [`ApiError`], the only error type that crosses the wire.
-//! - [`tracker_msg`]: the client API's requests and responses.
+//! - [`tracker_msg`]: the client API's requests and responses; [`digest_list`]: how a manifest's
+//!   chunk digests are encoded.
+//! - [`ticket`]: the signed download ticket a seeder checks.
+//! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
 //! - The global allocator of every binary in the workspace (mimalloc; see below).
@@ -22,6 +26,7 @@ pub mod peer_msg;
 pub mod shutdown;
 pub mod ticket;
 pub mod tracker_msg;
+pub mod types;
 
 pub use client::{ClientConfig, TrackerClient};
 pub use error::ApiError;

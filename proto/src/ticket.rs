@@ -5,7 +5,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::tracker_msg::Sha1Digest;
+use crate::types::Sha1Digest;
 
 /// What a ticket allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

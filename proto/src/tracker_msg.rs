@@ -25,8 +25,7 @@ pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
 /// A session token as the client sees it: 64 lowercase hex digits (256 random bits).
 pub type Token = String;
 
-/// SHA-1 digest bytes.
-pub type Sha1Digest = [u8; 20];
+pub use crate::types::Sha1Digest;
 
 /// Frames a client sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::start::fetch_sources;
+use super::lookup::fetch_sources;
 use super::{bytes_to_bits, fetch, store, DataPath, DownloadHandle};
 use crate::chunk_store::ChunkFile;
 use crate::control::DownloadState;

@@ -16,6 +16,7 @@
 //!
 //! # Layout
 //! - `handle`: the download as others see it, and its record on disk.
+//! - `lookup`: the manifest, sources and ticket from the tracker.
 //! - `start`: starting a download; resuming the unfinished ones.
 //! - `drive`: the coordinator of one download.
 //! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
@@ -25,6 +26,7 @@
 mod drive;
 mod fetch;
 mod handle;
+mod lookup;
 mod source;
 mod start;
 mod store;

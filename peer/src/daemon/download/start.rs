@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use proto::ticket::SignedTicket;
-use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
+use proto::tracker_msg::FileManifest;
 
 use super::drive::run;
+use super::lookup::fetch_sources;
 use super::{bits_to_bytes, bytes_to_bits, download_id, part_path, DownloadHandle, DownloadRecord};
 use crate::chunk_store::ChunkFile;
 use crate::control::DownloadState;
@@ -16,34 +16,6 @@ use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::home::{read_json, write_json_private, write_private};
 use crate::io_buf::AlignedBuf;
-
-/// Fetches the manifest, sources and a ticket.
-pub(super) async fn fetch_sources(
-    daemon: &Daemon,
-    group: &str,
-    name: &str,
-) -> Result<(FileManifest, Vec<Source>, SignedTicket), DownloadError> {
-    let token = daemon.token()?;
-    match daemon
-        .tracker
-        .read(ReadRequest::FileSources {
-            token,
-            group: group.to_string(),
-            name: name.to_string(),
-        })
-        .await
-    {
-        Ok(Response::Sources {
-            manifest,
-            sources,
-            ticket: Some(ticket),
-        }) => Ok((manifest, sources, ticket)),
-        Ok(other) => Err(DownloadError::UnexpectedAnswer {
-            answer: format!("{other:?}"),
-        }),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// Starts a new download (or returns the running one for the same destination).
 ///
