@@ -42,6 +42,12 @@ pub struct Cmd {
 }
 
 /// Operations of the replicated state machine.
+///
+/// Deliberately a type of its own, not the wire's `WriteOp`, even where a variant looks alike:
+/// the log is stored on disk and replayed by every later build, so its encoding must outlive any
+/// version of the client API (a new wire field or variant must not change how old entries
+/// decode), and it carries what the proposer chose (password hashes, tokens, expiry times, the
+/// decoded 32-byte token instead of its hex text) rather than what the client sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Op {
     /// Create an account with an already computed argon2id hash.
