@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc, as in every binary of the workspace, so a node or peer run inside this one allocates
+/// as the shipped binaries do; the reason is on the allocator in `tracker/src/main.rs`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match commands::Cli::parse().run_embedded() {
         Ok(code) => return code,

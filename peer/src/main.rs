@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc, as in every binary of the workspace, so a node or peer run inside this one allocates
+/// as the shipped binaries do; the reason is on the allocator in `tracker/src/main.rs`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     peer::run_process(peer::cli::Cli::parse())
 }

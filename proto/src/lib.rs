@@ -11,7 +11,6 @@
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
-//! - The global allocator of every binary in the workspace (mimalloc; see below).
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
@@ -31,11 +30,3 @@ pub mod types;
 pub use client::{ClientConfig, TrackerClient};
 pub use error::ApiError;
 pub use tracker_msg::{ReplyMeta, Request, Response};
-
-/// mimalloc for every binary in the workspace (each links this crate), so a peer or node run
-/// inside `bench` or `chaos` allocates as the shipped `peer` and `tracker` do. glibc's malloc
-/// gives each allocating thread an arena of its own, and memory freed on a node's Raft, apply and
-/// sled threads stayed there, so a leader with a million peers held far more memory with glibc
-/// and wrote less per second (see chaos-tests/reports/2026-11-22.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

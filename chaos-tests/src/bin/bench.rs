@@ -30,6 +30,11 @@ enum Scenario {
     Heartbeats(bench::heartbeats::HeartbeatsArgs),
 }
 
+/// mimalloc, as in every binary of the workspace, so a node or peer run inside this one allocates
+/// as the shipped binaries do; the reason is on the allocator in `tracker/src/main.rs`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     if let Some(code) = chaos_tests::procs::run_embedded() {
         return code;
