@@ -11,11 +11,13 @@
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
+//! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged.
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod accept;
 pub mod client;
 pub mod connection;
 pub mod digest_list;

@@ -18,7 +18,6 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
 use proto::frame::read_frame;
 use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
@@ -38,26 +37,13 @@ const MAX_QUEUED_REQUESTS: usize = 256;
 
 /// Accepts peer connections forever.
 pub async fn task_serve(daemon: Arc<Daemon>, listener: TcpListener) {
-    loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(%e, "peer accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let daemon = daemon.clone();
-        let span = tracing::debug_span!("serve", peer = %addr);
-        tokio::spawn(
-            async move {
-                if let Err(why) = serve_connection(daemon, stream).await {
-                    tracing::debug!(%why, "peer connection ended");
-                }
-            }
-            .instrument(span),
-        );
-    }
+    proto::accept::serve_each(
+        listener,
+        "peer",
+        |addr| tracing::debug_span!("serve", peer = %addr),
+        |stream| serve_connection(daemon.clone(), stream),
+    )
+    .await;
 }
 
 /// A seeded file and the chunks found to hash right under its fingerprint.

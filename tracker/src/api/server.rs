@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
 use proto::frame::{read_message, write_message, MAX_API_FRAME_BYTES};
 use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
@@ -27,27 +26,13 @@ const MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
 
 /// Accepts client connections forever; replies carry `served_by`'s meta.
 pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>) {
-    loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(%e, "api accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let app = app.clone();
-        let served_by = served_by.clone();
-        let span = tracing::debug_span!("api_conn", client = %addr);
-        tokio::spawn(
-            async move {
-                if let Err(why) = handle(stream, app, served_by).await {
-                    tracing::debug!(%why, "api connection closed");
-                }
-            }
-            .instrument(span),
-        );
-    }
+    proto::accept::serve_each(
+        listener,
+        "api",
+        |addr| tracing::debug_span!("api_conn", client = %addr),
+        |stream| handle(stream, app.clone(), served_by.clone()),
+    )
+    .await;
 }
 
 async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> Result<(), String> {

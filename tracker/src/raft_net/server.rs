@@ -9,7 +9,6 @@ use openraft::ServerState;
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
-use tracing::Instrument;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use crate::election::leader_contact::LeaderContact;
@@ -26,27 +25,13 @@ pub async fn serve(
     self_id: NodeId,
     contact: Arc<LeaderContact>,
 ) {
-    loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(%e, "raft accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let raft = raft.clone();
-        let contact = contact.clone();
-        let span = tracing::debug_span!("raft_conn", peer = %addr);
-        tokio::spawn(
-            async move {
-                if let Err(why) = handle(stream, raft, self_id, contact).await {
-                    tracing::debug!(%why, "raft connection closed");
-                }
-            }
-            .instrument(span),
-        );
-    }
+    proto::accept::serve_each(
+        listener,
+        "raft",
+        |addr| tracing::debug_span!("raft_conn", peer = %addr),
+        |stream| handle(stream, raft.clone(), self_id, contact.clone()),
+    )
+    .await;
 }
 
 async fn handle(
