@@ -30,14 +30,7 @@ pub mod scheduler;
 /// `warn`), async runtime, one-line error and exit code. Shared by the `peer` binary and the
 /// `cluster peer` subcommand.
 pub fn run_process(cli: cli::Cli) -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    proto::logging::init("warn");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

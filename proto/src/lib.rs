@@ -11,6 +11,7 @@
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
+//! - `logging` (feature `subscriber`): the log subscriber every binary installs.
 //! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged.
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
@@ -23,6 +24,8 @@ pub mod connection;
 pub mod digest_list;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "subscriber")]
+pub mod logging;
 pub mod peer_msg;
 pub mod shutdown;
 pub mod ticket;

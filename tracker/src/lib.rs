@@ -87,15 +87,7 @@ pub mod tasks;
 /// runs until SIGINT/SIGTERM and turns errors into a message and an exit code. Shared by the
 /// `tracker` binary and `cluster node`.
 pub fn run_process(args: config::Args) -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    proto::logging::init("info,openraft=warn,sled=warn");
     let node_id = args.id;
     let result = config::NodeConfig::from_args(args)
         .map_err(anyhow::Error::from)
