@@ -1,5 +1,7 @@
 //! Command-line flags of a tracker node (each also read from a `TRACKER_*` variable) and their
-//! validation into a ready-to-use [`NodeConfig`].
+//! validation into a ready-to-use [`NodeConfig`]. Only `main` and `run_process` see [`Args`]; the
+//! node reads the typed [`NodeConfig`] (durations, bytes, the resolved listen address), so no call
+//! site converts units itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -118,13 +120,54 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Validated node configuration.
+/// Validated node configuration, built once from the flags ([`NodeConfig::from_args`]) with
+/// every interval as a [`Duration`] and every address resolved.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// The raw flags.
-    pub args: Args,
+    /// This node's Raft id.
+    pub id: NodeId,
+    /// Directory holding the sled database.
+    pub data_dir: PathBuf,
+    /// Address for clients; also what other nodes hand out.
+    pub api_addr: String,
+    /// Address the other nodes connect to for Raft (what the membership records).
+    pub raft_addr: String,
+    /// Address the Raft listener binds: `--raft-listen`, else `--raft-addr`.
+    pub raft_listen: String,
     /// Parsed initial membership (empty: join later).
     pub initial_members: BTreeMap<NodeId, NodeInfo>,
+    /// Leader heartbeat interval (also the append-entries timeout).
+    pub heartbeat: Duration,
+    /// Lower bound of the election timeout.
+    pub election_min: Duration,
+    /// Upper bound of the election timeout.
+    pub election_max: Duration,
+    /// Applied entries between snapshots.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind a snapshot.
+    pub logs_to_keep: u64,
+    /// Group commit: log entries being committed at once on the leader.
+    pub write_entries_in_flight: usize,
+    /// Group commit: how long the next entry may wait for writers (zero: no gathering).
+    pub write_gather: Duration,
+    /// sled page cache in bytes.
+    pub sled_cache_bytes: u64,
+    /// A request that cannot complete within this is answered "unavailable".
+    pub request_timeout: Duration,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+    /// Heartbeat interval handed to idle peers.
+    pub peer_idle: Duration,
+    /// Heartbeat interval handed to peers that seed files.
+    pub peer_active: Duration,
+    /// Heartbeat interval handed to peers that are transferring.
+    pub peer_transferring: Duration,
+    /// How long a download ticket stays valid.
+    pub ticket_ttl: Duration,
+    /// At-most-once records of clients idle this long are pruned.
+    pub client_record_ttl: Duration,
+    /// A peer silent for this many of its intervals is marked offline.
+    pub peer_lease_intervals: u32,
 }
 
 impl NodeConfig {
@@ -182,8 +225,28 @@ impl NodeConfig {
             }
         }
         Ok(NodeConfig {
-            args,
+            id: args.id,
+            raft_listen: args.raft_listen.unwrap_or_else(|| args.raft_addr.clone()),
+            data_dir: args.data_dir,
+            api_addr: args.api_addr,
+            raft_addr: args.raft_addr,
             initial_members,
+            heartbeat: Duration::from_millis(args.heartbeat_ms),
+            election_min: Duration::from_millis(args.election_min_ms),
+            election_max: Duration::from_millis(args.election_max_ms),
+            snapshot_every: args.snapshot_every,
+            logs_to_keep: args.logs_to_keep,
+            write_entries_in_flight: args.write_entries_in_flight,
+            write_gather: Duration::from_millis(args.write_gather_ms),
+            sled_cache_bytes: args.sled_cache_mb << 20,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            session_ttl: Duration::from_secs(args.session_ttl_secs),
+            peer_idle: Duration::from_secs(args.peer_idle_secs),
+            peer_active: Duration::from_secs(args.peer_active_secs),
+            peer_transferring: Duration::from_secs(args.peer_transferring_secs),
+            ticket_ttl: Duration::from_secs(args.ticket_ttl_secs),
+            client_record_ttl: Duration::from_secs(args.client_record_ttl_secs),
+            peer_lease_intervals: args.peer_lease_intervals,
         })
     }
 
@@ -192,34 +255,26 @@ impl NodeConfig {
     /// # Errors
     /// openraft's own validation, as [`ConfigError::Invalid`].
     pub fn raft_config(&self) -> Result<openraft::Config, ConfigError> {
-        let a = &self.args;
         let cfg = openraft::Config {
             cluster_name: "p2p-tracker".into(),
-            heartbeat_interval: a.heartbeat_ms,
-            election_timeout_min: a.election_min_ms,
-            election_timeout_max: a.election_max_ms,
+            heartbeat_interval: saturating_millis(self.heartbeat),
+            election_timeout_min: saturating_millis(self.election_min),
+            election_timeout_max: saturating_millis(self.election_max),
             install_snapshot_timeout: 5000,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(a.snapshot_every),
-            max_in_snapshot_log_to_keep: a.logs_to_keep,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            max_in_snapshot_log_to_keep: self.logs_to_keep,
             max_payload_entries: 64,
             ..Default::default()
         };
         cfg.validate()
             .map_err(|e| ConfigError::Invalid(format!("raft config: {e}")))
     }
+}
 
-    /// Request timeout.
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.args.request_timeout_ms)
-    }
-
-    /// Where the Raft listener binds: `--raft-listen`, else `--raft-addr`.
-    pub fn raft_listen_addr(&self) -> &str {
-        self.args
-            .raft_listen
-            .as_deref()
-            .unwrap_or(&self.args.raft_addr)
-    }
+/// `d` in whole milliseconds, `u64::MAX` if it does not fit (a [`NodeConfig`] duration came
+/// from a `u64` of milliseconds or seconds).
+pub fn saturating_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Parses `ID=API/RAFT,...`.
@@ -275,9 +330,41 @@ mod tests {
             argv.extend(extra);
             NodeConfig::from_args(Args::parse_from(argv)).unwrap()
         };
-        assert_eq!(config(&[]).raft_listen_addr(), "h:2");
+        assert_eq!(config(&[]).raft_listen, "h:2");
         let proxied = config(&["--raft-listen", "h:3", "--initial-cluster", "1=h:1/h:2"]);
-        assert_eq!(proxied.raft_listen_addr(), "h:3");
+        assert_eq!(proxied.raft_listen, "h:3");
         assert_eq!(proxied.initial_members[&1].raft_addr, "h:2");
+    }
+
+    #[test]
+    fn flags_become_durations_and_the_raft_config_keeps_their_milliseconds() {
+        let argv = [
+            "tracker",
+            "--id",
+            "1",
+            "--data-dir",
+            "d",
+            "--api-addr",
+            "h:1",
+        ];
+        let c = NodeConfig::from_args(Args::parse_from(argv.iter().chain(&[
+            "--raft-addr",
+            "h:2",
+            "--heartbeat-ms",
+            "30",
+            "--session-ttl-secs",
+            "7",
+            "--sled-cache-mb",
+            "2",
+        ])))
+        .unwrap();
+        assert_eq!(c.heartbeat, Duration::from_millis(30));
+        assert_eq!(c.session_ttl, Duration::from_secs(7));
+        assert_eq!(c.sled_cache_bytes, 2 << 20);
+        let raft = c.raft_config().unwrap();
+        assert_eq!(raft.heartbeat_interval, 30);
+        assert_eq!(raft.election_timeout_min, 100);
+        assert_eq!(raft.election_timeout_max, 140);
+        assert_eq!(saturating_millis(Duration::MAX), u64::MAX);
     }
 }

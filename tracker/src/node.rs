@@ -2,7 +2,6 @@
 //! client listeners and the liveness sweeper, and shut down cleanly on a signal.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -26,36 +25,35 @@ use crate::tasks::Sweep;
 /// # Errors
 /// Startup failures (data directory locked or unreadable, address in use, bad config).
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
-    let args = config.args.clone();
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "while creating the data directory {}",
-            args.data_dir.display()
+            config.data_dir.display()
         )
     })?;
-    let db = open_db(&args.data_dir, args.sled_cache_mb << 20).with_context(|| {
+    let db = open_db(&config.data_dir, config.sled_cache_bytes).with_context(|| {
         format!(
             "while opening the database in {} (is another tracker using it?)",
-            args.data_dir.display()
+            config.data_dir.display()
         )
     })?;
     let log_store = LogStore::open(&db).context("while opening the raft log")?;
-    let read_floor = ReadFloor::from_store(args.id, &log_store)
+    let read_floor = ReadFloor::from_store(config.id, &log_store)
         .await
         .context("while reading the stored vote and log")?;
     let state_machine = StateMachine::open(&db).context("while opening the state machine")?;
     let trees = state_machine.trees().clone();
     let following = state_machine.following_flag();
 
-    let raft_listen = config.raft_listen_addr().to_string();
-    let api_listener = TcpListener::bind(&args.api_addr)
+    let raft_listen = config.raft_listen.clone();
+    let api_listener = TcpListener::bind(&config.api_addr)
         .await
-        .with_context(|| format!("while binding the client address {}", args.api_addr))?;
+        .with_context(|| format!("while binding the client address {}", config.api_addr))?;
 
     let raft_config = Arc::new(config.raft_config()?);
     let network = NetworkFactory {
-        self_id: args.id,
-        backoff: Duration::from_millis(args.heartbeat_ms * 4),
+        self_id: config.id,
+        backoff: config.heartbeat.saturating_mul(4),
     };
     // Raft (its core, replication, state machine and Raft port) runs on its own thread, so a
     // flood of client requests cannot delay heartbeats past openraft's AppendEntries time limit
@@ -70,7 +68,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("while binding the raft address {raft_listen}"))?;
     let raft = raft_rt
         .spawn(Raft::new(
-            args.id,
+            config.id,
             raft_config,
             network,
             log_store,
@@ -96,7 +94,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let raft_server = raft_rt.spawn(crate::raft_net::server::serve(
         raft_listener,
         raft.clone(),
-        args.id,
+        config.id,
         leader_contact.clone(),
     ));
 
@@ -109,13 +107,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
 
     let liveness = Arc::new(Liveness::new(
-        Duration::from_secs(args.peer_idle_secs),
-        Duration::from_secs(args.peer_active_secs),
-        Duration::from_secs(args.peer_transferring_secs),
-        args.peer_lease_intervals,
+        config.peer_idle,
+        config.peer_active,
+        config.peer_transferring,
+        config.peer_lease_intervals,
     ));
     let app = Arc::new(App {
-        id: args.id,
+        id: config.id,
         raft: raft.clone(),
         state: StateView::new(trees.clone()),
         config: config.clone(),
@@ -124,13 +122,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         reads: Arc::new(ReadGate::new(read_floor)),
         writes: GroupCommit::start(
             raft.clone(),
-            args.id,
-            config.request_timeout(),
-            args.write_entries_in_flight,
-            std::time::Duration::from_millis(args.write_gather_ms),
+            config.id,
+            config.request_timeout,
+            config.write_entries_in_flight,
+            config.write_gather,
         ),
     });
-    let served_by = Arc::new(ServedBy::new(args.id));
+    let served_by = Arc::new(ServedBy::new(config.id));
     let served_by_watch = tokio::spawn(crate::served_by::task_watch(
         raft.clone(),
         served_by.clone(),
@@ -141,14 +139,14 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         liveness: app.liveness.clone(),
         writes: app.writes.clone(),
         state: app.state.clone(),
-        client_record_ttl: Duration::from_secs(args.client_record_ttl_secs),
+        client_record_ttl: config.client_record_ttl,
     }));
     let watchdog = tokio::spawn(crate::tasks::task_watch_elections(
         raft.clone(),
-        args.id,
-        Duration::from_millis(args.election_max_ms),
+        config.id,
+        config.election_max,
     ));
-    tracing::info!(api = %args.api_addr, raft = %args.raft_addr, %raft_listen, "tracker node running");
+    tracing::info!(api = %config.api_addr, raft = %config.raft_addr, %raft_listen, "tracker node running");
 
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");

@@ -38,7 +38,7 @@ pub async fn open_session(
     }
     let mut token = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut token);
-    let ttl_ms = app.config.args.session_ttl_secs.saturating_mul(1000);
+    let ttl_ms = crate::config::saturating_millis(app.config.session_ttl);
     Ok(Op::OpenSession {
         username,
         token,

@@ -99,7 +99,7 @@ fn file_sources(
         }) => {
             let user = session_user(kv, &token, now)?;
             let key = cluster_key::require(app.state.cluster_secret())?;
-            let ttl_ms = app.config.args.ticket_ttl_secs.saturating_mul(1000);
+            let ttl_ms = crate::config::saturating_millis(app.config.ticket_ttl);
             let ticket = cluster_key::issue(&key, wall_ms(), ttl_ms, &user, group, &manifest)?;
             Ok(Response::Sources {
                 manifest,

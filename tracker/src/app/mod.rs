@@ -79,7 +79,7 @@ impl App {
                 leader_api_addr: info.map(|n| n.api_addr),
             });
         }
-        let limit = self.config.args.election_max_ms * 2;
+        let limit = crate::config::saturating_millis(self.config.election_max).saturating_mul(2);
         if let Some(ms) = m.millis_since_quorum_ack {
             if ms > limit {
                 return Err(ApiError::Unavailable(format!(
@@ -98,12 +98,12 @@ impl App {
     /// `NotLeader`, or `Unavailable` if no quorum confirms in time.
     pub async fn read_barrier(&self) -> Result<(), ApiError> {
         self.reads
-            .barrier(&self.raft, self.config.request_timeout())
+            .barrier(&self.raft, self.config.request_timeout)
             .await
     }
 
     /// How long a request may take.
     pub fn request_timeout(&self) -> Duration {
-        self.config.request_timeout()
+        self.config.request_timeout
     }
 }
