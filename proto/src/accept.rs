@@ -53,15 +53,22 @@ pub async fn serve_each<H, Fut, E>(
     }
 }
 
-/// Displays an error followed by each of its sources, separated by `": "`.
+/// Displays an error followed by each of its sources, separated by `": "`. A source whose text
+/// the error before it already ends with (`#[error("cannot send chunk {index}: {source}")]`) is
+/// not repeated.
 pub struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut source = self.0.source();
         while let Some(e) = source {
-            write!(f, ": {e}")?;
+            let text = e.to_string();
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             source = e.source();
         }
         Ok(())
@@ -80,6 +87,19 @@ mod tests {
     fn chain_lists_every_source() {
         let e = Outer(std::io::Error::other("inner"));
         assert_eq!(ErrorChain(&e).to_string(), "outer: inner");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot send chunk 3: {0}")]
+    struct Embeds(#[source] std::io::Error);
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        let e = Embeds(std::io::Error::other("broken pipe"));
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "cannot send chunk 3: broken pipe"
+        );
     }
 
     #[test]
