@@ -21,7 +21,7 @@ use proto::ApiError;
 use crate::config::NodeConfig;
 use crate::election::leader_contact::LeaderContact;
 use crate::leader::liveness::Liveness;
-use crate::raft_types::{NodeId, NodeInfo, Raft};
+use crate::raft_types::{NodeId, Raft};
 use group_commit::GroupCommit;
 use read_gate::ReadGate;
 use state::StateView;
@@ -56,14 +56,6 @@ pub fn wall_ms() -> u64 {
 }
 
 impl App {
-    /// The leader as this node sees it: (id, node info).
-    pub fn leader(&self) -> (Option<NodeId>, Option<NodeInfo>) {
-        let m = self.raft.metrics().borrow().clone();
-        let leader = m.current_leader;
-        let info = leader.and_then(|l| m.membership_config.membership().get_node(&l).cloned());
-        (leader, info)
-    }
-
     /// `Ok` if this node is a leader that heard from a quorum recently; otherwise the error a
     /// client should get instead of waiting (not leader, or cut off from the majority).
     ///
