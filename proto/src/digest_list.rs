@@ -5,7 +5,7 @@
 use serde::de::{Error, Visitor};
 use serde::{Deserializer, Serializer};
 
-use crate::tracker_msg::Sha1Digest;
+use crate::types::Sha1Digest;
 
 /// Bytes per digest.
 const DIGEST_BYTES: usize = 20;

@@ -198,6 +198,22 @@ pub async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(
     }
 }
 
+/// Reads the first message of a new connection (its hello), allowing it `within`.
+///
+/// # Errors
+/// A one-line reason: no hello in time, or why the frame did not read or decode. `Ok(None)` if the
+/// peer closed the connection first.
+pub async fn read_hello<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: usize,
+    within: std::time::Duration,
+) -> Result<Option<T>, String> {
+    tokio::time::timeout(within, read_message::<T, R>(reader, max_bytes))
+        .await
+        .map_err(|_| "no hello in time".to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// Encodes `value` and writes it as one frame.
 ///
 /// # Errors

@@ -10,7 +10,7 @@ use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use proto::frame::{read_message, write_message, MAX_API_FRAME_BYTES};
+use proto::frame::{read_hello, read_message, write_message, MAX_API_FRAME_BYTES};
 use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
 use proto::ApiError;
 
@@ -39,13 +39,8 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    let hello = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        read_message::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES),
-    )
-    .await
-    .map_err(|_| "no hello in time".to_string())?
-    .map_err(|e| e.to_string())?;
+    let hello =
+        read_hello::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES, HANDSHAKE_TIMEOUT).await?;
     let refusal = match hello {
         Some(ClientFrame::Hello { magic, version })
             if magic == API_MAGIC && version == API_VERSION =>

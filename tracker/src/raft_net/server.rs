@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use crate::election::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
-use proto::frame::{read_message, write_message, MAX_RAFT_FRAME_BYTES};
+use proto::frame::{read_hello, read_message, write_message, MAX_RAFT_FRAME_BYTES};
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,13 +43,8 @@ async fn handle(
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    let hello = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        read_message::<RaftRequest, _>(&mut rd, MAX_RAFT_FRAME_BYTES),
-    )
-    .await
-    .map_err(|_| "no hello in time".to_string())?
-    .map_err(|e| e.to_string())?;
+    let hello =
+        read_hello::<RaftRequest, _>(&mut rd, MAX_RAFT_FRAME_BYTES, HANDSHAKE_TIMEOUT).await?;
     let from = match hello {
         Some(RaftRequest::Hello {
             magic,
