@@ -4,12 +4,14 @@
 //!
 //! # Layout
 //! - Scenarios: [`transfer`], [`swarm`] (peer daemons); [`writes`], [`reads`], [`failover`],
-//!   [`heartbeats`] (tracker cluster driven by `TrackerClient`s).
+//!   [`heartbeats`] (tracker cluster driven by `TrackerClient`s); [`etcd`] (the tracker's writes
+//!   and etcd's puts in alternating rounds of one run).
 //! - [`fixture`]: the cluster plus users, sessions, a group, peers and files to measure against.
 //! - [`load`]: closed-loop clients that log every request.
 //! - [`heartbeat_sim`]: many simulated peers multiplexed over a few connections.
 //! - [`stats`]: percentiles, JSON lines, tables. [`procfs`]: CPU and memory from /proc.
 
+pub mod etcd;
 pub mod failover;
 pub mod fixture;
 pub mod heartbeat_sim;

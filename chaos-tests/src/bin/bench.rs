@@ -28,6 +28,8 @@ enum Scenario {
     Failover(bench::failover::FailoverArgs),
     /// 100 000 simulated peers heartbeating: leader CPU and memory, latency, Raft entries.
     Heartbeats(bench::heartbeats::HeartbeatsArgs),
+    /// Tracker writes and etcd puts from 64 clients each, in alternating rounds of one run.
+    Etcd(bench::etcd::EtcdArgs),
 }
 
 /// mimalloc, as in every binary of the workspace, so a node or peer run inside this one allocates
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Reads(a) => bench::reads::run(a).await,
             Scenario::Failover(a) => bench::failover::run(a).await,
             Scenario::Heartbeats(a) => bench::heartbeats::run(a).await,
+            Scenario::Etcd(a) => bench::etcd::run(a).await,
         }
     });
     match result {
