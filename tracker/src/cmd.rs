@@ -163,7 +163,18 @@ pub enum Op {
         /// New state.
         online: bool,
     },
+    /// Delete these sessions if they are expired at the command's `now_ms` (the leader lists
+    /// the ones it saw expired; apply checks each again, so a token renewed meanwhile stays).
+    /// Appended last: variants are encoded by position, and older logs must decode unchanged.
+    PruneSessions {
+        /// Sessions to delete, at most [`MAX_PRUNED_PER_ENTRY`].
+        tokens: Vec<TokenBytes>,
+    },
 }
+
+/// Most sessions one [`Op::PruneSessions`] deletes, so one entry stays small (32 KiB of tokens)
+/// and quick to apply.
+pub const MAX_PRUNED_PER_ENTRY: usize = 1024;
 
 /// The result of applying one entry: the reply to hand the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -107,6 +107,12 @@ pub struct Args {
     #[arg(long, env = "TRACKER_CLIENT_RECORD_TTL_SECS", default_value_t = 24 * 3600)]
     pub client_record_ttl_secs: u64,
 
+    /// The leader deletes expired sessions this often (they are refused from their expiry on;
+    /// this only frees their space).
+    #[arg(long, env = "TRACKER_SESSION_PRUNE_EVERY_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_prune_every_secs: u64,
+
     /// A peer silent for this many of its intervals is marked offline.
     #[arg(long, env = "TRACKER_PEER_LEASE_INTERVALS", default_value_t = 3)]
     pub peer_lease_intervals: u32,
@@ -166,6 +172,8 @@ pub struct NodeConfig {
     pub ticket_ttl: Duration,
     /// At-most-once records of clients idle this long are pruned.
     pub client_record_ttl: Duration,
+    /// How often the leader deletes expired sessions.
+    pub session_prune_every: Duration,
     /// A peer silent for this many of its intervals is marked offline.
     pub peer_lease_intervals: u32,
 }
@@ -246,6 +254,7 @@ impl NodeConfig {
             peer_transferring: Duration::from_secs(args.peer_transferring_secs),
             ticket_ttl: Duration::from_secs(args.ticket_ttl_secs),
             client_record_ttl: Duration::from_secs(args.client_record_ttl_secs),
+            session_prune_every: Duration::from_secs(args.session_prune_every_secs),
             peer_lease_intervals: args.peer_lease_intervals,
         })
     }

@@ -140,6 +140,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         writes: app.writes.clone(),
         state: app.state.clone(),
         client_record_ttl: config.client_record_ttl,
+        session_prune_every: config.session_prune_every,
     }));
     let watchdog = tokio::spawn(crate::tasks::task_watch_elections(
         raft.clone(),

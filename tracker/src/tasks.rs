@@ -1,7 +1,7 @@
 //! The node's background loops, each given what it needs when [`crate::node`] spawns it:
 //! - [`task_sweep`]: while this node leads, marks silent peers offline in batches, prunes idle
-//!   at-most-once client records, and on each new term creates the cluster key if there is none
-//!   ([`ensure_cluster_key`]);
+//!   at-most-once client records and expired sessions ([`SessionPruner`]), and on each new term
+//!   creates the cluster key if there is none ([`ensure_cluster_key`]);
 //! - [`task_watch_elections`]: a leaderless voter calls an election itself to break split-vote ties
 //!   ([`crate::election::watchdog`]).
 
@@ -14,7 +14,7 @@ use rand::RngCore;
 use crate::app::group_commit::GroupCommit;
 use crate::app::state::StateView;
 use crate::app::wall_ms;
-use crate::cmd::{Cmd, Op};
+use crate::cmd::{Cmd, Op, MAX_PRUNED_PER_ENTRY};
 use crate::election::watchdog::Watchdog;
 use crate::leader::liveness::Liveness;
 use crate::raft_types::{NodeId, Raft};
@@ -36,6 +36,8 @@ pub struct Sweep {
     pub state: StateView,
     /// At-most-once records of clients idle this long are pruned.
     pub client_record_ttl: Duration,
+    /// How often expired sessions are deleted.
+    pub session_prune_every: Duration,
 }
 
 /// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
@@ -47,7 +49,10 @@ pub async fn task_sweep(sweep: Sweep) {
         writes,
         state,
         client_record_ttl,
+        session_prune_every,
     } = sweep;
+    let mut sessions = SessionPruner::default();
+    let mut last_session_prune = Instant::now();
     let ttl_ms = u64::try_from(client_record_ttl.as_millis()).unwrap_or(u64::MAX);
     let mut led_term: Option<u64> = None;
     let mut leader_since = Instant::now();
@@ -82,6 +87,10 @@ pub async fn task_sweep(sweep: Sweep) {
                 tracing::warn!(%e, "could not prune idle client records");
             }
         }
+        if now.duration_since(last_session_prune) >= session_prune_every {
+            last_session_prune = now;
+            sessions.pass(&writes, &state).await;
+        }
         let mut silent = liveness.take_expired(now);
         if !scanned_table && now.saturating_duration_since(leader_since) > liveness.fresh_lease() {
             scanned_table = true;
@@ -102,6 +111,72 @@ pub async fn task_sweep(sweep: Sweep) {
         if let Err(e) = writes.propose(cmd).await {
             tracing::warn!(%e, "could not mark silent peers offline");
         }
+    }
+}
+
+/// Sessions looked at per page of the scan (the scan holds off batch writes for one page).
+const SESSION_SCAN_PAGE: usize = 4096;
+/// Pages one pass looks at; the next pass goes on from there, so a pass stays short however many
+/// sessions there are.
+const SESSION_PAGES_PER_PASS: usize = 64;
+
+/// Deletes expired sessions: each pass scans the next pages of the sessions table (a cursor kept
+/// from pass to pass, back to the start at the end) and proposes their expired tokens in entries
+/// of at most [`MAX_PRUNED_PER_ENTRY`]. Expired sessions are refused from their expiry on
+/// whether or not they are deleted yet; this only keeps the table from growing without bound.
+#[derive(Debug, Default)]
+pub struct SessionPruner {
+    /// Where the next page starts (`None`: the first session).
+    after: Option<Vec<u8>>,
+}
+
+impl SessionPruner {
+    /// One pass; returns how many sessions it proposed to delete. Errors are logged and end the
+    /// pass (the next one starts over from the cursor).
+    pub async fn pass(&mut self, writes: &GroupCommit, state: &StateView) -> usize {
+        let now_ms = wall_ms();
+        let mut pruned = 0;
+        for _ in 0..SESSION_PAGES_PER_PASS {
+            let view = state.clone();
+            let after = self.after.take();
+            let page = tokio::task::spawn_blocking(move || {
+                view.expired_sessions_page(now_ms, after.as_deref(), SESSION_SCAN_PAGE)
+            })
+            .await;
+            let (tokens, next) = match page {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => {
+                    tracing::warn!(%e, "could not scan the sessions table");
+                    return pruned;
+                }
+                Err(e) => {
+                    tracing::warn!(%e, "the sessions scan did not finish");
+                    return pruned;
+                }
+            };
+            for chunk in tokens.chunks(MAX_PRUNED_PER_ENTRY) {
+                let cmd = Cmd {
+                    origin: None,
+                    now_ms,
+                    op: Op::PruneSessions {
+                        tokens: chunk.to_vec(),
+                    },
+                };
+                if let Err(e) = writes.propose(cmd).await {
+                    tracing::warn!(%e, "could not delete expired sessions");
+                    return pruned;
+                }
+                pruned += chunk.len();
+            }
+            self.after = next;
+            if self.after.is_none() {
+                break;
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(pruned, "deleted expired sessions");
+        }
+        pruned
     }
 }
 

@@ -6,5 +6,6 @@ mod formation;
 mod liveness;
 mod malformed;
 mod restored_leader;
+mod session_prune;
 mod snapshot_rejoin;
 mod util;

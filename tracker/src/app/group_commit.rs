@@ -131,6 +131,7 @@ fn approx_bytes(cmd: &Cmd) -> usize {
         Op::RegisterFile { manifest, .. } => SMALL + manifest.chunk_hashes.len() * 20,
         Op::ReportHave { chunks, .. } => SMALL + chunks.len() * 4,
         Op::SetPeersOnline { peer_ids, .. } => SMALL + peer_ids.len() * 8,
+        Op::PruneSessions { tokens } => SMALL + tokens.len() * 32,
         _ => SMALL,
     }
 }

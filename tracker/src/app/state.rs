@@ -2,8 +2,9 @@
 //! leader's loops. Queries run on [`StateView::kv`], which implements the domain's
 //! [`crate::domain::kv::KvRead`] port; nothing above `app` names the store's types.
 
+use crate::cmd::TokenBytes;
 use crate::domain::kv::{decode_record, Entries, KvRead, StoreError, Table};
-use crate::domain::records::PeerRec;
+use crate::domain::records::{PeerRec, SessionRec};
 use crate::leader::cluster_key;
 use crate::store::image;
 use crate::store::overlay::Committed;
@@ -66,6 +67,37 @@ impl StateView {
             }
             Ok(())
         })
+    }
+
+    /// One page of the sessions expired at `now_ms`: it looks at the sessions after `after` (from
+    /// the first if `None`), at most `limit` of them, holding off batch writes only that long.
+    /// Returns the expired tokens among them and where the next page starts (`None` at the end).
+    /// Records that do not decode are skipped (the sweep must not stop on one).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn expired_sessions_page(
+        &self,
+        now_ms: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<TokenBytes>, Option<Vec<u8>>), StoreError> {
+        let mut expired = Vec::new();
+        let next = self
+            .trees
+            .visit_page(Table::Sessions, b"", after, limit, |k, v| {
+                let (Ok(token), Ok(s)) = (
+                    TokenBytes::try_from(k),
+                    decode_record::<SessionRec>(Table::Sessions, v),
+                ) else {
+                    return Ok(());
+                };
+                if s.expires_at_ms <= now_ms {
+                    expired.push(token);
+                }
+                Ok(())
+            })?;
+        Ok((expired, next))
     }
 
     /// The state digest ([`image::digest`]), taken again until `last_applied` did not move while

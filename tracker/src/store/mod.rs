@@ -30,6 +30,8 @@ pub mod undo;
 mod scan_race_test;
 #[cfg(test)]
 mod suite_test;
+#[cfg(test)]
+mod visit_page_test;
 
 pub use log_store::LogStore;
 pub use state_machine::StateMachine;

@@ -99,6 +99,48 @@ impl SmTrees {
         Ok(())
     }
 
+    /// Like [`SmTrees::visit`], but one page: the entries after `after` (from the start of
+    /// `prefix` if `None`), at most `limit` of them, so the gate is held for a bounded time.
+    /// Returns the last key visited when the page is full (more may follow: pass it as `after`
+    /// for the next page), `None` when the table ends within the page. `after` is a key under
+    /// `prefix` (a page's last key); `limit` 0 counts as 1. A page sees whole batches;
+    /// batches applied between two pages show in the later one.
+    ///
+    /// # Errors
+    /// sled errors, or `visit`'s.
+    pub fn visit_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound;
+        let staged = self.read_gate();
+        let stored = match after {
+            Some(key) => self
+                .tree(table)
+                .range::<&[u8], _>((Bound::Excluded(key), Bound::Unbounded)),
+            None => self.tree(table).range::<&[u8], _>(prefix..),
+        };
+        let stored = stored.take_while(move |r| match r {
+            Ok((k, _)) => k.starts_with(prefix),
+            Err(_) => true,
+        });
+        let limit = limit.max(1);
+        let mut seen = 0;
+        for item in staged.merge_scan_after(table, prefix, after, stored) {
+            let (k, v) = item?;
+            visit(k.as_ref(), v.as_ref())?;
+            seen += 1;
+            if seen == limit {
+                return Ok(Some(k.as_ref().to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Stages an applied batch (readers see it at once) and keeps its decoded records; starts a
     /// drain in the background when one is due ([`SmTrees::drain`]).
     ///

@@ -62,14 +62,21 @@ impl AsRef<[u8]> for Bytes<'_> {
 /// One entry of a merged scan, or the error that ended it.
 type Item<'a> = Result<(Bytes<'a>, Bytes<'a>), StoreError>;
 
-/// The staged writes of `table` under `prefix`, in key order.
+/// The staged writes of `table` under `prefix` (only the keys after `after`, if given), in key
+/// order.
 fn staged_range<'a>(
     writes: &'a WriteSet,
     table: Table,
     prefix: &'a [u8],
+    after: Option<&'a [u8]>,
 ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
+    use std::ops::Bound;
+    let start = match after {
+        Some(key) => Bound::Excluded((table, key.to_vec())),
+        None => Bound::Included((table, prefix.to_vec())),
+    };
     writes
-        .range((table, prefix.to_vec())..)
+        .range((start, Bound::Unbounded))
         .take_while(move |((t, k), _)| *t == table && k.starts_with(prefix))
         .map(|((_, k), v)| (k.as_slice(), v.as_deref()))
 }
@@ -207,6 +214,20 @@ impl Staged {
     where
         I: Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + 'a,
     {
+        self.merge_scan_after(table, prefix, None, stored)
+    }
+
+    /// [`Staged::merge_scan`] of the keys after `after` only (`stored` must start after it too).
+    pub fn merge_scan_after<'a, I>(
+        &'a self,
+        table: Table,
+        prefix: &'a [u8],
+        after: Option<&'a [u8]>,
+        stored: I,
+    ) -> impl Iterator<Item = Item<'a>> + 'a
+    where
+        I: Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + 'a,
+    {
         let stored = stored.map(|r| {
             r.map(|(k, v)| (Bytes::Stored(k), Bytes::Stored(v)))
                 .map_err(StoreError::from)
@@ -216,11 +237,11 @@ impl Staged {
         // With no drain running, `draining` is `active` itself, laid on twice to the same effect.
         let under = Overlaid {
             base: stored.peekable(),
-            staged: staged_range(draining, table, prefix).peekable(),
+            staged: staged_range(draining, table, prefix, after).peekable(),
         };
         Overlaid {
             base: under.peekable(),
-            staged: staged_range(&self.active, table, prefix).peekable(),
+            staged: staged_range(&self.active, table, prefix, after).peekable(),
         }
     }
 }

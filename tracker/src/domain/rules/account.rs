@@ -1,5 +1,5 @@
 //! Accounts and sessions: creating a user, opening a session for a password the proposing leader
-//! already verified, closing one.
+//! already verified, closing one, deleting expired ones.
 
 use proto::tracker_msg::Response;
 use proto::ApiError;
@@ -62,6 +62,26 @@ pub fn close_session(kv: &mut impl KvWrite, token: &TokenBytes) -> Result<Respon
     Ok(Response::Done)
 }
 
+/// Deletes each of `tokens` whose session is expired at `now_ms`; a live or unknown token is
+/// left alone (the leader chose the list from an older state).
+///
+/// # Errors
+/// Storage errors, or a session record that does not decode.
+pub fn prune_sessions(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    tokens: &[TokenBytes],
+) -> Result<Response, Fail> {
+    for token in tokens {
+        if let Some(s) = kv.get::<SessionRec>(Table::Sessions, token)? {
+            if s.expires_at_ms <= now_ms {
+                kv.delete(Table::Sessions, token.to_vec());
+            }
+        }
+    }
+    Ok(Response::Done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +104,28 @@ mod tests {
             Err(Fail::Api(ApiError::InvalidRequest(_)))
         ));
         assert_eq!(kv.len(Table::Users), 1);
+    }
+
+    #[test]
+    fn prune_deletes_only_sessions_expired_at_the_entry_time() {
+        let mut kv = MemKv::new();
+        create_user(&mut kv, 0, "ann", "h").unwrap();
+        open_session(&mut kv, "ann", &[1; 32], 100).unwrap();
+        open_session(&mut kv, "ann", &[2; 32], 200).unwrap();
+        open_session(&mut kv, "ann", &[3; 32], 300).unwrap();
+        // [2] was listed as expired but is live at 150; [9] is unknown.
+        let listed = [[1; 32], [2; 32], [9; 32]];
+        assert_eq!(
+            prune_sessions(&mut kv, 150, &listed).unwrap(),
+            Response::Done
+        );
+        assert_eq!(kv.len(Table::Sessions), 2);
+        assert!(kv.get_raw(Table::Sessions, &[1; 32]).unwrap().is_none());
+        assert_eq!(session_user(&kv, &[2; 32], 150).unwrap(), "ann");
+        // At exactly its expiry a session is expired (as `session_user` sees it).
+        prune_sessions(&mut kv, 200, &[[2; 32], [3; 32]]).unwrap();
+        assert_eq!(kv.len(Table::Sessions), 1);
+        assert!(session_user(&kv, &[3; 32], 200).is_ok());
     }
 
     #[test]

@@ -68,5 +68,6 @@ pub fn apply_op(kv: &mut impl KvWrite, now_ms: u64, op: &Op) -> Result<Response,
         Op::SetClusterKey { secret } => cluster::set_key(kv, secret),
         Op::PruneClients { before_ms } => cluster::prune_clients(kv, *before_ms),
         Op::SetPeersOnline { peer_ids, online } => peer::set_online(kv, peer_ids, *online),
+        Op::PruneSessions { tokens } => account::prune_sessions(kv, now_ms, tokens),
     }
 }
