@@ -10,7 +10,9 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use proto::tracker_msg::{FileManifest, GroupSummary, ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{
+    FileManifest, GroupSummary, ReadRequest, Response, SessionToken, WriteOp,
+};
 use proto::TrackerClient;
 
 use crate::history::{History, OpKind, OpRecord, Outcome, ReadKind, ReadRecord};
@@ -100,7 +102,7 @@ impl ClientOps {
     pub async fn register_peers(
         &self,
         client: &TrackerClient,
-        token: &str,
+        token: &SessionToken,
         stop: &AtomicBool,
     ) -> bool {
         for peer_id in [self.seeder_peer, self.reporter_peer] {
@@ -110,7 +112,7 @@ impl ClientOps {
                 }
                 let r = client
                     .write(WriteOp::RegisterPeer {
-                        token: token.to_string(),
+                        token: *token,
                         peer_id,
                         addr: FAKE_PEER_ADDR.into(),
                     })
@@ -159,14 +161,14 @@ impl ClientOps {
     async fn list_requests(
         &self,
         client: &TrackerClient,
-        token: &str,
+        token: &SessionToken,
         history: &History,
         group: &str,
     ) -> Option<Vec<String>> {
         let sent_us = history.now_us();
         let (answer, served_by) = client
             .read_traced(ReadRequest::ListRequests {
-                token: token.to_string(),
+                token: *token,
                 group: group.to_string(),
             })
             .await;
@@ -199,7 +201,7 @@ impl ClientOps {
     pub async fn join_step(
         &mut self,
         client: &TrackerClient,
-        token: &str,
+        token: &SessionToken,
         history: &History,
         groups: &[GroupSummary],
     ) {
@@ -221,14 +223,19 @@ impl ClientOps {
             user: self.user.clone(),
         };
         let write = WriteOp::JoinGroup {
-            token: token.to_string(),
+            token: *token,
             group,
         };
         self.send(client, history, op, write).await;
     }
 
     /// Lists the pending requests of this client's newest groups and accepts each one.
-    pub async fn accept_step(&mut self, client: &TrackerClient, token: &str, history: &History) {
+    pub async fn accept_step(
+        &mut self,
+        client: &TrackerClient,
+        token: &SessionToken,
+        history: &History,
+    ) {
         let groups: Vec<String> = self.newest_groups.iter().cloned().collect();
         for group in groups {
             let Some(pending) = self.list_requests(client, token, history, &group).await else {
@@ -240,7 +247,7 @@ impl ClientOps {
                     user: user.clone(),
                 };
                 let write = WriteOp::AcceptJoin {
-                    token: token.to_string(),
+                    token: *token,
                     group: group.clone(),
                     username: user,
                 };
@@ -250,7 +257,12 @@ impl ClientOps {
     }
 
     /// Reports the next chunk of the file being reported, or registers a new file.
-    pub async fn file_step(&mut self, client: &TrackerClient, token: &str, history: &History) {
+    pub async fn file_step(
+        &mut self,
+        client: &TrackerClient,
+        token: &SessionToken,
+        history: &History,
+    ) {
         let Some(group) = self.file_group.clone() else {
             return;
         };
@@ -265,7 +277,7 @@ impl ClientOps {
                 chunks: vec![next],
             };
             let write = WriteOp::ReportHave {
-                token: token.to_string(),
+                token: *token,
                 peer_id: self.reporter_peer,
                 group,
                 name,
@@ -283,7 +295,7 @@ impl ClientOps {
             manifest: manifest.clone(),
         };
         let write = WriteOp::RegisterFile {
-            token: token.to_string(),
+            token: *token,
             peer_id: self.seeder_peer,
             group,
             manifest,

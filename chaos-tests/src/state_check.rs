@@ -16,7 +16,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use proto::tracker_msg::{
-    FileSummary, GroupSummary, PeerActivity, ReadRequest, Response, Source, WriteOp,
+    FileSummary, GroupSummary, PeerActivity, ReadRequest, Response, SessionToken, Source, WriteOp,
 };
 use proto::{ApiError, TrackerClient};
 
@@ -61,7 +61,7 @@ pub async fn check(
     ops: &[OpRecord],
 ) -> anyhow::Result<Vec<String>> {
     let client = TrackerClient::new(client_config(trackers.to_vec()))?;
-    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    let mut tokens: BTreeMap<String, SessionToken> = BTreeMap::new();
     for id in 0..clients {
         let (username, password) = credentials(id);
         match client
@@ -185,7 +185,7 @@ fn check_membership(
 /// Registered files and chunk reports.
 async fn check_files(
     client: &TrackerClient,
-    tokens: &BTreeMap<String, String>,
+    tokens: &BTreeMap<String, SessionToken>,
     ops: &[OpRecord],
 ) -> anyhow::Result<Vec<String>> {
     let mut v = Vec::new();

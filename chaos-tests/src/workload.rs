@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::tracker_msg::{GroupSummary, ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{GroupSummary, ReadRequest, Response, SessionToken, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 use crate::client_ops::ClientOps;
@@ -116,15 +116,13 @@ pub async fn task_client(
 async fn list_groups(
     id: usize,
     client: &TrackerClient,
-    token: &str,
+    token: &SessionToken,
     history: &History,
 ) -> Option<(u64, Vec<GroupSummary>)> {
     let sent_us = history.now_us();
     let sent_ms = sent_us / 1000;
     let (answer, served_by) = client
-        .read_traced(ReadRequest::ListGroups {
-            token: token.to_string(),
-        })
+        .read_traced(ReadRequest::ListGroups { token: *token })
         .await;
     let done_ms = history.now_ms();
     let outcome = Outcome::of(&answer);

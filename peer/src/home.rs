@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 pub struct Session {
     /// Username.
     pub username: String,
-    /// Session token (hex).
-    pub token: String,
+    /// Session token (stored as its hex digits; a malformed one makes the tracker answer "not
+    /// logged in").
+    pub token: proto::tracker_msg::SessionToken,
 }
 
 /// Errors about the home directory.
@@ -200,7 +201,7 @@ mod tests {
         assert!(matches!(home.session(), Err(HomeError::NotLoggedIn)));
         home.save_session(&Session {
             username: "u".into(),
-            token: "t".into(),
+            token: proto::tracker_msg::SessionToken::from_bytes([7; 32]),
         })
         .unwrap();
         let mode = std::fs::metadata(dir.path().join("session.json"))

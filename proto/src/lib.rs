@@ -2,7 +2,7 @@
 //! tracker client.
 //!
 //! # Layout
-//! - [`types`]: value types shared by messages and tickets (the SHA-1 digest).
+//! - [`types`]: value types shared by messages and tickets (the SHA-1 digest, the session token).
 //! - [`frame`]: length-prefixed frames with a maximum size, and the bincode codec.
 //! - [`error`]: [`ApiError`], the only error type that crosses the wire.
 //! - [`tracker_msg`]: the client API's requests and responses; [`digest_list`]: how a manifest's

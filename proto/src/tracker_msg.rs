@@ -22,10 +22,7 @@ pub const API_VERSION: u32 = 3;
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
 
-/// A session token as the client sees it: 64 lowercase hex digits (256 random bits).
-pub type Token = String;
-
-pub use crate::types::Sha1Digest;
+pub use crate::types::{SessionToken, Sha1Digest};
 
 /// Frames a client sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,33 +121,33 @@ pub enum WriteOp {
     /// End a session.
     Logout {
         /// The session to end.
-        token: Token,
+        token: SessionToken,
     },
     /// Create a group owned by the caller.
     CreateGroup {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
     },
     /// File a join request with the group's owner.
     JoinGroup {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
     },
     /// Leave a group (ownership passes on; an empty group is removed).
     LeaveGroup {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
     },
     /// Owner only: accept a pending join request.
     AcceptJoin {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
         /// Whose request to accept.
@@ -159,7 +156,7 @@ pub enum WriteOp {
     /// Register (or re-register) a peer daemon of the caller at an address.
     RegisterPeer {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Random id the peer chose for itself.
         peer_id: u64,
         /// Address where the peer serves chunks.
@@ -168,7 +165,7 @@ pub enum WriteOp {
     /// Register a file in a group, with this peer as a full seeder.
     RegisterFile {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// The seeding peer.
         peer_id: u64,
         /// Group name.
@@ -179,7 +176,7 @@ pub enum WriteOp {
     /// Report chunks a peer now holds (batched "have").
     ReportHave {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// The reporting peer.
         peer_id: u64,
         /// Group name.
@@ -192,7 +189,7 @@ pub enum WriteOp {
     /// Withdraw a peer's availability for a file.
     StopShare {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// The peer that stops seeding.
         peer_id: u64,
         /// Group name.
@@ -234,31 +231,31 @@ pub enum ReadRequest {
     /// Who owns this session.
     WhoAmI {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
     },
     /// Every group, seen from the caller.
     ListGroups {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
     },
     /// Owner only: pending join requests of a group.
     ListRequests {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
     },
     /// Members only: files of a group.
     ListFiles {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
     },
     /// Members only: a file's manifest and the online peers holding its chunks.
     FileSources {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// Group name.
         group: String,
         /// File name.
@@ -269,7 +266,7 @@ pub enum ReadRequest {
     /// Liveness report of a peer daemon (leader only, kept in memory, never one log entry each).
     Heartbeat {
         /// Caller's session.
-        token: Token,
+        token: SessionToken,
         /// The peer.
         peer_id: u64,
         /// What the peer is doing; sets the next interval.
@@ -333,7 +330,7 @@ pub enum Response {
     /// A new session.
     Session {
         /// The token to present on later requests.
-        token: Token,
+        token: SessionToken,
         /// When it expires (ms since the Unix epoch).
         expires_at_ms: u64,
     },

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use cluster::LocalCluster;
 use proto::connection::Connection;
 use proto::tracker_msg::{
-    FileManifest, ReadRequest, Request, Response, WriteOp, DEFAULT_CHUNK_SIZE_BYTES,
+    FileManifest, ReadRequest, Request, Response, SessionToken, WriteOp, DEFAULT_CHUNK_SIZE_BYTES,
 };
 use proto::{ClientConfig, TrackerClient};
 
@@ -64,7 +64,7 @@ pub struct World {
     /// Client API addresses of the trackers.
     pub trackers: Vec<String>,
     /// Session token of each user.
-    pub tokens: Vec<String>,
+    pub tokens: Vec<SessionToken>,
     /// Registered peers.
     pub peers: Vec<BenchPeer>,
     /// The group every user belongs to.
@@ -87,9 +87,9 @@ impl World {
     }
 
     /// Peer `i` (wrapping) with its user's token.
-    pub fn peer(&self, i: usize) -> Option<(&BenchPeer, &str)> {
+    pub fn peer(&self, i: usize) -> Option<(&BenchPeer, &SessionToken)> {
         let p = self.peers.get(i % self.peers.len().max(1))?;
-        Some((p, self.tokens.get(p.user)?.as_str()))
+        Some((p, self.tokens.get(p.user)?))
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
-use proto::tracker_msg::{PeerActivity, ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{PeerActivity, ReadRequest, Response, SessionToken, WriteOp};
 use proto::{ApiError, TrackerClient};
 
 use super::stats::Latencies;
@@ -140,7 +140,7 @@ pub struct ShardCtx {
     /// Every simulated peer.
     pub peers: Arc<Vec<SimPeer>>,
     /// Session token of each user.
-    pub tokens: Arc<Vec<String>>,
+    pub tokens: Arc<Vec<SessionToken>>,
     /// The measurement window.
     pub window: Arc<Window>,
     /// Heartbeats in flight per shard (its connection).

@@ -101,7 +101,7 @@ pub fn write_mix(world: Arc<World>, mix: MixOpts, tag: String) -> NextCall {
         if mix.register_every > 0 && seq % mix.register_every == mix.register_every - 1 {
             let name = format!("{tag}-c{i}-{seq}.bin");
             let op = WriteOp::RegisterFile {
-                token: token.to_string(),
+                token: *token,
                 peer_id: peer.peer_id,
                 group: world.group.clone(),
                 manifest: manifest(&name, mix.chunks),
@@ -115,7 +115,7 @@ pub fn write_mix(world: Arc<World>, mix: MixOpts, tag: String) -> NextCall {
             .filter_map(|c| u32::try_from(c).ok())
             .collect();
         let op = WriteOp::ReportHave {
-            token: token.to_string(),
+            token: *token,
             peer_id: peer.peer_id,
             group: world.group.clone(),
             name: file,

@@ -78,7 +78,7 @@ async fn refusals_reach_the_client_typed() {
     );
     assert_eq!(
         cl.read(ReadRequest::ListGroups {
-            token: "ab".repeat(32)
+            token: "ab".repeat(32).into()
         })
         .await,
         Err(ApiError::NotLoggedIn)

@@ -75,7 +75,7 @@ async fn up_status_writes_through_any_node_down_and_restart() {
             client_id: 1,
             serial: 1,
             op: WriteOp::Logout {
-                token: "00".repeat(32),
+                token: "00".repeat(32).into(),
             },
         }))
         .await

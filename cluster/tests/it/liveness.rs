@@ -4,15 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use proto::tracker_msg::{FileManifest, PeerActivity, ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{
+    FileManifest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp,
+};
 use proto::{ApiError, ClientConfig, TrackerClient};
 
 use super::util::{client, signup, start};
 
-async fn source_count(cl: &TrackerClient, token: &str) -> usize {
+async fn source_count(cl: &TrackerClient, token: &SessionToken) -> usize {
     match cl
         .read(ReadRequest::FileSources {
-            token: token.into(),
+            token: *token,
             group: "g".into(),
             name: "f.bin".into(),
         })

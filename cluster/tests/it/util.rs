@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cluster::process::tracker_program;
 use cluster::LocalCluster;
-use proto::tracker_msg::{Response, WriteOp};
+use proto::tracker_msg::{Response, SessionToken, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 /// The `cluster` binary under test.
@@ -43,7 +43,7 @@ pub fn client(c: &LocalCluster) -> TrackerClient {
 }
 
 /// Creates `user` (password "password-<user>") and logs in; returns the token.
-pub async fn signup(client: &TrackerClient, user: &str) -> String {
+pub async fn signup(client: &TrackerClient, user: &str) -> SessionToken {
     client
         .write(WriteOp::CreateUser {
             username: user.into(),

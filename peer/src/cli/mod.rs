@@ -113,7 +113,7 @@ impl Ctx {
     ///
     /// # Errors
     /// If not logged in.
-    pub fn token(&self) -> anyhow::Result<String> {
+    pub fn token(&self) -> anyhow::Result<proto::tracker_msg::SessionToken> {
         Ok(self.home.session()?.token)
     }
 }

@@ -87,7 +87,7 @@ impl Daemon {
     ///
     /// # Errors
     /// If nobody is logged in on this home.
-    pub fn token(&self) -> Result<String, crate::home::HomeError> {
+    pub fn token(&self) -> Result<proto::tracker_msg::SessionToken, crate::home::HomeError> {
         Ok(self.home.session()?.token)
     }
 

@@ -194,7 +194,7 @@ impl Peer {
     }
 
     /// The session token stored in a peer's home.
-    pub fn token_of(p: &Peer) -> String {
+    pub fn token_of(p: &Peer) -> proto::tracker_msg::SessionToken {
         Home::open(&p.home).unwrap().session().unwrap().token
     }
 

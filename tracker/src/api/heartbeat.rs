@@ -2,10 +2,10 @@
 //! liveness table and tells the peer its next interval. A read in the protocol, it proposes one
 //! write when an offline peer comes back (marking it online).
 
-use proto::tracker_msg::{PeerActivity, Response};
+use proto::tracker_msg::{PeerActivity, Response, SessionToken};
 use proto::ApiError;
 
-use super::token::parse_token;
+use super::token::session_bytes;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op};
 use crate::domain::error::Fail;
@@ -20,13 +20,13 @@ use crate::domain::records::{peer_key, PeerRec};
 /// unknown or someone else's.
 pub async fn handle(
     app: &App,
-    token: &str,
+    token: &SessionToken,
     peer_id: u64,
     activity: PeerActivity,
 ) -> Result<Response, ApiError> {
     app.check_leader()?;
     let username =
-        session_user(&app.state.kv(), &parse_token(token)?, wall_ms()).map_err(Fail::into_api)?;
+        session_user(&app.state.kv(), &session_bytes(token)?, wall_ms()).map_err(Fail::into_api)?;
     let read_peer = || -> Result<Option<PeerRec>, ApiError> {
         app.state
             .kv()

@@ -3,11 +3,11 @@
 
 use tracing::Instrument;
 
-use proto::tracker_msg::{ReadRequest, Response};
+use proto::tracker_msg::{ReadRequest, Response, SessionToken};
 use proto::ApiError;
 
 use super::heartbeat;
-use super::token::parse_token;
+use super::token::session_bytes;
 use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
 use crate::domain::error::Fail;
@@ -30,25 +30,25 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
             } => heartbeat::handle(app, &token, peer_id, activity).await,
             ReadRequest::WhoAmI { token } => {
                 query(app, |kv, now| {
-                    queries::whoami(kv, &parse_token(&token)?, now)
+                    queries::whoami(kv, &session_bytes(&token)?, now)
                 })
                 .await
             }
             ReadRequest::ListGroups { token } => {
                 query(app, |kv, now| {
-                    queries::list_groups(kv, &parse_token(&token)?, now)
+                    queries::list_groups(kv, &session_bytes(&token)?, now)
                 })
                 .await
             }
             ReadRequest::ListRequests { token, group } => {
                 query(app, |kv, now| {
-                    queries::list_requests(kv, &parse_token(&token)?, now, &group)
+                    queries::list_requests(kv, &session_bytes(&token)?, now, &group)
                 })
                 .await
             }
             ReadRequest::ListFiles { token, group } => {
                 query(app, |kv, now| {
-                    queries::list_files(kv, &parse_token(&token)?, now, &group)
+                    queries::list_files(kv, &session_bytes(&token)?, now, &group)
                 })
                 .await
             }
@@ -88,11 +88,11 @@ fn file_sources(
     app: &App,
     kv: &Kv<'_>,
     now: u64,
-    token: &str,
+    token: &SessionToken,
     group: &str,
     name: &str,
 ) -> Result<Response, Fail> {
-    let token = parse_token(token)?;
+    let token = session_bytes(token)?;
     match queries::file_sources(kv, &token, now, group, name) {
         Ok(Response::Sources {
             manifest, sources, ..

@@ -9,7 +9,7 @@ use tracing::Instrument;
 use proto::tracker_msg::{Response, WriteOp, WriteRequest};
 use proto::ApiError;
 
-use super::token::parse_token;
+use super::token::session_bytes;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
 use crate::domain::validate::check_name;
@@ -85,34 +85,46 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Turns a client operation into a replicated one.
+/// Turns a client operation into a replicated one. Only an account's two operations differ from
+/// their command (the password becomes a hash, a login becomes a session the leader chose); the
+/// rest carry the same fields with the session token as its bytes ([`session_op`]).
 async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> {
-    Ok(match op {
+    match op {
         WriteOp::CreateUser { username, password } => {
             check_name("username", &username)?;
             check_password(&password)?;
             let password_hash = hash_password(password).await?;
-            Op::CreateUser {
+            Ok(Op::CreateUser {
                 username,
                 password_hash,
-            }
+            })
         }
         WriteOp::Login { username, password } => {
-            super::login::open_session(app, now_ms, username, password).await?
+            super::login::open_session(app, now_ms, username, password).await
         }
-        WriteOp::Logout { token } => Op::CloseSession {
-            token: parse_token(&token)?,
-        },
+        other => session_op(other),
+    }
+}
+
+/// The command of a write made under a session.
+///
+/// # Errors
+/// [`ApiError::NotLoggedIn`] for a malformed token; [`ApiError::Internal`] for an account
+/// operation, which [`translate`] handles itself.
+fn session_op(op: WriteOp) -> Result<Op, ApiError> {
+    let t = session_bytes;
+    Ok(match op {
+        WriteOp::Logout { token } => Op::CloseSession { token: t(&token)? },
         WriteOp::CreateGroup { token, group } => Op::CreateGroup {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             group,
         },
         WriteOp::JoinGroup { token, group } => Op::JoinGroup {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             group,
         },
         WriteOp::LeaveGroup { token, group } => Op::LeaveGroup {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             group,
         },
         WriteOp::AcceptJoin {
@@ -120,7 +132,7 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             group,
             username,
         } => Op::AcceptJoin {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             group,
             username,
         },
@@ -129,7 +141,7 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             peer_id,
             addr,
         } => Op::RegisterPeer {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             peer_id,
             addr,
         },
@@ -139,7 +151,7 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             group,
             manifest,
         } => Op::RegisterFile {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             peer_id,
             group,
             manifest,
@@ -151,7 +163,7 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             name,
             chunks,
         } => Op::ReportHave {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             peer_id,
             group,
             name,
@@ -163,11 +175,16 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> 
             group,
             name,
         } => Op::StopShare {
-            token: parse_token(&token)?,
+            token: t(&token)?,
             peer_id,
             group,
             name,
         },
+        WriteOp::CreateUser { .. } | WriteOp::Login { .. } => {
+            return Err(ApiError::Internal(
+                "an account operation reached the session translation".into(),
+            ))
+        }
     })
 }
 

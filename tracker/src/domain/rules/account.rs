@@ -51,7 +51,7 @@ pub fn open_session(
     };
     kv.put(Table::Sessions, token.to_vec(), &rec)?;
     Ok(Response::Session {
-        token: proto::tracker_msg::to_hex(token),
+        token: proto::tracker_msg::SessionToken::from_bytes(*token),
         expires_at_ms,
     })
 }
@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(
             open_session(&mut kv, "ann", &token, 100).unwrap(),
             Response::Session {
-                token: proto::tracker_msg::to_hex(&token),
+                token: proto::tracker_msg::SessionToken::from_bytes(token),
                 expires_at_ms: 100
             }
         );
