@@ -166,18 +166,23 @@ impl ClientOps {
         group: &str,
     ) -> Option<Vec<String>> {
         let sent_us = history.now_us();
-        let (answer, served_by) = client
-            .read_traced(ReadRequest::ListRequests {
-                token: *token,
+        let token = *token;
+        let (answer, served_by) = proto::pages::collect_traced(
+            client,
+            |page| ReadRequest::ListRequests {
+                token,
                 group: group.to_string(),
-            })
-            .await;
+                page,
+            },
+            |r| match r {
+                Response::JoinRequests(page) => Some(page),
+                _ => None,
+            },
+        )
+        .await;
         let done_ms = history.now_ms();
         let outcome = Outcome::of(&answer);
-        let users = match answer {
-            Ok(Response::JoinRequests(users)) => Some(users),
-            _ => None,
-        };
+        let users = answer.ok();
         history.record_read(ReadRecord {
             client: self.id,
             kind: ReadKind::ListRequests,

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use proto::tracker_msg::{FileManifest, Response};
+use proto::tracker_msg::FileManifest;
 use proto::{ApiError, ReplyMeta};
 
 use crate::seen_groups::SeenGroups;
@@ -35,7 +35,7 @@ pub enum Outcome {
 impl Outcome {
     /// Classifies a tracker answer: success is acknowledged; no answer, "unavailable" or "not
     /// leader" after every retry is unknown; any other refusal is a definite failure.
-    pub fn of(result: &Result<Response, ApiError>) -> Outcome {
+    pub fn of<T>(result: &Result<T, ApiError>) -> Outcome {
         match result {
             Ok(_) => Outcome::Acked,
             Err(

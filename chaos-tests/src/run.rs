@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{Response, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 use crate::faults::{Fault, Injector};
@@ -409,10 +409,7 @@ async fn check_writes(
         Response::Session { token, .. } => token,
         other => anyhow::bail!("unexpected login answer {other:?}"),
     };
-    let listed = match checker.read(ReadRequest::ListGroups { token }).await? {
-        Response::Groups(g) => g,
-        other => anyhow::bail!("unexpected answer {other:?}"),
-    };
+    let listed = proto::pages::all_groups(&checker, token).await?;
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
     for g in listed {
         *count.entry(g.name).or_default() += 1;

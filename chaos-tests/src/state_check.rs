@@ -81,15 +81,7 @@ pub async fn check(
     }
     let mut views: BTreeMap<String, BTreeMap<String, GroupSummary>> = BTreeMap::new();
     for (user, token) in &tokens {
-        let groups = match client
-            .read(ReadRequest::ListGroups {
-                token: token.clone(),
-            })
-            .await?
-        {
-            Response::Groups(g) => g,
-            other => bail!("checker: unexpected answer {other:?}"),
-        };
+        let groups = proto::pages::all_groups(&client, token.clone()).await?;
         views.insert(
             user.clone(),
             groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
@@ -203,16 +195,7 @@ async fn check_files(
         };
         let key = (user.clone(), group.clone());
         if !listed.contains_key(&key) {
-            let files = match client
-                .read(ReadRequest::ListFiles {
-                    token,
-                    group: group.clone(),
-                })
-                .await?
-            {
-                Response::Files(f) => f,
-                other => bail!("checker: unexpected answer {other:?}"),
-            };
+            let files = proto::pages::all_files(client, token, group).await?;
             listed.insert(
                 key.clone(),
                 files.into_iter().map(|f| (f.name.clone(), f)).collect(),
@@ -278,17 +261,9 @@ async fn check_files(
                 })
                 .await?;
         }
-        let sources: Vec<Source> = match client
-            .read(ReadRequest::FileSources {
-                token,
-                group: group.clone(),
-                name: name.clone(),
-            })
+        let sources: Vec<Source> = proto::pages::all_sources(client, token, &group, &name)
             .await?
-        {
-            Response::Sources { sources, .. } => sources,
-            other => bail!("checker: unexpected answer {other:?}"),
-        };
+            .sources;
         let bits = sources
             .iter()
             .find(|s| s.peer_id == peer_id)

@@ -121,15 +121,19 @@ async fn list_groups(
 ) -> Option<(u64, Vec<GroupSummary>)> {
     let sent_us = history.now_us();
     let sent_ms = sent_us / 1000;
-    let (answer, served_by) = client
-        .read_traced(ReadRequest::ListGroups { token: *token })
-        .await;
+    let token = *token;
+    let (answer, served_by) = proto::pages::collect_traced(
+        client,
+        |page| ReadRequest::ListGroups { token, page },
+        |r| match r {
+            Response::Groups(page) => Some(page),
+            _ => None,
+        },
+    )
+    .await;
     let done_ms = history.now_ms();
     let outcome = Outcome::of(&answer);
-    let groups = match answer {
-        Ok(Response::Groups(groups)) => Some(groups),
-        _ => None,
-    };
+    let groups = answer.ok();
     let seen = groups
         .as_ref()
         .map(|g| SeenGroups::of(g.iter().map(|g| g.name.as_str())));

@@ -9,6 +9,7 @@
 //!   chunk digests are encoded.
 //! - [`ticket`]: the signed download ticket a seeder checks.
 //! - [`peer_msg`]: the peer-to-peer frames.
+//! - [`pages`]: reading a whole list page by page.
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
 //! - `logging` (feature `subscriber`): the log subscriber every binary installs.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod frame;
 #[cfg(feature = "subscriber")]
 pub mod logging;
+pub mod pages;
 pub mod peer_msg;
 pub mod shutdown;
 pub mod ticket;

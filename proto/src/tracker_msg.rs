@@ -17,7 +17,7 @@ use crate::error::ApiError;
 pub const API_MAGIC: u32 = 0x5032_5054;
 
 /// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`]).
-pub const API_VERSION: u32 = 3;
+pub const API_VERSION: u32 = 4;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -233,26 +233,33 @@ pub enum ReadRequest {
         /// Caller's session.
         token: SessionToken,
     },
-    /// Every group, seen from the caller.
+    /// Every group, seen from the caller, by name (one page).
     ListGroups {
         /// Caller's session.
         token: SessionToken,
+        /// Which page.
+        page: PageRequest,
     },
-    /// Owner only: pending join requests of a group.
+    /// Owner only: pending join requests of a group, oldest first (one page).
     ListRequests {
         /// Caller's session.
         token: SessionToken,
         /// Group name.
         group: String,
+        /// Which page.
+        page: PageRequest,
     },
-    /// Members only: files of a group.
+    /// Members only: files of a group, by name (one page).
     ListFiles {
         /// Caller's session.
         token: SessionToken,
         /// Group name.
         group: String,
+        /// Which page.
+        page: PageRequest,
     },
-    /// Members only: a file's manifest and the online peers holding its chunks.
+    /// Members only: a file's manifest and the online peers holding its chunks, by peer id (one
+    /// page of peers; every page carries the manifest and a ticket).
     FileSources {
         /// Caller's session.
         token: SessionToken,
@@ -260,6 +267,8 @@ pub enum ReadRequest {
         group: String,
         /// File name.
         name: String,
+        /// Which page.
+        page: PageRequest,
     },
     /// The cluster's public key, to verify download tickets offline.
     ClusterKey,
@@ -340,19 +349,21 @@ pub enum Response {
         username: String,
     },
     /// Answer to [`ReadRequest::ListGroups`].
-    Groups(Vec<GroupSummary>),
+    Groups(Page<GroupSummary>),
     /// Answer to [`ReadRequest::ListRequests`]: usernames, oldest first.
-    JoinRequests(Vec<String>),
+    JoinRequests(Page<String>),
     /// Answer to [`ReadRequest::ListFiles`].
-    Files(Vec<FileSummary>),
+    Files(Page<FileSummary>),
     /// Answer to [`ReadRequest::FileSources`].
     Sources {
         /// The file.
         manifest: FileManifest,
-        /// Online peers that hold at least one chunk.
+        /// Online peers that hold at least one chunk (this page of them).
         sources: Vec<Source>,
         /// Ticket that lets the caller fetch this file from the sources.
         ticket: Option<crate::ticket::SignedTicket>,
+        /// Where the next page of sources starts; `None` on the last page.
+        next: Option<String>,
     },
     /// Answer to [`ReadRequest::ClusterKey`].
     ClusterKey {
@@ -373,6 +384,42 @@ pub enum Response {
         /// Its client API address.
         api_addr: String,
     },
+}
+
+/// Most items one page of a list holds, whatever the request asks for.
+pub const MAX_PAGE_ITEMS: u32 = 1000;
+/// Items per page when a request asks for 0 (the server's choice).
+pub const DEFAULT_PAGE_ITEMS: u32 = 200;
+/// Longest cursor ([`PageRequest::after`]) a server accepts: a name, or a number.
+pub const MAX_CURSOR_BYTES: usize = 1024;
+
+/// Which page of a list a read asks for. Lists are in a fixed order (names, peer ids, or the
+/// order requests were filed), and a page starts after the item its cursor names, so a list
+/// read page by page sees every item that stays in the list throughout, once; items added or
+/// removed meanwhile may or may not show. Each page is a linearizable read of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// The previous page's [`Page::next`]; `None` for the first page.
+    pub after: Option<String>,
+    /// Most items wanted; 0 lets the server choose ([`DEFAULT_PAGE_ITEMS`]), and it never sends
+    /// more than [`MAX_PAGE_ITEMS`]. A page may hold fewer items and still have a next page.
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// The first page, of at most `limit` items (0: the server's choice).
+    pub fn first(limit: u32) -> Self {
+        PageRequest { after: None, limit }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Where the next page starts (pass it as [`PageRequest::after`]); `None` on the last page.
+    pub next: Option<String>,
 }
 
 /// A group as listed to one user.

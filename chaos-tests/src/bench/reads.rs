@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::Serialize;
 
-use proto::tracker_msg::ReadRequest;
+use proto::tracker_msg::{PageRequest, ReadRequest};
 
 use super::fixture::{ClusterOpts, Fixture, FixtureSpec};
 use super::load::{window, Call, Clients, NextCall, WindowStats};
@@ -74,13 +74,22 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
         if seq % 2 == 0 {
             (
                 "list_files",
-                Call::Read(ReadRequest::ListFiles { token, group }),
+                Call::Read(ReadRequest::ListFiles {
+                    token,
+                    group,
+                    page: PageRequest::default(),
+                }),
             )
         } else {
             let name = world.files[rng.gen_range(0..world.files.len())].clone();
             (
                 "file_sources",
-                Call::Read(ReadRequest::FileSources { token, group, name }),
+                Call::Read(ReadRequest::FileSources {
+                    token,
+                    group,
+                    name,
+                    page: PageRequest::default(),
+                }),
             )
         }
     });

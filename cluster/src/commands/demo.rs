@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use cluster::LocalCluster;
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{Response, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
 /// Flags of `cluster demo`.
@@ -151,10 +151,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         );
     }
 
-    let listed = match client.read(ReadRequest::ListGroups { token }).await? {
-        Response::Groups(g) => g,
-        other => bail!("unexpected answer {other:?}"),
-    };
+    let listed = proto::pages::all_groups(&client, token).await?;
     let names: Vec<&str> = listed.iter().map(|g| g.name.as_str()).collect();
     let unique: BTreeSet<&str> = names.iter().copied().collect();
     let missing: Vec<&String> = acked

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use proto::connection::Connection;
-use proto::tracker_msg::{ReadRequest, Response, WriteOp, WriteRequest};
+use proto::tracker_msg::{PageRequest, ReadRequest, Response, WriteOp, WriteRequest};
 use proto::{ApiError, Request};
 
 use super::util::{client, signup, start};
@@ -71,14 +71,16 @@ async fn refusals_reach_the_client_typed() {
     // Refused by a read: a token that is not one, one that names no session, not a member.
     assert_eq!(
         cl.read(ReadRequest::ListGroups {
-            token: "not-a-token".into()
+            token: "not-a-token".into(),
+            page: PageRequest::default(),
         })
         .await,
         Err(ApiError::NotLoggedIn)
     );
     assert_eq!(
         cl.read(ReadRequest::ListGroups {
-            token: "ab".repeat(32).into()
+            token: "ab".repeat(32).into(),
+            page: PageRequest::default(),
         })
         .await,
         Err(ApiError::NotLoggedIn)
@@ -86,7 +88,8 @@ async fn refusals_reach_the_client_typed() {
     assert_eq!(
         cl.read(ReadRequest::ListFiles {
             token: bob.clone(),
-            group: "movies".into()
+            group: "movies".into(),
+            page: PageRequest::default(),
         })
         .await,
         Err(ApiError::NotMember("movies".into()))

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::tracker_msg::WriteOp;
 
 use super::util::{client, signup, start};
 
@@ -67,14 +67,7 @@ async fn leader_crash_during_writes_loses_nothing_and_duplicates_nothing() {
     let converged = c.wait_converged(Duration::from_secs(30)).await.unwrap();
     assert_eq!(converged.len(), 3);
 
-    let groups = match client
-        .read(ReadRequest::ListGroups { token })
-        .await
-        .unwrap()
-    {
-        Response::Groups(g) => g,
-        other => panic!("{other:?}"),
-    };
+    let groups = proto::pages::all_groups(&client, token).await.unwrap();
     let names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
     let unique: BTreeSet<&String> = names.iter().collect();
     assert_eq!(names.len(), unique.len(), "a write was applied twice");

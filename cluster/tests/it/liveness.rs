@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use proto::tracker_msg::{
-    FileManifest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp,
+    FileManifest, PageRequest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp,
 };
 use proto::{ApiError, ClientConfig, TrackerClient};
 
@@ -17,6 +17,7 @@ async fn source_count(cl: &TrackerClient, token: &SessionToken) -> usize {
             token: *token,
             group: "g".into(),
             name: "f.bin".into(),
+            page: PageRequest::default(),
         })
         .await
         .unwrap()
@@ -95,11 +96,14 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
         .read(ReadRequest::ListFiles {
             token: token.clone(),
             group: "g".into(),
+            page: PageRequest::default(),
         })
         .await
         .unwrap()
     {
-        Response::Files(f) => assert_eq!((f[0].full_seeders, f[0].partial_peers), (0, 0)),
+        Response::Files(f) => {
+            assert_eq!((f.items[0].full_seeders, f.items[0].partial_peers), (0, 0))
+        }
         other => panic!("{other:?}"),
     }
     // A heartbeat brings it back.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use proto::tracker_msg::{ReadRequest, Response};
+use proto::tracker_msg::{PageRequest, ReadRequest, Response};
 use proto::ApiError;
 
 use super::util::{client, signup, start};
@@ -60,6 +60,7 @@ async fn expired_sessions_are_deleted_on_every_node() {
     let refused = cl
         .read(ReadRequest::ListGroups {
             token: tokens[0].clone(),
+            page: PageRequest::default(),
         })
         .await;
     assert!(
@@ -68,6 +69,11 @@ async fn expired_sessions_are_deleted_on_every_node() {
     );
     // A fresh login still works.
     let fresh = signup(&cl, "late").await;
-    let listed = cl.read(ReadRequest::ListGroups { token: fresh }).await;
+    let listed = cl
+        .read(ReadRequest::ListGroups {
+            token: fresh,
+            page: PageRequest::default(),
+        })
+        .await;
     assert!(matches!(listed, Ok(Response::Groups(_))), "{listed:?}");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use proto::tracker_msg::{to_hex, ReadRequest, Response, DEFAULT_CHUNK_SIZE_BYTES};
+use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
 
 use super::{output, Ctx};
 use crate::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
@@ -154,17 +154,7 @@ struct FileRow {
 /// Not a member, unknown group.
 pub async fn list(ctx: &Ctx, group: &str) -> anyhow::Result<()> {
     let token = ctx.token()?;
-    let files = match ctx
-        .tracker()?
-        .read(ReadRequest::ListFiles {
-            token,
-            group: group.to_string(),
-        })
-        .await?
-    {
-        Response::Files(f) => f,
-        other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
-    };
+    let files = proto::pages::all_files(&ctx.tracker()?, token, group).await?;
     let rows: Vec<FileRow> = files
         .into_iter()
         .map(|f| FileRow {

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::tracker_msg::WriteOp;
 
 use super::{output, Ctx};
 
@@ -85,23 +85,18 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                 .await?;
             println!("left {group}");
         }
-        GroupCmd::Requests { group } => match tracker
-            .read(ReadRequest::ListRequests { token, group })
-            .await?
-        {
-            Response::JoinRequests(users) => {
-                if ctx.json {
-                    output::json(&users)?;
-                } else if users.is_empty() {
-                    println!("no pending requests");
-                } else {
-                    for u in users {
-                        println!("{u}");
-                    }
+        GroupCmd::Requests { group } => {
+            let users = proto::pages::all_requests(&tracker, token, &group).await?;
+            if ctx.json {
+                output::json(&users)?;
+            } else if users.is_empty() {
+                println!("no pending requests");
+            } else {
+                for u in users {
+                    println!("{u}");
                 }
             }
-            other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
-        },
+        }
         GroupCmd::Accept { group, username } => {
             tracker
                 .write(WriteOp::AcceptJoin {
@@ -112,8 +107,9 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                 .await?;
             println!("{username} is now a member of {group}");
         }
-        GroupCmd::List => match tracker.read(ReadRequest::ListGroups { token }).await? {
-            Response::Groups(groups) => {
+        GroupCmd::List => {
+            let groups = proto::pages::all_groups(&tracker, token).await?;
+            {
                 let rows: Vec<GroupRow> = groups
                     .into_iter()
                     .map(|g| GroupRow {
@@ -140,8 +136,7 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                     }
                 }
             }
-            other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
-        },
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod cli_flow;
 mod faults;
 mod limits;
+mod pages;
 mod swarm;
 mod tickets;
 mod util;

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use proto::frame::read_frame;
 use proto::peer_msg::{PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::ticket::{SignedTicket, Ticket};
-use proto::tracker_msg::{ReadRequest, Response};
+use proto::tracker_msg::{PageRequest, ReadRequest, Response};
 use proto::{ClientConfig, TrackerClient};
 
 use super::util::{group_with, random_file, Peer};
@@ -54,6 +54,7 @@ async fn seeders_refuse_missing_forged_and_foreign_tickets() {
             token,
             group: "g".into(),
             name: "secret.bin".into(),
+            page: PageRequest::default(),
         })
         .await
         .unwrap()

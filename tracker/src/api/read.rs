@@ -3,7 +3,7 @@
 
 use tracing::Instrument;
 
-use proto::tracker_msg::{ReadRequest, Response, SessionToken};
+use proto::tracker_msg::{PageRequest, ReadRequest, Response, SessionToken};
 use proto::ApiError;
 
 use super::heartbeat;
@@ -34,27 +34,32 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
                 })
                 .await
             }
-            ReadRequest::ListGroups { token } => {
+            ReadRequest::ListGroups { token, page } => {
                 query(app, |kv, now| {
-                    queries::list_groups(kv, &session_bytes(&token)?, now)
+                    queries::list_groups(kv, &session_bytes(&token)?, now, &page)
                 })
                 .await
             }
-            ReadRequest::ListRequests { token, group } => {
+            ReadRequest::ListRequests { token, group, page } => {
                 query(app, |kv, now| {
-                    queries::list_requests(kv, &session_bytes(&token)?, now, &group)
+                    queries::list_requests(kv, &session_bytes(&token)?, now, &group, &page)
                 })
                 .await
             }
-            ReadRequest::ListFiles { token, group } => {
+            ReadRequest::ListFiles { token, group, page } => {
                 query(app, |kv, now| {
-                    queries::list_files(kv, &session_bytes(&token)?, now, &group)
+                    queries::list_files(kv, &session_bytes(&token)?, now, &group, &page)
                 })
                 .await
             }
-            ReadRequest::FileSources { token, group, name } => {
+            ReadRequest::FileSources {
+                token,
+                group,
+                name,
+                page,
+            } => {
                 query(app, |kv, now| {
-                    file_sources(app, kv, now, &token, &group, &name)
+                    file_sources(app, kv, now, &token, (&group, &name), &page)
                 })
                 .await
             }
@@ -89,13 +94,16 @@ fn file_sources(
     kv: &Kv<'_>,
     now: u64,
     token: &SessionToken,
-    group: &str,
-    name: &str,
+    (group, name): (&str, &str),
+    page: &PageRequest,
 ) -> Result<Response, Fail> {
     let token = session_bytes(token)?;
-    match queries::file_sources(kv, &token, now, group, name) {
+    match queries::file_sources(kv, &token, now, group, name, page) {
         Ok(Response::Sources {
-            manifest, sources, ..
+            manifest,
+            sources,
+            next,
+            ..
         }) => {
             let user = session_user(kv, &token, now)?;
             let key = cluster_key::require(app.state.cluster_secret())?;
@@ -105,6 +113,7 @@ fn file_sources(
                 manifest,
                 sources,
                 ticket: Some(ticket),
+                next,
             })
         }
         other => other,

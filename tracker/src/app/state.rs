@@ -24,6 +24,16 @@ impl KvRead for Kv<'_> {
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
         self.0.scan_raw(table, prefix)
     }
+
+    fn scan_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Entries, Option<Vec<u8>>), StoreError> {
+        self.0.scan_page(table, prefix, after, limit)
+    }
 }
 
 /// A cheap handle on the committed state (clones share it).

@@ -109,6 +109,34 @@ pub trait KvRead {
     /// Storage errors.
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError>;
 
+    /// One page of [`KvRead::scan_raw`]: at most `limit` entries (0 counts as 1) whose keys
+    /// follow `after` (a key under `prefix`, the last of the previous page; `None` for the
+    /// first page). Returns the entries and, when the page is full, its last key (more may
+    /// follow); `None` when the scan ended within the page.
+    ///
+    /// The default scans everything and keeps the page; the committed tables override it with a
+    /// scan that reads only the page.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn scan_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Entries, Option<Vec<u8>>), StoreError> {
+        let limit = limit.max(1);
+        let page: Entries = self
+            .scan_raw(table, prefix)?
+            .into_iter()
+            .filter(|(k, _)| after.is_none_or(|a| k.as_slice() > a))
+            .take(limit)
+            .collect();
+        let next = (page.len() == limit).then(|| page[limit - 1].0.clone());
+        Ok((page, next))
+    }
+
     /// Reads and decodes a record.
     ///
     /// # Errors

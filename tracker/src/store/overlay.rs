@@ -41,6 +41,21 @@ impl KvRead for Committed<'_> {
         })?;
         Ok(out)
     }
+
+    fn scan_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Entries, Option<Vec<u8>>), StoreError> {
+        let mut out = Vec::new();
+        let next = self.0.visit_page(table, prefix, after, limit, |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        Ok((out, next))
+    }
 }
 
 /// Writes of one apply batch on top of the committed tables.

@@ -2,7 +2,7 @@
 //! needs when it starts, and again whenever it runs out of sources.
 
 use proto::ticket::SignedTicket;
-use proto::tracker_msg::{FileManifest, ReadRequest, Response, Source};
+use proto::tracker_msg::{FileManifest, Source};
 
 use crate::daemon::Daemon;
 use crate::error::DownloadError;
@@ -14,23 +14,11 @@ pub(super) async fn fetch_sources(
     name: &str,
 ) -> Result<(FileManifest, Vec<Source>, SignedTicket), DownloadError> {
     let token = daemon.token()?;
-    match daemon
-        .tracker
-        .read(ReadRequest::FileSources {
-            token,
-            group: group.to_string(),
-            name: name.to_string(),
-        })
-        .await
-    {
-        Ok(Response::Sources {
-            manifest,
-            sources,
-            ticket: Some(ticket),
-        }) => Ok((manifest, sources, ticket)),
-        Ok(other) => Err(DownloadError::UnexpectedAnswer {
-            answer: format!("{other:?}"),
+    let all = proto::pages::all_sources(&daemon.tracker, token, group, name).await?;
+    match all.ticket {
+        Some(ticket) => Ok((all.manifest, all.sources, ticket)),
+        None => Err(DownloadError::UnexpectedAnswer {
+            answer: "a list of sources without a download ticket".into(),
         }),
-        Err(e) => Err(e.into()),
     }
 }
