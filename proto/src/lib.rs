@@ -13,7 +13,8 @@
 //! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
 //! - `logging` (feature `subscriber`): the log subscriber every binary installs.
-//! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged.
+//! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged;
+//!   [`conn_limits`]: the caps on open connections it enforces.
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
@@ -21,6 +22,7 @@
 
 pub mod accept;
 pub mod client;
+pub mod conn_limits;
 pub mod connection;
 pub mod digest_list;
 pub mod error;
