@@ -7,10 +7,14 @@
 //! cannot go direct (a short last chunk, an unaligned chunk size, a filesystem without
 //! `O_DIRECT` such as tmpfs) goes through an ordinary descriptor of the same file; the kernel
 //! keeps the two coherent. Callers run these calls off the async executor.
+//!
+//! [`ChunkFile::open_rw`] and [`ChunkFile::open_read`] (the `.part` file of a download) never
+//! follow a symbolic link in the path's last component (`O_NOFOLLOW`: a link fails with
+//! `ELOOP`), and the direct descriptor is kept only if it is the same file as the buffered one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Error, ErrorKind};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,10 +29,10 @@ pub struct ChunkFile {
 }
 
 impl ChunkFile {
-    /// Opens an existing file for reading and writing.
+    /// Opens an existing file for reading and writing, not through a symbolic link.
     ///
     /// # Errors
-    /// If the file cannot be opened.
+    /// If the file cannot be opened (`ELOOP` if the path's last component is a symbolic link).
     pub fn open_rw(path: &Path) -> std::io::Result<Self> {
         let mut opts = OpenOptions::new();
         opts.read(true).write(true);
@@ -36,10 +40,10 @@ impl ChunkFile {
     }
 
     /// Opens an existing file for reading, direct where possible (for data written direct, which
-    /// the page cache does not hold).
+    /// the page cache does not hold), not through a symbolic link.
     ///
     /// # Errors
-    /// If the file cannot be opened.
+    /// If the file cannot be opened (`ELOOP` if the path's last component is a symbolic link).
     pub fn open_read(path: &Path) -> std::io::Result<Self> {
         let mut opts = OpenOptions::new();
         opts.read(true);
@@ -60,8 +64,12 @@ impl ChunkFile {
     }
 
     fn open_with(path: &Path, opts: &OpenOptions) -> std::io::Result<Self> {
+        let mut opts = opts.clone();
+        opts.custom_flags(libc::O_NOFOLLOW);
         let buffered = opts.open(path)?;
-        let direct = open_direct(path, opts);
+        // The path may name another file by the time of the second open: keep the direct
+        // descriptor only if it is the same file.
+        let direct = open_direct(path, &opts).filter(|d| same_file(d, &buffered));
         Ok(ChunkFile {
             direct_ok: AtomicBool::new(direct.is_some()),
             buffered,
@@ -167,9 +175,16 @@ impl ChunkFile {
     }
 }
 
+/// Whether two descriptors are the same file (device and inode, by `fstat`).
+fn same_file(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn open_direct(path: &Path, opts: &OpenOptions) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut opts = opts.clone();
     opts.custom_flags(libc::O_DIRECT);
     opts.open(path).ok()
@@ -215,5 +230,20 @@ mod tests {
         let mut tail = [0u8; 100];
         f.read_at(&mut tail, 3 * IO_ALIGN as u64).unwrap();
         assert!(tail.iter().all(|&b| b == 2));
+    }
+
+    #[test]
+    fn never_opens_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep me").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for open in [ChunkFile::open_rw, ChunkFile::open_read] {
+            let err = open(&link).map(|_| ()).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+        }
+        assert!(ChunkFile::open_rw(&target).is_ok());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
     }
 }

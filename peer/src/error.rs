@@ -4,7 +4,7 @@
 //! CLI prints the message the daemon sends over the control socket, not an error chain.
 //! Variants named `Bug*` mean this program is wrong, not the input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proto::error::ApiError;
@@ -40,6 +40,50 @@ pub enum DownloadError {
         /// The destination.
         path: PathBuf,
     },
+    /// A symbolic link is at the `.part` file's path: nothing is written through it.
+    #[error(
+        "{} is a symbolic link: refusing to write through it; remove it, then download again",
+        path.display()
+    )]
+    PartIsSymlink {
+        /// The `.part` file.
+        path: PathBuf,
+    },
+    /// A file this peer did not make is at the `.part` file's path.
+    #[error(
+        "{} already exists and no download of this peer made it: remove it or choose another \
+         destination",
+        path.display()
+    )]
+    PartExists {
+        /// The `.part` file.
+        path: PathBuf,
+    },
+    /// The `.part` file of a resumed download is not a plain file of this user.
+    #[error("{} is not a file this peer made ({why}): remove it, then download again", path.display())]
+    PartNotOurs {
+        /// The `.part` file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The `.part` file's name points at another file than the one downloaded into.
+    #[error(
+        "{} was replaced by another file during the download: remove it, then download again",
+        path.display()
+    )]
+    PartReplaced {
+        /// The `.part` file.
+        path: PathBuf,
+    },
+    /// Something appeared at the destination while downloading; it was not replaced.
+    #[error("{} already exists; the download is kept at {}", dest.display(), part.display())]
+    DestinationAppeared {
+        /// The destination.
+        dest: PathBuf,
+        /// Where the finished download stays.
+        part: PathBuf,
+    },
     /// The `.part` file cannot be created.
     #[error("cannot create the destination file {}: {source}", path.display())]
     CreatePart {
@@ -58,8 +102,20 @@ pub enum DownloadError {
         #[source]
         source: std::io::Error,
     },
-    /// The `.part` file cannot be written (typically a full disk).
-    #[error("cannot write to {}: {source} (disk full?)", path.display())]
+    /// The disk (or the user's quota) is full: `ENOSPC` or `EDQUOT` writing the `.part` file.
+    #[error(
+        "disk full at {}: {source}; free some space, then download again",
+        dest.display()
+    )]
+    DiskFull {
+        /// The destination.
+        dest: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `.part` file cannot be written.
+    #[error("cannot write to {}: {source}", path.display())]
     WritePart {
         /// The `.part` file.
         path: PathBuf,
@@ -68,7 +124,7 @@ pub enum DownloadError {
         source: std::io::Error,
     },
     /// The `.part` file cannot be synced to the disk.
-    #[error("cannot sync {}: {source} (disk full?)", path.display())]
+    #[error("cannot sync {}: {source}", path.display())]
     SyncPart {
         /// The `.part` file.
         path: PathBuf,
@@ -112,6 +168,31 @@ pub enum DownloadError {
     /// A task on the blocking pool panicked or was cancelled.
     #[error("bug: a background task of the download failed: {0}")]
     BugTaskFailed(#[from] tokio::task::JoinError),
+}
+
+impl DownloadError {
+    /// The error of a failed write or sync of `part`, the `.part` file of `dest`: a full disk
+    /// or quota ([`DownloadError::DiskFull`]) names the destination, anything else the file.
+    pub fn from_write(dest: &Path, part: &Path, source: std::io::Error) -> DownloadError {
+        match source.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => DownloadError::DiskFull {
+                dest: dest.to_path_buf(),
+                source,
+            },
+            _ => DownloadError::WritePart {
+                path: part.to_path_buf(),
+                source,
+            },
+        }
+    }
+
+    /// As [`DownloadError::from_write`], for a failed `fsync` or `fdatasync` of `part`.
+    pub fn from_sync(dest: &Path, part: &Path, source: std::io::Error) -> DownloadError {
+        match DownloadError::from_write(dest, part, source) {
+            DownloadError::WritePart { path, source } => DownloadError::SyncPart { path, source },
+            other => other,
+        }
+    }
 }
 
 /// Why `peer upload` failed.

@@ -19,6 +19,11 @@ pub const PEER_MAGIC: u32 = 0x5032_5050;
 pub const PEER_VERSION: u32 = 1;
 /// Largest frame on the peer port: the largest chunk plus its header.
 pub const MAX_PEER_FRAME_BYTES: usize = (64 << 20) + 64;
+/// Largest hello a seeder reads, before it has checked the ticket: nothing a peer sends before
+/// that may make the seeder allocate more (a ticket is a few hundred bytes).
+pub const MAX_HELLO_FRAME_BYTES: usize = 16 << 10;
+/// Largest frame a seeder reads after the hello: a downloader sends only requests and cancels.
+pub const MAX_REQUEST_FRAME_BYTES: usize = 16;
 
 const T_HELLO: u8 = 1;
 const T_REQUEST: u8 = 2;
@@ -144,6 +149,21 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64, FrameError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
+/// Decodes the ticket of a hello with the project's bincode layout but a limit of
+/// [`MAX_HELLO_FRAME_BYTES`], so a length inside it cannot claim more than a hello holds (the
+/// general limit is the Raft frame's, far more than a seeder should allocate for a stranger).
+fn decode_hello_ticket(bytes: &[u8]) -> Result<SignedTicket, FrameError> {
+    let config = bincode::config::standard()
+        .with_big_endian()
+        .with_limit::<{ MAX_HELLO_FRAME_BYTES }>();
+    let (ticket, used) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| malformed(&format!("ticket: {e}")))?;
+    if used != bytes.len() {
+        return Err(malformed("trailing bytes after the ticket"));
+    }
+    Ok(ticket)
+}
+
 impl PeerFrame {
     /// Decodes one frame body (without the length prefix).
     ///
@@ -160,12 +180,15 @@ impl PeerFrame {
         };
         match kind {
             T_HELLO => {
+                if body.len() > MAX_HELLO_FRAME_BYTES {
+                    return Err(malformed("hello too long"));
+                }
                 if u32_at(rest, 0)? != PEER_MAGIC {
                     return Err(malformed("bad magic"));
                 }
                 let version = u32_at(rest, 4)?;
                 let peer_id = u64_at(rest, 8)?;
-                let ticket = crate::frame::decode(rest.get(16..).unwrap_or(&[]))?;
+                let ticket = decode_hello_ticket(rest.get(16..).unwrap_or(&[]))?;
                 Ok(PeerFrame::Hello {
                     version,
                     peer_id,
@@ -472,6 +495,43 @@ mod tests {
         }
         assert!(read_frame_start(&mut &lying[..]).await.is_err());
         assert!(read_frame_start(&mut &[0u8, 0, 0, 0][..]).await.is_err());
+    }
+
+    #[test]
+    fn a_hello_cannot_claim_more_than_it_holds() {
+        let hello = |ticket_bytes: &[u8]| {
+            let mut body = vec![T_HELLO];
+            body.extend_from_slice(&PEER_MAGIC.to_be_bytes());
+            body.extend_from_slice(&PEER_VERSION.to_be_bytes());
+            body.extend_from_slice(&9u64.to_be_bytes());
+            body.extend_from_slice(ticket_bytes);
+            body
+        };
+        // A ticket whose first byte string claims 60 MB (varint: 252, then a u32), in 30 bytes.
+        let mut lying = vec![252];
+        lying.extend_from_slice(&60_000_000u32.to_be_bytes());
+        lying.extend_from_slice(&[0; 8]);
+        assert!(PeerFrame::decode(hello(&lying)).is_err());
+        // A real ticket fits easily; one padded past the maximum is refused before decoding.
+        let ok = PeerFrame::Hello {
+            version: PEER_VERSION,
+            peer_id: 9,
+            ticket: SignedTicket {
+                ticket_bytes: vec![5; 400],
+                signature: vec![4; 64],
+            },
+        };
+        assert_eq!(PeerFrame::decode(ok.encode().unwrap()).unwrap(), ok);
+        let big = PeerFrame::Hello {
+            version: PEER_VERSION,
+            peer_id: 9,
+            ticket: SignedTicket {
+                ticket_bytes: vec![5; MAX_HELLO_FRAME_BYTES],
+                signature: vec![4; 64],
+            },
+        };
+        let err = PeerFrame::decode(big.encode().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("hello too long"), "{err}");
     }
 
     #[test]

@@ -122,7 +122,10 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
             ChunkFile::open_read_cached(&s.entry.path)
         }
         // Written direct by the download, so not in the page cache: read direct too.
-        Source::Partial(d) => ChunkFile::open_read(&d.part),
+        Source::Partial(d) => super::download::open_part(&d.part, false).map_err(|e| {
+            tracing::warn!(part = %d.part.display(), %e, "cannot serve a download in progress");
+            std::io::Error::other("cannot open the partial file")
+        }),
     };
     let file = match opened {
         Ok(f) => Arc::new(f),

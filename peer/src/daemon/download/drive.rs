@@ -1,6 +1,6 @@
 //! The coordinator of one download: refreshes the sources from the tracker, starts a task per
-//! useful source peer, flushes the resume state, gives up on a stall, and when every chunk is
-//! in, syncs the file, renames it into place and seeds it.
+//! useful source peer, flushes the resume state, gives up on a stall or on the first failed
+//! write, and when every chunk is in, syncs the file, renames it into place and seeds it.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use super::lookup::fetch_sources;
-use super::{bytes_to_bits, fetch, store, DataPath, DownloadHandle};
-use crate::chunk_store::ChunkFile;
+use super::{bytes_to_bits, fetch, part, store, DataPath, DownloadHandle};
 use crate::control::DownloadState;
 use crate::daemon::shares::{Fingerprint, ShareEntry};
 use crate::daemon::Daemon;
@@ -53,10 +52,8 @@ pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
 }
 
 async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), DownloadError> {
-    let file = ChunkFile::open_rw(&h.part).map_err(|source| DownloadError::OpenPart {
-        path: h.part.clone(),
-        source,
-    })?;
+    let part_path = h.part.clone();
+    let file = tokio::task::spawn_blocking(move || part::open_checked(&part_path, true)).await??;
     let chunk_bytes = usize::try_from(h.manifest.chunk_size_bytes).unwrap_or(usize::MAX);
     let io = Arc::new(DataPath {
         file,
@@ -64,12 +61,61 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Down
         slots: Arc::new(Semaphore::new(VERIFY_SLOTS)),
     });
     let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
+    let fetched = fetch_all(daemon, h, &io, &mut peer_tasks).await;
+    for (_, t) in peer_tasks {
+        t.abort();
+    }
+    // Wait for in-flight verifications to finish writing.
+    let _ = io.slots.acquire_many(VERIFY_SLOTS as u32).await;
+    h.changed.notify_waiters();
+    fetched?;
+    // A write that failed while the last chunks came in (an end-game duplicate) ends it too.
+    if let Some(why) = h.take_failure() {
+        return Err(why);
+    }
+    let disk = io.clone();
+    let part_path = h.part.clone();
+    tokio::task::spawn_blocking(move || disk.file.sync_all())
+        .await?
+        .map_err(|source| DownloadError::from_sync(&h.dest, &part_path, source))?;
+    store::flush_resume(daemon, h, &io).await?;
+    let disk = io.clone();
+    let (part_path, dest) = (h.part.clone(), h.dest.clone());
+    tokio::task::spawn_blocking(move || part::move_into_place(&part_path, disk.file.file(), &dest))
+        .await??;
+    let fingerprint =
+        Fingerprint::of(&h.dest).map_err(|source| DownloadError::ReadDestination {
+            path: h.dest.clone(),
+            source,
+        })?;
+    daemon.shares.insert_verified(ShareEntry {
+        group: h.group.clone(),
+        name: h.name.clone(),
+        path: h.dest.clone(),
+        manifest: h.manifest.clone(),
+        fingerprint,
+    })?;
+    Ok(())
+}
+
+/// Fetches until every chunk is in: refreshes the sources, starts a task per useful source,
+/// flushes the resume state. Ends early with the first error a task hit
+/// ([`DownloadHandle::fail`]), a replaced file, a failed resume flush, or a stall.
+async fn fetch_all(
+    daemon: &Arc<Daemon>,
+    h: &Arc<DownloadHandle>,
+    io: &Arc<DataPath>,
+    peer_tasks: &mut HashMap<PeerKey, tokio::task::JoinHandle<()>>,
+) -> Result<(), DownloadError> {
     let mut last_progress = (Instant::now(), h.bytes_done.load(Ordering::Relaxed));
     let mut next_refresh = Instant::now();
     let mut last_flush = Instant::now();
     loop {
+        if let Some(why) = h.take_failure() {
+            return Err(why);
+        }
         if h.sched.is_complete() {
-            break;
+            return Ok(());
         }
         if Instant::now() >= next_refresh {
             next_refresh = Instant::now() + REFRESH_EVERY;
@@ -115,7 +161,7 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Down
         }
         if last_flush.elapsed() >= Duration::from_secs(1) && h.unflushed.load(Ordering::Relaxed) > 0
         {
-            store::flush_resume(daemon, h, &io).await;
+            store::flush_resume(daemon, h, io).await?;
             last_flush = Instant::now();
         }
         let done = h.bytes_done.load(Ordering::Relaxed);
@@ -126,35 +172,4 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Down
         }
         let _ = tokio::time::timeout(Duration::from_millis(250), h.changed.notified()).await;
     }
-    for (_, t) in peer_tasks {
-        t.abort();
-    }
-    // Wait for in-flight verifications to finish writing.
-    let _ = io.slots.acquire_many(VERIFY_SLOTS as u32).await;
-    h.changed.notify_waiters();
-    let disk = io.clone();
-    tokio::task::spawn_blocking(move || disk.file.sync_all())
-        .await?
-        .map_err(|source| DownloadError::SyncPart {
-            path: h.part.clone(),
-            source,
-        })?;
-    store::flush_resume(daemon, h, &io).await;
-    std::fs::rename(&h.part, &h.dest).map_err(|source| DownloadError::MoveIntoPlace {
-        path: h.dest.clone(),
-        source,
-    })?;
-    let fingerprint =
-        Fingerprint::of(&h.dest).map_err(|source| DownloadError::ReadDestination {
-            path: h.dest.clone(),
-            source,
-        })?;
-    daemon.shares.insert_verified(ShareEntry {
-        group: h.group.clone(),
-        name: h.name.clone(),
-        path: h.dest.clone(),
-        manifest: h.manifest.clone(),
-        fingerprint,
-    })?;
-    Ok(())
 }

@@ -13,6 +13,7 @@ use proto::ticket::SignedTicket;
 use proto::tracker_msg::FileManifest;
 
 use crate::control::{DownloadInfo, DownloadState};
+use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::scheduler::{Progress, Scheduler, SharedScheduler};
 
@@ -63,6 +64,9 @@ pub struct DownloadHandle {
     pub(super) unflushed: AtomicU32,
     /// Latest download ticket from the tracker (refreshed with the sources).
     pub(super) ticket: Mutex<Option<SignedTicket>>,
+    /// The first error one of the download's tasks hit that ends the download (a chunk write
+    /// that failed); the coordinator takes it and ends the download with it.
+    failure: Mutex<Option<DownloadError>>,
 }
 
 /// Download id: stable for (group, name, dest).
@@ -97,6 +101,7 @@ impl DownloadHandle {
             speed: Mutex::new((Instant::now(), done_bytes, 0)),
             unflushed: AtomicU32::new(0),
             ticket: Mutex::new(None),
+            failure: Mutex::new(None),
         }
     }
 
@@ -119,6 +124,20 @@ impl DownloadHandle {
             *st = s;
         }
         self.changed.notify_waiters();
+    }
+
+    /// Ends the download with `why` (the first such error wins): wakes the coordinator, which
+    /// stops the download and reports it.
+    pub(super) fn fail(&self, why: DownloadError) {
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(why);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// The error [`Self::fail`] recorded, if any (taken: the coordinator reports it once).
+    pub(super) fn take_failure(&self) -> Option<DownloadError> {
+        self.failure.lock().ok()?.take()
     }
 
     /// A listing row.

@@ -18,6 +18,8 @@
 //! - `handle`: the download as others see it, and its record on disk.
 //! - `lookup`: the manifest, sources and ticket from the tracker.
 //! - `start`: starting a download; resuming the unfinished ones.
+//! - `part`: the `.part` file: created exclusively, reopened only if still ours, moved into
+//!   place without replacing anything.
 //! - `drive`: the coordinator of one download.
 //! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
 //! - `source`: one live connection to a source: the request pipeline and one step per event.
@@ -27,6 +29,7 @@ mod drive;
 mod fetch;
 mod handle;
 mod lookup;
+mod part;
 mod source;
 mod start;
 mod store;
@@ -39,6 +42,7 @@ use crate::chunk_store::ChunkFile;
 use crate::io_buf::BufPool;
 
 pub use handle::{download_id, part_path, DownloadHandle, DownloadRecord};
+pub use part::open_checked as open_part;
 pub use start::{resume_all, start};
 
 /// What a download's tasks share to move chunk bytes: the `.part` file, the buffer pool and

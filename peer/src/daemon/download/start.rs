@@ -7,8 +7,9 @@ use proto::tracker_msg::FileManifest;
 
 use super::drive::run;
 use super::lookup::fetch_sources;
-use super::{bits_to_bytes, bytes_to_bits, download_id, part_path, DownloadHandle, DownloadRecord};
-use crate::chunk_store::ChunkFile;
+use super::{
+    bits_to_bytes, bytes_to_bits, download_id, part, part_path, DownloadHandle, DownloadRecord,
+};
 use crate::control::DownloadState;
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
@@ -29,12 +30,16 @@ pub async fn start(
 ) -> Result<String, DownloadError> {
     proto_check_name(&name)?;
     let id = download_id(&group, &name, &dest);
+    // An ended run of this download (failed) left its `.part` file: this run starts afresh.
+    let mut ended_before = false;
     if let Some(h) = daemon.download_by_id(&id) {
         if h.state() == DownloadState::Running || h.state() == DownloadState::Complete {
             return Ok(id);
         }
+        ended_before = true;
     }
-    if dest.exists() {
+    // Not `exists()`: that follows a link, and a dangling link is something at the path too.
+    if std::fs::symlink_metadata(&dest).is_ok() {
         return Err(DownloadError::DestinationExists { path: dest });
     }
     let (manifest, _, _) = fetch_sources(daemon, &group, &name).await?;
@@ -48,18 +53,13 @@ pub async fn start(
     };
     let part = part_path(&record.dest);
     let size = record.manifest.size_bytes;
-    let p = part.clone();
     tokio::task::spawn_blocking(move || {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)?;
-        f.set_len(size)?;
-        Ok::<_, std::io::Error>(())
+        if ended_before {
+            part::remove_stale(&part)?;
+        }
+        part::create_fresh(&part, size)
     })
-    .await?
-    .map_err(|source| DownloadError::CreatePart { path: part, source })?;
+    .await??;
     let chunk_count = record.manifest.chunk_hashes.len();
     let home = daemon.home.clone();
     write_private(
@@ -136,9 +136,10 @@ pub async fn resume_all(daemon: &Arc<Daemon>) {
 }
 
 /// Which of the claimed chunks really hash right on disk (read direct where possible: a
-/// download's data is written direct, so the page cache does not hold it).
+/// download's data is written direct, so the page cache does not hold it). A `.part` file that
+/// cannot be opened safely holds nothing (the download then fails when it opens it).
 fn reverify(part: &std::path::Path, m: &FileManifest, claimed: &[bool]) -> Vec<bool> {
-    let Ok(file) = ChunkFile::open_read(part) else {
+    let Ok(file) = part::open_checked(part, false) else {
         return vec![false; claimed.len()];
     };
     let mut buf = AlignedBuf::new(usize::try_from(m.chunk_size_bytes).unwrap_or(usize::MAX));

@@ -35,12 +35,22 @@
 //! - Announcing after the fsync instead would hold each chunk back from the swarm for up to
 //!   the fsync interval (or cost an fsync per chunk), on the path whose speed the `bench
 //!   transfer` figures measure.
+//!
+//! # When a write or a sync fails (a full disk)
+//! A chunk is marked held only after its `pwrite` returned in full, so a chunk whose write
+//! failed (`ENOSPC`, `EDQUOT`, an I/O error) is never served, reported or claimed. The failed
+//! write ends the whole download ([`DownloadHandle::fail`]): the coordinator stops the fetchers,
+//! waits for the writes in flight, and fails with [`DownloadError::DiskFull`] ("disk full at
+//! DEST") or the write's error, without another resume flush. A failed `fdatasync` ends it the
+//! same way, before the `.bits` file is written; this matters because after a failed sync Linux
+//! may drop the dirty pages and a later sync can succeed without them, so no later flush may
+//! claim chunks written before the failure. The `.bits` file itself is replaced atomically,
+//! so a failure writing it leaves the previous claim whole.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{bits_to_bytes, DataPath, DownloadHandle};
-use crate::control::DownloadState;
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
 use crate::error::DownloadError;
@@ -60,42 +70,8 @@ pub(super) fn verify_and_store(
     index: u32,
     buf: AlignedBuf,
 ) {
-    let Some((offset, len)) = chunk_range(&h.manifest, index) else {
-        return;
-    };
-    let expected = h.manifest.chunk_hashes.get(index as usize);
-    let data = buf.data(len);
-    let stored = if data.len() == len && expected == Some(&sha1(data)) {
-        io.file.write_at(data, offset).map(|()| true)
-    } else {
-        Ok(false)
-    };
-    io.pool.give(buf);
-    let good = match stored {
-        Ok(good) => good,
-        Err(e) => {
-            let why = DownloadError::WritePart {
-                path: h.part.clone(),
-                source: e,
-            };
-            h.set_state(DownloadState::Failed(why.to_string()));
-            return;
-        }
-    };
-    if !good {
-        let dropped = h.sched.on_bad_chunk(peer, index);
-        tracing::warn!(
-            peer,
-            index,
-            dropped,
-            "chunk failed its SHA-1 check; fetching it elsewhere"
-        );
-        h.changed.notify_waiters();
-        return;
-    }
-    if let Received::Accepted { .. } = h.sched.on_verified(peer, index) {
+    if let Some(len) = verify_and_write(h, io, peer, index, buf) {
         h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
-        h.unflushed.fetch_add(1, Ordering::Relaxed);
         daemon.touch_transfer();
         daemon.report(Have {
             group: h.group.clone(),
@@ -106,26 +82,80 @@ pub(super) fn verify_and_store(
     h.changed.notify_waiters();
 }
 
+/// The part of [`verify_and_store`] that touches only the download: checks the SHA-1, writes
+/// the chunk and, only once the write returned, marks it held. A failed write ends the
+/// download ([`DownloadHandle::fail`]; a full disk is [`DownloadError::DiskFull`]) and the
+/// chunk stays missing. Returns the chunk's length if it is newly held.
+fn verify_and_write(
+    h: &DownloadHandle,
+    io: &DataPath,
+    peer: PeerKey,
+    index: u32,
+    buf: AlignedBuf,
+) -> Option<usize> {
+    let (offset, len) = chunk_range(&h.manifest, index)?;
+    let expected = h.manifest.chunk_hashes.get(index as usize);
+    let data = buf.data(len);
+    let stored = if data.len() == len && expected == Some(&sha1(data)) {
+        io.file.write_at(data, offset).map(|()| true)
+    } else {
+        Ok(false)
+    };
+    io.pool.give(buf);
+    match stored {
+        Ok(true) => {}
+        Ok(false) => {
+            let dropped = h.sched.on_bad_chunk(peer, index);
+            tracing::warn!(
+                peer,
+                index,
+                dropped,
+                "chunk failed its SHA-1 check; fetching it elsewhere"
+            );
+            return None;
+        }
+        Err(e) => {
+            h.fail(DownloadError::from_write(&h.dest, &h.part, e));
+            return None;
+        }
+    }
+    match h.sched.on_verified(peer, index) {
+        Received::Accepted { .. } => {
+            h.unflushed.fetch_add(1, Ordering::Relaxed);
+            Some(len)
+        }
+        _ => None,
+    }
+}
+
 /// fsyncs the data, then records which chunks it holds in `downloads/<id>.bits`. The chunks
 /// are read from the scheduler before the fsync, so the file claims only chunks whose write
 /// had returned before the fsync began.
-pub(super) async fn flush_resume(daemon: &Daemon, h: &DownloadHandle, io: &Arc<DataPath>) {
+///
+/// # Errors
+/// A failed sync ([`DownloadError::DiskFull`] or [`DownloadError::SyncPart`]; the `.bits`
+/// file is then left as it was) or a failed write of the `.bits` file (written atomically, so
+/// the old one stays whole). Either ends the download.
+pub(super) async fn flush_resume(
+    daemon: &Daemon,
+    h: &DownloadHandle,
+    io: &Arc<DataPath>,
+) -> Result<(), DownloadError> {
     let bits = h.sched.have_bits();
     h.unflushed.store(0, Ordering::Relaxed);
     let disk = io.clone();
     let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
-    let part = h.part.clone();
-    let res = tokio::task::spawn_blocking(move || {
+    let (dest, part) = (h.dest.clone(), h.part.clone());
+    tokio::task::spawn_blocking(move || {
         disk.file
             .sync_data()
-            .map_err(|source| DownloadError::SyncPart { path: part, source })?;
+            .map_err(|source| DownloadError::from_sync(&dest, &part, source))?;
         write_private(&path, &bits_to_bytes(&bits))?;
         Ok::<_, DownloadError>(())
     })
-    .await
-    .map_err(DownloadError::from)
-    .and_then(|r| r);
-    if let Err(e) = res {
-        tracing::warn!(id = %h.id, error = %e, "could not save the resume state (disk full?)");
-    }
+    .await?
 }
+
+#[cfg(test)]
+#[path = "store_test.rs"]
+mod tests;
