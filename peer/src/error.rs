@@ -296,6 +296,30 @@ pub enum ServeError {
     /// The peer was sent a refusal.
     #[error("refused: {0}")]
     Refused(String),
+    /// Nothing asked for too long after the welcome.
+    #[error("idle for {after:?} with nothing asked")]
+    Idle {
+        /// How long without a request.
+        after: Duration,
+    },
+    /// More requests outstanding at once than a connection may have.
+    #[error("more than {max} requests outstanding")]
+    TooManyRequests {
+        /// The limit.
+        max: usize,
+    },
+    /// The downloader sent something other than a request or a cancel after the welcome.
+    #[error("unexpected frame after the welcome")]
+    UnexpectedFrame,
+    /// The downloader stopped reading what it asked for.
+    #[error("the peer stopped reading for {after:?}")]
+    SendStalled {
+        /// How long no byte could be sent.
+        after: Duration,
+    },
+    /// The ticket check slots were closed (they never are).
+    #[error("bug: the ticket check slots were closed")]
+    BugTicketSlotsClosed(#[from] tokio::sync::AcquireError),
     /// Reading or writing a frame failed.
     #[error(transparent)]
     Frame(#[from] FrameError),

@@ -7,21 +7,29 @@
 //! that file and tells the tracker. A chunk already found right leaves with `sendfile`, straight
 //! from the page cache ([`super::send_file`]); any other chunk is read into the connection's
 //! buffer right behind its frame header and leaves in one write.
+//!
+//! Bounds, so a stranger (no ticket) or a ticket holder cannot make it hold much: before the
+//! ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
+//! ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
+//! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
+//! is dropped after 20 s.
 
-use std::collections::HashSet;
+mod hello;
+mod intake;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
-use proto::frame::read_frame;
-use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
+use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES};
 use proto::tracker_msg::FileManifest;
+
+use intake::Intake;
 
 use super::send_file::send_chunk;
 use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
@@ -31,9 +39,9 @@ use crate::error::{ServeError, ShareChanged};
 use crate::hashing::{chunk_range, sha1};
 use crate::io_buf::AlignedBuf;
 
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Requests one connection may queue.
-const MAX_QUEUED_REQUESTS: usize = 256;
+/// A peer that reads nothing of what it asked for this long is dropped (as in
+/// [`super::send_file`]).
+const SEND_STALL_LIMIT: Duration = Duration::from_secs(20);
 
 /// Accepts peer connections forever.
 pub async fn task_serve(daemon: Arc<Daemon>, listener: TcpListener) {
@@ -79,26 +87,9 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    let hello = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd, MAX_PEER_FRAME_BYTES))
-        .await
-        .map_err(|_| ServeError::HelloTimeout)??
-        .ok_or(ServeError::ClosedBeforeHello)?;
-    let (version, ticket) = match PeerFrame::decode(hello) {
-        Ok(PeerFrame::Hello {
-            version, ticket, ..
-        }) => (version, ticket),
-        _ => return Err(refuse(&mut wr, "the first frame must be a hello").await),
-    };
-    if version != PEER_VERSION {
-        return Err(refuse(
-            &mut wr,
-            &format!("unsupported peer protocol version {version}"),
-        )
-        .await);
-    }
-    let ticket = match ticket.verify(&daemon.cluster_key, super::wall_ms()) {
+    let ticket = match hello::accept(&mut rd, daemon.cluster_key).await? {
         Ok(t) => t,
-        Err(e) => return Err(refuse(&mut wr, &format!("ticket refused: {e}")).await),
+        Err(why) => return Err(refuse(&mut wr, &why).await),
     };
     let source = if let Some(entry) = daemon.shares.get(&ticket.group, &ticket.file_name) {
         let verified = daemon.shares.verified(&entry);
@@ -135,33 +126,8 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
     tracing::debug!(user = %ticket.username, group = %ticket.group, name = %ticket.file_name, "serving");
 
     // A reader task queues requests and records cancels; this loop serves them in order.
-    let cancelled: Arc<Mutex<HashSet<u32>>> = Arc::default();
-    let (req_tx, mut req_rx) = mpsc::channel::<u32>(MAX_QUEUED_REQUESTS);
-    let reader_cancelled = cancelled.clone();
-    let reader = tokio::spawn(async move {
-        loop {
-            let body = match read_frame(&mut rd, MAX_PEER_FRAME_BYTES).await {
-                Ok(Some(b)) => b,
-                _ => return,
-            };
-            match PeerFrame::decode(body) {
-                Ok(PeerFrame::Request { index }) => {
-                    if req_tx.send(index).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(PeerFrame::Cancel { index }) => {
-                    if let Ok(mut c) = reader_cancelled.lock() {
-                        c.insert(index);
-                    }
-                }
-                _ => return,
-            }
-        }
-    });
-    let outcome = serve_requests(&daemon, &source, &file, &mut wr, &mut req_rx, &cancelled).await;
-    reader.abort();
-    outcome
+    let mut intake = Intake::start(rd);
+    serve_requests(&daemon, &source, &file, &mut wr, &mut intake).await
 }
 
 /// What reading a chunk found.
@@ -237,8 +203,7 @@ async fn serve_requests(
     source: &Arc<Source>,
     file: &Arc<ChunkFile>,
     wr: &mut OwnedWriteHalf,
-    req_rx: &mut mpsc::Receiver<u32>,
-    cancelled: &Arc<Mutex<HashSet<u32>>>,
+    intake: &mut Intake,
 ) -> Result<(), ServeError> {
     let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
     // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
@@ -251,14 +216,7 @@ async fn serve_requests(
             .try_clone_to_owned()
             .map_err(ServeError::Socket)?,
     );
-    while let Some(index) = req_rx.recv().await {
-        if cancelled
-            .lock()
-            .map(|mut c| c.remove(&index))
-            .unwrap_or(false)
-        {
-            continue;
-        }
+    while let Some(index) = intake.next().await? {
         let Some((_, len)) = chunk_range(source.manifest(), index) else {
             send_status(wr, index, ChunkStatus::NotFound).await?;
             continue;
@@ -343,7 +301,7 @@ async fn serve_requests(
         let frame = buf
             .framed(&header, len)
             .ok_or(ServeError::BugHeaderTooLarge)?;
-        wr.write_all(frame)
+        write_all_within(wr, frame)
             .await
             .map_err(|source| ServeError::SendChunk { index, source })?;
         spare = Some(buf);
@@ -359,6 +317,30 @@ async fn send_status(
     status: ChunkStatus,
 ) -> Result<(), ServeError> {
     let body = PeerFrame::Status { index, status }.encode()?;
-    proto::frame::write_frame(wr, &body, MAX_PEER_FRAME_BYTES).await?;
+    tokio::time::timeout(
+        SEND_STALL_LIMIT,
+        proto::frame::write_frame(wr, &body, MAX_PEER_FRAME_BYTES),
+    )
+    .await
+    .map_err(|_| ServeError::SendStalled {
+        after: SEND_STALL_LIMIT,
+    })??;
+    Ok(())
+}
+
+/// Writes all of `bytes`, failing if no byte could be written for [`SEND_STALL_LIMIT`] (a
+/// peer that stops reading what it asked for).
+async fn write_all_within(wr: &mut OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let n = tokio::time::timeout(SEND_STALL_LIMIT, wr.write(bytes))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the peer stopped reading")
+            })??;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        bytes = bytes.get(n..).unwrap_or(&[]);
+    }
     Ok(())
 }
