@@ -114,7 +114,7 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
         }
         // Written direct by the download, so not in the page cache: read direct too.
         Source::Partial(d) => super::download::open_part(&d.part, false).map_err(|e| {
-            tracing::warn!(part = %d.part.display(), %e, "cannot serve a download in progress");
+            tracing::debug!(part = %d.part.display(), %e, "cannot serve a download in progress");
             std::io::Error::other("cannot open the partial file")
         }),
     };
