@@ -20,9 +20,10 @@ use proto::peer_msg::{PeerFrame, MAX_REQUEST_FRAME_BYTES};
 
 use crate::error::ServeError;
 
-/// Requests one connection may have asked and not yet had taken up (a downloader keeps at most
-/// 16 in flight).
-pub(super) const MAX_OUTSTANDING_REQUESTS: usize = 64;
+/// Requests one connection may have asked and not yet had taken up. A downloader keeps at most
+/// 16 in flight, but in the end-game each cancel is followed by a new request while the
+/// cancelled one still waits here to be skipped; the margin covers that.
+pub(super) const MAX_OUTSTANDING_REQUESTS: usize = 256;
 /// A welcomed connection with nothing asked for this long is closed.
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
