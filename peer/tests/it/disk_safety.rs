@@ -1,6 +1,6 @@
 //! The download's files on disk against a hostile or full destination: a symbolic link planted
-//! at `DEST.part` is refused and its target untouched, a file that appears at `DEST` during the
-//! download is not replaced, and a full disk (a small tmpfs) ends the download at once with
+//! at `DEST.part` (before the download, or while the daemon is down) is refused and its target
+//! untouched, a file that appears at `DEST` during the download is not replaced, and a full disk (a small tmpfs) ends the download at once with
 //! "disk full at DEST", claiming only chunks that are really on disk.
 
 use std::ffi::CString;
@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use peer::control::{DownloadInfo, DownloadState};
+use peer::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
 use peer::daemon::download::download_id;
 use peer::home::Home;
 
@@ -17,20 +17,45 @@ use super::util::{group_with, random_file, same_bytes, Peer};
 const MIB: usize = 1 << 20;
 const CHUNK: usize = 256 << 10;
 
-/// Waits until the download of `name` fails; returns why (fails the test if it completes).
-async fn wait_failed(p: &Peer, name: &str, limit: Duration) -> (String, Duration) {
+/// The daemon's view of the download to `dest` (several downloads of one file may be listed).
+async fn info_at(p: &Peer, dest: &Path) -> Option<DownloadInfo> {
+    let home = Home::open(&p.home).unwrap();
+    match control::call(&home, &ControlRequest::Downloads, Duration::from_secs(5)).await {
+        Ok(ControlResponse::Downloads(list)) => list.into_iter().find(|d| d.dest == dest),
+        _ => None,
+    }
+}
+
+/// Waits until the download to `dest` has some bytes.
+async fn wait_started(p: &Peer, dest: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !info_at(p, dest).await.is_some_and(|d| d.bytes_done > 0) {
+        assert!(
+            start.elapsed() < limit,
+            "the download to {} did not start",
+            dest.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the download to `dest` fails; returns why (fails the test if it completes).
+async fn wait_failed(p: &Peer, dest: &Path, limit: Duration) -> String {
     let start = Instant::now();
     loop {
-        if let Some(DownloadInfo { state, .. }) = p.download_info(name).await {
+        if let Some(DownloadInfo { state, .. }) = info_at(p, dest).await {
             match state {
-                DownloadState::Failed(why) => return (why, start.elapsed()),
-                DownloadState::Complete => panic!("the download of {name} should have failed"),
+                DownloadState::Failed(why) => return why,
+                DownloadState::Complete => {
+                    panic!("the download to {} should have failed", dest.display())
+                }
                 DownloadState::Running => {}
             }
         }
         assert!(
             start.elapsed() < limit,
-            "the download of {name} did not fail in {limit:?}"
+            "the download to {} did not fail in {limit:?}",
+            dest.display()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -79,10 +104,9 @@ async fn a_symlinked_part_or_destination_is_refused_and_never_replaced() {
         dest3.to_str().unwrap(),
         "--detach",
     ]);
-    bob.wait_progress("f.bin", 0.1, Duration::from_secs(60))
-        .await;
+    wait_started(bob, &dest3, Duration::from_secs(60)).await;
     std::fs::write(&dest3, b"theirs").unwrap();
-    let (why, _) = wait_failed(bob, "f.bin", Duration::from_secs(60)).await;
+    let why = wait_failed(bob, &dest3, Duration::from_secs(60)).await;
     let part3 = downloads.join("h.bin.part");
     assert_eq!(
         why,
@@ -96,6 +120,30 @@ async fn a_symlinked_part_or_destination_is_refused_and_never_replaced() {
     assert!(
         same_bytes(&src, &part3),
         "the verified download is kept whole"
+    );
+
+    // A link put in place of DEST.part while the daemon is down: the resumed download fails
+    // on it, and its target keeps its bytes.
+    let dest4 = downloads.join("i.bin");
+    let part4 = downloads.join("i.bin.part");
+    bob.ok(&[
+        "download",
+        "g",
+        "f.bin",
+        dest4.to_str().unwrap(),
+        "--detach",
+    ]);
+    wait_started(bob, &dest4, Duration::from_secs(60)).await;
+    bob.kill_daemon();
+    std::fs::remove_file(&part4).unwrap();
+    std::os::unix::fs::symlink(&victim, &part4).unwrap();
+    bob.restart_daemon().await;
+    let why = wait_failed(bob, &dest4, Duration::from_secs(30)).await;
+    assert!(why.contains("is a symbolic link"), "{why}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"bob's own notes");
+    assert!(
+        std::fs::symlink_metadata(&dest4).is_err(),
+        "nothing at DEST"
     );
 }
 
