@@ -20,7 +20,9 @@ pub const PEER_VERSION: u32 = 1;
 /// Largest frame on the peer port: the largest chunk plus its header.
 pub const MAX_PEER_FRAME_BYTES: usize = (64 << 20) + 64;
 /// Largest hello a seeder reads, before it has checked the ticket: nothing a peer sends before
-/// that may make the seeder allocate more (a ticket is a few hundred bytes).
+/// that may make the seeder allocate more (a ticket is a few hundred bytes). It is also the
+/// largest frame other than a chunk that [`read_frame_start`] reads (a refusal's reason, a
+/// status), so a seeder cannot make a downloader allocate more for them either.
 pub const MAX_HELLO_FRAME_BYTES: usize = 16 << 10;
 /// Largest frame a seeder reads after the hello: a downloader sends only requests and cancels.
 pub const MAX_REQUEST_FRAME_BYTES: usize = 16;
@@ -352,8 +354,9 @@ pub enum FrameStart {
 }
 
 /// Reads the next frame up to the start of a chunk's data, enforcing [`MAX_PEER_FRAME_BYTES`]
-/// before anything is allocated, so chunk data can go from the socket to its final buffer in one
-/// copy. `Ok(None)` on a clean end of stream.
+/// (and [`MAX_HELLO_FRAME_BYTES`] for any other frame) before anything is allocated, so chunk
+/// data can go from the socket to its final buffer in one copy. `Ok(None)` on a clean end of
+/// stream.
 ///
 /// # Errors
 /// As [`crate::frame::read_frame`] and [`PeerFrame::decode`].
@@ -378,6 +381,12 @@ pub async fn read_frame_start<R: AsyncRead + Unpin>(
             index: u32::from_be_bytes(index),
             data_len: len - 5,
         }));
+    }
+    if len > MAX_HELLO_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_HELLO_FRAME_BYTES,
+        });
     }
     let mut body = vec![0u8; len];
     if let Some((first, rest)) = body.split_first_mut() {
@@ -495,6 +504,16 @@ mod tests {
         }
         assert!(read_frame_start(&mut &lying[..]).await.is_err());
         assert!(read_frame_start(&mut &[0u8, 0, 0, 0][..]).await.is_err());
+        // A frame other than a chunk may not be larger than a hello (a 1 MiB refusal).
+        let mut refusal = ((1u32 << 20) + 1).to_be_bytes().to_vec();
+        refusal.push(T_REFUSED);
+        assert!(matches!(
+            read_frame_start(&mut &refusal[..]).await,
+            Err(FrameError::TooLarge {
+                max: MAX_HELLO_FRAME_BYTES,
+                ..
+            })
+        ));
     }
 
     #[test]
