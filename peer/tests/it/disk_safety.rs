@@ -29,7 +29,7 @@ async fn info_at(p: &Peer, dest: &Path) -> Option<DownloadInfo> {
 /// Waits until the download to `dest` has some bytes.
 async fn wait_started(p: &Peer, dest: &Path, limit: Duration) {
     let start = Instant::now();
-    while !info_at(p, dest).await.is_some_and(|d| d.bytes_done > 0) {
+    while info_at(p, dest).await.is_none_or(|d| d.bytes_done == 0) {
         assert!(
             start.elapsed() < limit,
             "the download to {} did not start",
