@@ -8,12 +8,13 @@
 //! from the page cache ([`super::send_file`]); any other chunk is read into the connection's
 //! buffer right behind its frame header and leaves in one write.
 //!
-//! Bounds, so a stranger (no ticket) or a ticket holder cannot make it hold much: before the
-//! ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
+//! Bounds, so a stranger (no ticket) or a ticket holder cannot make it hold much: capped
+//! connections in all and per address ([`admission`]); before the ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
 //! ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
 //! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
 //! is dropped after 20 s.
 
+mod admission;
 mod hello;
 mod intake;
 
@@ -29,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES};
 use proto::tracker_msg::FileManifest;
 
+use admission::{Admission, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS};
 use intake::Intake;
 
 use super::send_file::send_chunk;
@@ -43,13 +45,24 @@ use crate::io_buf::AlignedBuf;
 /// [`super::send_file`]).
 const SEND_STALL_LIMIT: Duration = Duration::from_secs(20);
 
-/// Accepts peer connections forever.
+/// Accepts peer connections forever, within the connection caps of [`admission`].
 pub async fn task_serve(daemon: Arc<Daemon>, listener: TcpListener) {
+    let caps = Admission::new(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS);
     proto::accept::serve_each(
         listener,
         "peer",
         |addr| tracing::debug_span!("serve", peer = %addr),
-        |stream| serve_connection(daemon.clone(), stream),
+        |stream| {
+            let admitted = stream.peer_addr().ok().and_then(|a| caps.admit(a.ip()));
+            let daemon = daemon.clone();
+            async move {
+                // Dropped (the place freed) when the connection ends.
+                let Some(_place) = admitted else {
+                    return Err(ServeError::TooManyConnections);
+                };
+                serve_connection(daemon, stream).await
+            }
+        },
     )
     .await;
 }

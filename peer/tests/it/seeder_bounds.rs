@@ -1,6 +1,7 @@
 //! The seeder port against strangers without a ticket: a hello that claims more than a hello
-//! may hold is closed at once, and connections that send nothing are closed after the hello
-//! timeout, while a real download from the same seeder goes on.
+//! may hold is closed at once, connections over the per-address cap are closed at once, and
+//! connections that send nothing are closed after the hello timeout; then a real download from
+//! the same seeder goes through.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::util::{group_with, random_file, same_bytes, Peer};
+
+/// The seeder's cap on connections from one address (`seeder/admission.rs`).
+const PER_ADDRESS_CAP: usize = 128;
 
 /// The address a peer's daemon serves on, from its startup line in `daemon.log`.
 fn serving_addr(p: &Peer) -> String {
@@ -50,12 +54,28 @@ async fn strangers_are_closed_early_and_downloads_go_on() {
     let took = closed_within(&mut liar, Duration::from_secs(5)).await;
     assert!(took < Duration::from_secs(2), "closed after {took:?}");
 
-    // Silent connections, and a download from the same seeder meanwhile.
+    // Silent connections fill the per-address cap (128, from 127.0.0.1): one more is closed at
+    // once, and the silent ones after the hello timeout.
     let mut silent = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..PER_ADDRESS_CAP {
         silent.push(TcpStream::connect(&addr).await.unwrap());
     }
     let opened = Instant::now();
+    let mut over = TcpStream::connect(&addr).await.unwrap();
+    let took = closed_within(&mut over, Duration::from_secs(5)).await;
+    assert!(
+        took < Duration::from_secs(2),
+        "over the cap, closed after {took:?}"
+    );
+    let mut probe = [0u8; 1];
+    let last = silent.last_mut().unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), last.read(&mut probe))
+            .await
+            .is_err(),
+        "the last one under the cap is held open"
+    );
+    // A download from the same seeder meanwhile: it gets in once the silent ones are gone.
     let dest = root.path().join("bob.bin");
     bob.ok(&["download", "g", "f.bin", dest.to_str().unwrap(), "--detach"]);
     for conn in &mut silent {
