@@ -287,9 +287,6 @@ pub enum ShareChanged {
 /// Why the seeder stopped serving one connection (logged at debug level, for the operator).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The port holds as many connections as it may (in all, or from this address).
-    #[error("too many connections: closed at once")]
-    TooManyConnections,
     /// No hello within the time limit.
     #[error("no hello in time")]
     HelloTimeout,

@@ -9,12 +9,11 @@
 //! buffer right behind its frame header and leaves in one write.
 //!
 //! Bounds, so a stranger (no ticket) or a ticket holder cannot make it hold much: capped
-//! connections in all and per address ([`admission`]); before the ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
+//! connections in all and per address ([`CONNECTION_CAPS`]); before the ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
 //! ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
 //! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
 //! is dropped after 20 s.
 
-mod admission;
 mod hello;
 mod intake;
 
@@ -27,10 +26,10 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 
+use proto::conn_limits::{ConnCounter, ConnLimits};
 use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES};
 use proto::tracker_msg::FileManifest;
 
-use admission::{Admission, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS};
 use intake::Intake;
 
 use super::send_file::send_chunk;
@@ -45,24 +44,23 @@ use crate::io_buf::AlignedBuf;
 /// [`super::send_file`]).
 const SEND_STALL_LIMIT: Duration = Duration::from_secs(20);
 
-/// Accepts peer connections forever, within the connection caps of [`admission`].
+/// Connections the seeder port holds at once: in all, and from one IP address. A downloader
+/// opens one connection per download and seeder, so one address reaches its cap only with that
+/// many downloads behind it (a NAT). One over a cap is closed before anything is read from it;
+/// the downloader sees a closed connection and retries with its backoff.
+const CONNECTION_CAPS: ConnLimits = ConnLimits {
+    total: 1024,
+    per_source: 128,
+};
+
+/// Accepts peer connections forever, within [`CONNECTION_CAPS`].
 pub async fn task_serve(daemon: Arc<Daemon>, listener: TcpListener) {
-    let caps = Admission::new(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS);
-    proto::accept::serve_each(
+    proto::accept::serve_each_capped(
         listener,
         "peer",
+        ConnCounter::new(CONNECTION_CAPS),
         |addr| tracing::debug_span!("serve", peer = %addr),
-        |stream| {
-            let admitted = stream.peer_addr().ok().and_then(|a| caps.admit(a.ip()));
-            let daemon = daemon.clone();
-            async move {
-                // Dropped (the place freed) when the connection ends.
-                let Some(_place) = admitted else {
-                    return Err(ServeError::TooManyConnections);
-                };
-                serve_connection(daemon, stream).await
-            }
-        },
+        |stream| serve_connection(daemon.clone(), stream),
     )
     .await;
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use super::util::{group_with, random_file, same_bytes, Peer};
 
-/// The seeder's cap on connections from one address (`seeder/admission.rs`).
+/// The seeder's cap on connections from one address (`CONNECTION_CAPS` in the seeder).
 const PER_ADDRESS_CAP: usize = 128;
 
 /// The address a peer's daemon serves on, from its startup line in `daemon.log`.
