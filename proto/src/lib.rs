@@ -5,6 +5,7 @@
 //! - [`types`]: value types shared by messages and tickets (the SHA-1 digest, the session token).
 //! - [`frame`]: length-prefixed frames with a maximum size, and the bincode codec.
 //! - [`error`]: [`ApiError`], the only error type that crosses the wire.
+//! - [`limits`]: the named maximum of every client-supplied field; bounded error messages.
 //! - [`tracker_msg`]: the client API's requests and responses; [`digest_list`]: how a manifest's
 //!   chunk digests are encoded.
 //! - [`ticket`]: the signed download ticket a seeder checks.
@@ -27,6 +28,7 @@ pub mod connection;
 pub mod digest_list;
 pub mod error;
 pub mod frame;
+pub mod limits;
 #[cfg(feature = "subscriber")]
 pub mod logging;
 pub mod pages;

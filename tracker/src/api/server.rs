@@ -2,6 +2,11 @@
 //! (so one connection carries several at once) and its reply goes back through a writer task.
 //! A malformed or oversized frame closes that connection only; the node keeps serving others.
 //! Every reply carries the node's [`ReplyMeta`](proto::tracker_msg::ReplyMeta) from [`ServedBy`].
+//!
+//! Replies are bounded: an error is sent as [`ApiError::bounded`], and a reply that would not fit
+//! one frame (a very long list) is replaced by a short error naming its size
+//! ([`reply_frame_bytes`]), so the writer never fails on what it is given and one oversized
+//! reply cannot stop the replies after it. Only a failing socket ends the writer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +15,7 @@ use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use proto::frame::{read_hello, read_message, write_message, MAX_API_FRAME_BYTES};
+use proto::frame::{read_hello, read_message, write_frame, write_message, MAX_API_FRAME_BYTES};
 use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
 use proto::ApiError;
 
@@ -77,7 +82,8 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
     let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(256);
     let writer = tokio::spawn(async move {
         while let Some(frame) = reply_rx.recv().await {
-            if let Err(e) = write_message(&mut wr, &frame, MAX_API_FRAME_BYTES).await {
+            let body = reply_frame_bytes(frame, MAX_API_FRAME_BYTES);
+            if let Err(e) = write_frame(&mut wr, &body, MAX_API_FRAME_BYTES).await {
                 tracing::debug!(%e, "api reply write failed");
                 break;
             }
@@ -103,7 +109,7 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
         let served_by = served_by.clone();
         let reply_tx = reply_tx.clone();
         tokio::spawn(async move {
-            let result = dispatch(&app, request).await;
+            let result = dispatch(&app, request).await.map_err(ApiError::bounded);
             let meta = served_by.meta();
             let _ = reply_tx.send(ServerFrame::Reply { id, result, meta }).await;
             drop(permit);
@@ -114,11 +120,91 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
     outcome
 }
 
+/// The encoded `frame`, or, if it does not encode within `max_bytes`, the encoding of a reply
+/// with the same id and meta whose result is a short [`ApiError::Internal`] saying why.
+fn reply_frame_bytes(frame: ServerFrame, max_bytes: usize) -> Vec<u8> {
+    let why = match proto::frame::encode(&frame) {
+        Ok(body) if body.len() <= max_bytes => return body,
+        Ok(body) => format!(
+            "the answer is {} bytes, more than the {max_bytes}-byte frame limit",
+            body.len()
+        ),
+        Err(e) => format!("the answer could not be encoded: {e}"),
+    };
+    tracing::warn!(%why, "reply replaced by an error");
+    let (id, meta) = match frame {
+        ServerFrame::Reply { id, meta, .. } => (id, meta),
+        _ => (0, Default::default()),
+    };
+    let refusal = ServerFrame::Reply {
+        id,
+        result: Err(ApiError::Internal(why).bounded()),
+        meta,
+    };
+    // A reply holding one bounded error always encodes, far below any frame limit.
+    proto::frame::encode(&refusal).unwrap_or_default()
+}
+
 /// Runs one request.
 async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
     match request {
         Request::Write(w) => write::handle(app, w).await,
         Request::Read(r) => read::handle(app, r).await,
         Request::Admin(a) => admin::handle(app, a).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::tracker_msg::{GroupSummary, Page, ReplyMeta};
+
+    fn reply(id: u64, result: Result<Response, ApiError>) -> ServerFrame {
+        ServerFrame::Reply {
+            id,
+            result,
+            meta: ReplyMeta {
+                node_id: 2,
+                term: 3,
+                applied_index: 4,
+            },
+        }
+    }
+
+    #[test]
+    fn a_reply_that_fits_is_sent_as_it_is() {
+        let frame = reply(7, Ok(Response::Done));
+        let bytes = reply_frame_bytes(frame.clone(), 1024);
+        assert_eq!(bytes, proto::frame::encode(&frame).unwrap());
+    }
+
+    #[test]
+    fn a_reply_over_the_frame_limit_becomes_a_short_error_with_its_id() {
+        let groups = (0..100)
+            .map(|i| GroupSummary {
+                name: format!("group-{i}"),
+                owner: "ann".into(),
+                member_count: 1,
+                is_member: true,
+                request_pending: false,
+            })
+            .collect();
+        let page = Page {
+            items: groups,
+            next: None,
+        };
+        let bytes = reply_frame_bytes(reply(9, Ok(Response::Groups(page))), 1024);
+        assert!(bytes.len() < 300, "{} bytes", bytes.len());
+        match proto::frame::decode::<ServerFrame>(&bytes).unwrap() {
+            ServerFrame::Reply {
+                id: 9,
+                result: Err(ApiError::Internal(why)),
+                meta,
+            } => {
+                assert!(why.contains("1024-byte frame limit"), "{why}");
+                assert_eq!(meta.applied_index, 4);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use tracing::Instrument;
 
+use proto::limits::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use proto::tracker_msg::{Response, WriteOp, WriteRequest};
 use proto::ApiError;
 
@@ -13,11 +14,6 @@ use super::token::session_bytes;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
 use crate::domain::validate::check_name;
-
-/// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 6;
-/// Longest password accepted (argon2 input bound).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Handles one write request.
 ///

@@ -5,6 +5,11 @@
 //! running the rule again, an older serial is refused as [`ApiError::StaleRequest`], and a newer
 //! one runs and replaces the record. A refused operation is rolled back but its refusal is stored
 //! like any reply. Commands the leader makes itself carry no origin and are not recorded.
+//!
+//! Stored replies are bounded: a refusal is stored (and answered) as [`ApiError::bounded`], so a
+//! name it repeats is cut to a short prefix once it is longer than any valid name; a write's
+//! success is `Done` or a session, both small. Bounding is a pure function of the reply, so
+//! apply stays deterministic.
 
 use proto::ApiError;
 
@@ -40,7 +45,8 @@ pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreErr
             Err(e)
         }
         Err(Fail::Store(e)) => return Err(e),
-    };
+    }
+    .map_err(ApiError::bounded);
     if let Some(origin) = cmd.origin {
         let rec = ClientRec {
             serial: origin.serial,
@@ -108,6 +114,32 @@ mod tests {
         let rec: ClientRec = kv.get(Table::Clients, &client_key(42)).unwrap().unwrap();
         assert_eq!((rec.serial, rec.reply, rec.applied_at_ms), (1, reply.0, 10));
         assert!(kv.get_raw(Table::Groups, b".bad").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_refusal_that_quotes_a_huge_input_is_stored_bounded() {
+        let mut kv = MemKv::new();
+        let token = signed_in(&mut kv, "dave", 1);
+        let huge = "g".repeat(1_000_000);
+        let join = Op::JoinGroup {
+            token,
+            group: huge.clone(),
+        };
+        let reply = apply_cmd(&mut kv, &cmd(42, 1, 10, join)).unwrap();
+        let Err(ApiError::GroupNotFound(shown)) = &reply.0 else {
+            panic!("{reply:?}");
+        };
+        assert!(
+            shown.len() < 100 && shown.ends_with("(1000000 bytes)"),
+            "{shown}"
+        );
+        let stored = kv
+            .get_raw(Table::Clients, &client_key(42))
+            .unwrap()
+            .unwrap();
+        assert!(stored.len() < proto::limits::MAX_ERROR_REPLY_BYTES);
+        let rec: ClientRec = kv.get(Table::Clients, &client_key(42)).unwrap().unwrap();
+        assert_eq!(rec.reply, reply.0);
     }
 
     #[test]

@@ -1,16 +1,13 @@
-//! Name and manifest checks. Each error states the rule that was broken.
+//! Name and manifest checks. Each error states the rule that was broken and quotes at most a
+//! short prefix of the input ([`proto::limits::quote`]). The maxima are named in
+//! [`proto::limits`].
 
+use proto::limits::{
+    quote, MAX_CHUNKS_PER_FILE, MAX_CHUNK_SIZE_BYTES, MAX_FILE_NAME_BYTES, MAX_NAME_BYTES,
+    MIN_CHUNK_SIZE_BYTES,
+};
 use proto::tracker_msg::FileManifest;
 use proto::ApiError;
-
-/// Longest username or group name.
-pub const MAX_NAME_LEN: usize = 64;
-/// Longest file name, in bytes.
-pub const MAX_FILE_NAME_BYTES: usize = 255;
-/// Smallest and largest chunk size accepted.
-pub const CHUNK_SIZE_RANGE: std::ops::RangeInclusive<u32> = 4096..=(64 << 20);
-/// Most chunks one file may have (fits a registration in one API frame).
-pub const MAX_CHUNKS: usize = 400_000;
 
 /// Usernames and group names: 1 to 64 of `A-Z a-z 0-9 _ - .`, not starting with `.` or `-`.
 ///
@@ -20,9 +17,10 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if name.is_empty() || name.len() > MAX_NAME_LEN || !ok_chars || name.starts_with(['.', '-']) {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES || !ok_chars || name.starts_with(['.', '-']) {
         return Err(ApiError::InvalidRequest(format!(
-            "{kind} {name:?} is not allowed: use 1 to {MAX_NAME_LEN} letters, digits, '_', '-' or '.', not starting with '.' or '-'"
+            "{kind} {} is not allowed: use 1 to {MAX_NAME_BYTES} letters, digits, '_', '-' or '.', not starting with '.' or '-'",
+            quote(name)
         )));
     }
     Ok(())
@@ -42,7 +40,8 @@ pub fn check_file_name(name: &str) -> Result<(), ApiError> {
             .any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
         return Err(ApiError::InvalidRequest(format!(
-            "file name {name:?} is not allowed: use 1 to {MAX_FILE_NAME_BYTES} bytes without '/', '\\', NUL or control characters, and not '.' or '..'"
+            "file name {} is not allowed: use 1 to {MAX_FILE_NAME_BYTES} bytes without '/', '\\', NUL or control characters, and not '.' or '..'",
+            quote(name)
         )));
     }
     Ok(())
@@ -54,18 +53,16 @@ pub fn check_file_name(name: &str) -> Result<(), ApiError> {
 /// [`ApiError::InvalidRequest`] naming the rule.
 pub fn check_manifest(m: &FileManifest) -> Result<(), ApiError> {
     check_file_name(&m.name)?;
-    if !CHUNK_SIZE_RANGE.contains(&m.chunk_size_bytes) {
+    if !(MIN_CHUNK_SIZE_BYTES..=MAX_CHUNK_SIZE_BYTES).contains(&m.chunk_size_bytes) {
         return Err(ApiError::InvalidRequest(format!(
-            "chunk size {} is outside {}..={} bytes",
+            "chunk size {} is outside {MIN_CHUNK_SIZE_BYTES}..={MAX_CHUNK_SIZE_BYTES} bytes",
             m.chunk_size_bytes,
-            CHUNK_SIZE_RANGE.start(),
-            CHUNK_SIZE_RANGE.end()
         )));
     }
     let expected = FileManifest::expected_chunk_count(m.size_bytes, m.chunk_size_bytes);
-    if expected > MAX_CHUNKS as u64 {
+    if expected > MAX_CHUNKS_PER_FILE as u64 {
         return Err(ApiError::InvalidRequest(format!(
-            "file has {expected} chunks, more than the {MAX_CHUNKS} allowed: use a larger --chunk-size"
+            "file has {expected} chunks, more than the {MAX_CHUNKS_PER_FILE} allowed: use a larger --chunk-size"
         )));
     }
     if m.chunk_hashes.len() as u64 != expected {
@@ -88,6 +85,18 @@ mod tests {
         assert!(check_name("user", "alice_1.x").is_ok());
         for bad in ["", ".hidden", "-x", "a b", "a/b", &"x".repeat(65)] {
             assert!(check_name("user", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_name_is_quoted_short_with_its_length() {
+        let huge = "x".repeat(15_000_000);
+        for refusal in [check_name("group", &huge), check_file_name(&huge)] {
+            let Err(ApiError::InvalidRequest(why)) = refusal else {
+                panic!("{refusal:?}");
+            };
+            assert!(why.len() < 300, "{} bytes", why.len());
+            assert!(why.contains("… (15000000 bytes)"), "{why}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Peer daemons: registering one (it belongs to the user who first registers its id), and the
 //! leader's batched online/offline marking.
 
+use proto::limits::MAX_PEER_ADDR_BYTES;
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
@@ -9,9 +10,6 @@ use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::lookup::session_user;
 use crate::domain::records::{peer_key, PeerRec};
-
-/// Longest serving address a peer may register, in bytes.
-pub const MAX_PEER_ADDR_BYTES: usize = 256;
 
 /// Registers (or re-registers) the caller's peer `peer_id` at `addr`, online.
 ///
@@ -35,9 +33,9 @@ pub fn register(
         }
     }
     if addr.is_empty() || addr.len() > MAX_PEER_ADDR_BYTES {
-        return Err(ApiError::InvalidRequest(
-            "peer address must be 1 to 256 bytes (host:port)".into(),
-        )
+        return Err(ApiError::InvalidRequest(format!(
+            "peer address must be 1 to {MAX_PEER_ADDR_BYTES} bytes (host:port)"
+        ))
         .into());
     }
     let rec = PeerRec {
