@@ -73,6 +73,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FrameError> {
     Ok(value)
 }
 
+/// Deserializes a value from the start of `bytes`, ignoring what follows it: for reading the
+/// leading fields of a larger record without decoding the rest.
+///
+/// # Errors
+/// [`FrameError::Malformed`] if the bytes do not start with a `T`.
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FrameError> {
+    bincode::serde::decode_from_slice(bytes, config())
+        .map(|(value, _)| value)
+        .map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
 /// Reads one frame. Returns `Ok(None)` on a clean end of stream before the length prefix.
 ///
 /// # Errors

@@ -46,6 +46,7 @@
 //!   - [`store::log_store`]: the Raft log and vote.
 //!   - [`store::log_tail`]: the newest log entries in memory.
 //! - [`domain`]: the rules, pure and deterministic, over a storage port it owns.
+//!   - [`domain::admit`]: what the leader checks against the applied state before it proposes.
 //!   - [`domain::apply`]: one command, applied at most once per (client id, serial).
 //!   - [`domain::rules`]: what each operation does: a dispatcher over one file per area.
 //!   - [`domain::rules::account`]: users and sessions.
@@ -57,7 +58,7 @@
 //!   - [`domain::lookup`]: lookups the rules and the queries share.
 //!   - `domain::fixtures` and `domain::mem_kv` (tests only): test records, an in-memory KV.
 //!   - [`domain::records`]: stored records and their keys.
-//!   - [`domain::validate`]: name and manifest checks.
+//!   - [`domain::validate`]: name, manifest and limit checks.
 //!   - [`domain::error`]: how a rule fails.
 //!   - [`domain::kv`]: the port: tables, codec, `KvRead` and `KvWrite`.
 //! - [`config`]: flags and their validation.

@@ -9,3 +9,4 @@ mod restored_leader;
 mod session_prune;
 mod snapshot_rejoin;
 mod util;
+mod validation;

@@ -24,6 +24,10 @@ pub async fn open_session(
     username: String,
     password: String,
 ) -> Result<Op, ApiError> {
+    if crate::domain::validate::check_name("username", &username).is_err() {
+        // No such account can exist; no need to look.
+        return Err(ApiError::BadCredentials);
+    }
     app.read_barrier().await?;
     let user: Option<UserRec> = app
         .state

@@ -1,6 +1,11 @@
-//! Replicated writes: choose everything nondeterministic here (time, token, password hash), then
-//! propose one command that carries the client's (client id, serial). A login's command is built
-//! by [`super::login`].
+//! Replicated writes: choose everything nondeterministic here (time, token, password hash), check
+//! the command on the leader ([`admit`]), then propose it with the client's (client id, serial).
+//! A login's command is built by [`super::login`].
+//!
+//! A refused request never reaches the log: every field is checked against its limit
+//! ([`check_op`]), the session and the lookups the file writes need are checked against the
+//! applied state ([`crate::domain::admit`]), and the command's encoded size when it is queued
+//! ([`crate::app::group_commit::GroupCommit::propose`]). Apply re-checks all of it.
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
@@ -13,7 +18,8 @@ use proto::ApiError;
 use super::token::session_bytes;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
-use crate::domain::validate::check_name;
+use crate::domain::error::Fail;
+use crate::domain::validate::{check_name, check_op};
 
 /// Handles one write request.
 ///
@@ -36,6 +42,7 @@ pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
             _ => None,
         };
         let op = translate(app, now_ms, w.op).await?;
+        admit(app, now_ms, &op).await?;
         let cmd = Cmd {
             origin: Some(Origin {
                 client_id: w.client_id,
@@ -79,6 +86,25 @@ fn check_password(password: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// The leader's checks of `op` before it is proposed: the limits of every field, then the
+/// state. A refusal from the applied state is confirmed after a read barrier (a new leader may
+/// not have applied everything committed yet), so it is never due to a stale view.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`], `NotLoggedIn`, `NotMember`, `GroupNotFound`, `PeerNotFound`;
+/// `NotLeader` or `Unavailable` from the barrier.
+async fn admit(app: &App, now_ms: u64, op: &Op) -> Result<(), ApiError> {
+    check_op(op)?;
+    match crate::domain::admit::admit(&app.state.kv(), now_ms, op) {
+        Ok(()) => Ok(()),
+        Err(Fail::Api(_)) => {
+            app.read_barrier().await?;
+            crate::domain::admit::admit(&app.state.kv(), now_ms, op).map_err(Fail::into_api)
+        }
+        Err(e) => Err(e.into_api()),
+    }
 }
 
 /// Turns a client operation into a replicated one. Only an account's two operations differ from

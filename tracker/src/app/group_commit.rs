@@ -15,6 +15,11 @@
 //! as many writes are queued as were waiting or answered when the last entry completed. A lone
 //! writer never waits (one write was answered, so one is enough), and a gather that runs out of
 //! time turns gathering off for the next few entries, so writers that do not come back cost little.
+//!
+//! Sizes: [`GroupCommit::propose`] encodes each command once to learn its exact size and refuses
+//! one over [`MAX_CMD_BYTES`] before it is queued; entries are cut by those sizes. Before an
+//! entry goes to Raft, [`commit`] checks that it is within [`MAX_ENTRY_BYTES_HARD`] and decodes
+//! back to its commands ([`check_entry`]), so the leader never proposes what apply could not read.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,18 +31,27 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
-use crate::cmd::{Cmd, CmdBatch, Op};
+use crate::cmd::{Cmd, CmdBatch};
 use crate::raft_types::{NodeId, NodeInfo, Raft};
 
 /// Most commands in one entry.
 pub const MAX_CMDS_PER_ENTRY: usize = 512;
-/// Rough cap on one entry's encoded size (one command larger than this still goes alone), so an
+/// Cap on one entry's encoded size (one command larger than this still goes alone), so an
 /// AppendEntries of many entries stays far below the Raft frame limit.
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;
+/// Largest encoded command the leader proposes. The largest valid one is a registration of a
+/// file with [`proto::limits::MAX_CHUNKS_PER_FILE`] chunks: 20 bytes each, 8 MB in all, plus its
+/// names.
+pub const MAX_CMD_BYTES: usize = 9 << 20;
+/// Largest entry the leader proposes: one command of [`MAX_CMD_BYTES`], or small ones filling up
+/// to [`MAX_ENTRY_BYTES`] (cut before the one that would pass it).
+pub const MAX_ENTRY_BYTES_HARD: usize = MAX_CMD_BYTES + MAX_ENTRY_BYTES;
 
 /// A command waiting for its entry, and where its result goes.
 struct Waiting {
     cmd: Cmd,
+    /// The command's encoded size in bytes.
+    encoded_len: usize,
     reply: oneshot::Sender<Result<Response, ApiError>>,
 }
 
@@ -111,12 +125,19 @@ impl GroupCommit {
     /// Queues `cmd` and waits for its own result.
     ///
     /// # Errors
-    /// The command's refusal, `NotLeader`, or `Unavailable` if its entry was not committed in time.
+    /// [`ApiError::InvalidRequest`] if `cmd` encodes to more than [`MAX_CMD_BYTES`] (it is not
+    /// queued); the command's refusal, `NotLeader`, or `Unavailable` if its entry was not
+    /// committed in time.
     pub async fn propose(&self, cmd: Cmd) -> Result<Response, ApiError> {
+        let encoded_len = encoded_len(&cmd)?;
         let (reply, rx) = oneshot::channel();
         self.counts.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
-            .send(Waiting { cmd, reply })
+            .send(Waiting {
+                cmd,
+                encoded_len,
+                reply,
+            })
             .map_err(|_| ApiError::Unavailable("this node is shutting down".into()))?;
         rx.await.map_err(|_| {
             ApiError::Unavailable("this node stopped before the write was committed".into())
@@ -124,15 +145,42 @@ impl GroupCommit {
     }
 }
 
-/// Rough encoded size of a command.
-fn approx_bytes(cmd: &Cmd) -> usize {
-    const SMALL: usize = 256;
-    match &cmd.op {
-        Op::RegisterFile { manifest, .. } => SMALL + manifest.chunk_hashes.len() * 20,
-        Op::ReportHave { chunks, .. } => SMALL + chunks.len() * 4,
-        Op::SetPeersOnline { peer_ids, .. } => SMALL + peer_ids.len() * 8,
-        Op::PruneSessions { tokens } => SMALL + tokens.len() * 32,
-        _ => SMALL,
+/// The encoded size of `cmd`.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] if it is over [`MAX_CMD_BYTES`]; `Internal` if it does not
+/// encode (a bug).
+fn encoded_len(cmd: &Cmd) -> Result<usize, ApiError> {
+    let len = proto::frame::encode(cmd)
+        .map_err(|e| ApiError::Internal(format!("the command does not encode: {e}")))?
+        .len();
+    if len > MAX_CMD_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "the write is {len} bytes encoded, more than the {MAX_CMD_BYTES} bytes one write may take"
+        )));
+    }
+    Ok(len)
+}
+
+/// Checks an encoded entry of `count` commands before it is proposed: within
+/// [`MAX_ENTRY_BYTES_HARD`], and decoding back to as many commands.
+///
+/// # Errors
+/// A one-line reason (a bug: the sizes were checked command by command).
+fn check_entry(batch: &CmdBatch, count: usize) -> Result<(), String> {
+    if batch.encoded_len() > MAX_ENTRY_BYTES_HARD {
+        return Err(format!(
+            "the entry is {} bytes, more than the {MAX_ENTRY_BYTES_HARD}-byte limit",
+            batch.encoded_len()
+        ));
+    }
+    match batch.decode() {
+        Ok(cmds) if cmds.len() == count => Ok(()),
+        Ok(cmds) => Err(format!(
+            "the entry decodes to {} of its {count} commands",
+            cmds.len()
+        )),
+        Err(e) => Err(format!("the entry does not decode: {e}")),
     }
 }
 
@@ -141,7 +189,7 @@ fn next_entry_len(queued: &[Waiting]) -> usize {
     let mut bytes = 0;
     let mut n = 0;
     for w in queued.iter().take(MAX_CMDS_PER_ENTRY) {
-        bytes += approx_bytes(&w.cmd);
+        bytes += w.encoded_len;
         if n > 0 && bytes > MAX_ENTRY_BYTES {
             break;
         }
@@ -258,10 +306,14 @@ async fn commit(
 ) {
     let (cmds, replies): (Vec<Cmd>, Vec<_>) = entry.into_iter().map(|w| (w.cmd, w.reply)).unzip();
     let count = cmds.len();
-    let batch = match CmdBatch::encode(&cmds) {
+    let checked = CmdBatch::encode(&cmds)
+        .map_err(|e| format!("could not encode the entry: {e}"))
+        .and_then(|b| check_entry(&b, count).map(|()| b));
+    let batch = match checked {
         Ok(b) => b,
         Err(e) => {
-            let why = ApiError::Internal(format!("could not encode the entry: {e}"));
+            tracing::error!(%e, "entry not proposed");
+            let why = ApiError::Internal(e);
             for reply in replies {
                 let _ = reply.send(Err(why.clone()));
             }
@@ -298,15 +350,18 @@ async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::Op;
     use proto::tracker_msg::FileManifest;
 
     fn waiting(op: Op) -> Waiting {
+        let cmd = Cmd {
+            origin: None,
+            now_ms: 0,
+            op,
+        };
         Waiting {
-            cmd: Cmd {
-                origin: None,
-                now_ms: 0,
-                op,
-            },
+            encoded_len: encoded_len(&cmd).unwrap(),
+            cmd,
             reply: oneshot::channel().0,
         }
     }
@@ -376,6 +431,28 @@ mod tests {
         let queued: Vec<Waiting> = (0..MAX_CMDS_PER_ENTRY + 10).map(|_| small()).collect();
         assert_eq!(next_entry_len(&queued), MAX_CMDS_PER_ENTRY);
         assert_eq!(next_entry_len(&queued[..3]), 3);
+    }
+
+    #[test]
+    fn a_command_over_the_limit_is_refused_and_an_entry_is_checked_before_it_goes() {
+        let huge = Cmd {
+            origin: None,
+            now_ms: 0,
+            op: Op::SetPeersOnline {
+                peer_ids: vec![u64::MAX; MAX_CMD_BYTES / 8],
+                online: true,
+            },
+        };
+        assert!(matches!(
+            encoded_len(&huge),
+            Err(ApiError::InvalidRequest(why)) if why.contains("bytes one write may take")
+        ));
+        let cmds = vec![small().cmd, file_of(10).cmd];
+        let batch = CmdBatch::encode(&cmds).unwrap();
+        assert_eq!(check_entry(&batch, 2), Ok(()));
+        assert!(check_entry(&batch, 3).is_err());
+        let largest = file_of(proto::limits::MAX_CHUNKS_PER_FILE).cmd;
+        assert!(encoded_len(&largest).unwrap() <= MAX_CMD_BYTES);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The tracker's rules, with no I/O of their own: the port they are written against ([`kv`]: the
 //! tables, the codec and the read/write traits the store implements), how they fail ([`error`]),
 //! records and keys ([`records`]), name checks ([`validate`]), what each replicated operation does
-//! ([`rules`]) and what each read returns ([`queries`]). Both `apply` and the read path go through
+//! ([`rules`]), what the leader checks before it proposes ([`admit`]) and what each read returns
+//! ([`queries`]). Both `apply` and the read path go through
 //! [`kv::KvRead`], so the same helpers (session lookup, membership checks) serve both.
 
+pub mod admit;
 pub mod apply;
 pub mod error;
 #[cfg(test)]

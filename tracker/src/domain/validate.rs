@@ -6,8 +6,87 @@ use proto::limits::{
     quote, MAX_CHUNKS_PER_FILE, MAX_CHUNK_SIZE_BYTES, MAX_FILE_NAME_BYTES, MAX_NAME_BYTES,
     MIN_CHUNK_SIZE_BYTES,
 };
+use proto::limits::{MAX_CHUNKS_PER_REPORT, MAX_PEER_ADDR_BYTES};
 use proto::tracker_msg::FileManifest;
 use proto::ApiError;
+
+use crate::cmd::Op;
+
+/// The checks of a client's command that need no state: every name, address, manifest and batch
+/// within its limit. The leader runs them before it proposes ([`crate::domain::admit`]); apply
+/// keeps its own checks in the rules, so a log written by an older build applies as it did.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] naming the rule and quoting at most a prefix of the input.
+pub fn check_op(op: &Op) -> Result<(), ApiError> {
+    match op {
+        Op::CreateUser { username, .. } | Op::OpenSession { username, .. } => {
+            check_name("username", username)
+        }
+        Op::CreateGroup { group, .. }
+        | Op::JoinGroup { group, .. }
+        | Op::LeaveGroup { group, .. } => check_name("group name", group),
+        Op::AcceptJoin {
+            group, username, ..
+        } => {
+            check_name("group name", group)?;
+            check_name("username", username)
+        }
+        Op::RegisterPeer { addr, .. } => check_peer_addr(addr),
+        Op::RegisterFile {
+            group, manifest, ..
+        } => {
+            check_name("group name", group)?;
+            check_manifest(manifest)
+        }
+        Op::ReportHave {
+            group,
+            name,
+            chunks,
+            ..
+        } => {
+            check_name("group name", group)?;
+            check_file_name(name)?;
+            check_report_len(chunks.len())
+        }
+        Op::StopShare { group, name, .. } => {
+            check_name("group name", group)?;
+            check_file_name(name)
+        }
+        Op::CloseSession { .. }
+        | Op::SetClusterKey { .. }
+        | Op::PruneClients { .. }
+        | Op::SetPeersOnline { .. }
+        | Op::PruneSessions { .. } => Ok(()),
+    }
+}
+
+/// A peer's serving address: 1 to [`MAX_PEER_ADDR_BYTES`] bytes.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] naming the rule.
+pub fn check_peer_addr(addr: &str) -> Result<(), ApiError> {
+    if addr.is_empty() || addr.len() > MAX_PEER_ADDR_BYTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "peer address must be 1 to {MAX_PEER_ADDR_BYTES} bytes (host:port), not {} bytes",
+            addr.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A chunk report names at most [`MAX_CHUNKS_PER_REPORT`] chunks.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] naming the rule.
+pub fn check_report_len(chunks: usize) -> Result<(), ApiError> {
+    if chunks > MAX_CHUNKS_PER_REPORT {
+        return Err(ApiError::InvalidRequest(format!(
+            "a report names {chunks} chunks, more than the {MAX_CHUNKS_PER_REPORT} allowed: send it in parts"
+        )));
+    }
+    Ok(())
+}
 
 /// Usernames and group names: 1 to 64 of `A-Z a-z 0-9 _ - .`, not starting with `.` or `-`.
 ///
@@ -97,6 +176,117 @@ mod tests {
             };
             assert!(why.len() < 300, "{} bytes", why.len());
             assert!(why.contains("… (15000000 bytes)"), "{why}");
+        }
+    }
+
+    #[test]
+    fn every_field_of_a_command_is_checked_against_its_limit() {
+        let token = [1; 32];
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        let m = FileManifest {
+            name: "f".into(),
+            size_bytes: 4096,
+            chunk_size_bytes: 4096,
+            chunk_hashes: vec![[0; 20]],
+            file_hash: [0; 20],
+        };
+        let good = [
+            Op::CreateGroup {
+                token,
+                group: "g".into(),
+            },
+            Op::AcceptJoin {
+                token,
+                group: "g".into(),
+                username: "u".into(),
+            },
+            Op::RegisterPeer {
+                token,
+                peer_id: 1,
+                addr: "127.0.0.1:1".into(),
+            },
+            Op::RegisterFile {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                manifest: m.clone(),
+            },
+            Op::ReportHave {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                name: "f".into(),
+                chunks: vec![0; MAX_CHUNKS_PER_REPORT],
+            },
+            Op::StopShare {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                name: "f".into(),
+            },
+        ];
+        for op in &good {
+            assert_eq!(check_op(op), Ok(()), "{op:?}");
+        }
+        let mut big_manifest = m.clone();
+        big_manifest.name = "f".repeat(MAX_FILE_NAME_BYTES + 1);
+        let bad = [
+            Op::CreateUser {
+                username: long.clone(),
+                password_hash: "h".into(),
+            },
+            Op::CreateGroup {
+                token,
+                group: long.clone(),
+            },
+            Op::JoinGroup {
+                token,
+                group: long.clone(),
+            },
+            Op::LeaveGroup {
+                token,
+                group: "a b".into(),
+            },
+            Op::AcceptJoin {
+                token,
+                group: "g".into(),
+                username: long.clone(),
+            },
+            Op::RegisterPeer {
+                token,
+                peer_id: 1,
+                addr: "x".repeat(MAX_PEER_ADDR_BYTES + 1),
+            },
+            Op::RegisterPeer {
+                token,
+                peer_id: 1,
+                addr: String::new(),
+            },
+            Op::RegisterFile {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                manifest: big_manifest,
+            },
+            Op::ReportHave {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                name: "f".into(),
+                chunks: vec![0; MAX_CHUNKS_PER_REPORT + 1],
+            },
+            Op::StopShare {
+                token,
+                peer_id: 1,
+                group: "g".into(),
+                name: "../f".into(),
+            },
+        ];
+        for op in &bad {
+            assert!(
+                matches!(check_op(op), Err(ApiError::InvalidRequest(why)) if why.len() < 400),
+                "{op:?}"
+            );
         }
     }
 
