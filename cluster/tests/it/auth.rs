@@ -1,5 +1,6 @@
 //! Refusals reach the client as typed errors, and the at-most-once table works over the wire: a
-//! write repeated with the same (client id, serial) is applied once. The rules themselves, the
+//! write repeated with the same (client id, serial) is applied once, and only its own session
+//! sees the stored reply. The rules themselves, the
 //! group life cycle included, are unit-tested in `tracker/src/domain/`.
 
 use std::time::Duration;
@@ -146,19 +147,47 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
     let a = conn.call(write(3, login.clone())).await.unwrap().unwrap();
     let b = conn.call(write(3, login)).await.unwrap().unwrap();
     assert_eq!(a, b);
-    // An older serial is refused as stale.
+    // An older serial is refused as stale (the session's last serial is 2: the login was
+    // recorded under the username, apart from the session's writes).
     let stale = conn
         .call(write(
             1,
             WriteOp::CreateGroup {
-                token,
+                token: token.clone(),
                 group: "other".into(),
             },
         ))
         .await
         .unwrap();
     assert!(
-        matches!(stale, Err(ApiError::StaleRequest { serial: 1, last: 3 })),
+        matches!(stale, Err(ApiError::StaleRequest { serial: 1, last: 2 })),
         "{stale:?}"
     );
+    // Someone else who uses the same client id and serial under their own session neither gets
+    // the stored reply nor blocks the owner's next write with a huge serial.
+    let eve = signup(&cl, "eve").await;
+    let replay = conn
+        .call(write(
+            1,
+            WriteOp::CreateGroup {
+                token: eve.clone(),
+                group: "once".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(replay, Err(ApiError::GroupExists("once".into())));
+    let block = WriteOp::CreateGroup {
+        token: eve,
+        group: "eves".into(),
+    };
+    assert_eq!(
+        conn.call(write(u64::MAX, block)).await.unwrap(),
+        Ok(Response::Done)
+    );
+    let own = WriteOp::CreateGroup {
+        token,
+        group: "daves".into(),
+    };
+    assert_eq!(conn.call(write(4, own)).await.unwrap(), Ok(Response::Done));
 }

@@ -1,10 +1,19 @@
 //! [`apply_cmd`]: one replicated command with at-most-once semantics per (client id, serial).
 //!
-//! A client numbers its writes; the client table keeps, per client, the serial of its last
-//! applied write and that write's reply. A retry of that serial gets the stored reply without
+//! A client numbers its writes; the client table keeps, per client and scope, the serial of its
+//! last applied write and that write's reply. A retry of that serial gets the stored reply without
 //! running the rule again, an older serial is refused as [`ApiError::StaleRequest`], and a newer
 //! one runs and replaces the record. A refused operation is rolled back but its refusal is stored
 //! like any reply. Commands the leader makes itself carry no origin and are not recorded.
+//!
+//! Scopes: a client id is a random number the client picks, so anyone who learns one could send
+//! writes under it. A record is therefore keyed by the client id *and* what the write acts as
+//! ([`scope`]): its session token for a write made under a session, the username for creating
+//! an account or opening a session. To read a stored reply, or to block a client's later writes
+//! with a huge serial, one needs the client id and that scope: the session token (which already
+//! lets one act as that user) or, for a login, the password, which the leader checks before it
+//! proposes. A client's serials still rise across all its scopes, and within one scope they
+//! keep the rule above. The key is a function of the command, so apply stays deterministic.
 //!
 //! Stored replies are bounded: a refusal is stored (and answered) as [`ApiError::bounded`], so a
 //! name it repeats is cut to a short prefix once it is longer than any valid name; a write's
@@ -17,15 +26,19 @@ use super::error::Fail;
 use super::kv::{KvWrite, StoreError, Table};
 use super::records::{client_key, ClientRec};
 use super::rules::apply_op;
-use crate::cmd::{Cmd, CmdResult};
+use crate::cmd::{Cmd, CmdResult, Op};
 
 /// Applies `cmd` (see the module doc) and returns the client's reply.
 ///
 /// # Errors
 /// Storage errors only: they stop the node, and nothing is recorded.
 pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreError> {
-    if let Some(origin) = cmd.origin {
-        if let Some(rec) = kv.get::<ClientRec>(Table::Clients, &client_key(origin.client_id))? {
+    let key = cmd.origin.map(|o| {
+        let (tag, scope) = scope(&cmd.op);
+        client_key(o.client_id, tag, scope)
+    });
+    if let (Some(origin), Some(key)) = (cmd.origin, &key) {
+        if let Some(rec) = kv.get::<ClientRec>(Table::Clients, key)? {
             if rec.serial == origin.serial {
                 return Ok(CmdResult(rec.reply));
             }
@@ -47,21 +60,50 @@ pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreErr
         Err(Fail::Store(e)) => return Err(e),
     }
     .map_err(ApiError::bounded);
-    if let Some(origin) = cmd.origin {
+    if let (Some(origin), Some(key)) = (cmd.origin, key) {
         let rec = ClientRec {
             serial: origin.serial,
             reply: reply.clone(),
             applied_at_ms: cmd.now_ms,
         };
-        kv.put(Table::Clients, client_key(origin.client_id), &rec)?;
+        kv.put(Table::Clients, key, &rec)?;
     }
     Ok(CmdResult(reply))
+}
+
+/// Scope tag of a write made under a session (the scope is its token).
+const SCOPE_SESSION: u8 = 1;
+/// Scope tag of an account write (the scope is the username).
+const SCOPE_ACCOUNT: u8 = 2;
+/// Scope tag of a command the leader makes itself (it carries no origin, so never recorded).
+const SCOPE_NONE: u8 = 0;
+
+/// What a write acts as, for its client record's key: a tag and the bytes that follow it.
+fn scope(op: &Op) -> (u8, &[u8]) {
+    match op {
+        Op::CloseSession { token }
+        | Op::CreateGroup { token, .. }
+        | Op::JoinGroup { token, .. }
+        | Op::LeaveGroup { token, .. }
+        | Op::AcceptJoin { token, .. }
+        | Op::RegisterPeer { token, .. }
+        | Op::RegisterFile { token, .. }
+        | Op::ReportHave { token, .. }
+        | Op::StopShare { token, .. } => (SCOPE_SESSION, token.as_slice()),
+        Op::CreateUser { username, .. } | Op::OpenSession { username, .. } => {
+            (SCOPE_ACCOUNT, username.as_bytes())
+        }
+        Op::SetClusterKey { .. }
+        | Op::PruneClients { .. }
+        | Op::SetPeersOnline { .. }
+        | Op::PruneSessions { .. } => (SCOPE_NONE, &[]),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::{Op, Origin};
+    use crate::cmd::Origin;
     use crate::domain::fixtures::signed_in;
     use crate::domain::kv::KvRead;
     use crate::domain::mem_kv::MemKv;
@@ -73,6 +115,10 @@ mod tests {
             now_ms,
             op,
         }
+    }
+
+    fn session_key(client_id: u64, token: &[u8; 32]) -> Vec<u8> {
+        client_key(client_id, SCOPE_SESSION, token)
     }
 
     fn create_group(token: [u8; 32], group: &str) -> Op {
@@ -105,13 +151,81 @@ mod tests {
     }
 
     #[test]
+    fn a_client_id_used_under_another_session_neither_reads_nor_blocks_its_owner() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        let eve = signed_in(&mut kv, "eve", 2);
+        let first = apply_cmd(&mut kv, &cmd(42, 5, 10, create_group(ann, "anns"))).unwrap();
+        assert_eq!(first.0, Ok(Response::Done));
+        // Eve replays Ann's (client id, serial) under her own session: her write runs as a new
+        // one (GroupExists), she does not get Ann's stored reply.
+        let eve_try = apply_cmd(&mut kv, &cmd(42, 5, 11, create_group(eve, "anns"))).unwrap();
+        assert_eq!(eve_try.0, Err(ApiError::GroupExists("anns".into())));
+        // Nor can a huge serial under Eve's session make Ann's next write stale.
+        let block = apply_cmd(&mut kv, &cmd(42, u64::MAX, 12, create_group(eve, "x"))).unwrap();
+        assert_eq!(block.0, Ok(Response::Done));
+        let next = apply_cmd(&mut kv, &cmd(42, 6, 13, create_group(ann, "anns2"))).unwrap();
+        assert_eq!(next.0, Ok(Response::Done));
+        // Ann's retry still gets her own reply.
+        let retry = apply_cmd(&mut kv, &cmd(42, 6, 14, create_group(ann, "anns2"))).unwrap();
+        assert_eq!(retry.0, Ok(Response::Done));
+        assert_eq!(kv.len(Table::Clients), 2);
+    }
+
+    #[test]
+    fn account_writes_are_scoped_by_username_and_old_records_are_not_read() {
+        let mut kv = MemKv::new();
+        let create = |name: &str| Op::CreateUser {
+            username: name.into(),
+            password_hash: "h".into(),
+        };
+        // A record in the format before scopes, under the bare client id: never consulted.
+        let old = ClientRec {
+            serial: 9,
+            reply: Err(ApiError::BadCredentials),
+            applied_at_ms: 0,
+        };
+        kv.put(Table::Clients, 42u64.to_be_bytes().to_vec(), &old)
+            .unwrap();
+        assert_eq!(
+            apply_cmd(&mut kv, &cmd(42, 1, 10, create("ann")))
+                .unwrap()
+                .0,
+            Ok(Response::Done)
+        );
+        assert_eq!(
+            apply_cmd(&mut kv, &cmd(42, 1, 11, create("bob")))
+                .unwrap()
+                .0,
+            Ok(Response::Done),
+            "another username is another scope"
+        );
+        let retry = apply_cmd(&mut kv, &cmd(42, 1, 12, create("ann"))).unwrap();
+        assert_eq!(
+            retry.0,
+            Ok(Response::Done),
+            "not UserExists: the stored reply"
+        );
+        // The old record is pruned like any other.
+        crate::domain::rules::cluster::prune_clients(&mut kv, 1).unwrap();
+        assert!(kv
+            .get_raw(Table::Clients, &42u64.to_be_bytes())
+            .unwrap()
+            .is_none());
+        assert_eq!(kv.len(Table::Clients), 2);
+    }
+
+    #[test]
     fn a_refusal_is_rolled_back_and_stored_as_the_reply() {
         let mut kv = MemKv::new();
         let token = signed_in(&mut kv, "dave", 1);
         let bad = cmd(42, 1, 10, create_group(token, ".bad"));
         let reply = apply_cmd(&mut kv, &bad).unwrap();
         assert!(matches!(reply.0, Err(ApiError::InvalidRequest(_))));
-        let rec: ClientRec = kv.get(Table::Clients, &client_key(42)).unwrap().unwrap();
+        let rec: ClientRec = kv
+            .get(Table::Clients, &session_key(42, &token))
+            .unwrap()
+            .unwrap();
         assert_eq!((rec.serial, rec.reply, rec.applied_at_ms), (1, reply.0, 10));
         assert!(kv.get_raw(Table::Groups, b".bad").unwrap().is_none());
     }
@@ -134,11 +248,14 @@ mod tests {
             "{shown}"
         );
         let stored = kv
-            .get_raw(Table::Clients, &client_key(42))
+            .get_raw(Table::Clients, &session_key(42, &token))
             .unwrap()
             .unwrap();
         assert!(stored.len() < proto::limits::MAX_ERROR_REPLY_BYTES);
-        let rec: ClientRec = kv.get(Table::Clients, &client_key(42)).unwrap().unwrap();
+        let rec: ClientRec = kv
+            .get(Table::Clients, &session_key(42, &token))
+            .unwrap()
+            .unwrap();
         assert_eq!(rec.reply, reply.0);
     }
 
@@ -158,14 +275,18 @@ mod tests {
     #[test]
     fn a_storage_failure_is_returned_and_no_reply_is_recorded() {
         let mut kv = MemKv::new();
-        kv.put_raw(Table::Clients, client_key(7), vec![0xff; 3]);
+        kv.put_raw(
+            Table::Clients,
+            client_key(7, SCOPE_NONE, &[]),
+            vec![0xff; 3],
+        );
         let prune = cmd(42, 1, 5, Op::PruneClients { before_ms: 100 });
         assert!(matches!(
             apply_cmd(&mut kv, &prune),
             Err(StoreError::Corrupt { .. })
         ));
         assert!(kv
-            .get_raw(Table::Clients, &client_key(42))
+            .get_raw(Table::Clients, &client_key(42, SCOPE_NONE, &[]))
             .unwrap()
             .is_none());
     }

@@ -120,9 +120,16 @@ pub fn peer_key(peer_id: u64) -> Vec<u8> {
     peer_id.to_be_bytes().to_vec()
 }
 
-/// Key of a client's dedup record.
-pub fn client_key(client_id: u64) -> Vec<u8> {
-    client_id.to_be_bytes().to_vec()
+/// Key of a client's dedup record for the writes it makes in one scope: `client id (8 bytes, big
+/// endian) | scope tag | scope` (see [`crate::domain::apply`] for what a scope is). Records
+/// written before scopes existed are keyed by the bare 8-byte client id; no lookup finds them,
+/// and the pruning of idle records removes them like any other.
+pub fn client_key(client_id: u64, scope_tag: u8, scope: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + scope.len());
+    k.extend_from_slice(&client_id.to_be_bytes());
+    k.push(scope_tag);
+    k.extend_from_slice(scope);
+    k
 }
 
 /// Number of bytes of a bitfield for `chunks` chunks.

@@ -66,17 +66,17 @@ mod tests {
     #[test]
     fn prune_drops_only_idle_client_records() {
         let mut kv = MemKv::new();
-        kv.put(Table::Clients, client_key(1), &client(5, 100))
+        kv.put(Table::Clients, client_key(1, 1, &[1; 32]), &client(5, 100))
             .unwrap();
-        kv.put(Table::Clients, client_key(2), &client(7, 900))
+        kv.put(Table::Clients, client_key(2, 1, &[2; 32]), &client(7, 900))
             .unwrap();
         prune_clients(&mut kv, 500).unwrap();
         assert!(kv
-            .get_raw(Table::Clients, &client_key(1))
+            .get_raw(Table::Clients, &client_key(1, 1, &[1; 32]))
             .unwrap()
             .is_none());
         assert!(kv
-            .get_raw(Table::Clients, &client_key(2))
+            .get_raw(Table::Clients, &client_key(2, 1, &[2; 32]))
             .unwrap()
             .is_some());
     }
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_client_record_that_does_not_decode_is_a_storage_failure() {
         let mut kv = MemKv::new();
-        kv.put_raw(Table::Clients, client_key(1), vec![0xff; 3]);
+        kv.put_raw(Table::Clients, client_key(1, 1, &[1; 32]), vec![0xff; 3]);
         assert!(matches!(
             prune_clients(&mut kv, 500),
             Err(Fail::Store(crate::domain::kv::StoreError::Corrupt { .. }))
