@@ -107,6 +107,13 @@ pub enum ApiError {
     /// The tracker hit an internal error; the message says which.
     #[error("internal tracker error: {0}")]
     Internal(String),
+    /// Too many failed logins for this account or from this address; no password is checked
+    /// until the delay has passed (not retried automatically: retrying only waits longer).
+    #[error("too many failed logins for this account or from this address: try again in {} s", retry_after_ms.div_ceil(1000))]
+    TooManyFailedLogins {
+        /// How long until the next attempt is allowed.
+        retry_after_ms: u64,
+    },
 }
 
 impl ApiError {

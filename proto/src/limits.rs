@@ -149,7 +149,8 @@ impl ApiError {
             | NotLoggedIn
             | PeerNotFound(_)
             | VersionMismatch { .. }
-            | StaleRequest { .. }) => other,
+            | StaleRequest { .. }
+            | TooManyFailedLogins { .. }) => other,
         }
     }
 }
@@ -231,6 +232,9 @@ mod tests {
                 last: u64::MAX,
             },
             ApiError::Internal(big()),
+            ApiError::TooManyFailedLogins {
+                retry_after_ms: u64::MAX,
+            },
         ]
     }
 

@@ -16,8 +16,9 @@ use crate::error::ApiError;
 /// Magic number opening every client API connection ("P2PT").
 pub const API_MAGIC: u32 = 0x5032_5054;
 
-/// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`]).
-pub const API_VERSION: u32 = 4;
+/// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`];
+/// 4: lists come in pages; 5: [`ApiError::TooManyFailedLogins`]).
+pub const API_VERSION: u32 = 5;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;

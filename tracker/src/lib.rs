@@ -23,8 +23,10 @@
 //!   - [`app::read_gate`]: concurrent reads share quorum confirmations.
 //!   - [`app::read_floor`]: what a read waits for on a leader resumed at startup.
 //!   - [`app::state`]: the read interface of the committed state.
+//!   - [`app::passwords`]: argon2id on a bounded pool of its own.
 //! - [`leader`]: what a leader keeps beyond the replicated state.
 //!   - [`leader::liveness`]: peers' last heartbeats.
+//!   - [`leader::login_throttle`]: failed logins per username and per address.
 //!   - [`leader::cluster_key`]: the ticket signing key.
 //! - [`election`]: elections beyond openraft's own timer.
 //!   - [`election::leader_link`]: an election once a crashed leader's lease runs out.

@@ -7,6 +7,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::app::group_commit::GroupCommit;
+use crate::app::passwords::{PasswordPool, PASSWORD_QUEUE, PASSWORD_THREADS};
 use crate::app::read_floor::ReadFloor;
 use crate::app::read_gate::ReadGate;
 use crate::app::state::StateView;
@@ -14,6 +15,7 @@ use crate::app::App;
 use crate::config::NodeConfig;
 use crate::election::leader_contact::LeaderContact;
 use crate::leader::liveness::Liveness;
+use crate::leader::login_throttle::LoginThrottle;
 use crate::raft_net::NetworkFactory;
 use crate::raft_types::Raft;
 use crate::served_by::ServedBy;
@@ -127,6 +129,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
             config.write_entries_in_flight,
             config.write_gather,
         ),
+        passwords: PasswordPool::start(PASSWORD_THREADS, PASSWORD_QUEUE)
+            .context("while starting the password threads")?,
+        login_throttle: LoginThrottle::default(),
     });
     let served_by = Arc::new(ServedBy::new(config.id));
     let served_by_watch = tokio::spawn(crate::served_by::task_watch(

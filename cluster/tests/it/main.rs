@@ -4,6 +4,7 @@ mod auth;
 mod failover;
 mod formation;
 mod liveness;
+mod login_throttle;
 mod malformed;
 mod restored_leader;
 mod session_prune;

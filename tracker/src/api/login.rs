@@ -1,9 +1,15 @@
 //! Login: a replicated write whose command the leader builds only after checking the password
 //! against the committed user record (after a read barrier); the session token and its expiry are
 //! chosen here, so every node applies the same session.
+//!
+//! Every attempt goes through the leader's [`LoginThrottle`](crate::leader::login_throttle),
+//! keyed by the username and the client's address: after a few failures further attempts must
+//! wait (the module doc there says what a locked-out user sees), and are refused before any
+//! argon2 work. The check itself runs on the node's password pool ([`crate::app::passwords`]).
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
+use std::net::IpAddr;
+use std::time::Instant;
+
 use rand::RngCore;
 
 use proto::ApiError;
@@ -12,20 +18,31 @@ use crate::app::App;
 use crate::cmd::Op;
 use crate::domain::kv::{KvRead, Table};
 use crate::domain::records::UserRec;
+use crate::domain::validate::check_name;
 
-/// The command that opens a session for `username` at `now_ms`, if `password` is right.
+/// The command that opens a session for `username` at `now_ms`, if `password` is right; the
+/// attempt came from `source`.
 ///
 /// # Errors
-/// [`ApiError::BadCredentials`] for an unknown user or a wrong password; `NotLeader` or
-/// `Unavailable` from the read barrier.
+/// [`ApiError::BadCredentials`] for an unknown user or a wrong password;
+/// [`ApiError::TooManyFailedLogins`] while the username or the address must wait;
+/// `Unavailable` if the password pool is busy; `NotLeader` or `Unavailable` from the barrier.
 pub async fn open_session(
     app: &App,
     now_ms: u64,
     username: String,
     password: String,
+    source: IpAddr,
 ) -> Result<Op, ApiError> {
-    if crate::domain::validate::check_name("username", &username).is_err() {
-        // No such account can exist; no need to look.
+    // A name no account can have is a failure for the address only (and is never stored).
+    let valid_name = check_name("username", &username).is_ok();
+    let attempt = app.login_throttle.begin(
+        valid_name.then_some(username.as_str()),
+        source,
+        Instant::now(),
+    )?;
+    if !valid_name {
+        attempt.failed(Instant::now());
         return Err(ApiError::BadCredentials);
     }
     app.read_barrier().await?;
@@ -35,11 +52,14 @@ pub async fn open_session(
         .get(Table::Users, username.as_bytes())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(user) = user else {
+        attempt.failed(Instant::now());
         return Err(ApiError::BadCredentials);
     };
-    if !verify_password(password, user.password_hash).await? {
+    if !app.passwords.verify(password, user.password_hash).await? {
+        attempt.failed(Instant::now());
         return Err(ApiError::BadCredentials);
     }
+    attempt.succeeded(Instant::now());
     let mut token = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut token);
     let ttl_ms = crate::config::saturating_millis(app.config.session_ttl);
@@ -48,17 +68,4 @@ pub async fn open_session(
         token,
         expires_at_ms: now_ms.saturating_add(ttl_ms),
     })
-}
-
-/// Checks a password against a stored PHC hash, off the async executor.
-async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| ApiError::Internal(format!("stored password hash is unreadable: {e}")))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verify task failed: {e}")))?
 }

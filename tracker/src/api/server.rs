@@ -5,9 +5,10 @@
 //!
 //! Replies are bounded: an error is sent as [`ApiError::bounded`], and a reply that would not fit
 //! one frame (a very long list) is replaced by a short error naming its size
-//! ([`reply_frame_bytes`]), so the writer never fails on what it is given and one oversized
+//! (`reply_frame_bytes`), so the writer never fails on what it is given and one oversized
 //! reply cannot stop the replies after it. Only a failing socket ends the writer.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy
 
 async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
+    // Where the client is, for the login throttle (unspecified if the socket cannot say).
+    let source = stream
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let hello =
@@ -109,7 +115,9 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
         let served_by = served_by.clone();
         let reply_tx = reply_tx.clone();
         tokio::spawn(async move {
-            let result = dispatch(&app, request).await.map_err(ApiError::bounded);
+            let result = dispatch(&app, request, source)
+                .await
+                .map_err(ApiError::bounded);
             let meta = served_by.meta();
             let _ = reply_tx.send(ServerFrame::Reply { id, result, meta }).await;
             drop(permit);
@@ -145,10 +153,10 @@ fn reply_frame_bytes(frame: ServerFrame, max_bytes: usize) -> Vec<u8> {
     proto::frame::encode(&refusal).unwrap_or_default()
 }
 
-/// Runs one request.
-async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
+/// Runs one request from a client at `source`.
+async fn dispatch(app: &App, request: Request, source: IpAddr) -> Result<Response, ApiError> {
     match request {
-        Request::Write(w) => write::handle(app, w).await,
+        Request::Write(w) => write::handle(app, w, source).await,
         Request::Read(r) => read::handle(app, r).await,
         Request::Admin(a) => admin::handle(app, a).await,
     }

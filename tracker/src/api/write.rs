@@ -1,5 +1,5 @@
 //! Replicated writes: choose everything nondeterministic here (time, token, password hash), check
-//! the command on the leader ([`admit`]), then propose it with the client's (client id, serial).
+//! the command on the leader (`admit`), then propose it with the client's (client id, serial).
 //! A login's command is built by [`super::login`].
 //!
 //! A refused request never reaches the log: every field is checked against its limit
@@ -7,8 +7,8 @@
 //! applied state ([`crate::domain::admit`]), and the command's encoded size when it is queued
 //! ([`crate::app::group_commit::GroupCommit::propose`]). Apply re-checks all of it.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::Argon2;
+use std::net::IpAddr;
+
 use tracing::Instrument;
 
 use proto::limits::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
@@ -21,11 +21,11 @@ use crate::cmd::{Cmd, Op, Origin};
 use crate::domain::error::Fail;
 use crate::domain::validate::{check_name, check_op};
 
-/// Handles one write request.
+/// Handles one write request from a client at `source`.
 ///
 /// # Errors
 /// Any [`ApiError`]: refusals from the rules, `NotLeader`, `Unavailable`.
-pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
+pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Response, ApiError> {
     let span = tracing::debug_span!(
         "write",
         node = app.id,
@@ -41,7 +41,7 @@ pub async fn handle(app: &App, w: WriteRequest) -> Result<Response, ApiError> {
             WriteOp::RegisterPeer { peer_id, .. } => Some(*peer_id),
             _ => None,
         };
-        let op = translate(app, now_ms, w.op).await?;
+        let op = translate(app, now_ms, w.op, source).await?;
         admit(app, now_ms, &op).await?;
         let cmd = Cmd {
             origin: Some(Origin {
@@ -110,19 +110,19 @@ async fn admit(app: &App, now_ms: u64, op: &Op) -> Result<(), ApiError> {
 /// Turns a client operation into a replicated one. Only an account's two operations differ from
 /// their command (the password becomes a hash, a login becomes a session the leader chose); the
 /// rest carry the same fields with the session token as its bytes ([`session_op`]).
-async fn translate(app: &App, now_ms: u64, op: WriteOp) -> Result<Op, ApiError> {
+async fn translate(app: &App, now_ms: u64, op: WriteOp, source: IpAddr) -> Result<Op, ApiError> {
     match op {
         WriteOp::CreateUser { username, password } => {
             check_name("username", &username)?;
             check_password(&password)?;
-            let password_hash = hash_password(password).await?;
+            let password_hash = app.passwords.hash(password).await?;
             Ok(Op::CreateUser {
                 username,
                 password_hash,
             })
         }
         WriteOp::Login { username, password } => {
-            super::login::open_session(app, now_ms, username, password).await
+            super::login::open_session(app, now_ms, username, password, source).await
         }
         other => session_op(other),
     }
@@ -208,17 +208,4 @@ fn session_op(op: WriteOp) -> Result<Op, ApiError> {
             ))
         }
     })
-}
-
-/// argon2id with a random salt, off the async executor.
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
 }

@@ -18,8 +18,8 @@
 //!
 //! Sizes: [`GroupCommit::propose`] encodes each command once to learn its exact size and refuses
 //! one over [`MAX_CMD_BYTES`] before it is queued; entries are cut by those sizes. Before an
-//! entry goes to Raft, [`commit`] checks that it is within [`MAX_ENTRY_BYTES_HARD`] and decodes
-//! back to its commands ([`check_entry`]), so the leader never proposes what apply could not read.
+//! entry goes to Raft, `commit` checks that it is within [`MAX_ENTRY_BYTES_HARD`] and decodes
+//! back to its commands (`check_entry`), so the leader never proposes what apply could not read.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

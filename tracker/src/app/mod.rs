@@ -4,9 +4,11 @@
 //!
 //! Inside: [`group_commit`] (concurrent writes share entries), [`read_gate`] (concurrent reads
 //! share quorum confirmations), [`read_floor`] (what a read waits for on a leader resumed at
-//! startup) and [`state`] (the read interface of the committed state).
+//! startup), [`state`] (the read interface of the committed state) and [`passwords`] (argon2id on
+//! a bounded pool of its own).
 
 pub mod group_commit;
+pub mod passwords;
 pub mod read_floor;
 pub mod read_gate;
 pub mod state;
@@ -21,8 +23,10 @@ use proto::ApiError;
 use crate::config::NodeConfig;
 use crate::election::leader_contact::LeaderContact;
 use crate::leader::liveness::Liveness;
+use crate::leader::login_throttle::LoginThrottle;
 use crate::raft_types::{NodeId, Raft};
 use group_commit::GroupCommit;
+use passwords::PasswordPool;
 use read_gate::ReadGate;
 use state::StateView;
 
@@ -45,6 +49,10 @@ pub struct App {
     /// Groups concurrent writes into shared entries; [`GroupCommit::propose`] is how a handler
     /// writes.
     pub writes: GroupCommit,
+    /// Hashes and checks passwords, a bounded number at a time.
+    pub passwords: PasswordPool,
+    /// Failed logins per username and per address (meaningful on the leader only).
+    pub login_throttle: LoginThrottle,
 }
 
 /// Wall clock in ms since the Unix epoch (read by the proposer only, never by `apply`).

@@ -8,7 +8,7 @@
 //!
 //! Scopes: a client id is a random number the client picks, so anyone who learns one could send
 //! writes under it. A record is therefore keyed by the client id *and* what the write acts as
-//! ([`scope`]): its session token for a write made under a session, the username for creating
+//! (`scope`): its session token for a write made under a session, the username for creating
 //! an account or opening a session. To read a stored reply, or to block a client's later writes
 //! with a huge serial, one needs the client id and that scope: the session token (which already
 //! lets one act as that user) or, for a login, the password, which the leader checks before it
