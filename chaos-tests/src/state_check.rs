@@ -81,7 +81,7 @@ pub async fn check(
     }
     let mut views: BTreeMap<String, BTreeMap<String, GroupSummary>> = BTreeMap::new();
     for (user, token) in &tokens {
-        let groups = proto::pages::all_groups(&client, token.clone()).await?;
+        let groups = proto::pages::all_groups(&client, *token).await?;
         views.insert(
             user.clone(),
             groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
@@ -255,7 +255,7 @@ async fn check_files(
         if beaten.insert(peer_id) {
             client
                 .read(ReadRequest::Heartbeat {
-                    token: token.clone(),
+                    token,
                     peer_id,
                     activity: PeerActivity::Active,
                 })

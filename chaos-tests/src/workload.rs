@@ -76,7 +76,7 @@ pub async fn task_client(
         let sent_ms = history.now_ms();
         let (answer, served_by) = client
             .write_traced(WriteOp::CreateGroup {
-                token: token.clone(),
+                token,
                 group: key.clone(),
             })
             .await;

@@ -214,7 +214,7 @@ async fn create_world(
     write(
         admin,
         WriteOp::CreateGroup {
-            token: tokens[0].clone(),
+            token: tokens[0],
             group: group.clone(),
         },
     )
@@ -223,7 +223,7 @@ async fn create_world(
         write(
             admin,
             WriteOp::JoinGroup {
-                token: token.clone(),
+                token: *token,
                 group: group.clone(),
             },
         )
@@ -231,7 +231,7 @@ async fn create_world(
         write(
             admin,
             WriteOp::AcceptJoin {
-                token: tokens[0].clone(),
+                token: tokens[0],
                 group: group.clone(),
                 username: format!("u{u}"),
             },
@@ -252,7 +252,7 @@ async fn create_world(
         write(
             admin,
             WriteOp::RegisterPeer {
-                token: tokens[p.user].clone(),
+                token: tokens[p.user],
                 peer_id: p.peer_id,
                 addr: format!("127.0.0.1:{}", 20000 + i % 40000),
             },
@@ -267,7 +267,7 @@ async fn create_world(
         write(
             admin,
             WriteOp::RegisterFile {
-                token: tokens[owner.user].clone(),
+                token: tokens[owner.user],
                 peer_id: owner.peer_id,
                 group: group.clone(),
                 manifest: manifest(&name, spec.chunks_per_file),
@@ -280,7 +280,7 @@ async fn create_world(
             write(
                 admin,
                 WriteOp::ReportHave {
-                    token: tokens[other.user].clone(),
+                    token: tokens[other.user],
                     peer_id: other.peer_id,
                     group: group.clone(),
                     name: name.clone(),

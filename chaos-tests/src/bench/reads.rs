@@ -69,7 +69,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     let fixture = Fixture::start("reads", &spec).await?;
     let world = fixture.world.clone();
     let next: NextCall = Arc::new(move |i, seq, rng| {
-        let token = world.tokens[i % world.tokens.len()].clone();
+        let token = world.tokens[i % world.tokens.len()];
         let group = world.group.clone();
         if seq % 2 == 0 {
             (

@@ -110,7 +110,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         let group = format!("group-{i:05}");
         match client
             .write(WriteOp::CreateGroup {
-                token: token.clone(),
+                token,
                 group: group.clone(),
             })
             .await

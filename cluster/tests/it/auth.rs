@@ -21,7 +21,7 @@ async fn refusals_reach_the_client_typed() {
     let alice = signup(&cl, "alice").await;
     let bob = signup(&cl, "bob").await;
     cl.write(WriteOp::CreateGroup {
-        token: alice.clone(),
+        token: alice,
         group: "movies".into(),
     })
     .await
@@ -54,7 +54,7 @@ async fn refusals_reach_the_client_typed() {
     ));
     assert_eq!(
         cl.write(WriteOp::JoinGroup {
-            token: bob.clone(),
+            token: bob,
             group: "nope".into()
         })
         .await,
@@ -62,7 +62,7 @@ async fn refusals_reach_the_client_typed() {
     );
     assert_eq!(
         cl.write(WriteOp::AcceptJoin {
-            token: bob.clone(),
+            token: bob,
             group: "movies".into(),
             username: "bob".into()
         })
@@ -88,7 +88,7 @@ async fn refusals_reach_the_client_typed() {
     );
     assert_eq!(
         cl.read(ReadRequest::ListFiles {
-            token: bob.clone(),
+            token: bob,
             group: "movies".into(),
             page: PageRequest::default(),
         })
@@ -96,9 +96,7 @@ async fn refusals_reach_the_client_typed() {
         Err(ApiError::NotMember("movies".into()))
     );
     // Logout ends the session for the next read.
-    cl.write(WriteOp::Logout { token: bob.clone() })
-        .await
-        .unwrap();
+    cl.write(WriteOp::Logout { token: bob }).await.unwrap();
     assert_eq!(
         cl.read(ReadRequest::WhoAmI { token: bob }).await,
         Err(ApiError::NotLoggedIn)
@@ -125,7 +123,7 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
         })
     };
     let create = WriteOp::CreateGroup {
-        token: token.clone(),
+        token,
         group: "once".into(),
     };
     let first = conn.call(write(1, create.clone())).await.unwrap();
@@ -153,7 +151,7 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
         .call(write(
             1,
             WriteOp::CreateGroup {
-                token: token.clone(),
+                token,
                 group: "other".into(),
             },
         ))
@@ -170,7 +168,7 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
         .call(write(
             1,
             WriteOp::CreateGroup {
-                token: eve.clone(),
+                token: eve,
                 group: "once".into(),
             },
         ))

@@ -20,7 +20,6 @@ async fn leader_crash_during_writes_loses_nothing_and_duplicates_nothing() {
     let acked_count = Arc::new(AtomicUsize::new(0));
     let writer = {
         let client = client.clone();
-        let token = token.clone();
         let acked_count = acked_count.clone();
         tokio::spawn(async move {
             let mut acked = Vec::new();
@@ -29,7 +28,7 @@ async fn leader_crash_during_writes_loses_nothing_and_duplicates_nothing() {
                 let group = format!("g{i:04}");
                 match client
                     .write(WriteOp::CreateGroup {
-                        token: token.clone(),
+                        token,
                         group: group.clone(),
                     })
                     .await

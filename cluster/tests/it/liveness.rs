@@ -42,13 +42,13 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     let cl = client(&c);
     let token = signup(&cl, "pat").await;
     cl.write(WriteOp::CreateGroup {
-        token: token.clone(),
+        token,
         group: "g".into(),
     })
     .await
     .unwrap();
     cl.write(WriteOp::RegisterPeer {
-        token: token.clone(),
+        token,
         peer_id: 77,
         addr: "127.0.0.1:9".into(),
     })
@@ -62,7 +62,7 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
         file_hash: [2; 20],
     };
     cl.write(WriteOp::RegisterFile {
-        token: token.clone(),
+        token,
         peer_id: 77,
         group: "g".into(),
         manifest,
@@ -71,7 +71,7 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     .unwrap();
     match cl
         .read(ReadRequest::Heartbeat {
-            token: token.clone(),
+            token,
             peer_id: 77,
             activity: PeerActivity::Active,
         })
@@ -94,7 +94,7 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     }
     match cl
         .read(ReadRequest::ListFiles {
-            token: token.clone(),
+            token,
             group: "g".into(),
             page: PageRequest::default(),
         })
@@ -108,7 +108,7 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     }
     // A heartbeat brings it back.
     cl.read(ReadRequest::Heartbeat {
-        token: token.clone(),
+        token,
         peer_id: 77,
         activity: PeerActivity::Idle,
     })
@@ -147,20 +147,20 @@ async fn a_new_leader_expires_silent_peers_it_never_heard_from() {
     let cl = client(&c);
     let token = signup(&cl, "quinn").await;
     cl.write(WriteOp::CreateGroup {
-        token: token.clone(),
+        token,
         group: "g".into(),
     })
     .await
     .unwrap();
     cl.write(WriteOp::RegisterPeer {
-        token: token.clone(),
+        token,
         peer_id: 88,
         addr: "127.0.0.1:9".into(),
     })
     .await
     .unwrap();
     cl.write(WriteOp::RegisterFile {
-        token: token.clone(),
+        token,
         peer_id: 88,
         group: "g".into(),
         manifest: FileManifest {

@@ -29,7 +29,7 @@ async fn a_restored_leader_serves_no_read_that_misses_an_acknowledged_write() {
             let group = format!("r{round:02}-{k}");
             writer
                 .write(WriteOp::CreateGroup {
-                    token: token.clone(),
+                    token,
                     group: group.clone(),
                 })
                 .await
@@ -50,7 +50,7 @@ async fn a_restored_leader_serves_no_read_that_misses_an_acknowledged_write() {
         let groups = loop {
             match reader
                 .read(ReadRequest::ListGroups {
-                    token: token.clone(),
+                    token,
                     page: PageRequest::first(MAX_PAGE_ITEMS),
                 })
                 .await

@@ -59,7 +59,7 @@ async fn expired_sessions_are_deleted_on_every_node() {
     // A deleted session is refused as an expired one is.
     let refused = cl
         .read(ReadRequest::ListGroups {
-            token: tokens[0].clone(),
+            token: tokens[0],
             page: PageRequest::default(),
         })
         .await;

@@ -35,7 +35,7 @@ async fn wiped_node_rejoins_by_snapshot_and_converges() {
     let token = signup(&cl, "erin").await;
     for i in 0..60 {
         cl.write(WriteOp::CreateGroup {
-            token: token.clone(),
+            token,
             group: format!("s{i}"),
         })
         .await
@@ -55,7 +55,7 @@ async fn wiped_node_rejoins_by_snapshot_and_converges() {
     assert!(ok, "remove-node: {out}\n{err}");
     for i in 60..80 {
         cl.write(WriteOp::CreateGroup {
-            token: token.clone(),
+            token,
             group: format!("s{i}"),
         })
         .await
