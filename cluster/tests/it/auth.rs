@@ -145,11 +145,12 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
     let a = conn.call(write(3, login.clone())).await.unwrap().unwrap();
     let b = conn.call(write(3, login)).await.unwrap().unwrap();
     assert_eq!(a, b);
-    // An older serial is refused as stale (the session's last serial is 2: the login was
-    // recorded under the username, apart from the session's writes).
+    // An older serial is refused as stale. The session's last recorded serial is 1: serial 2
+    // was refused by the leader before it was proposed, which records nothing, and the login
+    // was recorded under the username, apart from the session's writes.
     let stale = conn
         .call(write(
-            1,
+            0,
             WriteOp::CreateGroup {
                 token,
                 group: "other".into(),
@@ -158,7 +159,7 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
         .await
         .unwrap();
     assert!(
-        matches!(stale, Err(ApiError::StaleRequest { serial: 1, last: 2 })),
+        matches!(stale, Err(ApiError::StaleRequest { serial: 0, last: 1 })),
         "{stale:?}"
     );
     // Someone else who uses the same client id and serial under their own session neither gets

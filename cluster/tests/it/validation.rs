@@ -126,5 +126,25 @@ async fn refused_writes_leave_the_leaders_log_unchanged() {
         .await
         .unwrap();
     assert_eq!(answer, Ok(proto::Response::Done));
-    assert!(last_log_index(&addr).await > before);
+    let after = last_log_index(&addr).await;
+    assert!(after > before);
+
+    // A name already taken in the applied state is refused on the leader too.
+    let again = conn
+        .call(write(WriteOp::CreateGroup {
+            token: alice,
+            group: "movies".into(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(again, Err(ApiError::GroupExists("movies".into())));
+    let taken = conn
+        .call(write(WriteOp::CreateUser {
+            username: "alice".into(),
+            password: "another-password".into(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(taken, Err(ApiError::UserExists("alice".into())));
+    assert_eq!(last_log_index(&addr).await, after);
 }

@@ -18,7 +18,9 @@ use proto::ApiError;
 use super::token::session_bytes;
 use crate::app::{wall_ms, App};
 use crate::cmd::{Cmd, Op, Origin};
+use crate::domain::apply::{recorded, SCOPE_ACCOUNT, SCOPE_SESSION};
 use crate::domain::error::Fail;
+use crate::domain::kv::{KvRead, Table};
 use crate::domain::validate::{check_name, check_op};
 
 /// Handles one write request from a client at `source`.
@@ -41,13 +43,22 @@ pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Respon
             WriteOp::RegisterPeer { peer_id, .. } => Some(*peer_id),
             _ => None,
         };
-        let op = translate(app, now_ms, w.op, source).await?;
-        admit(app, now_ms, &op).await?;
+        let origin = Origin {
+            client_id: w.client_id,
+            serial: w.serial,
+        };
+        let scope = write_scope(&w.op);
+        let prepared = async {
+            let op = translate(app, now_ms, w.op, source).await?;
+            admit(app, now_ms, &op).await?;
+            Ok(op)
+        };
+        let op = match prepared.await {
+            Ok(op) => op,
+            Err(refusal) => return refused_unless_applied(app, origin, scope, refusal),
+        };
         let cmd = Cmd {
-            origin: Some(Origin {
-                client_id: w.client_id,
-                serial: w.serial,
-            }),
+            origin: Some(origin),
             now_ms,
             op,
         };
@@ -61,6 +72,56 @@ pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Respon
     }
     .instrument(span)
     .await
+}
+
+/// The client-table scope of a write (see [`crate::domain::apply`]) under which a refused
+/// write may look up its stored reply: its session token, or the username of a new account.
+/// `None` for a login (its stored reply holds a session, which only the right password may
+/// see, and a login is refused before proposing only for a wrong password or a throttle) and
+/// for what cannot have a record (a malformed token, a name longer than any account's).
+fn write_scope(op: &WriteOp) -> Option<(u8, Vec<u8>)> {
+    let token = match op {
+        WriteOp::Login { .. } => return None,
+        WriteOp::CreateUser { username, .. } => {
+            return (username.len() <= proto::limits::MAX_NAME_BYTES)
+                .then(|| (SCOPE_ACCOUNT, username.as_bytes().to_vec()));
+        }
+        WriteOp::Logout { token }
+        | WriteOp::CreateGroup { token, .. }
+        | WriteOp::JoinGroup { token, .. }
+        | WriteOp::LeaveGroup { token, .. }
+        | WriteOp::AcceptJoin { token, .. }
+        | WriteOp::RegisterPeer { token, .. }
+        | WriteOp::RegisterFile { token, .. }
+        | WriteOp::ReportHave { token, .. }
+        | WriteOp::StopShare { token, .. } => token,
+    };
+    token.bytes().map(|b| (SCOPE_SESSION, b.to_vec()))
+}
+
+/// Answers a write the leader refused before proposing it, unless the client table shows it
+/// was applied already (a retry whose first answer was lost): then the reply apply would give,
+/// the stored one or `StaleRequest`. Without this, a retried `CreateGroup` would be told
+/// `GroupExists` by the leader's own check instead of its original `Done`.
+fn refused_unless_applied(
+    app: &App,
+    origin: Origin,
+    scope: Option<(u8, Vec<u8>)>,
+    refusal: ApiError,
+) -> Result<Response, ApiError> {
+    let final_refusal = !refusal.is_retryable()
+        && !matches!(
+            refusal,
+            ApiError::TooManyFailedLogins { .. } | ApiError::BadCredentials
+        );
+    if let (true, Some((tag, bytes))) = (final_refusal, scope) {
+        match recorded(&app.state.kv(), origin, tag, &bytes) {
+            Ok(Some(reply)) => return reply,
+            Ok(None) => {}
+            Err(e) => return Err(ApiError::Internal(e.to_string())),
+        }
+    }
+    Err(refusal)
 }
 
 fn op_name(op: &WriteOp) -> &'static str {
@@ -115,6 +176,16 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp, source: IpAddr) -> Resul
         WriteOp::CreateUser { username, password } => {
             check_name("username", &username)?;
             check_password(&password)?;
+            // Accounts are never deleted, so a name taken in the applied state is taken for
+            // good: it costs no hashing (`admit` checks it again once the hash is made).
+            let taken = app
+                .state
+                .kv()
+                .get_raw(Table::Users, username.as_bytes())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            if taken.is_some() {
+                return Err(ApiError::UserExists(username));
+            }
             let password_hash = app.passwords.hash(password).await?;
             Ok(Op::CreateUser {
                 username,

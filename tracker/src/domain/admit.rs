@@ -6,8 +6,9 @@
 //! would give, and a non-member learns nothing about a group's files): the session for every
 //! write made under one; membership and peer ownership for the file writes; for a chunk report,
 //! that every chunk is one the file has (the manifest's sizes are read without its hashes,
-//! [`chunk_count`]). Whatever else depends on the state (a name taken meanwhile, an owner check)
-//! is left to apply, which re-checks everything deterministically.
+//! [`chunk_count`]); that a new account's or group's name is free. Whatever else depends on the
+//! state (an owner check, a name taken by a write still in flight) is left to apply, which
+//! re-checks everything deterministically.
 //!
 //! The applied state a leader reads may trail what was committed before the request arrived (a
 //! new leader catching up): the caller runs [`admit`] again after a read barrier before it
@@ -31,8 +32,21 @@ use crate::cmd::Op;
 /// `GroupNotFound`, `PeerNotFound`, `InvalidRequest` for a chunk out of range); [`Fail::Store`].
 pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
     match op {
-        Op::CreateGroup { token, .. }
-        | Op::JoinGroup { token, .. }
+        Op::CreateUser { username, .. } => {
+            // Accounts are never deleted: one in the applied state is taken for good.
+            if kv.get_raw(Table::Users, username.as_bytes())?.is_some() {
+                return Err(ApiError::UserExists(username.clone()).into());
+            }
+            Ok(())
+        }
+        Op::CreateGroup { token, group } => {
+            session_user(kv, token, now_ms)?;
+            if kv.get_raw(Table::Groups, group.as_bytes())?.is_some() {
+                return Err(ApiError::GroupExists(group.clone()).into());
+            }
+            Ok(())
+        }
+        Op::JoinGroup { token, .. }
         | Op::LeaveGroup { token, .. }
         | Op::AcceptJoin { token, .. }
         | Op::RegisterPeer { token, .. }
@@ -73,7 +87,6 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
         // Closing a session needs none (an unknown token is no error); account and leader
         // commands are checked where they are made.
         Op::CloseSession { .. }
-        | Op::CreateUser { .. }
         | Op::OpenSession { .. }
         | Op::SetClusterKey { .. }
         | Op::PruneClients { .. }
@@ -143,6 +156,19 @@ mod tests {
             group: "g".into(),
         };
         assert_eq!(admit(&kv, 0, &create(ann)).ok(), Some(()));
+        crate::domain::fixtures::group_of(&mut kv, "g", "ann", &[]);
+        assert_eq!(
+            refusal(admit(&kv, 0, &create(ann))),
+            ApiError::GroupExists("g".into())
+        );
+        let taken = Op::CreateUser {
+            username: "ann".into(),
+            password_hash: "h".into(),
+        };
+        assert_eq!(
+            refusal(admit(&kv, 0, &taken)),
+            ApiError::UserExists("ann".into())
+        );
         assert_eq!(
             refusal(admit(&kv, 0, &create([9; 32]))),
             ApiError::NotLoggedIn

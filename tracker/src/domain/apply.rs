@@ -15,6 +15,10 @@
 //! proposes. A client's serials still rise across all its scopes, and within one scope they
 //! keep the rule above. The key is a function of the command, so apply stays deterministic.
 //!
+//! The leader refuses some writes before proposing them (`crate::domain::admit`); those are not
+//! recorded (they never reach apply), and before refusing one the leader asks [`recorded`], so a
+//! retry of a write that was applied still gets its stored reply.
+//!
 //! Stored replies are bounded: a refusal is stored (and answered) as [`ApiError::bounded`], so a
 //! name it repeats is cut to a short prefix once it is longer than any valid name; a write's
 //! success is `Done` or a session, both small. Bounding is a pure function of the reply, so
@@ -23,10 +27,11 @@
 use proto::ApiError;
 
 use super::error::Fail;
-use super::kv::{KvWrite, StoreError, Table};
+use super::kv::{KvRead, KvWrite, StoreError, Table};
 use super::records::{client_key, ClientRec};
 use super::rules::apply_op;
-use crate::cmd::{Cmd, CmdResult, Op};
+use crate::cmd::{Cmd, CmdResult, Op, Origin};
+use proto::tracker_msg::Response;
 
 /// Applies `cmd` (see the module doc) and returns the client's reply.
 ///
@@ -38,16 +43,8 @@ pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreErr
         client_key(o.client_id, tag, scope)
     });
     if let (Some(origin), Some(key)) = (cmd.origin, &key) {
-        if let Some(rec) = kv.get::<ClientRec>(Table::Clients, key)? {
-            if rec.serial == origin.serial {
-                return Ok(CmdResult(rec.reply));
-            }
-            if rec.serial > origin.serial {
-                return Ok(CmdResult(Err(ApiError::StaleRequest {
-                    serial: origin.serial,
-                    last: rec.serial,
-                })));
-            }
+        if let Some(reply) = recorded_under(kv, origin, key)? {
+            return Ok(CmdResult(reply));
         }
     }
     kv.begin();
@@ -71,15 +68,46 @@ pub fn apply_cmd(kv: &mut impl KvWrite, cmd: &Cmd) -> Result<CmdResult, StoreErr
     Ok(CmdResult(reply))
 }
 
+/// What the client table alone answers a write from `origin` in scope (`scope_tag`, `scope`):
+/// the stored reply for a repeated serial, [`ApiError::StaleRequest`] for an older one, `None`
+/// for a new write. The leader asks it before refusing a write on its own, so a retry of a
+/// write that was applied gets the reply apply would give it.
+///
+/// # Errors
+/// Storage errors, or a record that does not decode.
+pub fn recorded(
+    kv: &impl KvRead,
+    origin: Origin,
+    scope_tag: u8,
+    scope: &[u8],
+) -> Result<Option<Result<Response, ApiError>>, StoreError> {
+    recorded_under(kv, origin, &client_key(origin.client_id, scope_tag, scope))
+}
+
+fn recorded_under(
+    kv: &impl KvRead,
+    origin: Origin,
+    key: &[u8],
+) -> Result<Option<Result<Response, ApiError>>, StoreError> {
+    Ok(match kv.get::<ClientRec>(Table::Clients, key)? {
+        Some(rec) if rec.serial == origin.serial => Some(rec.reply),
+        Some(rec) if rec.serial > origin.serial => Some(Err(ApiError::StaleRequest {
+            serial: origin.serial,
+            last: rec.serial,
+        })),
+        _ => None,
+    })
+}
+
 /// Scope tag of a write made under a session (the scope is its token).
-const SCOPE_SESSION: u8 = 1;
+pub const SCOPE_SESSION: u8 = 1;
 /// Scope tag of an account write (the scope is the username).
-const SCOPE_ACCOUNT: u8 = 2;
+pub const SCOPE_ACCOUNT: u8 = 2;
 /// Scope tag of a command the leader makes itself (it carries no origin, so never recorded).
-const SCOPE_NONE: u8 = 0;
+pub const SCOPE_NONE: u8 = 0;
 
 /// What a write acts as, for its client record's key: a tag and the bytes that follow it.
-fn scope(op: &Op) -> (u8, &[u8]) {
+pub fn scope(op: &Op) -> (u8, &[u8]) {
     match op {
         Op::CloseSession { token }
         | Op::CreateGroup { token, .. }
@@ -103,11 +131,9 @@ fn scope(op: &Op) -> (u8, &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::Origin;
     use crate::domain::fixtures::signed_in;
     use crate::domain::kv::KvRead;
     use crate::domain::mem_kv::MemKv;
-    use proto::tracker_msg::Response;
 
     fn cmd(client_id: u64, serial: u64, now_ms: u64, op: Op) -> Cmd {
         Cmd {
