@@ -1,5 +1,6 @@
 //! Writes are checked on the leader before they are proposed: an oversized or unauthenticated
-//! write gets a short, clear error and leaves the leader's log as it was (real processes). The
+//! write gets a short, clear error and leaves the leader's log as it was, as does a logout of a
+//! session that does not exist (real processes). The
 //! limits themselves are unit-tested in `tracker/src/domain/validate.rs` and `admit.rs`.
 //!
 //! A leader change in the middle (a loaded machine can cause one) adds the new leader's blank
@@ -115,6 +116,12 @@ async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Opt
         }
         assert_eq!(answer, Err(ApiError::NotLoggedIn));
     }
+    // Logging out of a session that does not exist is done, without an entry.
+    let answer = w.call(WriteOp::Logout { token: made_up }).await;
+    if moved(&answer) {
+        return None;
+    }
+    assert_eq!(answer, Ok(Response::Done));
     // A chunk report over the batch limit is refused before anything else is looked at.
     let answer = w
         .call(WriteOp::ReportHave {

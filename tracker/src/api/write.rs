@@ -57,6 +57,10 @@ pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Respon
             Ok(op) => op,
             Err(refusal) => return refused_unless_applied(app, origin, scope, refusal),
         };
+        if changes_nothing(app, &op).await? {
+            // The answer apply would give, without an entry (a logout of a session that is gone).
+            return Ok(Response::Done);
+        }
         let cmd = Cmd {
             origin: Some(origin),
             now_ms,
@@ -166,6 +170,23 @@ async fn admit(app: &App, now_ms: u64, op: &Op) -> Result<(), ApiError> {
         }
         Err(e) => Err(e.into_api()),
     }
+}
+
+/// Whether `op` would change nothing at apply and answer `Done` (confirmed after a read
+/// barrier, so a session opened just before is seen).
+///
+/// # Errors
+/// `NotLeader` or `Unavailable` from the barrier; `Internal` for a storage error.
+async fn changes_nothing(app: &App, op: &Op) -> Result<bool, ApiError> {
+    let check = || {
+        crate::domain::admit::changes_nothing(&app.state.kv(), op)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    };
+    if !check()? {
+        return Ok(false);
+    }
+    app.read_barrier().await?;
+    check()
 }
 
 /// Turns a client operation into a replicated one. Only an account's two operations differ from

@@ -95,6 +95,18 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
     }
 }
 
+/// Whether `op` would change nothing and answer `Done` at apply, so the leader can answer it
+/// without a log entry: closing a session that is not stored (any more).
+///
+/// # Errors
+/// Storage errors.
+pub fn changes_nothing(kv: &impl KvRead, op: &Op) -> Result<bool, StoreError> {
+    match op {
+        Op::CloseSession { token } => Ok(kv.get_raw(Table::Sessions, token)?.is_none()),
+        _ => Ok(false),
+    }
+}
+
 /// The leading fields of a stored file record: its manifest's name and sizes. A record decodes
 /// as this without its chunk hashes being read (`FileRec` starts with its manifest, whose
 /// first fields these are).
@@ -178,9 +190,12 @@ mod tests {
             refusal(admit(&kv, expired, &create(ann))),
             ApiError::NotLoggedIn
         );
-        // Logging out needs no live session.
+        // Logging out needs no live session, and closing one that is not stored changes nothing.
         let logout = Op::CloseSession { token: [9; 32] };
         assert!(admit(&kv, 0, &logout).is_ok());
+        assert!(changes_nothing(&kv, &logout).unwrap());
+        assert!(!changes_nothing(&kv, &Op::CloseSession { token: ann }).unwrap());
+        assert!(!changes_nothing(&kv, &create(ann)).unwrap());
     }
 
     #[test]
