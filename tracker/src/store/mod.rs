@@ -27,6 +27,8 @@ pub mod trees;
 pub mod undo;
 
 #[cfg(test)]
+mod drain_cut_test;
+#[cfg(test)]
 mod scan_race_test;
 #[cfg(test)]
 mod suite_test;

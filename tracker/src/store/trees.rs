@@ -42,6 +42,20 @@ pub fn tree_name(table: Table) -> &'static str {
 pub struct Trees {
     /// One tree per [`Table`], indexed by its discriminant.
     trees: Vec<sled::Tree>,
+    /// Tests cut writes off after a chosen count ([`Trees::fail_after`]).
+    #[cfg(test)]
+    faults: std::sync::Arc<Faults>,
+}
+
+/// A write error injected by tests: every write through [`Trees`] counts one, and those from
+/// `fail_at` on fail, as if the disk had failed there.
+#[cfg(test)]
+#[derive(Debug)]
+struct Faults {
+    /// Writes attempted since the last [`Trees::fail_after`].
+    done: std::sync::atomic::AtomicUsize,
+    /// The first write to fail (`usize::MAX`: none).
+    fail_at: std::sync::atomic::AtomicUsize,
 }
 
 impl Trees {
@@ -54,7 +68,66 @@ impl Trees {
             .iter()
             .map(|t| db.open_tree(tree_name(*t)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Trees { trees })
+        Ok(Trees {
+            trees,
+            #[cfg(test)]
+            faults: std::sync::Arc::new(Faults {
+                done: 0.into(),
+                fail_at: usize::MAX.into(),
+            }),
+        })
+    }
+
+    /// Makes every write after the next `writes` ones fail (`None`: none fails), and counts
+    /// writes from zero again.
+    #[cfg(test)]
+    pub fn fail_after(&self, writes: Option<usize>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.faults.done.store(0, SeqCst);
+        self.faults
+            .fail_at
+            .store(writes.unwrap_or(usize::MAX), SeqCst);
+    }
+
+    /// Writes attempted since the last [`Trees::fail_after`], the failed ones included.
+    #[cfg(test)]
+    pub fn writes_attempted(&self) -> usize {
+        self.faults.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts one write, and fails it if tests asked for that ([`Trees::fail_after`]).
+    #[inline]
+    fn before_write(&self) -> Result<(), sled::Error> {
+        #[cfg(test)]
+        {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.faults.done.fetch_add(1, SeqCst) >= self.faults.fail_at.load(SeqCst) {
+                return Err(sled::Error::Io(std::io::Error::other(
+                    "injected write fault",
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts one value (the undo record and the markers of [`super::undo`]).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn insert(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), sled::Error> {
+        self.before_write()?;
+        self.tree(table).insert(key, value)?;
+        Ok(())
+    }
+
+    /// Removes one key (the undo record and the markers of [`super::undo`]).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn remove(&self, table: Table, key: &[u8]) -> Result<(), sled::Error> {
+        self.before_write()?;
+        self.tree(table).remove(key)?;
+        Ok(())
     }
 
     /// The tree of one table.
@@ -70,14 +143,9 @@ impl Trees {
     /// sled errors.
     pub fn write(&self, writes: &WriteSet) -> Result<(), sled::Error> {
         for ((table, key), value) in writes {
-            let tree = self.tree(*table);
             match value {
-                Some(v) => {
-                    tree.insert(key.as_slice(), v.as_slice())?;
-                }
-                None => {
-                    tree.remove(key.as_slice())?;
-                }
+                Some(v) => self.insert(*table, key, v)?,
+                None => self.remove(*table, key)?,
             }
         }
         Ok(())

@@ -9,6 +9,14 @@
 //! applies the log again from there. Most of a drain's bytes are new keys (file manifests), which
 //! cost the undo record only their names.
 //!
+//! A drain that fails part way (a write error) leaves its record and some of its writes behind.
+//! Its writes are staged again, under the newer ones, so the next drain stores them too; but
+//! before that drain records what the trees hold, [`commit`] rolls the failed one back with its
+//! record ([`roll_back`], as recovery would). The new record then holds the values from before
+//! both drains, never a value the failed one half wrote, and a crash anywhere keeps either the
+//! trees before the failed drain or after the next. The record itself did not change shape, so a
+//! record left by an older build recovers the same way.
+//!
 //! A snapshot install is too large for one record: it sets an install marker first
 //! ([`begin_install`]), and recovery redoes the whole install when the marker survived.
 //!
@@ -36,9 +44,12 @@ pub fn commit(trees: &Trees, writes: &WriteSet) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
+    if roll_back(trees)? {
+        tracing::warn!("rolled back a drain that failed earlier; its writes are drained again");
+    }
     record_undo(trees, writes)?;
     trees.write(writes)?;
-    trees.tree(Table::Meta).remove(KEY_UNDO)?;
+    trees.remove(Table::Meta, KEY_UNDO)?;
     Ok(())
 }
 
@@ -49,7 +60,7 @@ fn record_undo(trees: &Trees, writes: &WriteSet) -> Result<(), StoreError> {
         let old = trees.tree(*table).get(key)?.map(|v| v.to_vec());
         before.insert((*table, key.clone()), old);
     }
-    trees.tree(Table::Meta).insert(KEY_UNDO, encode(&before)?)?;
+    trees.insert(Table::Meta, KEY_UNDO, &encode(&before)?)?;
     Ok(())
 }
 
@@ -64,16 +75,26 @@ pub fn recover(trees: &Trees) -> Result<Recovery, StoreError> {
     if meta.get(KEY_INSTALLING)?.is_some() {
         return Ok(Recovery::RedoInstall);
     }
-    if let Some(bytes) = meta.get(KEY_UNDO)? {
-        let before = decode(&bytes)?;
+    if roll_back(trees)? {
         tracing::info!(
-            keys = before.len(),
-            "a crash cut off a drain of the state machine; undoing it (the log is applied again)"
+            "a crash cut off a drain of the state machine; undid it (the log is applied again)"
         );
-        trees.write(&before)?;
-        meta.remove(KEY_UNDO)?;
     }
     Ok(Recovery::Done)
+}
+
+/// Writes back the old values of a drain that did not finish (cut off by a crash or failed),
+/// then removes its record; a crash meanwhile leaves the record, and this runs again. Returns
+/// whether there was such a drain.
+fn roll_back(trees: &Trees) -> Result<bool, StoreError> {
+    let Some(bytes) = trees.tree(Table::Meta).get(KEY_UNDO)? else {
+        return Ok(false);
+    };
+    let before = decode(&bytes)?;
+    tracing::debug!(keys = before.len(), "undoing an unfinished drain");
+    trees.write(&before)?;
+    trees.remove(Table::Meta, KEY_UNDO)?;
+    Ok(true)
 }
 
 /// What [`recover`] found.
@@ -91,9 +112,8 @@ pub enum Recovery {
 /// # Errors
 /// sled errors.
 pub fn begin_install(trees: &Trees) -> Result<(), StoreError> {
-    let meta = trees.tree(Table::Meta);
-    meta.insert(KEY_INSTALLING, &[])?;
-    meta.remove(KEY_UNDO)?;
+    trees.insert(Table::Meta, KEY_INSTALLING, &[])?;
+    trees.remove(Table::Meta, KEY_UNDO)?;
     Ok(())
 }
 
@@ -102,7 +122,7 @@ pub fn begin_install(trees: &Trees) -> Result<(), StoreError> {
 /// # Errors
 /// sled errors.
 pub fn end_install(trees: &Trees) -> Result<(), StoreError> {
-    trees.tree(Table::Meta).remove(KEY_INSTALLING)?;
+    trees.remove(Table::Meta, KEY_INSTALLING)?;
     Ok(())
 }
 
@@ -230,6 +250,62 @@ mod tests {
             Some(&b"old-a"[..])
         );
         assert!(get(&trees, Table::Meta, KEY_UNDO).is_none());
+    }
+
+    #[test]
+    fn a_record_spelled_out_byte_by_byte_recovers() {
+        // The record as older builds wrote it: a put of users/alice, then a delete of groups/g.
+        let (_dir, trees) = trees();
+        let mut record = vec![OP_PUT, Table::Users as u8, 0, 0, 0, 5];
+        record.extend_from_slice(b"alice");
+        record.extend_from_slice(&[0, 0, 0, 3]);
+        record.extend_from_slice(b"old");
+        record.extend_from_slice(&[OP_DELETE, Table::Groups as u8, 0, 0, 0, 1, b'g']);
+        trees.tree(Table::Meta).insert(KEY_UNDO, record).unwrap();
+        trees
+            .tree(Table::Users)
+            .insert(b"alice", b"new".as_slice())
+            .unwrap();
+        trees
+            .tree(Table::Groups)
+            .insert(b"g", b"new".as_slice())
+            .unwrap();
+        assert_eq!(recover(&trees).unwrap(), Recovery::Done);
+        assert_eq!(
+            get(&trees, Table::Users, b"alice").as_deref(),
+            Some(&b"old"[..])
+        );
+        assert_eq!(get(&trees, Table::Groups, b"g"), None);
+        assert!(get(&trees, Table::Meta, KEY_UNDO).is_none());
+    }
+
+    #[test]
+    fn a_failed_drain_is_rolled_back_before_the_next_records_its_undo() {
+        let (_dir, trees) = trees();
+        trees
+            .tree(Table::Users)
+            .insert(b"alice", b"old-a".as_slice())
+            .unwrap();
+        // The record and the first write (avail/gone) land; the second fails.
+        trees.fail_after(Some(2));
+        assert!(commit(&trees, &batch()).is_err());
+        trees.fail_after(None);
+        assert!(get(&trees, Table::Meta, KEY_UNDO).is_some());
+        let mut next = WriteSet::new();
+        next.insert((Table::Users, b"alice".to_vec()), Some(b"rec-a2".to_vec()));
+        record_undo_after_roll_back(&trees, &next);
+        let before = decode(&get(&trees, Table::Meta, KEY_UNDO).unwrap()).unwrap();
+        assert_eq!(
+            before.get(&(Table::Users, b"alice".to_vec())),
+            Some(&Some(b"old-a".to_vec())),
+            "the new record holds the value from before the failed drain"
+        );
+    }
+
+    /// What `commit` does before it writes the drain itself.
+    fn record_undo_after_roll_back(trees: &Trees, writes: &WriteSet) {
+        assert!(roll_back(trees).unwrap());
+        record_undo(trees, writes).unwrap();
     }
 
     #[test]
