@@ -140,19 +140,87 @@ impl Home {
     }
 }
 
-/// Reads a JSON file.
+/// Largest state file the peer reads back (a download record holds its whole manifest, one
+/// pretty-printed JSON number per byte of chunk hash).
+pub const MAX_STATE_FILE_BYTES: u64 = 256 << 20;
+
+/// Largest chunk size a stored manifest may have (the tracker's own limit), so that resuming or
+/// seeding never allocates a chunk buffer larger than that.
+pub const MAX_CHUNK_SIZE_BYTES: u32 = 64 << 20;
+
+/// Reads a state file whole, refusing one over [`MAX_STATE_FILE_BYTES`].
+///
+/// # Errors
+/// [`HomeError::Io`] (a missing file included), or [`HomeError::Corrupt`] if it is too large.
+pub fn read_state_file(path: &Path) -> Result<Vec<u8>, HomeError> {
+    use std::io::Read;
+    let io = |source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_STATE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+        return Err(HomeError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("larger than {MAX_STATE_FILE_BYTES} bytes"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a JSON file ([`read_state_file`], then [`parse_json`]).
 ///
 /// # Errors
 /// [`HomeError::Io`] or [`HomeError::Corrupt`].
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, HomeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| HomeError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| HomeError::Corrupt {
+    parse_json(path, &read_state_file(path)?)
+}
+
+/// Parses the bytes of the JSON state file at `path` (named in the error).
+///
+/// # Errors
+/// [`HomeError::Corrupt`] if they are not a `T`.
+pub fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, HomeError> {
+    serde_json::from_slice(bytes).map_err(|e| HomeError::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+/// Checks a manifest read back from the state file at `path`: a chunk size in
+/// `1..=`[`MAX_CHUNK_SIZE_BYTES`] and one hash per chunk of its size. A state file is only as
+/// trustworthy as the disk, and these numbers size buffers and loops.
+///
+/// # Errors
+/// [`HomeError::Corrupt`] naming the rule.
+pub fn check_stored_manifest(
+    path: &Path,
+    m: &proto::tracker_msg::FileManifest,
+) -> Result<(), HomeError> {
+    let corrupt = |reason: String| HomeError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !(1..=MAX_CHUNK_SIZE_BYTES).contains(&m.chunk_size_bytes) {
+        return Err(corrupt(format!(
+            "chunk size {} is outside 1..={MAX_CHUNK_SIZE_BYTES}",
+            m.chunk_size_bytes
+        )));
+    }
+    let expected =
+        proto::tracker_msg::FileManifest::expected_chunk_count(m.size_bytes, m.chunk_size_bytes);
+    if m.chunk_hashes.len() as u64 != expected {
+        return Err(corrupt(format!(
+            "{} chunk hashes for {expected} chunks",
+            m.chunk_hashes.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Writes JSON atomically (temp file, fsync, rename) with mode 0600.
@@ -193,6 +261,37 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_manifest_that_would_size_buffers_wrongly_is_corrupt() {
+        let path = Path::new("shares.json");
+        let good = proto::tracker_msg::FileManifest {
+            name: "f".into(),
+            size_bytes: 10_000,
+            chunk_size_bytes: 4096,
+            chunk_hashes: vec![[0; 20]; 3],
+            file_hash: [0; 20],
+        };
+        assert!(check_stored_manifest(path, &good).is_ok());
+        for chunk_size_bytes in [0, MAX_CHUNK_SIZE_BYTES + 1, u32::MAX] {
+            let bad = proto::tracker_msg::FileManifest {
+                chunk_size_bytes,
+                ..good.clone()
+            };
+            assert!(
+                matches!(
+                    check_stored_manifest(path, &bad),
+                    Err(HomeError::Corrupt { .. })
+                ),
+                "chunk size {chunk_size_bytes}"
+            );
+        }
+        let short = proto::tracker_msg::FileManifest {
+            chunk_hashes: vec![[0; 20]; 2],
+            ..good
+        };
+        assert!(check_stored_manifest(path, &short).is_err());
+    }
 
     #[test]
     fn session_is_private_and_peer_id_stable() {

@@ -12,6 +12,7 @@
 //! - [`scheduler`]: which chunk to ask which peer for (rarest first, end-game), no I/O.
 //! - [`daemon`]: seeding, downloading, reporting, heartbeats.
 //! - [`cli`]: the subcommands.
+//! - `fuzz_entry` (hidden): the home files' decoders as the fuzz target and its replay test call them.
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -20,6 +21,8 @@ pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod hashing;
 pub mod home;
 pub mod io_buf;

@@ -16,6 +16,7 @@
 //! - `logging` (feature `subscriber`): the log subscriber every binary installs.
 //! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged;
 //!   [`conn_limits`]: the caps on open connections it enforces.
+//! - `fuzz_entry` (hidden): the decoders as the fuzz targets and the corpus replay tests call them.
 //! - [`client`]: [`TrackerClient`], which follows the leader, fails over and retries writes with
 //!   the same client id and serial number.
 #![warn(clippy::unwrap_used, missing_docs)]
@@ -28,6 +29,8 @@ pub mod connection;
 pub mod digest_list;
 pub mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod limits;
 #[cfg(feature = "subscriber")]
 pub mod logging;

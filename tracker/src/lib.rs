@@ -63,6 +63,7 @@
 //!   - [`domain::validate`]: name, manifest and limit checks.
 //!   - [`domain::error`]: how a rule fails.
 //!   - [`domain::kv`]: the port: tables, codec, `KvRead` and `KvWrite`.
+//! - `fuzz_entry` (hidden): the decoders as the fuzz targets and the corpus replay tests call them.
 //! - [`config`]: flags and their validation.
 //! - [`raft_types`]: the openraft type config.
 //! - [`cmd`]: the replicated commands, their results and the batch one entry carries.
@@ -78,6 +79,8 @@ pub mod cmd;
 pub mod config;
 pub mod domain;
 pub mod election;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod leader;
 pub mod node;
 pub mod raft_net;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use proto::tracker_msg::FileManifest;
 
 use crate::error::ShareChanged;
-use crate::home::{read_json, write_json_private, Home, HomeError};
+use crate::home::{check_stored_manifest, read_json, write_json_private, Home, HomeError};
 
 /// Identity of a shared file: (group, name).
 pub type ShareKey = (String, String);
@@ -154,6 +154,9 @@ impl Shares {
         } else {
             Vec::new()
         };
+        for entry in &list {
+            check_stored_manifest(&path, &entry.manifest)?;
+        }
         let entries = list
             .into_iter()
             .map(|e| ((e.group.clone(), e.name.clone()), Arc::new(e)))

@@ -120,7 +120,11 @@ fn encode_snapshot(s: &StoredSnapshot) -> Result<Vec<u8>, proto::frame::FrameErr
     Ok(out)
 }
 
-fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameError> {
+/// Parses a stored snapshot ([`encode_snapshot`]'s format).
+///
+/// # Errors
+/// [`proto::frame::FrameError::Malformed`] if it is truncated or its meta does not decode.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, proto::frame::FrameError> {
     let bad = || proto::frame::FrameError::Malformed("truncated stored snapshot".into());
     let len_bytes: [u8; 4] = bytes
         .get(..4)

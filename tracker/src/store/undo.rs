@@ -153,7 +153,11 @@ fn encode(writes: &WriteSet) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-fn decode(mut bytes: &[u8]) -> Result<WriteSet, StoreError> {
+/// Parses an undo record ([`recover`] and the fuzz targets).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] if it is truncated or names an unknown table or operation.
+pub(crate) fn decode(mut bytes: &[u8]) -> Result<WriteSet, StoreError> {
     let corrupt = |reason: &str| StoreError::Corrupt {
         table: Table::Meta,
         reason: format!("undo record: {reason}"),

@@ -20,6 +20,7 @@
 //! - `start`: starting a download; resuming the unfinished ones.
 //! - `part`: the `.part` file: created exclusively, reopened only if still ours, moved into
 //!   place without replacing anything.
+//! - `resume_file`: a download's record read back and checked.
 //! - `drive`: the coordinator of one download.
 //! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
 //! - `source`: one live connection to a source: the request pipeline and one step per event.
@@ -30,6 +31,7 @@ mod fetch;
 mod handle;
 mod lookup;
 mod part;
+mod resume_file;
 mod source;
 mod start;
 mod store;
@@ -43,6 +45,7 @@ use crate::io_buf::BufPool;
 
 pub use handle::{download_id, part_path, DownloadHandle, DownloadRecord};
 pub use part::open_checked as open_part;
+pub use resume_file::decode_resume_record;
 pub use start::{resume_all, start};
 
 /// What a download's tasks share to move chunk bytes: the `.part` file, the buffer pool and

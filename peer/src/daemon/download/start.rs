@@ -10,12 +10,13 @@ use super::lookup::fetch_sources;
 use super::{
     bits_to_bytes, bytes_to_bits, download_id, part, part_path, DownloadHandle, DownloadRecord,
 };
+use super::resume_file::decode_resume_record;
 use crate::control::DownloadState;
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
 use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
-use crate::home::{read_json, write_json_private, write_private};
+use crate::home::{read_state_file, write_json_private, write_private};
 use crate::io_buf::AlignedBuf;
 
 /// Starts a new download (or returns the running one for the same destination).
@@ -93,7 +94,7 @@ pub async fn resume_all(daemon: &Arc<Daemon>) {
         if path.extension().and_then(|x| x.to_str()) != Some("json") {
             continue;
         }
-        let record: DownloadRecord = match read_json(&path) {
+        let record = match read_state_file(&path).and_then(|b| decode_resume_record(&path, &b)) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(%e, "skipping an unreadable download record");
@@ -110,7 +111,7 @@ pub async fn resume_all(daemon: &Arc<Daemon>) {
         }
         let bits_path = dir.join(format!("{}.bits", record.id));
         let claimed = bytes_to_bits(
-            &std::fs::read(&bits_path).unwrap_or_default(),
+            &read_state_file(&bits_path).unwrap_or_default(),
             record.manifest.chunk_hashes.len(),
         );
         let part = part_path(&record.dest);

@@ -1,0 +1,7 @@
+//! Fuzz target `peer_frame`: arbitrary bytes through `proto::fuzz_entry::peer_frame` (see that function
+//! for what it decodes and checks).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = proto::fuzz_entry::peer_frame(data);
+});

@@ -1,0 +1,7 @@
+//! Fuzz target `server_frame`: arbitrary bytes through `proto::fuzz_entry::server_frame` (see that function
+//! for what it decodes and checks).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = proto::fuzz_entry::server_frame(data);
+});
