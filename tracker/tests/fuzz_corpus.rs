@@ -1,0 +1,43 @@
+//! Replays the fuzz corpora and regression inputs of this crate's decoders (`fuzz/corpus/<target>/`
+//! and `fuzz/regressions/<target>/` at the repository root) through the entry points the fuzz
+//! targets call, on stable: every input returns, decoded or refused, without a panic and within a
+//! second, and some input of each target decodes (the corpus still holds valid messages).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+fn replay(target: &str, entry: fn(&[u8]) -> bool) {
+    let seen = proto::fuzz_entry::replay(&fuzz_dir(), target, entry)
+        .unwrap_or_else(|e| panic!("cannot read the corpus of {target}: {e}"));
+    assert!(seen.inputs > 0, "no corpus for {target}");
+    assert!(seen.decoded > 0, "no input of {target} decodes: {seen:?}");
+    assert!(
+        seen.slowest < Duration::from_secs(1),
+        "an input of {target} took {:?}",
+        seen.slowest
+    );
+}
+
+#[test]
+fn raft_frame_corpus_replays() {
+    replay("raft_frame", tracker::fuzz_entry::raft_frame);
+}
+
+#[test]
+fn store_record_corpus_replays() {
+    replay("store_record", tracker::fuzz_entry::store_record);
+}
+
+#[test]
+fn undo_record_corpus_replays() {
+    replay("undo_record", tracker::fuzz_entry::undo_record);
+}
+
+#[test]
+fn snapshot_corpus_replays() {
+    replay("snapshot", tracker::fuzz_entry::snapshot);
+}
