@@ -1,5 +1,5 @@
 //! Writes one valid input or a few per fuzz target into `corpus/<target>/seed-*`, so the fuzzer
-//! starts from real messages: `cargo run --release --bin gen_seeds` in `fuzz/`. Run it once when a
+//! starts from real messages: `cargo run --release --example gen_seeds` in `fuzz/`. Run it once when a
 //! format changes; `cargo fuzz cmin` then keeps what adds coverage.
 
 use std::collections::{BTreeMap, BTreeSet};
