@@ -96,9 +96,33 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     let Some(len) = read_frame_len(reader, max_bytes).await? else {
         return Ok(None);
     };
-    let mut body = vec![0u8; len];
-    read_body(reader, &mut body).await?;
-    Ok(Some(body))
+    read_body_growing(reader, Vec::new(), len).await.map(Some)
+}
+
+/// The first step of [`read_body_growing`]; each later step doubles what was read.
+const FIRST_READ_STEP_BYTES: usize = 64 << 10;
+
+/// Reads the rest of a frame body into `body` (which may hold its first bytes already) until it
+/// holds `len` bytes, growing it as the bytes arrive: at most twice what was received plus 64 KiB
+/// is allocated, so a length prefix alone (a peer that then sends nothing) costs no more than
+/// that, not the whole announced length.
+///
+/// # Errors
+/// As [`read_body`].
+pub async fn read_body_growing<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    mut body: Vec<u8>,
+    len: usize,
+) -> Result<Vec<u8>, FrameError> {
+    while body.len() < len {
+        let have = body.len();
+        let step = (len - have).min(FIRST_READ_STEP_BYTES.max(have));
+        body.resize(have + step, 0);
+        if let Some(fresh) = body.get_mut(have..) {
+            read_body(reader, fresh).await?;
+        }
+    }
+    Ok(body)
 }
 
 /// Reads a frame's length prefix and checks it against `max_bytes`; the body stays in the stream
@@ -277,6 +301,22 @@ mod tests {
         let buf = u32::MAX.to_be_bytes();
         let err = read_frame(&mut &buf[..], 1024).await.unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_body_read_in_growing_steps_is_the_body_sent() {
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &body, 1 << 20).await.unwrap();
+        assert_eq!(
+            read_frame(&mut &buf[..], 1 << 20).await.unwrap(),
+            Some(body)
+        );
+        let mut short = &buf[..200_000];
+        assert!(matches!(
+            read_frame(&mut short, 1 << 20).await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     #[tokio::test]
