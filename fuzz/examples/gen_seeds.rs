@@ -136,6 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     bitfield: vec![0b101],
                 }],
                 ticket: None,
+                next: Some("carol".into()),
             }),
             meta,
         },
