@@ -7,8 +7,7 @@ use std::path::Path;
 
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest, VoteResponse};
 use openraft::{
-    CommittedLeaderId, Entry, EntryPayload, LogId, Membership, SnapshotMeta, StoredMembership,
-    Vote,
+    CommittedLeaderId, Entry, EntryPayload, LogId, Membership, SnapshotMeta, StoredMembership, Vote,
 };
 use proto::frame::encode;
 use proto::peer_msg::{ChunkStatus, PeerFrame, PEER_VERSION};
@@ -24,7 +23,9 @@ use tracker::raft_net::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use tracker::raft_types::{NodeInfo, TypeConfig};
 
 fn save(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(format!("seed-{name}")), bytes)
 }
@@ -111,7 +112,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     ];
     for (i, request) in requests.into_iter().enumerate() {
-        let frame = ClientFrame::Request { id: i as u64, request };
+        let frame = ClientFrame::Request {
+            id: i as u64,
+            request,
+        };
         save("client_frame", &format!("request-{i}"), &encode(&frame)?)?;
     }
     let meta = ReplyMeta {

@@ -7,10 +7,10 @@ use proto::tracker_msg::FileManifest;
 
 use super::drive::run;
 use super::lookup::fetch_sources;
+use super::resume_file::decode_resume_record;
 use super::{
     bits_to_bytes, bytes_to_bits, download_id, part, part_path, DownloadHandle, DownloadRecord,
 };
-use super::resume_file::decode_resume_record;
 use crate::control::DownloadState;
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
