@@ -277,7 +277,12 @@ impl Injector {
                 .values()
                 .filter(|s| candidates.contains(&s.id))
             {
-                let st = TrackerClient::node_status(&spec.api_addr, Duration::from_millis(300));
+                let st = TrackerClient::node_status(
+                    &spec.api_addr,
+                    self.cluster.admin_tls(),
+                    false,
+                    Duration::from_millis(300),
+                );
                 if let Ok(st) = st.await {
                     if st.role == "leader" && st.term > old_term {
                         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -304,8 +309,9 @@ impl Injector {
                 password: "probe-password".into(),
             },
         });
+        let tls = self.cluster.user_tls().clone();
         let attempt = async {
-            let conn = Connection::open(&addr, Duration::from_millis(500)).await?;
+            let conn = Connection::open(&addr, &tls, Duration::from_millis(500)).await?;
             conn.call(request).await
         };
         match tokio::time::timeout_at(until, attempt).await {

@@ -124,6 +124,7 @@ impl PeerWorkload {
     pub async fn start(
         root: &Path,
         trackers: &str,
+        ca: &Path,
         seed: u64,
         cfg: &PeerWorkloadConfig,
     ) -> anyhow::Result<Self> {
@@ -137,7 +138,7 @@ impl PeerWorkload {
         let names = ["pw-seed", "pw-dl1", "pw-dl2"];
         let procs: Vec<PeerProcess> = names
             .iter()
-            .map(|n| PeerProcess::new(program.clone(), &dir, n, trackers))
+            .map(|n| PeerProcess::new(program.clone(), &dir, n, trackers, ca))
             .collect();
         let mut procs = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             for p in &procs {

@@ -37,7 +37,7 @@ pub async fn start_cluster(
     tracker_args: Vec<String>,
 ) -> anyhow::Result<LocalCluster> {
     let specs = LocalCluster::plan(dir, n, None)?;
-    let mut c = LocalCluster::new(dir, specs, tracker_args, false);
+    let mut c = LocalCluster::new(dir, specs, tracker_args, false)?;
     c.program = embedded_node()?;
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
@@ -69,7 +69,7 @@ pub async fn start_cluster_behind_proxies(
         let proxy = net.add_proxy(s.id, s.raft_addr.clone(), &planned).await?;
         listen.insert(s.id, std::mem::replace(&mut s.raft_addr, proxy.to_string()));
     }
-    let mut c = LocalCluster::new(dir, specs, tracker_args, false);
+    let mut c = LocalCluster::new(dir, specs, tracker_args, false)?;
     c.raft_listen = listen;
     c.program = embedded_node()?;
     c.start_all()?;

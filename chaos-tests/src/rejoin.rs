@@ -11,7 +11,7 @@ use rand::Rng;
 
 use cluster::NodeSpec;
 use proto::tracker_msg::AdminRequest;
-use proto::{ClientConfig, TrackerClient};
+use proto::TrackerClient;
 
 use crate::faults::Injector;
 
@@ -84,7 +84,7 @@ impl Injector {
     /// Remove, restart empty, add as learner, wait until caught up, promote. Returns a summary.
     async fn rejoin(&mut self, spec: &NodeSpec) -> anyhow::Result<String> {
         let id = spec.id;
-        let mut cfg = ClientConfig::new(self.cluster.tracker_list());
+        let mut cfg = self.cluster.admin_config();
         cfg.deadline = STEP_TIMEOUT;
         cfg.attempt_timeout = STEP_TIMEOUT;
         let admin = TrackerClient::new(cfg)?;
@@ -122,7 +122,7 @@ impl Injector {
 
         // The leader answers once a quorum has the new membership; the rejoined node may learn of
         // it a moment later, so its own view is awaited (bounded), not read once.
-        let status = wait_voter(&spec.api_addr, id).await?;
+        let status = wait_voter(&spec.api_addr, self.cluster.admin_tls(), id).await?;
         // A leader that had purged its log cannot have sent the log from the start.
         if let (Some(purged), None) = (leader.purged_index, status.snapshot_index) {
             bail!(
@@ -138,10 +138,14 @@ impl Injector {
 
 /// Polls node `id` at `api_addr` until its own status lists it as a voter, for at most
 /// [`STEP_TIMEOUT`]; returns that status.
-async fn wait_voter(api_addr: &str, id: u64) -> anyhow::Result<proto::tracker_msg::NodeStatus> {
+async fn wait_voter(
+    api_addr: &str,
+    tls: &proto::tls::ClientTls,
+    id: u64,
+) -> anyhow::Result<proto::tracker_msg::NodeStatus> {
     let deadline = std::time::Instant::now() + STEP_TIMEOUT;
     loop {
-        let status = TrackerClient::node_status(api_addr, Duration::from_secs(2))
+        let status = TrackerClient::node_status(api_addr, tls, false, Duration::from_secs(2))
             .await
             .with_context(|| format!("while asking the rejoined node {id} for its status"))?;
         if status.voters.contains(&id) {

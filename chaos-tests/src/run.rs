@@ -174,6 +174,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
     )
     .await?;
     let trackers = cluster.tracker_list();
+    // Workload clients and checkers are users: no client certificate.
+    let user_tls = cluster.user_tls().clone();
     let history = Arc::new(History::new());
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..cfg.clients)
@@ -181,13 +183,23 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
             tokio::spawn(crate::workload::task_client(
                 id,
                 trackers.clone(),
+                user_tls.clone(),
                 history.clone(),
                 stop.clone(),
             ))
         })
         .collect();
     let peers = match &cfg.peers {
-        Some(p) => Some(PeerWorkload::start(root.path(), &cluster.trackers(), cfg.seed, p).await?),
+        Some(p) => Some(
+            PeerWorkload::start(
+                root.path(),
+                &cluster.trackers(),
+                &cluster.ca_file(),
+                cfg.seed,
+                p,
+            )
+            .await?,
+        ),
         None => None,
     };
     let mut inj = Injector {
@@ -314,8 +326,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Report> {
         .map(|a| crate::timeline::context(a, sources))
         .collect();
     let final_state = async {
-        let mut found = check_writes(&trackers, &writes).await?;
-        found.extend(crate::state_check::check(&trackers, cfg.clients, &ops).await?);
+        let mut found = check_writes(&trackers, &user_tls, &writes).await?;
+        found.extend(crate::state_check::check(&trackers, &user_tls, cfg.clients, &ops).await?);
         anyhow::Ok(found)
     };
     match final_state.await {
@@ -390,9 +402,10 @@ fn merge_anchors(anchors: Vec<Anchor>) -> Vec<Anchor> {
 /// present exactly once, refused ones absent.
 async fn check_writes(
     trackers: &[String],
+    tls: &proto::tls::ClientTls,
     writes: &[crate::history::WriteRecord],
 ) -> anyhow::Result<Vec<String>> {
-    let checker = TrackerClient::new(ClientConfig::new(trackers.to_vec()))?;
+    let checker = TrackerClient::new(ClientConfig::new(trackers.to_vec(), tls.clone()))?;
     let _ = checker
         .write(WriteOp::CreateUser {
             username: "checker".into(),

@@ -57,10 +57,11 @@ pub fn op_counts(ops: &[OpRecord]) -> BTreeMap<String, OpCounts> {
 /// If the cluster cannot be read (no tracker answers, a workload user cannot log in).
 pub async fn check(
     trackers: &[String],
+    tls: &proto::tls::ClientTls,
     clients: usize,
     ops: &[OpRecord],
 ) -> anyhow::Result<Vec<String>> {
-    let client = TrackerClient::new(client_config(trackers.to_vec()))?;
+    let client = TrackerClient::new(client_config(trackers.to_vec(), tls.clone()))?;
     let mut tokens: BTreeMap<String, SessionToken> = BTreeMap::new();
     for id in 0..clients {
         let (username, password) = credentials(id);

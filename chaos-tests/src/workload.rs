@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use proto::tls::ClientTls;
 use proto::tracker_msg::{GroupSummary, ReadRequest, Response, SessionToken, WriteOp};
 use proto::{ClientConfig, TrackerClient};
 
@@ -25,9 +26,9 @@ pub fn credentials(id: usize) -> (String, String) {
     (format!("{USER_PREFIX}{id}"), format!("password-{id}"))
 }
 
-/// The tracker client settings of the workload (and of the checkers).
-pub fn client_config(trackers: Vec<String>) -> ClientConfig {
-    let mut cfg = ClientConfig::new(trackers);
+/// The tracker client settings of the workload (and of the checkers), trusting `tls`.
+pub fn client_config(trackers: Vec<String>, tls: ClientTls) -> ClientConfig {
+    let mut cfg = ClientConfig::new(trackers, tls);
     cfg.deadline = Duration::from_secs(10);
     cfg.attempt_timeout = Duration::from_secs(2);
     cfg
@@ -37,10 +38,11 @@ pub fn client_config(trackers: Vec<String>) -> ClientConfig {
 pub async fn task_client(
     id: usize,
     trackers: Vec<String>,
+    tls: ClientTls,
     history: Arc<History>,
     stop: Arc<AtomicBool>,
 ) {
-    let Ok(client) = TrackerClient::new(client_config(trackers)) else {
+    let Ok(client) = TrackerClient::new(client_config(trackers, tls)) else {
         return;
     };
     let (user, password) = credentials(id);

@@ -30,6 +30,15 @@ pub struct ClusterFile {
     /// Extra flags every tracker of this cluster is started with.
     #[serde(default)]
     pub tracker_args: Vec<String>,
+    /// The cluster CA's certificate (`--ca` for trackers, peers and `cluster --trackers`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The admin credential's certificate (`--admin-cert`).
+    #[serde(default)]
+    pub admin_cert: Option<PathBuf>,
+    /// The admin credential's key (`--admin-key`).
+    #[serde(default)]
+    pub admin_key: Option<PathBuf>,
 }
 
 /// Errors reading or writing the file.

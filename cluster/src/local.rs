@@ -1,6 +1,10 @@
 //! [`LocalCluster`]: N tracker processes on this machine, each with its own data directory under
 //! one cluster directory, recorded in `cluster.json`.
 //!
+//! The directory is also the cluster's PKI ([`crate::pki`]): the handle creates the CA and the
+//! admin credential when it is made and a node's certificate when the node first starts, and
+//! talks to the nodes as admin.
+//!
 //! Children started by this handle are stopped when it is dropped unless they were detached.
 
 use std::collections::BTreeMap;
@@ -8,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use proto::tls::ClientTls;
 use proto::tracker_msg::NodeStatus;
-use proto::TrackerClient;
+use proto::{ClientConfig, TrackerClient};
 
 use crate::cluster_file::{ClusterFile, NodeEntry};
+use crate::pki::{Pki, PkiError};
 use crate::process::{self, Launch};
 
 /// Where one node lives.
@@ -53,6 +59,12 @@ pub struct LocalCluster {
     pids: BTreeMap<u64, u32>,
     /// Whether processes are detached (left running on drop).
     detach: bool,
+    /// The PKI in `dir`.
+    pki: Pki,
+    /// Trusts the cluster CA and presents the admin credential.
+    admin_tls: ClientTls,
+    /// Trusts the cluster CA and presents nothing (a user's view).
+    user_tls: ClientTls,
 }
 
 /// Errors of cluster operations.
@@ -76,6 +88,9 @@ pub enum ClusterError {
     /// cluster.json trouble.
     #[error(transparent)]
     File(#[from] crate::cluster_file::ClusterFileError),
+    /// The certificates in the cluster directory.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -114,14 +129,26 @@ impl LocalCluster {
             .collect()
     }
 
-    /// A handle over planned nodes; nothing is started yet.
-    pub fn new(dir: &Path, specs: Vec<NodeSpec>, tracker_args: Vec<String>, detach: bool) -> Self {
+    /// A handle over planned nodes; nothing is started yet. Creates the CA and the admin
+    /// credential in `dir` unless they are there.
+    ///
+    /// # Errors
+    /// [`ClusterError::Pki`] if the PKI files cannot be read or written.
+    pub fn new(
+        dir: &Path,
+        specs: Vec<NodeSpec>,
+        tracker_args: Vec<String>,
+        detach: bool,
+    ) -> Result<Self, ClusterError> {
         let founders = specs
             .iter()
             .map(|s| format!("{}={}/{}", s.id, s.api_addr, s.raft_addr))
             .collect::<Vec<_>>()
             .join(",");
-        LocalCluster {
+        let pki = Pki::open_or_create(dir)?;
+        let admin_tls = pki.admin_client()?;
+        let user_tls = pki.user_client()?;
+        Ok(LocalCluster {
             dir: dir.to_path_buf(),
             program: process::tracker_program(None),
             tracker_args,
@@ -132,7 +159,10 @@ impl LocalCluster {
             children: BTreeMap::new(),
             pids: BTreeMap::new(),
             detach,
-        }
+            pki,
+            admin_tls,
+            user_tls,
+        })
     }
 
     /// A handle over the cluster recorded in `dir/cluster.json` (processes are adopted by PID).
@@ -151,7 +181,7 @@ impl LocalCluster {
                 data_dir: n.data_dir.clone(),
             })
             .collect();
-        let mut c = LocalCluster::new(dir, specs, file.tracker_args.clone(), detach);
+        let mut c = LocalCluster::new(dir, specs, file.tracker_args.clone(), detach)?;
         c.forming = false;
         for n in &file.nodes {
             if n.pid != 0 {
@@ -173,6 +203,31 @@ impl LocalCluster {
     /// The tracker list as a vector.
     pub fn tracker_list(&self) -> Vec<String> {
         self.nodes.values().map(|s| s.api_addr.clone()).collect()
+    }
+
+    /// `ca.pem` of this cluster (what peers pass as `--ca`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.pki.ca_file()
+    }
+
+    /// TLS that trusts the cluster CA and presents the admin credential.
+    pub fn admin_tls(&self) -> &ClientTls {
+        &self.admin_tls
+    }
+
+    /// TLS that trusts the cluster CA and presents no certificate, as a user's peer.
+    pub fn user_tls(&self) -> &ClientTls {
+        &self.user_tls
+    }
+
+    /// A client config for every node, as admin.
+    pub fn admin_config(&self) -> ClientConfig {
+        ClientConfig::new(self.tracker_list(), self.admin_tls.clone())
+    }
+
+    /// A client config for every node, as a user.
+    pub fn user_config(&self) -> ClientConfig {
+        ClientConfig::new(self.tracker_list(), self.user_tls.clone())
     }
 
     /// PID of a node's current process, if any.
@@ -220,6 +275,9 @@ impl LocalCluster {
                 .founders
                 .split(',')
                 .any(|m| m.starts_with(&format!("{id}=")));
+        let tls = self
+            .pki
+            .ensure_node(id, &[spec.api_addr.as_str(), spec.raft_addr.as_str()])?;
         let launch = Launch {
             program: self.program.clone(),
             id,
@@ -228,6 +286,7 @@ impl LocalCluster {
             raft_addr: spec.raft_addr.clone(),
             raft_listen: self.raft_listen.get(&id).cloned(),
             initial_cluster: founding.then(|| self.founders.clone()),
+            tls,
             extra_args: self.tracker_args.clone(),
             detach: self.detach,
         };
@@ -303,6 +362,7 @@ impl LocalCluster {
     /// [`ClusterError::File`].
     pub fn save(&self) -> Result<(), ClusterError> {
         std::fs::create_dir_all(&self.dir)?;
+        let (admin_cert, admin_key) = self.pki.ensure_admin()?;
         let file = ClusterFile {
             trackers: self.trackers(),
             nodes: self
@@ -317,17 +377,30 @@ impl LocalCluster {
                 })
                 .collect(),
             tracker_args: self.tracker_args.clone(),
+            ca_file: Some(self.ca_file()),
+            admin_cert: Some(admin_cert),
+            admin_key: Some(admin_key),
         };
         file.save(&self.dir)?;
         Ok(())
     }
 
     /// Status of every node (an error for unreachable ones, and for an address where a different
-    /// node answers: two nodes were given the same port, or a stray tracker holds it).
+    /// node answers: two nodes were given the same port, or a stray tracker holds it), without
+    /// the state digest.
     pub async fn statuses(&self) -> Vec<(NodeSpec, Result<NodeStatus, proto::ApiError>)> {
+        self.statuses_with(false).await
+    }
+
+    /// [`LocalCluster::statuses`], with each node's state digest if `digest`.
+    pub async fn statuses_with(
+        &self,
+        digest: bool,
+    ) -> Vec<(NodeSpec, Result<NodeStatus, proto::ApiError>)> {
         let mut out = Vec::new();
         for spec in self.nodes.values() {
-            let st = TrackerClient::node_status(&spec.api_addr, Duration::from_millis(800))
+            let timeout = Duration::from_millis(800);
+            let st = TrackerClient::node_status(&spec.api_addr, &self.admin_tls, digest, timeout)
                 .await
                 .and_then(|s| {
                     if s.node_id == spec.id {
@@ -418,15 +491,17 @@ impl LocalCluster {
     pub async fn wait_converged(&self, timeout: Duration) -> Result<Vec<NodeStatus>, ClusterError> {
         let deadline = Instant::now() + timeout;
         loop {
-            let statuses = self.statuses().await;
+            let statuses = self.statuses_with(true).await;
             let all: Vec<NodeStatus> = statuses
                 .iter()
                 .filter_map(|(_, s)| s.as_ref().ok().cloned())
                 .collect();
             let same = all.len() == statuses.len()
-                && all
-                    .windows(2)
-                    .all(|w| w[0].digest == w[1].digest && w[0].last_applied == w[1].last_applied);
+                && all.windows(2).all(|w| {
+                    w[0].digest.is_some()
+                        && w[0].digest == w[1].digest
+                        && w[0].last_applied == w[1].last_applied
+                });
             if same {
                 return Ok(all);
             }
@@ -438,7 +513,7 @@ impl LocalCluster {
                             "node {} applied {:?} digest {}",
                             s.node_id,
                             s.last_applied,
-                            &s.digest[..8.min(s.digest.len())]
+                            short_digest(s.digest.as_deref(), 8)
                         ),
                         Err(e) => format!("node {} unreachable: {e}", spec.id),
                     })
@@ -451,6 +526,11 @@ impl LocalCluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The first `len` characters of a digest, or `-` if there is none.
+pub fn short_digest(digest: Option<&str>, len: usize) -> &str {
+    digest.map_or("-", |d| d.get(..len).unwrap_or(d))
 }
 
 impl Drop for LocalCluster {

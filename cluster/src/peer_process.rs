@@ -67,18 +67,22 @@ pub struct PeerProcess {
     /// Home directory.
     pub home: PathBuf,
     trackers: String,
+    /// The cluster CA (`--ca`).
+    ca: PathBuf,
     program: PeerProgram,
     /// The daemon, if running.
     daemon: Option<Child>,
 }
 
 impl PeerProcess {
-    /// A peer with a home under `root`; nothing is run yet.
-    pub fn new(program: PeerProgram, root: &Path, name: &str, trackers: &str) -> Self {
+    /// A peer with a home under `root` that reaches `trackers` and trusts the CA in `ca`;
+    /// nothing is run yet.
+    pub fn new(program: PeerProgram, root: &Path, name: &str, trackers: &str, ca: &Path) -> Self {
         PeerProcess {
             name: name.to_string(),
             home: root.join(format!("peer-{name}")),
             trackers: trackers.to_string(),
+            ca: ca.to_path_buf(),
             program,
             daemon: None,
         }
@@ -91,6 +95,8 @@ impl PeerProcess {
             .arg(&self.home)
             .arg("--trackers")
             .arg(&self.trackers)
+            .arg("--ca")
+            .arg(&self.ca)
             .args(args)
             .env("PEER_PASSWORD", format!("{}-peer-pw", self.name));
         c

@@ -89,6 +89,8 @@ pub struct Launch {
     pub raft_listen: Option<String>,
     /// `--initial-cluster` value, if founding.
     pub initial_cluster: Option<String>,
+    /// The node's certificate, key and the cluster CA (`--tls-cert`, `--tls-key`, `--ca`).
+    pub tls: crate::pki::NodeFiles,
     /// Extra flags.
     pub extra_args: Vec<String>,
     /// Start in a new process group, so the terminal's Ctrl-C does not reach it.
@@ -115,6 +117,12 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
         .arg(&l.api_addr)
         .arg("--raft-addr")
         .arg(&l.raft_addr)
+        .arg("--tls-cert")
+        .arg(&l.tls.cert)
+        .arg("--tls-key")
+        .arg(&l.tls.key)
+        .arg("--ca")
+        .arg(&l.tls.ca)
         .args(&l.extra_args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         }),
         Request::Read(ReadRequest::ClusterKey),
-        Request::Admin(AdminRequest::Status),
+        Request::Admin(AdminRequest::Status { digest: false }),
         Request::Admin(AdminRequest::AddLearner {
             node_id: 4,
             api_addr: "127.0.0.1:7004".into(),

@@ -3,6 +3,8 @@
 //! ```text
 //! HOME/session.json      token and username (mode 0600)
 //! HOME/peer_id           this peer's random id
+//! HOME/trackers          the tracker list given at login
+//! HOME/ca.pem            a copy of the cluster CA given at login (`--ca`)
 //! HOME/daemon.sock       control socket of the running daemon (mode 0600)
 //! HOME/shares.json       files this peer seeds (uploads and finished downloads)
 //! HOME/downloads/        one JSON state file and one bitfield file per download
@@ -86,6 +88,11 @@ impl Home {
     /// Path of the control socket.
     pub fn socket_path(&self) -> PathBuf {
         self.dir.join("daemon.sock")
+    }
+
+    /// The copy of the cluster CA kept at login.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// Directory of download state files.

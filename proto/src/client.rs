@@ -18,6 +18,7 @@ use rand::Rng;
 
 use crate::connection::{Connection, ConnectionError, TracedAnswer};
 use crate::error::ApiError;
+use crate::tls::ClientTls;
 use crate::tracker_msg::{
     AdminRequest, NodeStatus, ReadRequest, ReplyMeta, Request, Response, WriteOp, WriteRequest,
 };
@@ -27,6 +28,9 @@ use crate::tracker_msg::{
 pub struct ClientConfig {
     /// Client API addresses of the trackers (`host:port`).
     pub trackers: Vec<String>,
+    /// The cluster CA every tracker's certificate must chain to, and the client certificate
+    /// presented (the admin credential), if any.
+    pub tls: ClientTls,
     /// Give up on a request after this long.
     pub deadline: Duration,
     /// Bound on one attempt at one tracker (connect + answer).
@@ -45,10 +49,11 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A config with the given trackers and defaults suited to a LAN cluster.
-    pub fn new(trackers: Vec<String>) -> Self {
+    /// A config with the given trackers, trusting `tls`, and defaults suited to a LAN cluster.
+    pub fn new(trackers: Vec<String>, tls: ClientTls) -> Self {
         ClientConfig {
             trackers,
+            tls,
             deadline: Duration::from_secs(15),
             attempt_timeout: Duration::from_secs(4),
             connect_timeout: Duration::from_millis(500),
@@ -63,7 +68,7 @@ impl ClientConfig {
     ///
     /// # Errors
     /// [`ApiError::InvalidRequest`] if the list is empty.
-    pub fn from_list(list: &str) -> Result<Self, ApiError> {
+    pub fn from_list(list: &str, tls: ClientTls) -> Result<Self, ApiError> {
         let trackers: Vec<String> = list
             .split(',')
             .map(str::trim)
@@ -75,7 +80,7 @@ impl ClientConfig {
                 "the tracker list is empty: pass --trackers HOST:PORT,HOST:PORT,...".into(),
             ));
         }
-        Ok(ClientConfig::new(trackers))
+        Ok(ClientConfig::new(trackers, tls))
     }
 }
 
@@ -210,16 +215,26 @@ impl TrackerClient {
         self.send(Request::Admin(op)).await
     }
 
-    /// Asks one specific node for its status, without failover.
+    /// Asks one specific node for its status, without failover; with `digest`, also for the
+    /// hash of its whole state (which needs the admin credential in `tls`).
     ///
     /// # Errors
-    /// [`ApiError::Unavailable`] if the node does not answer within `timeout`.
-    pub async fn node_status(addr: &str, timeout: Duration) -> Result<NodeStatus, ApiError> {
+    /// [`ApiError::Unavailable`] if the node does not answer within `timeout`,
+    /// [`ApiError::Forbidden`] if `digest` is asked for without the admin credential.
+    pub async fn node_status(
+        addr: &str,
+        tls: &ClientTls,
+        digest: bool,
+        timeout: Duration,
+    ) -> Result<NodeStatus, ApiError> {
         let attempt = async {
-            let conn = Connection::open(addr, timeout)
+            let conn = Connection::open(addr, tls, timeout)
                 .await
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            match conn.call(Request::Admin(AdminRequest::Status)).await {
+            match conn
+                .call(Request::Admin(AdminRequest::Status { digest }))
+                .await
+            {
                 Ok(Ok(Response::Status(s))) => Ok(s),
                 Ok(Ok(other)) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
                 Ok(Err(e)) => Err(e),
@@ -427,7 +442,8 @@ impl TrackerClient {
             }
             r.addrs.get(target).cloned().unwrap_or_default()
         };
-        let conn = Arc::new(Connection::open(&addr, self.config.connect_timeout).await?);
+        let conn =
+            Arc::new(Connection::open(&addr, &self.config.tls, self.config.connect_timeout).await?);
         if let Ok(mut r) = self.routing.lock() {
             r.conns.insert(target, conn.clone());
         }

@@ -1,5 +1,6 @@
-//! One multiplexed client connection to a tracker: a writer task, a reader task, and a table of
-//! requests in flight keyed by request id, so several requests share one socket. Each answer
+//! One multiplexed client connection to a tracker: TLS (checked against the cluster CA, see
+//! [`ClientTls`]), then a writer task, a reader task, and a table of requests in flight keyed by
+//! request id, so several requests share one socket. Each answer
 //! comes with the [`ReplyMeta`] of the node that sent it ([`Connection::call_traced`]).
 
 use std::collections::HashMap;
@@ -7,12 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::client::TlsStream;
 
 use crate::error::ApiError;
 use crate::frame::{read_message, write_message, FrameError, MAX_API_FRAME_BYTES};
+use crate::tls::ClientTls;
 use crate::tracker_msg::{
     ClientFrame, ReplyMeta, Request, Response, ServerFrame, API_MAGIC, API_VERSION,
 };
@@ -24,6 +27,9 @@ pub type TracedAnswer = (Result<Response, ApiError>, Option<ReplyMeta>);
 /// The reply slot of one request in flight.
 type ReplySlot = oneshot::Sender<TracedAnswer>;
 
+/// The socket under a connection.
+type Stream = TlsStream<TcpStream>;
+
 /// Requests in flight on one connection, by request id.
 type Pending = Arc<Mutex<HashMap<u64, ReplySlot>>>;
 
@@ -33,6 +39,15 @@ pub enum ConnectionError {
     /// TCP connect failed or timed out.
     #[error("cannot connect to {addr}: {reason}")]
     Connect {
+        /// Address tried.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The TLS handshake failed: the server's certificate is not this cluster's tracker's, or
+    /// the server does not speak TLS 1.3.
+    #[error("TLS with {addr} failed: {reason}; check --ca (the cluster's ca.pem)")]
+    Tls {
         /// Address tried.
         addr: String,
         /// What failed.
@@ -64,12 +79,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects and performs the version handshake.
+    /// Connects, runs the TLS handshake with `tls` and then the version handshake, each bounded
+    /// by `timeout`.
     ///
     /// # Errors
     /// [`ConnectionError::Connect`] if the socket cannot be opened within `timeout`,
-    /// [`ConnectionError::Handshake`] if the server refuses or does not answer in time.
-    pub async fn open(addr: &str, timeout: Duration) -> Result<Self, ConnectionError> {
+    /// [`ConnectionError::Tls`] if TLS fails or takes longer, [`ConnectionError::Handshake`] if
+    /// the server refuses or does not answer in time.
+    pub async fn open(
+        addr: &str,
+        tls: &ClientTls,
+        timeout: Duration,
+    ) -> Result<Self, ConnectionError> {
         let connect_err = |reason: String| ConnectionError::Connect {
             addr: addr.to_string(),
             reason,
@@ -79,7 +100,15 @@ impl Connection {
             .map_err(|_| connect_err("timed out".into()))?
             .map_err(|e| connect_err(e.to_string()))?;
         let _ = stream.set_nodelay(true);
-        let (rd, mut wr) = stream.into_split();
+        let tls_err = |reason: String| ConnectionError::Tls {
+            addr: addr.to_string(),
+            reason,
+        };
+        let stream = tokio::time::timeout(timeout, tls.connect(stream))
+            .await
+            .map_err(|_| tls_err("no TLS handshake in time".into()))?
+            .map_err(|e| tls_err(e.to_string()))?;
+        let (rd, mut wr) = tokio::io::split(stream);
         let mut rd = BufReader::new(rd);
         let handshake = async {
             let hello = ClientFrame::Hello {
@@ -154,7 +183,7 @@ impl Connection {
 
 /// Assigns request ids, records the reply slot, and writes frames until the outbox closes.
 async fn task_write(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut wr: WriteHalf<Stream>,
     mut inbox: mpsc::Receiver<(Request, ReplySlot)>,
     pending: Pending,
     closed: Arc<AtomicBool>,
@@ -196,11 +225,7 @@ async fn task_write(
 }
 
 /// Routes each reply to its waiter until the socket ends.
-async fn task_read(
-    mut rd: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    pending: Pending,
-    closed: Arc<AtomicBool>,
-) {
+async fn task_read(mut rd: BufReader<ReadHalf<Stream>>, pending: Pending, closed: Arc<AtomicBool>) {
     loop {
         match read_message::<ServerFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await {
             Ok(Some(ServerFrame::Reply { id, result, meta })) => {

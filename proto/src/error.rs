@@ -104,6 +104,9 @@ pub enum ApiError {
         /// Last serial applied for this client id.
         last: u64,
     },
+    /// The request needs the admin credential and this connection did not present it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The tracker hit an internal error; the message says which.
     #[error("internal tracker error: {0}")]
     Internal(String),

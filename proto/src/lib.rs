@@ -11,7 +11,9 @@
 //! - [`ticket`]: the signed download ticket a seeder checks.
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`pages`]: reading a whole list page by page.
-//! - [`connection`]: one multiplexed TCP connection to a tracker (several requests in flight).
+//! - [`tls`]: TLS 1.3 on the tracker's ports: the cluster CA, the names certificates are checked
+//!   for, the client's and the node's rustls configurations.
+//! - [`connection`]: one multiplexed TLS connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
 //! - `logging` (feature `subscriber`): the log subscriber every binary installs.
 //! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged;
@@ -38,6 +40,7 @@ pub mod pages;
 pub mod peer_msg;
 pub mod shutdown;
 pub mod ticket;
+pub mod tls;
 pub mod tracker_msg;
 pub mod types;
 

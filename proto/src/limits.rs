@@ -145,6 +145,7 @@ impl ApiError {
             },
             InvalidRequest(why) => InvalidRequest(clip_text(why)),
             Internal(why) => Internal(clip_text(why)),
+            Forbidden(why) => Forbidden(clip_text(why)),
             other @ (BadCredentials
             | NotLoggedIn
             | PeerNotFound(_)

@@ -17,8 +17,9 @@ use crate::error::ApiError;
 pub const API_MAGIC: u32 = 0x5032_5054;
 
 /// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`];
-/// 4: lists come in pages; 5: [`ApiError::TooManyFailedLogins`]).
-pub const API_VERSION: u32 = 5;
+/// 4: lists come in pages; 5: [`ApiError::TooManyFailedLogins`]; 6: over TLS, `Status` says
+/// whether it wants the digest, which is optional in [`NodeStatus`], and `Forbidden`).
+pub const API_VERSION: u32 = 6;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -298,8 +299,12 @@ pub enum PeerActivity {
 /// Cluster administration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AdminRequest {
-    /// This node's view of itself (served locally, no leader needed).
-    Status,
+    /// This node's view of itself (served locally, no leader needed). Open to every
+    /// connection; the state digest only to an admin connection, which must ask for it.
+    Status {
+        /// Also hash the whole state machine ([`NodeStatus::digest`]); admin only.
+        digest: bool,
+    },
     /// Add a node as a learner (leader only); it starts receiving the log.
     AddLearner {
         /// Raft id of the new node.
@@ -498,7 +503,8 @@ pub struct NodeStatus {
     /// Process id of the node.
     pub pid: u32,
     /// SHA-1 over the whole state machine (hex); equal on nodes that applied the same log.
-    pub digest: String,
+    /// Only when asked for ([`AdminRequest::Status`]).
+    pub digest: Option<String>,
 }
 
 /// Hex encoding of bytes (lowercase), used for tokens and digests.

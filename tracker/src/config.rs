@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use proto::tls::{NodeTls, TlsError};
+
 use crate::raft_types::{NodeId, NodeInfo};
 
 /// A tracker node: one member of the Raft group replicating users, groups, files and chunk maps.
@@ -36,6 +38,20 @@ pub struct Args {
     /// front of this node forwards `--raft-addr` here). Default: `--raft-addr`.
     #[arg(long, env = "TRACKER_RAFT_LISTEN")]
     pub raft_listen: Option<String>,
+
+    /// This node's certificate (PEM, leaf first), issued by the cluster CA for the names
+    /// `tracker` and `node-<id>.raft` (`cluster certs` or `cluster up` make it).
+    #[arg(long, env = "TRACKER_TLS_CERT")]
+    pub tls_cert: PathBuf,
+
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, env = "TRACKER_TLS_KEY")]
+    pub tls_key: PathBuf,
+
+    /// The cluster CA's certificate (PEM): the Raft port accepts only node certificates it
+    /// issued, and an admin connection must present a certificate it issued.
+    #[arg(long, env = "TRACKER_CA")]
+    pub ca: PathBuf,
 
     /// Initial membership, the same on every founding node: ID=API_ADDR/RAFT_ADDR,... Forming
     /// the cluster again (a restart with the same list) is harmless. Omit it on a node that will
@@ -124,6 +140,11 @@ pub enum ConfigError {
     /// A flag breaks a rule.
     #[error("{0}")]
     Invalid(String),
+    /// The certificate, key or CA file cannot be used.
+    #[error(
+        "{0}; pass --tls-cert, --tls-key and --ca as made by `cluster certs` (or `cluster up`)"
+    )]
+    Tls(#[from] TlsError),
 }
 
 /// Validated node configuration, built once from the flags ([`NodeConfig::from_args`]) with
@@ -142,6 +163,9 @@ pub struct NodeConfig {
     pub raft_listen: String,
     /// Parsed initial membership (empty: join later).
     pub initial_members: BTreeMap<NodeId, NodeInfo>,
+    /// TLS of both ports and of outgoing Raft connections, loaded from `--tls-cert`,
+    /// `--tls-key` and `--ca`.
+    pub tls: NodeTls,
     /// Leader heartbeat interval (also the append-entries timeout).
     pub heartbeat: Duration,
     /// Lower bound of the election timeout.
@@ -232,8 +256,10 @@ impl NodeConfig {
                 }
             }
         }
+        let tls = NodeTls::load(args.id, &args.tls_cert, &args.tls_key, &args.ca)?;
         Ok(NodeConfig {
             id: args.id,
+            tls,
             raft_listen: args.raft_listen.unwrap_or_else(|| args.raft_addr.clone()),
             data_dir: args.data_dir,
             api_addr: args.api_addr,
@@ -321,6 +347,77 @@ pub fn parse_members(list: &str) -> Result<BTreeMap<NodeId, NodeInfo>, ConfigErr
 mod tests {
     use super::*;
 
+    /// A CA and node 1's certificate in a temporary directory, as `--tls-cert`, `--tls-key`,
+    /// `--ca` flags.
+    struct TestPki {
+        dir: tempfile::TempDir,
+    }
+
+    impl TestPki {
+        fn new(cert_names: &[&str]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let ca_key = rcgen::KeyPair::generate().unwrap();
+            let mut ca_params = rcgen::CertificateParams::default();
+            ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            let ca = ca_params.self_signed(&ca_key).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let names: Vec<String> = cert_names.iter().map(|s| s.to_string()).collect();
+            let cert = rcgen::CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key, &ca, &ca_key)
+                .unwrap();
+            std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+            std::fs::write(dir.path().join("n.pem"), cert.pem()).unwrap();
+            std::fs::write(dir.path().join("n.key"), key.serialize_pem()).unwrap();
+            TestPki { dir }
+        }
+
+        fn flags(&self) -> Vec<String> {
+            let p = |f: &str| self.dir.path().join(f).display().to_string();
+            vec![
+                "--tls-cert".into(),
+                p("n.pem"),
+                "--tls-key".into(),
+                p("n.key"),
+                "--ca".into(),
+                p("ca.pem"),
+            ]
+        }
+    }
+
+    #[test]
+    fn tls_files_are_checked_at_startup() {
+        let base = [
+            "tracker",
+            "--id",
+            "1",
+            "--data-dir",
+            "d",
+            "--api-addr",
+            "h:1",
+        ];
+        let config = |pki: &TestPki| {
+            let argv: Vec<String> = base
+                .iter()
+                .map(|s| s.to_string())
+                .chain(["--raft-addr".into(), "h:2".into()])
+                .chain(pki.flags())
+                .collect();
+            NodeConfig::from_args(Args::parse_from(argv))
+        };
+        assert!(config(&TestPki::new(&["tracker", "node-1.raft"])).is_ok());
+        // Another node's certificate, or one without the client-facing name, is refused.
+        let e = config(&TestPki::new(&["tracker", "node-2.raft"])).unwrap_err();
+        assert!(e.to_string().contains("node-1.raft"), "{e}");
+        let e = config(&TestPki::new(&["node-1.raft"])).unwrap_err();
+        assert!(e.to_string().contains("\"tracker\""), "{e}");
+        // A missing file is named.
+        let pki = TestPki::new(&["tracker", "node-1.raft"]);
+        std::fs::remove_file(pki.dir.path().join("n.key")).unwrap();
+        let e = config(&pki).unwrap_err();
+        assert!(e.to_string().contains("n.key"), "{e}");
+    }
+
     #[test]
     fn parses_members_and_rejects_garbage() {
         let m = parse_members("1=a:1/a:2, 2=b:1/b:2").unwrap();
@@ -333,9 +430,12 @@ mod tests {
 
     #[test]
     fn raft_listener_binds_raft_addr_unless_told_otherwise() {
+        let pki = TestPki::new(&["tracker", "node-1.raft"]);
+        let flags = pki.flags();
         let config = |extra: &[&str]| {
             let mut argv = vec!["tracker", "--id", "1", "--data-dir", "d"];
             argv.extend(["--api-addr", "h:1", "--raft-addr", "h:2"]);
+            argv.extend(flags.iter().map(String::as_str));
             argv.extend(extra);
             NodeConfig::from_args(Args::parse_from(argv)).unwrap()
         };
@@ -356,16 +456,23 @@ mod tests {
             "--api-addr",
             "h:1",
         ];
-        let c = NodeConfig::from_args(Args::parse_from(argv.iter().chain(&[
-            "--raft-addr",
-            "h:2",
-            "--heartbeat-ms",
-            "30",
-            "--session-ttl-secs",
-            "7",
-            "--sled-cache-mb",
-            "2",
-        ])))
+        let pki = TestPki::new(&["tracker", "node-1.raft"]);
+        let flags = pki.flags();
+        let c = NodeConfig::from_args(Args::parse_from(
+            argv.iter()
+                .copied()
+                .chain(flags.iter().map(String::as_str))
+                .chain([
+                    "--raft-addr",
+                    "h:2",
+                    "--heartbeat-ms",
+                    "30",
+                    "--session-ttl-secs",
+                    "7",
+                    "--sled-cache-mb",
+                    "2",
+                ]),
+        ))
         .unwrap();
         assert_eq!(c.heartbeat, Duration::from_millis(30));
         assert_eq!(c.session_ttl, Duration::from_secs(7));

@@ -56,6 +56,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let network = NetworkFactory {
         self_id: config.id,
         backoff: config.heartbeat.saturating_mul(4),
+        tls: config.tls.clone(),
     };
     // Raft (its core, replication, state machine and Raft port) runs on its own thread, so a
     // flood of client requests cannot delay heartbeats past openraft's AppendEntries time limit
@@ -98,6 +99,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         raft.clone(),
         config.id,
         leader_contact.clone(),
+        config.tls.clone(),
     ));
 
     if !config.initial_members.is_empty() {
@@ -138,7 +140,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         raft.clone(),
         served_by.clone(),
     ));
-    let api_server = tokio::spawn(crate::api::serve(api_listener, app.clone(), served_by));
+    let api_server = tokio::spawn(crate::api::serve(
+        api_listener,
+        app.clone(),
+        served_by,
+        config.tls.clone(),
+    ));
     let sweeper = tokio::spawn(crate::tasks::task_sweep(Sweep {
         raft: raft.clone(),
         liveness: app.liveness.clone(),

@@ -95,22 +95,27 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
     let settle = Duration::from_millis(args.settle_ms);
     let mut kills: Vec<(u64, Instant, Option<Duration>)> = Vec::new();
     let nodes = fixture.cluster.tracker_list();
+    let tls = fixture.world.tls.clone();
     let outcome: anyhow::Result<()> = async {
         for _ in 0..args.kills {
             tokio::time::sleep(settle).await;
-            let (_, victim) = find_leader(nodes.clone(), Duration::from_secs(30))
+            let (_, victim) = find_leader(nodes.clone(), tls.clone(), Duration::from_secs(30))
                 .await
                 .context("no leader answered a read within 30 s before a kill")?;
             fixture.cluster.kill(victim);
             let at = Instant::now();
-            let election = tokio::spawn(find_leader(nodes.clone(), Duration::from_secs(30)));
+            let election = tokio::spawn(find_leader(
+                nodes.clone(),
+                tls.clone(),
+                Duration::from_secs(30),
+            ));
             tokio::time::sleep(Duration::from_millis(args.restart_after_ms)).await;
             fixture.cluster.start_node(victim)?;
             let elected = election.await.ok().flatten().map(|(t, _)| t - at);
             kills.push((victim, at, elected));
         }
         tokio::time::sleep(settle).await;
-        find_leader(nodes.clone(), Duration::from_secs(30))
+        find_leader(nodes.clone(), tls.clone(), Duration::from_secs(30))
             .await
             .context("no leader answered a read within 30 s after the last kill")?;
         Ok(())

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 
 use cluster::LocalCluster;
 use proto::connection::Connection;
+use proto::tls::ClientTls;
 use proto::tracker_msg::{
     FileManifest, ReadRequest, Request, Response, SessionToken, WriteOp, DEFAULT_CHUNK_SIZE_BYTES,
 };
@@ -63,6 +64,8 @@ pub struct BenchPeer {
 pub struct World {
     /// Client API addresses of the trackers.
     pub trackers: Vec<String>,
+    /// TLS of the benchmark's clients: the cluster CA, no client certificate (users).
+    pub tls: ClientTls,
     /// Session token of each user.
     pub tokens: Vec<SessionToken>,
     /// Registered peers.
@@ -83,6 +86,7 @@ impl World {
     pub fn client(&self) -> anyhow::Result<TrackerClient> {
         Ok(TrackerClient::new(ClientConfig::new(
             self.trackers.clone(),
+            self.tls.clone(),
         ))?)
     }
 
@@ -131,8 +135,9 @@ impl Fixture {
         )
         .await?;
         let trackers = cluster.tracker_list();
-        let admin = TrackerClient::new(ClientConfig::new(trackers.clone()))?;
-        let world = create_world(&admin, trackers, spec)
+        // The setup writes are a user's; nothing here needs the admin credential.
+        let admin = TrackerClient::new(cluster.user_config())?;
+        let world = create_world(&admin, trackers, cluster.user_tls().clone(), spec)
             .await
             .with_context(|| {
                 format!(
@@ -192,6 +197,7 @@ async fn write(admin: &TrackerClient, op: WriteOp) -> anyhow::Result<Response> {
 async fn create_world(
     admin: &TrackerClient,
     trackers: Vec<String>,
+    tls: ClientTls,
     spec: &FixtureSpec,
 ) -> anyhow::Result<World> {
     let group = "bench".to_string();
@@ -299,6 +305,7 @@ async fn create_world(
         .context("waiting for the cluster key")?;
     Ok(World {
         trackers,
+        tls,
         tokens,
         peers,
         group,
@@ -309,14 +316,19 @@ async fn create_world(
 
 /// Asks every node for a linearizable read (the cluster key) every 10 ms until one answers: only
 /// a leader confirmed by a quorum does. Returns when and which node, or `None` after `timeout`.
-/// Cheaper than node status, which hashes the whole state machine.
-pub async fn find_leader(nodes: Vec<String>, timeout: Duration) -> Option<(Instant, u64)> {
+/// A read a leader answers only after a quorum round, unlike node status, which reports what the
+/// node believes.
+pub async fn find_leader(
+    nodes: Vec<String>,
+    tls: ClientTls,
+    timeout: Duration,
+) -> Option<(Instant, u64)> {
     let deadline = Instant::now() + timeout;
     let mut conns: HashMap<String, Connection> = HashMap::new();
     while Instant::now() < deadline {
         for addr in &nodes {
             if conns.get(addr).is_none_or(Connection::is_closed) {
-                match Connection::open(addr, Duration::from_millis(200)).await {
+                match Connection::open(addr, &tls, Duration::from_millis(200)).await {
                     Ok(c) => conns.insert(addr.clone(), c),
                     Err(_) => continue,
                 };

@@ -263,6 +263,7 @@ pub struct Registration {
 /// The first refused registration.
 pub async fn register_all(
     trackers: &[String],
+    tls: &proto::tls::ClientTls,
     ctx: &ShardCtx,
     concurrency: usize,
     shards: &[mpsc::UnboundedSender<u32>],
@@ -273,7 +274,7 @@ pub async fn register_all(
     let total = ctx.peers.len();
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let client = TrackerClient::new(proto::ClientConfig::new(trackers.to_vec()))?;
+        let client = TrackerClient::new(proto::ClientConfig::new(trackers.to_vec(), tls.clone()))?;
         let (ctx, next, done, shards) = (ctx.clone(), next.clone(), done.clone(), shards.to_vec());
         workers.push(tokio::spawn(async move {
             let mut latency = Latencies::new();

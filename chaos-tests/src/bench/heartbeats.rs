@@ -210,19 +210,23 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The current leader's status. A status request hashes the node's whole state machine, so it
-/// is asked only of the leader and only outside the measured window.
+/// The current leader's status (without the state digest), asked only outside the measured
+/// window.
 async fn leader_status(fixture: &Fixture) -> anyhow::Result<NodeStatus> {
-    let (_, id) = find_leader(fixture.world.trackers.clone(), Duration::from_secs(30))
-        .await
-        .context("no leader answered a read within 30 s")?;
+    let (_, id) = find_leader(
+        fixture.world.trackers.clone(),
+        fixture.world.tls.clone(),
+        Duration::from_secs(30),
+    )
+    .await
+    .context("no leader answered a read within 30 s")?;
     let addr = fixture
         .cluster
         .nodes
         .get(&id)
         .map(|s| s.api_addr.clone())
         .unwrap_or_default();
-    TrackerClient::node_status(&addr, Duration::from_secs(30))
+    TrackerClient::node_status(&addr, &fixture.world.tls, false, Duration::from_secs(30))
         .await
         .with_context(|| format!("status of the leader at {addr}"))
 }
@@ -269,8 +273,14 @@ async fn measure(
 
     let before = leader_status(fixture).await?;
     let cpu_before = CpuSample::take(before.pid);
-    let registration =
-        register_all(&world.trackers, &ctx, args.register_concurrency, &senders).await;
+    let registration = register_all(
+        &world.trackers,
+        &world.tls,
+        &ctx,
+        args.register_concurrency,
+        &senders,
+    )
+    .await;
     drop(senders);
     let registration = match registration {
         Ok(r) => r,

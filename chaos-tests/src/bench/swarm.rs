@@ -75,7 +75,14 @@ pub async fn run(args: SwarmArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.leechers >= 1, "--leechers must be at least 1");
     let root = tempfile::Builder::new().prefix("bench-swarm-").tempdir()?;
     let mut cluster = start_cluster(&root.path().join("cluster"), 3, vec![]).await?;
-    let outcome = swarm(root.path(), &cluster.trackers(), &args, cap).await;
+    let outcome = swarm(
+        root.path(),
+        &cluster.trackers(),
+        &cluster.ca_file(),
+        &args,
+        cap,
+    )
+    .await;
     cluster.stop_all(Duration::from_secs(5));
     let r = outcome?;
     print_json(&r)?;
@@ -116,18 +123,19 @@ pub async fn run(args: SwarmArgs) -> anyhow::Result<()> {
 async fn swarm(
     root: &Path,
     trackers: &str,
+    ca: &Path,
     args: &SwarmArgs,
     cap: u64,
 ) -> anyhow::Result<SwarmResult> {
     let src = root.join("payload.bin");
     random_file(&src, args.size_mib, 0x5a4d).context("while generating the payload")?;
     let program = PeerProgram::this_exe()?;
-    let mut seeder = PeerProcess::new(program.clone(), root, "seed", trackers);
+    let mut seeder = PeerProcess::new(program.clone(), root, "seed", trackers, ca);
     seeder.signup()?;
     seeder.cli(&["group", "create", "swarm"])?;
     let mut leechers = Vec::new();
     for i in 1..=args.leechers {
-        let p = PeerProcess::new(program.clone(), root, &format!("l{i}"), trackers);
+        let p = PeerProcess::new(program.clone(), root, &format!("l{i}"), trackers, ca);
         p.signup()?;
         p.cli(&["group", "join", "swarm"])?;
         seeder.cli(&["group", "accept", "swarm", &p.name])?;

@@ -92,12 +92,13 @@ pub async fn measure(
         .tempdir()?;
     let mut cluster = start_cluster(&root.path().join("cluster"), 3, vec![]).await?;
     let trackers = cluster.trackers();
+    let ca = cluster.ca_file();
     let src = root.path().join("payload.bin");
     random_file(&src, size_mib, 0x5eed).context("while generating the payload")?;
     let max_seeders = seeder_counts.iter().copied().max().unwrap_or(1);
     let program = PeerProgram::this_exe()?;
     let signup = |name: &str| -> anyhow::Result<PeerProcess> {
-        let p = PeerProcess::new(program.clone(), root.path(), name, &trackers);
+        let p = PeerProcess::new(program.clone(), root.path(), name, &trackers, &ca);
         p.signup()?;
         Ok(p)
     };

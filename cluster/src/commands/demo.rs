@@ -16,7 +16,7 @@ use clap::Args;
 
 use cluster::LocalCluster;
 use proto::tracker_msg::{Response, WriteOp};
-use proto::{ClientConfig, TrackerClient};
+use proto::TrackerClient;
 
 /// Flags of `cluster demo`.
 #[derive(Debug, Args)]
@@ -50,7 +50,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let dir = tmp.path().to_path_buf();
     println!("== starting a 3-node tracker cluster in {}", dir.display());
     let specs = LocalCluster::plan(&dir, 3, None)?;
-    let mut cluster = LocalCluster::new(&dir, specs, Vec::new(), false);
+    let mut cluster = LocalCluster::new(&dir, specs, Vec::new(), false)?;
     cluster.start_all()?;
     let leader = cluster.wait_leader(Duration::from_secs(30)).await?;
     for spec in cluster.nodes.values() {
@@ -67,9 +67,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         leader.node_id, leader.term
     );
 
-    let client = Arc::new(TrackerClient::new(ClientConfig::new(
-        cluster.tracker_list(),
-    ))?);
+    // The demo's writes are a user's: TLS against the cluster CA, no client certificate.
+    let client = Arc::new(TrackerClient::new(cluster.user_config())?);
     client
         .write(WriteOp::CreateUser {
             username: "demo".into(),
@@ -147,7 +146,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             s.node_id,
             s.role,
             s.last_applied,
-            &s.digest[..12.min(s.digest.len())]
+            cluster::local::short_digest(s.digest.as_deref(), 12)
         );
     }
 

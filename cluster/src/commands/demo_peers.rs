@@ -39,11 +39,12 @@ pub async fn run(
     upload_limit: &str,
 ) -> anyhow::Result<()> {
     let trackers = cluster.trackers();
+    let ca = cluster.ca_file();
     println!("\n== part 2: three peers share a {file_mib} MiB file; the tracker leader dies mid-transfer");
     let program = PeerProgram::this_exe()?;
     let mut peers: Vec<PeerProcess> = ["alice", "bob", "carol"]
         .into_iter()
-        .map(|name| PeerProcess::new(program.clone(), dir, name, &trackers))
+        .map(|name| PeerProcess::new(program.clone(), dir, name, &trackers, &ca))
         .collect();
     for p in &peers {
         p.signup()?;

@@ -9,7 +9,7 @@ use clap::Args;
 
 use cluster::{LocalCluster, NodeSpec};
 use proto::tracker_msg::{AdminRequest, Response};
-use proto::{ClientConfig, TrackerClient};
+use proto::TrackerClient;
 
 /// Flags of `cluster add-node`.
 #[derive(Debug, Args)]
@@ -39,8 +39,9 @@ pub struct RemoveNodeArgs {
     id: u64,
 }
 
+/// A client of `cluster`'s nodes with DIR's admin credential.
 fn client_for(cluster: &LocalCluster) -> anyhow::Result<TrackerClient> {
-    let mut cfg = ClientConfig::new(cluster.tracker_list());
+    let mut cfg = cluster.admin_config();
     cfg.deadline = Duration::from_secs(60);
     Ok(TrackerClient::new(cfg)?)
 }

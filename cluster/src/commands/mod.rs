@@ -1,5 +1,7 @@
 //! Subcommands of `cluster`, one file each.
 
+mod certs;
+mod credential;
 mod demo;
 mod demo_peers;
 mod membership;
@@ -51,6 +53,9 @@ enum Command {
     },
     /// Show every node: role, term, log and apply indexes, PID, membership, state digest.
     Status(status::StatusArgs),
+    /// Write a cluster CA, one certificate per node and the admin credential into a directory,
+    /// to copy to each host (reuses what the directory already has).
+    Certs(certs::CertsArgs),
     /// Start a new node and add it to the membership (learner, catch up, then voter).
     AddNode(membership::AddNodeArgs),
     /// Remove a node from the membership and stop it.
@@ -76,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down { dir } => up::down(&dir),
         Command::StartNode { dir, id } => up::start_node(&dir, id).await,
         Command::Status(a) => status::run(a).await,
+        Command::Certs(a) => certs::run(&a),
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
         Command::Demo(a) => demo::run(a).await,

@@ -8,7 +8,10 @@ use clap::Args;
 use serde::Serialize;
 
 use cluster::cluster_file::ClusterFile;
+use cluster::local::short_digest;
 use proto::TrackerClient;
+
+use super::credential::{dir_admin_tls, CredentialArgs};
 
 /// Flags of `cluster status`.
 #[derive(Debug, Args)]
@@ -22,6 +25,9 @@ pub struct StatusArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    /// With --trackers: the CA, and the admin credential for the state digest.
+    #[command(flatten)]
+    credential: CredentialArgs,
 }
 
 /// One row of `cluster status --json`.
@@ -48,23 +54,34 @@ struct Row {
 /// # Errors
 /// If neither `--trackers` nor `--dir` is given, or the cluster file is unreadable.
 pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
-    let targets: Vec<(Option<u64>, String, Option<u32>)> = match (&a.trackers, &a.dir) {
-        (Some(list), _) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| (None, s.to_string(), None))
-            .collect(),
-        (None, Some(dir)) => ClusterFile::load(dir)?
-            .nodes
-            .into_iter()
-            .map(|n| (Some(n.id), n.api_addr, Some(n.pid)))
-            .collect(),
+    type Target = (Option<u64>, String, Option<u32>);
+    let (targets, tls): (Vec<Target>, _) = match (&a.trackers, &a.dir) {
+        (Some(list), _) => (
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| (None, s.to_string(), None))
+                .collect(),
+            a.credential.client_tls()?,
+        ),
+        (None, Some(dir)) => {
+            let file = ClusterFile::load(dir)?;
+            let tls = dir_admin_tls(dir, &file)?;
+            let targets = file
+                .nodes
+                .into_iter()
+                .map(|n| (Some(n.id), n.api_addr, Some(n.pid)))
+                .collect();
+            (targets, tls)
+        }
         (None, None) => bail!("say which cluster: --trackers HOST:PORT,... or --dir DIR"),
     };
+    // The digest needs the admin credential; without it the table shows "-".
+    let digest = tls.has_identity();
     let mut rows = Vec::new();
     for (id, addr, pid) in targets {
-        let row = match TrackerClient::node_status(&addr, Duration::from_millis(800)).await {
+        let timeout = Duration::from_millis(800);
+        let row = match TrackerClient::node_status(&addr, &tls, digest, timeout).await {
             Ok(s) => Row {
                 id: Some(s.node_id),
                 api_addr: addr,
@@ -75,7 +92,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
                 last_applied: s.last_applied,
                 snapshot_index: s.snapshot_index,
                 pid: Some(s.pid),
-                digest: Some(s.digest),
+                digest: s.digest,
                 leader_id: s.leader_id,
                 voters: s.voters,
                 learners: s.learners,
@@ -128,7 +145,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
             r.pid.map_or("-".to_string(), |p| p.to_string()),
             fmt_ids(&r.voters),
             fmt_ids(&r.learners),
-            r.digest.as_deref().map_or("-", |d| &d[..12.min(d.len())]),
+            short_digest(r.digest.as_deref(), 12),
         );
     }
     Ok(())

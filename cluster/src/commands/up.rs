@@ -60,7 +60,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         c
     } else {
         let specs = LocalCluster::plan(&a.dir, a.nodes, a.base_port)?;
-        LocalCluster::new(&a.dir, specs, a.tracker_args.clone(), a.detach)
+        LocalCluster::new(&a.dir, specs, a.tracker_args.clone(), a.detach)?
     };
     cluster.start_all()?;
     let leader = cluster.wait_leader(Duration::from_secs(30)).await?;
@@ -68,6 +68,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("leader: node {} (term {})", leader.node_id, leader.term);
     println!("trackers: {}", cluster.trackers());
     println!("cluster file: {}", path_in(&a.dir).display());
+    println!(
+        "CA: {} (peers: --ca {})",
+        cluster.ca_file().display(),
+        cluster.ca_file().display()
+    );
     if a.detach {
         println!(
             "running in the background; stop with `cluster down --dir {}`",

@@ -111,6 +111,7 @@ async fn a_repeated_serial_is_applied_once_and_gets_the_original_reply() {
     let leader = c.wait_leader(Duration::from_secs(10)).await.unwrap();
     let conn = Connection::open(
         leader.leader_api_addr.as_deref().unwrap(),
+        c.user_tls(),
         Duration::from_secs(2),
     )
     .await

@@ -6,7 +6,7 @@ use cluster::cluster_file::ClusterFile;
 use proto::tracker_msg::{Response, WriteOp};
 use proto::{ApiError, ClientConfig, TrackerClient};
 
-use super::util::{run_cluster, s, signup, DownOnDrop};
+use super::util::{run_cluster, s, signup, user_tls, DownOnDrop};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_status_writes_through_any_node_down_and_restart() {
@@ -18,6 +18,24 @@ async fn up_status_writes_through_any_node_down_and_restart() {
     let file = ClusterFile::load(dir.path()).unwrap();
     assert_eq!(file.nodes.len(), 3);
     assert_eq!(file.trackers.split(',').count(), 3);
+    // The PKI is in DIR and recorded in cluster.json.
+    assert_eq!(
+        file.ca_file.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
+    assert_eq!(
+        file.admin_cert.as_deref(),
+        Some(dir.path().join("admin.pem").as_path())
+    );
+    let identities = ["ca.pem", "ca.key", "node-1.pem", "node-1.key", "admin.pem"];
+    let read_all = || -> Vec<Vec<u8>> {
+        identities
+            .iter()
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect()
+    };
+    let before_restart = read_all();
+    let tls = user_tls(dir.path());
 
     // A second `up` while the nodes run is refused with a clear message.
     let (ok, _, err) = run_cluster(&["up", "--nodes", "3", "--dir", s(dir.path()), "--detach"]);
@@ -26,7 +44,7 @@ async fn up_status_writes_through_any_node_down_and_restart() {
 
     // Writes through every single node succeed (followers redirect to the leader).
     for (i, node) in file.nodes.iter().enumerate() {
-        let mut cfg = ClientConfig::new(vec![node.api_addr.clone()]);
+        let mut cfg = ClientConfig::new(vec![node.api_addr.clone()], tls.clone());
         cfg.deadline = Duration::from_secs(20);
         let c = TrackerClient::new(cfg).unwrap();
         let token = signup(&c, &format!("user{i}")).await;
@@ -66,6 +84,7 @@ async fn up_status_writes_through_any_node_down_and_restart() {
     let follower = statuses.iter().find(|r| r["role"] == "follower").unwrap();
     let conn = proto::connection::Connection::open(
         follower["api_addr"].as_str().unwrap(),
+        &tls,
         Duration::from_secs(2),
     )
     .await
@@ -97,8 +116,14 @@ async fn up_status_writes_through_any_node_down_and_restart() {
     // `up` again on the same directory restarts on the data: the users are still there.
     let (ok, out, err) = run_cluster(&["up", "--dir", s(dir.path()), "--detach"]);
     assert!(ok, "restart failed: {out}\n{err}");
+    assert_eq!(
+        read_all(),
+        before_restart,
+        "a restart must keep every identity"
+    );
     let c = TrackerClient::new(ClientConfig::new(
         file.trackers.split(',').map(String::from).collect(),
+        tls,
     ))
     .unwrap();
     let token = match c

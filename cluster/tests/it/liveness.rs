@@ -206,7 +206,7 @@ async fn a_leader_without_quorum_answers_unavailable_quickly() {
     for &f in &followers {
         assert!(c.signal(f, libc::SIGSTOP));
     }
-    let mut cfg = ClientConfig::new(vec![leader_addr]);
+    let mut cfg = ClientConfig::new(vec![leader_addr], c.user_tls().clone());
     cfg.deadline = Duration::from_secs(3);
     let only_leader = TrackerClient::new(cfg).unwrap();
     let started = Instant::now();

@@ -1,5 +1,6 @@
 //! Hostile bytes on the client and Raft ports get an error or a closed connection, never a crash;
-//! the node keeps serving.
+//! the node keeps serving. Plaintext bytes fail the TLS handshake; the frames after a valid TLS
+//! handshake are checked too.
 
 use std::time::Duration;
 
@@ -59,7 +60,8 @@ async fn hostile_bytes_never_crash_a_node() {
     }
 
     // An unknown protocol version is refused with a typed error.
-    let mut s = TcpStream::connect(&node.api_addr).await.unwrap();
+    let tcp = TcpStream::connect(&node.api_addr).await.unwrap();
+    let mut s = c.user_tls().connect(tcp).await.unwrap();
     write_message(
         &mut s,
         &ClientFrame::Hello {
@@ -80,7 +82,8 @@ async fn hostile_bytes_never_crash_a_node() {
     ));
 
     // After a valid handshake, a garbage frame closes only that connection.
-    let mut s = TcpStream::connect(&node.api_addr).await.unwrap();
+    let tcp = TcpStream::connect(&node.api_addr).await.unwrap();
+    let mut s = c.user_tls().connect(tcp).await.unwrap();
     write_message(
         &mut s,
         &ClientFrame::Hello {
@@ -108,7 +111,7 @@ async fn hostile_bytes_never_crash_a_node() {
 
     // Every node still serves.
     for spec in c.nodes.values() {
-        TrackerClient::node_status(&spec.api_addr, Duration::from_secs(2))
+        TrackerClient::node_status(&spec.api_addr, c.user_tls(), false, Duration::from_secs(2))
             .await
             .unwrap();
     }

@@ -29,7 +29,8 @@ async fn wiped_node_rejoins_by_snapshot_and_converges() {
     ]);
     assert!(ok, "{out}\n{err}");
     let file = ClusterFile::load(dir.path()).unwrap();
-    let mut cfg = ClientConfig::new(file.trackers.split(',').map(String::from).collect());
+    let tls = super::util::user_tls(dir.path());
+    let mut cfg = ClientConfig::new(file.trackers.split(',').map(String::from).collect(), tls);
     cfg.deadline = Duration::from_secs(20);
     let cl = TrackerClient::new(cfg).unwrap();
     let token = signup(&cl, "erin").await;

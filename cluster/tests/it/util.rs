@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use cluster::process::tracker_program;
 use cluster::LocalCluster;
+use proto::tls::ClientTls;
 use proto::tracker_msg::{Response, SessionToken, WriteOp};
-use proto::{ClientConfig, TrackerClient};
+use proto::TrackerClient;
 
 /// The `cluster` binary under test.
 pub fn cluster_exe() -> PathBuf {
@@ -26,7 +27,8 @@ pub async fn start(n: u64, tracker_args: &[&str]) -> (tempfile::TempDir, LocalCl
         specs,
         tracker_args.iter().map(|s| s.to_string()).collect(),
         false,
-    );
+    )
+    .unwrap();
     c.program = tracker_program(Some(cluster_exe()));
     c.start_all().unwrap();
     c.wait_leader(Duration::from_secs(30)).await.unwrap();
@@ -35,11 +37,16 @@ pub async fn start(n: u64, tracker_args: &[&str]) -> (tempfile::TempDir, LocalCl
     (dir, c)
 }
 
-/// A client of every node of `c`.
+/// A user's client of every node of `c`: it trusts the cluster CA and presents no certificate.
 pub fn client(c: &LocalCluster) -> TrackerClient {
-    let mut cfg = ClientConfig::new(c.tracker_list());
+    let mut cfg = c.user_config();
     cfg.deadline = Duration::from_secs(20);
     TrackerClient::new(cfg).unwrap()
+}
+
+/// A user's TLS for the cluster in `dir` (its `ca.pem`, no client certificate).
+pub fn user_tls(dir: &Path) -> ClientTls {
+    ClientTls::from_files(&dir.join("ca.pem"), None).unwrap()
 }
 
 /// Creates `user` (password "password-<user>") and logs in; returns the token.

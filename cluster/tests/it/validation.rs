@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use proto::connection::Connection;
+use proto::tls::ClientTls;
 use proto::tracker_msg::{NodeStatus, ReadRequest, SessionToken, WriteOp, WriteRequest};
 use proto::{ApiError, Request, Response, TrackerClient};
 
@@ -17,19 +18,19 @@ use super::util::{client, signup, start};
 /// Tries before the test gives up on a stable leader.
 const ATTEMPTS: usize = 4;
 
-async fn status(addr: &str) -> NodeStatus {
-    TrackerClient::node_status(addr, Duration::from_secs(2))
+async fn status(tls: &ClientTls, addr: &str) -> NodeStatus {
+    TrackerClient::node_status(addr, tls, false, Duration::from_secs(2))
         .await
         .unwrap()
 }
 
 /// The leader's status once its log has stopped moving (two equal reads 200 ms apart, all of
 /// it applied), so a test can tell whether a request added an entry.
-async fn settled(addr: &str) -> NodeStatus {
+async fn settled(tls: &ClientTls, addr: &str) -> NodeStatus {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut last: Option<NodeStatus> = None;
     loop {
-        let s = status(addr).await;
+        let s = status(tls, addr).await;
         if let Some(l) = &last {
             if l.last_log_index == s.last_log_index && s.last_applied == s.last_log_index {
                 return s;
@@ -71,11 +72,11 @@ impl Writer {
 async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Option<()> {
     let leader = c.wait_leader(Duration::from_secs(10)).await.unwrap();
     let addr = leader.leader_api_addr.clone().unwrap();
-    let conn = Connection::open(&addr, Duration::from_secs(5))
+    let conn = Connection::open(&addr, c.user_tls(), Duration::from_secs(5))
         .await
         .unwrap();
     let mut w = Writer { conn, serial: 0 };
-    let before = settled(&addr).await;
+    let before = settled(c.user_tls(), &addr).await;
     let moved = |answer: &Result<Response, ApiError>| {
         matches!(
             answer,
@@ -136,7 +137,7 @@ async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Opt
         matches!(answer, Err(ApiError::InvalidRequest(_))),
         "{answer:?}"
     );
-    let after = status(&addr).await;
+    let after = status(c.user_tls(), &addr).await;
     if !same_term(&before, &after) {
         return None;
     }
@@ -156,7 +157,7 @@ async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Opt
         return None;
     }
     assert_eq!(answer, Ok(Response::Done));
-    let accepted = status(&addr).await;
+    let accepted = status(c.user_tls(), &addr).await;
     assert!(accepted.last_log_index > before.last_log_index);
 
     // A name already taken in the applied state is refused on the leader too.
@@ -172,7 +173,7 @@ async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Opt
             password: "another-password".into(),
         })
         .await;
-    let last = status(&addr).await;
+    let last = status(c.user_tls(), &addr).await;
     if !same_term(&before, &last) {
         return None;
     }

@@ -73,7 +73,7 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> anyhow::Result<()> {
         username: a.username.clone(),
         token,
     })?;
-    ctx.remember_trackers();
+    ctx.remember_trackers()?;
     println!("logged in as {}", a.username);
     Ok(())
 }

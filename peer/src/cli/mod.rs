@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use proto::tls::ClientTls;
 use proto::{ClientConfig, TrackerClient};
 
 use crate::home::Home;
@@ -23,6 +24,10 @@ pub struct Cli {
     /// Tracker client addresses, comma-separated (remembered in the home after `peer login`).
     #[arg(long, env = "PEER_TRACKERS", global = true)]
     trackers: Option<String>,
+    /// The cluster's CA certificate (`ca.pem` of `cluster up`); every tracker's certificate must
+    /// chain to it (remembered in the home after `peer login`).
+    #[arg(long, env = "PEER_CA", global = true)]
+    ca: Option<PathBuf>,
     /// This peer's home directory (session, shares, downloads).
     #[arg(long, env = "PEER_HOME", global = true)]
     home: Option<PathBuf>,
@@ -79,6 +84,8 @@ pub struct Ctx {
     pub home: Home,
     /// `--trackers` as given.
     trackers: Option<String>,
+    /// `--ca` as given.
+    ca: Option<PathBuf>,
     /// `--json`.
     pub json: bool,
 }
@@ -99,14 +106,38 @@ impl Ctx {
                     )
                 })?,
         };
-        Ok(TrackerClient::new(ClientConfig::from_list(&list)?)?)
+        let ca = match &self.ca {
+            Some(path) => path.clone(),
+            None => {
+                let remembered = self.home.ca_path();
+                if !remembered.exists() {
+                    anyhow::bail!(
+                        "no cluster CA: pass --ca DIR/ca.pem (from `cluster up`) or set PEER_CA"
+                    );
+                }
+                remembered
+            }
+        };
+        let tls = ClientTls::from_files(&ca, None)?;
+        Ok(TrackerClient::new(ClientConfig::from_list(&list, tls)?)?)
     }
 
-    /// Remembers the tracker list in the home (after a successful login).
-    pub fn remember_trackers(&self) {
+    /// Remembers the tracker list and a copy of the CA in the home (after a successful login).
+    ///
+    /// # Errors
+    /// If the CA file cannot be copied into the home.
+    pub fn remember_trackers(&self) -> anyhow::Result<()> {
         if let Some(l) = &self.trackers {
             let _ = crate::home::write_private(&self.home.dir.join("trackers"), l.as_bytes());
         }
+        if let Some(ca) = &self.ca {
+            // Parsed before it is kept: the login just used it, but say so if it is odd now.
+            proto::tls::pem::roots(ca)?;
+            let bytes = std::fs::read(ca)
+                .with_context(|| format!("while copying the CA {} into the home", ca.display()))?;
+            crate::home::write_private(&self.home.ca_path(), &bytes)?;
+        }
+        Ok(())
     }
 
     /// The session token.
@@ -129,6 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Ctx {
         home,
         trackers: cli.trackers.clone(),
+        ca: cli.ca.clone(),
         json: cli.json,
     };
     match cli.command {

@@ -6,8 +6,7 @@ use super::util::{group_with, random_file, Peer};
 async fn accounts_groups_and_refusals() {
     let root = tempfile::tempdir().unwrap();
     let (cluster, alice, _) = group_with(root.path(), &[]).await;
-    let trackers = cluster.trackers();
-    let bob = Peer::signup(root.path(), "bob", &trackers);
+    let bob = Peer::signup(root.path(), "bob", &cluster);
 
     assert_eq!(alice.ok(&["whoami"]).trim(), "alice");
     // Wrong password: one line, says what is wrong.

@@ -17,11 +17,11 @@ const CLIENTS: usize = 16;
 async fn the_cli_lists_every_group_and_file_across_pages() {
     let root = tempfile::tempdir().unwrap();
     let cluster = start_cluster(&root.path().join("cluster")).await;
-    let alice = Peer::signup(root.path(), "alice", &cluster.trackers());
+    let alice = Peer::signup(root.path(), "alice", &cluster);
     let token = Peer::token_of(&alice);
     let names: Vec<String> = (0..GROUPS).map(|i| format!("grp-{i:05}")).collect();
     let peer_id = 4242;
-    let client = TrackerClient::new(ClientConfig::new(cluster.tracker_list())).unwrap();
+    let client = TrackerClient::new(cluster.user_config()).unwrap();
     client
         .write(WriteOp::RegisterPeer {
             token,
@@ -37,7 +37,7 @@ async fn the_cli_lists_every_group_and_file_across_pages() {
             group: g.clone(),
         })
         .collect();
-    run_in_parallel(&cluster.tracker_list(), writes).await;
+    run_in_parallel(&cluster.user_config(), writes).await;
     // Files in one group: more than one full page of them too.
     let files: Vec<String> = (0..MAX_PAGE_ITEMS as usize + 3)
         .map(|i| format!("f-{i:05}.bin"))
@@ -57,7 +57,7 @@ async fn the_cli_lists_every_group_and_file_across_pages() {
             },
         })
         .collect();
-    run_in_parallel(&cluster.tracker_list(), registrations).await;
+    run_in_parallel(&cluster.user_config(), registrations).await;
 
     let listed = alice.ok(&["--json", "group", "list"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
@@ -73,14 +73,14 @@ async fn the_cli_lists_every_group_and_file_across_pages() {
 }
 
 /// Sends `writes` from [`CLIENTS`] clients at once, each its share in order; panics on a refusal.
-async fn run_in_parallel(trackers: &[String], writes: Vec<WriteOp>) {
+async fn run_in_parallel(config: &ClientConfig, writes: Vec<WriteOp>) {
     let mut shares: Vec<Vec<WriteOp>> = (0..CLIENTS).map(|_| Vec::new()).collect();
     for (i, w) in writes.into_iter().enumerate() {
         shares[i % CLIENTS].push(w);
     }
     let mut tasks = tokio::task::JoinSet::new();
     for share in shares {
-        let client = TrackerClient::new(ClientConfig::new(trackers.to_vec())).unwrap();
+        let client = TrackerClient::new(config.clone()).unwrap();
         tasks.spawn(async move {
             for w in share {
                 client.write(w).await.unwrap();

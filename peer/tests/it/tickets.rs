@@ -10,7 +10,7 @@ use proto::frame::read_frame;
 use proto::peer_msg::{PeerFrame, MAX_PEER_FRAME_BYTES, PEER_VERSION};
 use proto::ticket::{SignedTicket, Ticket};
 use proto::tracker_msg::{PageRequest, ReadRequest, Response};
-use proto::{ClientConfig, TrackerClient};
+use proto::TrackerClient;
 
 use super::util::{group_with, random_file, Peer};
 
@@ -47,7 +47,7 @@ async fn seeders_refuse_missing_forged_and_foreign_tickets() {
     alice.ok(&["upload", "g", f.to_str().unwrap()]);
 
     // A member gets sources and a valid ticket; a non-member gets a refusal from the tracker.
-    let client = TrackerClient::new(ClientConfig::new(cluster.tracker_list())).unwrap();
+    let client = TrackerClient::new(cluster.user_config()).unwrap();
     let token = Peer::token_of(&alice);
     let (addr, good) = match client
         .read(ReadRequest::FileSources {
@@ -66,7 +66,7 @@ async fn seeders_refuse_missing_forged_and_foreign_tickets() {
         } => (sources[0].addr.clone(), t),
         other => panic!("{other:?}"),
     };
-    let eve = Peer::signup(root.path(), "eve", &cluster.trackers());
+    let eve = Peer::signup(root.path(), "eve", &cluster);
     let err = eve.fails(&["files", "g"]);
     assert!(err.contains("not a member"), "{err}");
 

@@ -35,7 +35,7 @@ pub fn cluster_exe() -> PathBuf {
 /// A 3-node cluster (children of the test, killed on drop).
 pub async fn start_cluster(dir: &Path) -> LocalCluster {
     let specs = LocalCluster::plan(dir, 3, None).unwrap();
-    let mut c = LocalCluster::new(dir, specs, vec![], false);
+    let mut c = LocalCluster::new(dir, specs, vec![], false).unwrap();
     c.program = tracker_program(Some(cluster_exe()));
     c.start_all().unwrap();
     c.wait_leader(Duration::from_secs(30)).await.unwrap();
@@ -56,17 +56,23 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A peer with a home under `root`, signed up and logged in.
-    pub fn signup(root: &Path, name: &str, trackers: &str) -> Peer {
+    /// A peer of `cluster` with a home under `root`, signed up and logged in. Only these two
+    /// commands name the CA (`--ca`); every later one uses the copy login kept in the home.
+    pub fn signup(root: &Path, name: &str, cluster: &LocalCluster) -> Peer {
         let p = Peer {
             name: name.to_string(),
             home: root.join(name),
-            trackers: trackers.to_string(),
+            trackers: cluster.trackers(),
             daemon: None,
             daemon_args: vec![],
         };
-        p.ok_stdin(&["user", "create", name, "--password-stdin"], &p.password());
-        p.ok_stdin(&["login", name, "--password-stdin"], &p.password());
+        let ca = cluster.ca_file().display().to_string();
+        let create = ["--ca", &ca, "user", "create", name, "--password-stdin"];
+        p.ok_stdin(&create, &p.password());
+        p.ok_stdin(
+            &["--ca", &ca, "login", name, "--password-stdin"],
+            &p.password(),
+        );
         p
     }
 
@@ -278,12 +284,11 @@ pub fn random_file(path: &Path, size: usize, seed: u64) {
 /// A cluster plus an owner `alice` with group `g`, and the given members (all in `g`).
 pub async fn group_with(root: &Path, members: &[&str]) -> (LocalCluster, Peer, Vec<Peer>) {
     let cluster = start_cluster(&root.join("cluster")).await;
-    let trackers = cluster.trackers();
-    let alice = Peer::signup(root, "alice", &trackers);
+    let alice = Peer::signup(root, "alice", &cluster);
     alice.ok(&["group", "create", "g"]);
     let mut peers = Vec::new();
     for m in members {
-        let p = Peer::signup(root, m, &trackers);
+        let p = Peer::signup(root, m, &cluster);
         p.ok(&["group", "join", "g"]);
         alice.ok(&["group", "accept", "g", m]);
         peers.push(p);

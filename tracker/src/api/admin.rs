@@ -1,5 +1,12 @@
 //! Cluster administration: node status (local), adding learners, changing voters and removing
 //! nodes (leader).
+//!
+//! Only an admin connection ([`Role::Admin`]: its client certificate is valid for
+//! `admin.tracker`) may change the membership or ask for the state digest; every such request from
+//! another connection is refused before it does anything ([`require_admin`]). Two requests stay
+//! open to every connection because every client needs them and they reveal nothing a
+//! `NotLeader` answer does not: `Status` without the digest (read from the Raft metrics, no lock
+//! the apply path takes) and `AwaitLeader` (the failover question of every client).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,15 +21,44 @@ use crate::app::group_commit::write_error;
 use crate::app::App;
 use crate::raft_types::NodeInfo;
 
-/// Handles one admin request.
+/// What a client API connection may do, from the certificate it presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// No certificate, or one not valid for `admin.tracker`: a user's peer, whatever it logged
+    /// in as.
+    User,
+    /// A certificate of the cluster CA valid for `admin.tracker`.
+    Admin,
+}
+
+/// The refusal of an admin-only request on a user connection.
+fn require_admin(role: Role) -> Result<(), ApiError> {
+    match role {
+        Role::Admin => Ok(()),
+        Role::User => Err(ApiError::Forbidden(
+            "admin credential required: pass --admin-cert/--admin-key or run on the cluster DIR"
+                .into(),
+        )),
+    }
+}
+
+/// Handles one admin request from a connection of `role`.
 ///
 /// # Errors
-/// Any [`ApiError`].
-pub async fn handle(app: &App, a: AdminRequest) -> Result<Response, ApiError> {
-    let span = tracing::debug_span!("admin", node = app.id);
+/// [`ApiError::Forbidden`] for an admin-only request on a user connection, else any
+/// [`ApiError`].
+pub async fn handle(app: &App, a: AdminRequest, role: Role) -> Result<Response, ApiError> {
+    let span = tracing::debug_span!("admin", node = app.id, ?role);
     async move {
+        match &a {
+            AdminRequest::Status { digest: false } | AdminRequest::AwaitLeader { .. } => {}
+            AdminRequest::Status { digest: true }
+            | AdminRequest::AddLearner { .. }
+            | AdminRequest::ChangeMembership { .. }
+            | AdminRequest::RemoveNode { .. } => require_admin(role)?,
+        }
         match a {
-            AdminRequest::Status => Ok(Response::Status(status(app).await?)),
+            AdminRequest::Status { digest } => Ok(Response::Status(status(app, digest).await?)),
             AdminRequest::AddLearner {
                 node_id,
                 api_addr,
@@ -160,14 +196,20 @@ async fn await_leader(
     }
 }
 
-/// This node's view, with a digest taken at a stable `last_applied`. The digest reads every data
-/// table, so it runs on the blocking pool, not on the executor that serves requests.
-async fn status(app: &App) -> Result<NodeStatus, ApiError> {
-    let state = app.state.clone();
-    let digest = tokio::task::spawn_blocking(move || state.stable_digest())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+/// This node's view from its Raft metrics, and if `with_digest` a digest taken at a stable
+/// `last_applied`. The digest reads every data table under the read gate (apply waits for it),
+/// so it is admin-only and runs on the blocking pool, not on the executor that serves requests.
+async fn status(app: &App, with_digest: bool) -> Result<NodeStatus, ApiError> {
+    let digest = if with_digest {
+        let state = app.state.clone();
+        let digest = tokio::task::spawn_blocking(move || state.stable_digest())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Some(digest)
+    } else {
+        None
+    };
     let m = app.raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
     let role = match m.state {

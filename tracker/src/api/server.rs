@@ -1,5 +1,7 @@
-//! The client API listener: handshake, then every request of a connection runs in its own task
-//! (so one connection carries several at once) and its reply goes back through a writer task.
+//! The client API listener: TLS (bounded by [`HANDSHAKE_TIMEOUT`]; a connection whose client
+//! certificate is valid for [`ADMIN_NAME`] is an admin connection), the hello, then every request
+//! of a connection runs in its own task (so one connection carries several at once) and its reply
+//! goes back through a writer task. A client that does not speak TLS fails at its first byte.
 //! A malformed or oversized frame closes that connection only; the node keeps serving others.
 //! Every reply carries the node's [`ReplyMeta`](proto::tracker_msg::ReplyMeta) from [`ServedBy`].
 //!
@@ -15,40 +17,58 @@ use std::time::Duration;
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 use proto::frame::{read_hello, read_message, write_frame, write_message, MAX_API_FRAME_BYTES};
+use proto::tls::{names, NodeTls, ADMIN_NAME};
 use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
 use proto::ApiError;
 
+use super::admin::Role;
 use super::{admin, read, write};
 use crate::app::App;
 use crate::served_by::ServedBy;
 
-/// How long a new connection may take to say hello.
+/// How long a new connection may take for the TLS handshake, and then again to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most requests one connection may have in flight.
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
 
-/// Accepts client connections forever; replies carry `served_by`'s meta.
-pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>) {
+/// Accepts client connections forever, over TLS with `tls`; replies carry `served_by`'s meta.
+pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>, tls: NodeTls) {
+    let acceptor = tls.api_acceptor();
     proto::accept::serve_each(
         listener,
         "api",
         |addr| tracing::debug_span!("api_conn", client = %addr),
-        |stream| handle(stream, app.clone(), served_by.clone()),
+        |stream| handle(stream, acceptor.clone(), app.clone(), served_by.clone()),
     )
     .await;
 }
 
-async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> Result<(), String> {
+async fn handle(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    served_by: Arc<ServedBy>,
+) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     // Where the client is, for the login throttle (unspecified if the socket cannot say).
     let source = stream
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let (rd, mut wr) = stream.into_split();
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+        .await
+        .map_err(|_| "no TLS handshake in time".to_string())?
+        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    let role = if names::is_valid_for(stream.get_ref().1.peer_certificates(), ADMIN_NAME) {
+        Role::Admin
+    } else {
+        Role::User
+    };
+    let (rd, mut wr) = tokio::io::split(stream);
     let mut rd = BufReader::new(rd);
     let hello =
         read_hello::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES, HANDSHAKE_TIMEOUT).await?;
@@ -115,7 +135,7 @@ async fn handle(stream: TcpStream, app: Arc<App>, served_by: Arc<ServedBy>) -> R
         let served_by = served_by.clone();
         let reply_tx = reply_tx.clone();
         tokio::spawn(async move {
-            let result = dispatch(&app, request, source)
+            let result = dispatch(&app, request, source, role)
                 .await
                 .map_err(ApiError::bounded);
             let meta = served_by.meta();
@@ -153,12 +173,17 @@ fn reply_frame_bytes(frame: ServerFrame, max_bytes: usize) -> Vec<u8> {
     proto::frame::encode(&refusal).unwrap_or_default()
 }
 
-/// Runs one request from a client at `source`.
-async fn dispatch(app: &App, request: Request, source: IpAddr) -> Result<Response, ApiError> {
+/// Runs one request from a client at `source` on a connection of `role`.
+async fn dispatch(
+    app: &App,
+    request: Request,
+    source: IpAddr,
+    role: Role,
+) -> Result<Response, ApiError> {
     match request {
         Request::Write(w) => write::handle(app, w, source).await,
         Request::Read(r) => read::handle(app, r).await,
-        Request::Admin(a) => admin::handle(app, a).await,
+        Request::Admin(a) => admin::handle(app, a, role).await,
     }
 }
 

@@ -1,5 +1,8 @@
-//! The outgoing side of the Raft network: one reused TCP connection per (replication stream,
-//! target), reopened lazily after any failure.
+//! The outgoing side of the Raft network: one reused connection per (replication stream,
+//! target), reopened lazily after any failure. A connection sends the plaintext hello, then runs
+//! TLS presenting this node's certificate and checking the target's is valid for its Raft name
+//! (`node-<target>.raft`), so an address that now belongs to another node or another cluster is
+//! refused before any RPC.
 //!
 //! Errors are mapped so openraft backs off a node that is down: a refused or broken connection
 //! (or a handshake the peer does not complete) is `Unreachable`, a slow answer is `Timeout`, and
@@ -17,12 +20,16 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use tokio::io::BufReader;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
 use crate::raft_types::{NodeId, NodeInfo, TypeConfig};
 use proto::frame::{encode, read_message, write_frame, write_message, MAX_RAFT_FRAME_BYTES};
+use proto::tls::NodeTls;
+
+/// A Raft connection after its handshake.
+type Conn = BufReader<TlsStream<TcpStream>>;
 
 /// Largest AppendEntries sent with more than one entry. Entries carry whole groups of writes, so a
 /// full batch of them could take longer than the heartbeat interval (openraft's time limit for an
@@ -36,6 +43,8 @@ pub struct NetworkFactory {
     pub self_id: NodeId,
     /// Delay between attempts to reach a node that is down.
     pub backoff: Duration,
+    /// This node's certificate and the cluster CA.
+    pub tls: NodeTls,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -48,6 +57,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             addr: node.raft_addr.clone(),
             conn: None,
             backoff: self.backoff,
+            tls: self.tls.clone(),
         }
     }
 }
@@ -67,28 +77,40 @@ pub struct PeerLink {
     self_id: NodeId,
     target: NodeId,
     addr: String,
-    conn: Option<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>,
+    conn: Option<Conn>,
     backoff: Duration,
+    tls: NodeTls,
 }
 
 impl PeerLink {
-    async fn connect(&self) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), LinkError> {
-        let stream = TcpStream::connect(&self.addr)
+    async fn connect(&self) -> Result<Conn, LinkError> {
+        let mut stream = TcpStream::connect(&self.addr)
             .await
             .map_err(LinkError::Unreachable)?;
         let _ = stream.set_nodelay(true);
-        let (rd, mut wr) = stream.into_split();
-        let mut rd = BufReader::new(rd);
         let hello = RaftRequest::Hello {
             magic: RAFT_MAGIC,
             version: RAFT_VERSION,
             from: self.self_id,
         };
-        write_message(&mut wr, &hello, MAX_RAFT_FRAME_BYTES)
+        write_message(&mut stream, &hello, MAX_RAFT_FRAME_BYTES)
             .await
             .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
-        match read_message::<RaftReply, _>(&mut rd, MAX_RAFT_FRAME_BYTES).await {
-            Ok(Some(RaftReply::Welcome { node_id })) if node_id == self.target => Ok((rd, wr)),
+        // A failed handshake is most likely a node going away mid-connect; a certificate that
+        // is not the target's is as permanent as a wrong id, and both are backed off alike.
+        let stream = self
+            .tls
+            .raft_connect(self.target, stream)
+            .await
+            .map_err(|e| {
+                LinkError::Unreachable(std::io::Error::other(format!(
+                    "TLS with node {} at {} failed: {e}",
+                    self.target, self.addr
+                )))
+            })?;
+        let mut conn = BufReader::new(stream);
+        match read_message::<RaftReply, _>(&mut conn, MAX_RAFT_FRAME_BYTES).await {
+            Ok(Some(RaftReply::Welcome { node_id })) if node_id == self.target => Ok(conn),
             Ok(Some(RaftReply::Welcome { node_id })) => Err(LinkError::Protocol(format!(
                 "{} is node {node_id}, expected node {}",
                 self.addr, self.target
@@ -115,25 +137,25 @@ impl PeerLink {
     /// [`PeerLink::call`] with the request already encoded.
     async fn call_encoded(&mut self, body: Vec<u8>, ttl: Duration) -> Result<RaftReply, LinkError> {
         let attempt = async {
-            let (mut rd, mut wr) = match self.conn.take() {
+            let mut conn = match self.conn.take() {
                 Some(c) => c,
                 None => self.connect().await?,
             };
-            write_frame(&mut wr, &body, MAX_RAFT_FRAME_BYTES)
+            write_frame(&mut conn, &body, MAX_RAFT_FRAME_BYTES)
                 .await
                 .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
-            let reply = read_message::<RaftReply, _>(&mut rd, MAX_RAFT_FRAME_BYTES)
+            let reply = read_message::<RaftReply, _>(&mut conn, MAX_RAFT_FRAME_BYTES)
                 .await
                 .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?
                 .ok_or_else(|| {
                     LinkError::Unreachable(std::io::Error::other("connection closed by peer"))
                 })?;
-            Ok::<_, LinkError>((reply, rd, wr))
+            Ok::<_, LinkError>((reply, conn))
         };
         match tokio::time::timeout(ttl, attempt).await {
-            Ok(Ok((reply, rd, wr))) => {
+            Ok(Ok((reply, conn))) => {
                 // Only a connection that completed a round trip is kept for the next RPC.
-                self.conn = Some((rd, wr));
+                self.conn = Some(conn);
                 Ok(reply)
             }
             Ok(Err(e)) => Err(e),

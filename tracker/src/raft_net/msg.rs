@@ -1,4 +1,8 @@
-//! Messages on the Raft port. The first frame of a connection is [`RaftRequest::Hello`].
+//! Messages on the Raft port. A connection opens with [`RaftRequest::Hello`] in plaintext (it
+//! names the sending node, for the fault-injecting proxies of the chaos tests and for the
+//! server's check), then TLS with client certificates: the server accepts the connection only if
+//! the client's certificate is valid for the Raft name of the node the hello named. Every other
+//! frame, the [`RaftReply::Welcome`] included, travels inside TLS.
 
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -12,8 +16,11 @@ use crate::raft_types::{NodeId, TypeConfig};
 /// Magic number opening every Raft connection ("P2PR").
 pub const RAFT_MAGIC: u32 = 0x5032_5052;
 
-/// Version of the Raft port protocol.
-pub const RAFT_VERSION: u32 = 1;
+/// Version of the Raft port protocol (2: mutual TLS after the hello).
+pub const RAFT_VERSION: u32 = 2;
+
+/// Largest hello accepted (it is a few bytes; it is read before TLS authenticates anyone).
+pub const MAX_HELLO_BYTES: usize = 64;
 
 /// Frames a node sends to a peer's Raft port.
 #[derive(Debug, Serialize, Deserialize)]
@@ -24,7 +31,7 @@ pub enum RaftRequest {
         magic: u32,
         /// Must be [`RAFT_VERSION`].
         version: u32,
-        /// Sender's node id (for logs).
+        /// Sender's node id; its TLS certificate must be valid for this node's Raft name.
         from: NodeId,
     },
     /// Log replication and heartbeats.

@@ -1,5 +1,8 @@
-//! The Raft port listener: checks the handshake, then answers each RPC on the connection in
-//! order. Malformed, oversized or unexpected frames close that connection only.
+//! The Raft port listener: reads the plaintext hello, runs TLS requiring a client certificate of
+//! the cluster CA valid for the Raft name of the node the hello names (so a node's identity is
+//! its certificate; the admin's or a user's certificate is not valid for any Raft name), then
+//! answers each RPC on the connection in order. Malformed, oversized or unexpected frames close
+//! that connection only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,14 +12,20 @@ use openraft::ServerState;
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 
-use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
+use super::msg::{RaftReply, RaftRequest, MAX_HELLO_BYTES, RAFT_MAGIC, RAFT_VERSION};
 use crate::election::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
 use proto::frame::{read_hello, read_message, write_message, MAX_RAFT_FRAME_BYTES};
+use proto::tls::{names, raft_name, NodeTls};
 
-/// How long a new connection may take to say hello.
+/// How long a new connection may take to say hello, and then again for the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Raft connection after its handshake.
+type Conn = BufReader<TlsStream<TcpStream>>;
 
 /// Accepts Raft connections until the listener fails or the task is aborted.
 pub async fn serve(
@@ -24,27 +33,37 @@ pub async fn serve(
     raft: Raft,
     self_id: NodeId,
     contact: Arc<LeaderContact>,
+    tls: NodeTls,
 ) {
+    let acceptor = tls.raft_acceptor();
     proto::accept::serve_each(
         listener,
         "raft",
         |addr| tracing::debug_span!("raft_conn", peer = %addr),
-        |stream| handle(stream, raft.clone(), self_id, contact.clone()),
+        |stream| {
+            handle(
+                stream,
+                acceptor.clone(),
+                raft.clone(),
+                self_id,
+                contact.clone(),
+            )
+        },
     )
     .await;
 }
 
 async fn handle(
-    stream: TcpStream,
+    mut stream: TcpStream,
+    acceptor: TlsAcceptor,
     raft: Raft,
     self_id: NodeId,
     contact: Arc<LeaderContact>,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::new(rd);
+    // Unbuffered: the bytes after the hello are the TLS handshake's.
     let hello =
-        read_hello::<RaftRequest, _>(&mut rd, MAX_RAFT_FRAME_BYTES, HANDSHAKE_TIMEOUT).await?;
+        read_hello::<RaftRequest, _>(&mut stream, MAX_HELLO_BYTES, HANDSHAKE_TIMEOUT).await?;
     let from = match hello {
         Some(RaftRequest::Hello {
             magic,
@@ -52,28 +71,42 @@ async fn handle(
             from,
         }) if magic == RAFT_MAGIC && version == RAFT_VERSION => from,
         Some(RaftRequest::Hello { version, .. }) => {
-            let why = format!(
+            return Err(format!(
                 "unsupported raft protocol version {version}, this node speaks {RAFT_VERSION}"
-            );
-            let _ = write_message(
-                &mut wr,
-                &RaftReply::Refused(why.clone()),
-                MAX_RAFT_FRAME_BYTES,
-            )
-            .await;
-            return Err(why);
+            ));
         }
         _ => return Err("first frame is not a hello".into()),
     };
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+        .await
+        .map_err(|_| format!("no TLS handshake in time from a connection naming node {from}"))?
+        .map_err(|e| format!("TLS handshake with a connection naming node {from} failed: {e}"))?;
+    let mut conn = BufReader::new(stream);
+    let peer_certs = conn.get_ref().get_ref().1.peer_certificates();
+    if !names::is_valid_for(peer_certs, &raft_name(from)) {
+        let why = format!(
+            "the client certificate is not valid for {}: refusing a connection that claims to be \
+             node {from}",
+            raft_name(from)
+        );
+        tracing::warn!(claimed = from, "{why}");
+        let _ = write_message(
+            &mut conn,
+            &RaftReply::Refused(why.clone()),
+            MAX_RAFT_FRAME_BYTES,
+        )
+        .await;
+        return Err(why);
+    }
     write_message(
-        &mut wr,
+        &mut conn,
         &RaftReply::Welcome { node_id: self_id },
         MAX_RAFT_FRAME_BYTES,
     )
     .await
     .map_err(|e| e.to_string())?;
     let mut carried_append = false;
-    let ended = serve_rpcs(&mut rd, &mut wr, &raft, &contact, &mut carried_append).await;
+    let ended = serve_rpcs(&mut conn, &raft, &contact, &mut carried_append).await;
     if carried_append {
         crate::election::leader_link::closed(&raft, &contact, from);
     }
@@ -83,14 +116,13 @@ async fn handle(
 /// Answers RPCs in order until the connection ends; sets `carried_append` once an
 /// AppendEntries was accepted on it.
 async fn serve_rpcs(
-    rd: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    conn: &mut Conn,
     raft: &Raft,
     contact: &LeaderContact,
     carried_append: &mut bool,
 ) -> Result<(), String> {
     loop {
-        let req = match read_message::<RaftRequest, _>(rd, MAX_RAFT_FRAME_BYTES).await {
+        let req = match read_message::<RaftRequest, _>(conn, MAX_RAFT_FRAME_BYTES).await {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -130,7 +162,7 @@ async fn serve_rpcs(
             }
             RaftRequest::Hello { .. } => return Err("second hello".into()),
         };
-        write_message(wr, &reply, MAX_RAFT_FRAME_BYTES)
+        write_message(conn, &reply, MAX_RAFT_FRAME_BYTES)
             .await
             .map_err(|e| e.to_string())?;
     }
