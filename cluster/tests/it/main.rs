@@ -7,6 +7,7 @@ mod liveness;
 mod login_throttle;
 mod malformed;
 mod restored_leader;
+mod security;
 mod session_prune;
 mod snapshot_rejoin;
 mod util;
