@@ -14,7 +14,7 @@
 //!   - [`api::token`]: session tokens.
 //! - [`tasks`]: the background loops (liveness sweep, cluster-key ensure, election watchdog).
 //! - [`served_by`]: the node id, term and applied index every reply carries.
-//! - [`raft_net`]: Raft RPCs over TCP.
+//! - [`raft_net`]: Raft RPCs over mutual TLS (a node is who its certificate says).
 //!   - [`raft_net::client`]: the outgoing side openraft drives.
 //!   - [`raft_net::server`]: the listener.
 //!   - [`raft_net::msg`]: the messages and the handshake.

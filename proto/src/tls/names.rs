@@ -16,3 +16,41 @@ pub fn is_valid_for(chain: Option<&[CertificateDer<'_>]>, name: &str) -> bool {
     webpki::EndEntityCert::try_from(leaf)
         .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf_for(names: &[&str]) -> CertificateDer<'static> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        cert.der().clone()
+    }
+
+    #[test]
+    fn only_the_leaf_names_count() {
+        let admin = leaf_for(&["admin.tracker"]);
+        let node = leaf_for(&["tracker", "node-2.raft"]);
+        assert!(is_valid_for(Some(&[admin.clone()]), "admin.tracker"));
+        assert!(!is_valid_for(Some(&[admin.clone()]), "tracker"));
+        assert!(is_valid_for(Some(&[node.clone()]), "node-2.raft"));
+        assert!(!is_valid_for(Some(&[node.clone()]), "node-22.raft"));
+        assert!(!is_valid_for(Some(&[node.clone()]), "admin.tracker"));
+        // A name further down the chain is not the client's.
+        assert!(!is_valid_for(Some(&[node, admin]), "admin.tracker"));
+    }
+
+    #[test]
+    fn nothing_or_garbage_is_valid_for_nothing() {
+        assert!(!is_valid_for(None, "admin.tracker"));
+        assert!(!is_valid_for(Some(&[]), "admin.tracker"));
+        let garbage = CertificateDer::from(vec![0x30, 0x03, 1, 2, 3]);
+        assert!(!is_valid_for(Some(&[garbage]), "admin.tracker"));
+        let node = leaf_for(&["tracker"]);
+        assert!(!is_valid_for(Some(&[node]), "not a name!"));
+    }
+}

@@ -1,4 +1,4 @@
-//! Raft RPCs between tracker nodes: length-prefixed bincode frames over TCP with a handshake
+//! Raft RPCs between tracker nodes: length-prefixed bincode frames over mutual TLS after a hello
 //! ([`msg`]), the outgoing side openraft drives ([`client`]) and the listener ([`server`]).
 
 pub mod client;
