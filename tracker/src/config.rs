@@ -144,7 +144,8 @@ pub enum ConfigError {
     #[error(
         "{0}; pass --tls-cert, --tls-key and --ca as made by `cluster certs` (or `cluster up`)"
     )]
-    Tls(#[from] TlsError),
+    // The message embeds the cause, so it is not repeated as a source.
+    Tls(TlsError),
 }
 
 /// Validated node configuration, built once from the flags ([`NodeConfig::from_args`]) with
@@ -256,7 +257,8 @@ impl NodeConfig {
                 }
             }
         }
-        let tls = NodeTls::load(args.id, &args.tls_cert, &args.tls_key, &args.ca)?;
+        let tls = NodeTls::load(args.id, &args.tls_cert, &args.tls_key, &args.ca)
+            .map_err(ConfigError::Tls)?;
         Ok(NodeConfig {
             id: args.id,
             tls,

@@ -46,15 +46,14 @@ pub(crate) static VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::ve
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file cannot be read.
-    #[error("cannot read {what} {path}: {source}")]
+    #[error("cannot read {what} {path}: {cause}")]
     Read {
         /// What the file should hold ("CA certificate", "node key", ...).
         what: &'static str,
         /// The file.
         path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
+        /// Cause (in the message, so not a separate source: callers embed this error's text).
+        cause: std::io::Error,
     },
     /// A file does not hold what it should.
     #[error("{path} is not a valid {what}: {reason}")]

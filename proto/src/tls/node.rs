@@ -53,7 +53,11 @@ impl NodeTls {
                 ),
             })?;
         }
-        Self::new(roots, chain, private_key)
+        Self::new(roots, chain, private_key).map_err(|e| TlsError::Invalid {
+            what: "key for the node certificate",
+            path: key.to_path_buf(),
+            reason: format!("{e} (is it the key of {}?)", cert.display()),
+        })
     }
 
     /// The configurations for a node presenting `chain`/`key` and trusting `roots`.

@@ -17,10 +17,10 @@ pub const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// The bytes of `path`, at most [`MAX_PEM_BYTES`].
 fn read_bounded(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    let read_err = |source| TlsError::Read {
+    let read_err = |cause| TlsError::Read {
         what,
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let mut bytes = Vec::new();
