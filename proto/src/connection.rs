@@ -8,13 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::client::TlsStream;
 
 use crate::error::ApiError;
-use crate::frame::{read_message, write_message, FrameError, MAX_API_FRAME_BYTES};
+use crate::frame::{
+    push_message, read_message, write_message, FrameError, MAX_API_FRAME_BYTES, MAX_BATCH_BYTES,
+};
 use crate::tls::ClientTls;
 use crate::tracker_msg::{
     ClientFrame, ReplyMeta, Request, Response, ServerFrame, API_MAGIC, API_VERSION,
@@ -181,7 +183,9 @@ impl Connection {
     }
 }
 
-/// Assigns request ids, records the reply slot, and writes frames until the outbox closes.
+/// Assigns request ids, records the reply slot, and writes frames until the outbox closes. The
+/// requests already queued go out together, in one write and one flush (so in as few TLS
+/// records as fit), up to [`MAX_BATCH_BYTES`].
 async fn task_write(
     mut wr: WriteHalf<Stream>,
     mut inbox: mpsc::Receiver<(Request, ReplySlot)>,
@@ -189,31 +193,49 @@ async fn task_write(
     closed: Arc<AtomicBool>,
 ) {
     let mut next_id: u64 = 0;
-    while let Some((request, slot)) = inbox.recv().await {
-        if closed.load(Ordering::Acquire) {
-            break;
-        }
-        next_id += 1;
-        if let Ok(mut map) = pending.lock() {
-            map.insert(next_id, slot);
-        }
-        let frame = ClientFrame::Request {
-            id: next_id,
-            request,
-        };
-        if let Err(e) = write_message(&mut wr, &frame, MAX_API_FRAME_BYTES).await {
-            tracing::debug!(%e, "client connection write failed");
-            if let Ok(mut map) = pending.lock() {
-                if let FrameError::TooLarge { len, max } = e {
-                    if let Some(slot) = map.remove(&next_id) {
-                        let refusal = ApiError::InvalidRequest(format!(
-                            "request of {len} bytes exceeds the {max}-byte frame limit"
-                        ));
-                        let _ = slot.send((Err(refusal), None));
+    let mut batch = Vec::new();
+    'connection: while let Some(first) = inbox.recv().await {
+        batch.clear();
+        let mut next = Some(first);
+        while let Some((request, slot)) = next.take() {
+            if closed.load(Ordering::Acquire) {
+                break 'connection;
+            }
+            next_id += 1;
+            let frame = ClientFrame::Request {
+                id: next_id,
+                request,
+            };
+            match push_message(&mut batch, &frame, MAX_API_FRAME_BYTES) {
+                Ok(()) => {
+                    if let Ok(mut map) = pending.lock() {
+                        map.insert(next_id, slot);
                     }
-                    continue;
+                }
+                Err(e) => {
+                    // Refused here, before it was sent; the connection goes on.
+                    let refusal = match e {
+                        FrameError::TooLarge { len, max } => ApiError::InvalidRequest(format!(
+                            "request of {len} bytes exceeds the {max}-byte frame limit"
+                        )),
+                        other => ApiError::InvalidRequest(other.to_string()),
+                    };
+                    let _ = slot.send((Err(refusal), None));
                 }
             }
+            if batch.len() < MAX_BATCH_BYTES {
+                next = inbox.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let sent = async {
+            wr.write_all(&batch).await?;
+            wr.flush().await
+        };
+        if let Err(e) = sent.await {
+            tracing::debug!(%e, "client connection write failed");
             break;
         }
     }

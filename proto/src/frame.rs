@@ -249,6 +249,42 @@ pub async fn read_hello<T: DeserializeOwned, R: AsyncRead + Unpin>(
         .map_err(|e| e.to_string())
 }
 
+/// Most bytes of frames gathered into one write by a connection's writer: about four TLS records
+/// of 16 KiB, so a burst of small replies costs one system call and a few records, not one each.
+pub const MAX_BATCH_BYTES: usize = 64 << 10;
+
+/// Encodes `value` and appends it as one frame (prefix and body) to `batch`, to be written with
+/// other frames at once. `batch` is unchanged on error.
+///
+/// # Errors
+/// As [`encode`], or [`FrameError::TooLarge`] if the body exceeds `max_bytes`.
+pub fn push_message<T: Serialize>(
+    batch: &mut Vec<u8>,
+    value: &T,
+    max_bytes: usize,
+) -> Result<(), FrameError> {
+    push_frame(batch, &encode(value)?, max_bytes)
+}
+
+/// Appends an encoded message `body` as one frame to `batch` ([`push_message`] without the
+/// encoding). `batch` is unchanged on error.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] if the body exceeds `max_bytes`.
+pub fn push_frame(batch: &mut Vec<u8>, body: &[u8], max_bytes: usize) -> Result<(), FrameError> {
+    let too_large = || FrameError::TooLarge {
+        len: body.len(),
+        max: max_bytes,
+    };
+    if body.len() > max_bytes {
+        return Err(too_large());
+    }
+    let len = u32::try_from(body.len()).map_err(|_| too_large())?;
+    batch.extend_from_slice(&len.to_be_bytes());
+    batch.extend_from_slice(body);
+    Ok(())
+}
+
 /// Encodes `value` and writes it as one frame.
 ///
 /// # Errors
@@ -345,5 +381,30 @@ mod tests {
             let _ = decode::<crate::tracker_msg::ClientFrame>(&bytes[..len]);
             let _ = decode::<(String, Vec<u64>)>(&bytes[..len]);
         }
+    }
+
+    #[tokio::test]
+    async fn pushed_messages_read_back_in_order_and_an_oversized_one_is_left_out() {
+        let mut batch = Vec::new();
+        push_message(&mut batch, &("a".to_string(), 1u64), 1024).unwrap();
+        let before = batch.len();
+        let big = ("x".repeat(2000), 2u64);
+        assert!(matches!(
+            push_message(&mut batch, &big, 1024),
+            Err(FrameError::TooLarge { .. })
+        ));
+        assert_eq!(
+            batch.len(),
+            before,
+            "a refused message leaves the batch as it was"
+        );
+        push_message(&mut batch, &("b".to_string(), 3u64), 1024).unwrap();
+        let mut rd = batch.as_slice();
+        let first: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
+        let second: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
+        let end: Option<(String, u64)> = read_message(&mut rd, 1024).await.unwrap();
+        assert_eq!(first, Some(("a".to_string(), 1)));
+        assert_eq!(second, Some(("b".to_string(), 3)));
+        assert_eq!(end, None);
     }
 }

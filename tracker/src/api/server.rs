@@ -14,12 +14,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
-use proto::frame::{read_hello, read_message, write_frame, write_message, MAX_API_FRAME_BYTES};
+use proto::frame::{
+    push_frame, read_hello, read_message, write_message, MAX_API_FRAME_BYTES, MAX_BATCH_BYTES,
+};
 use proto::tls::{names, NodeTls, ADMIN_NAME};
 use proto::tracker_msg::{ClientFrame, Request, Response, ServerFrame, API_MAGIC, API_VERSION};
 use proto::ApiError;
@@ -105,16 +107,8 @@ async fn handle(
         .await
         .map_err(|e| e.to_string())?;
 
-    let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(256);
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = reply_rx.recv().await {
-            let body = reply_frame_bytes(frame, MAX_API_FRAME_BYTES);
-            if let Err(e) = write_frame(&mut wr, &body, MAX_API_FRAME_BYTES).await {
-                tracing::debug!(%e, "api reply write failed");
-                break;
-            }
-        }
-    });
+    let (reply_tx, reply_rx) = mpsc::channel::<ServerFrame>(256);
+    let writer = tokio::spawn(task_write_replies(wr, reply_rx));
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
     let outcome = loop {
         let frame = match read_message::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await {
@@ -171,6 +165,37 @@ fn reply_frame_bytes(frame: ServerFrame, max_bytes: usize) -> Vec<u8> {
     };
     // A reply holding one bounded error always encodes, far below any frame limit.
     proto::frame::encode(&refusal).unwrap_or_default()
+}
+
+/// Writes replies until the channel closes. The replies already waiting go out together, in one
+/// write and one flush (so in as few TLS records as fit), up to [`MAX_BATCH_BYTES`].
+async fn task_write_replies(
+    mut wr: impl tokio::io::AsyncWrite + Unpin,
+    mut replies: mpsc::Receiver<ServerFrame>,
+) {
+    let mut batch = Vec::new();
+    while let Some(first) = replies.recv().await {
+        batch.clear();
+        let mut next = Some(first);
+        while let Some(frame) = next.take() {
+            let body = reply_frame_bytes(frame, MAX_API_FRAME_BYTES);
+            if let Err(e) = push_frame(&mut batch, &body, MAX_API_FRAME_BYTES) {
+                // reply_frame_bytes keeps every body within the limit; this is never reached.
+                tracing::warn!(%e, "api reply not sent");
+            }
+            if batch.len() < MAX_BATCH_BYTES {
+                next = replies.try_recv().ok();
+            }
+        }
+        let sent = async {
+            wr.write_all(&batch).await?;
+            wr.flush().await
+        };
+        if let Err(e) = sent.await {
+            tracing::debug!(%e, "api reply write failed");
+            break;
+        }
+    }
 }
 
 /// Runs one request from a client at `source` on a connection of `role`.
