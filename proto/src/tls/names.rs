@@ -35,11 +35,23 @@ mod tests {
     fn only_the_leaf_names_count() {
         let admin = leaf_for(&["admin.tracker"]);
         let node = leaf_for(&["tracker", "node-2.raft"]);
-        assert!(is_valid_for(Some(&[admin.clone()]), "admin.tracker"));
-        assert!(!is_valid_for(Some(&[admin.clone()]), "tracker"));
-        assert!(is_valid_for(Some(&[node.clone()]), "node-2.raft"));
-        assert!(!is_valid_for(Some(&[node.clone()]), "node-22.raft"));
-        assert!(!is_valid_for(Some(&[node.clone()]), "admin.tracker"));
+        assert!(is_valid_for(
+            Some(std::slice::from_ref(&admin)),
+            "admin.tracker"
+        ));
+        assert!(!is_valid_for(Some(std::slice::from_ref(&admin)), "tracker"));
+        assert!(is_valid_for(
+            Some(std::slice::from_ref(&node)),
+            "node-2.raft"
+        ));
+        assert!(!is_valid_for(
+            Some(std::slice::from_ref(&node)),
+            "node-22.raft"
+        ));
+        assert!(!is_valid_for(
+            Some(std::slice::from_ref(&node)),
+            "admin.tracker"
+        ));
         // A name further down the chain is not the client's.
         assert!(!is_valid_for(Some(&[node, admin]), "admin.tracker"));
     }
