@@ -78,6 +78,19 @@ pub struct Connection {
     outbox: mpsc::Sender<(Request, ReplySlot)>,
     /// Set by either task when the socket is gone.
     closed: Arc<AtomicBool>,
+    /// The writer and reader tasks, which own the socket's halves.
+    tasks: [tokio::task::AbortHandle; 2],
+}
+
+impl Drop for Connection {
+    /// Ends both tasks, so the socket closes with the last handle on the connection (the reader
+    /// would otherwise wait on it until the server closed it, and hold one of the server's
+    /// connection places meanwhile). Requests still in flight are answered "connection closed".
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl Connection {
@@ -135,13 +148,14 @@ impl Connection {
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
         let (outbox, inbox) = mpsc::channel(256);
-        tokio::spawn(task_write(wr, inbox, pending.clone(), closed.clone()));
-        tokio::spawn(task_read(rd, pending, closed.clone()));
+        let writer = tokio::spawn(task_write(wr, inbox, pending.clone(), closed.clone()));
+        let reader = tokio::spawn(task_read(rd, pending, closed.clone()));
         Ok(Connection {
             addr: addr.to_string(),
             node_id,
             outbox,
             closed,
+            tasks: [writer.abort_handle(), reader.abort_handle()],
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use proto::conn_limits::ConnLimits;
 use proto::tls::{NodeTls, TlsError};
 
 use crate::raft_types::{NodeId, NodeInfo};
@@ -98,6 +99,22 @@ pub struct Args {
     #[arg(long, env = "TRACKER_REQUEST_TIMEOUT_MS", default_value_t = 3000)]
     pub request_timeout_ms: u64,
 
+    /// Most client connections open at once; more are closed as they arrive.
+    #[arg(long, env = "TRACKER_MAX_CONNECTIONS", default_value_t = 16384,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Most client connections open at once from one source address.
+    #[arg(long, env = "TRACKER_MAX_CONNECTIONS_PER_SOURCE", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_source: u64,
+
+    /// A client connection with no request in flight and nothing received for this many seconds
+    /// is closed (clients reconnect when they next need one).
+    #[arg(long, env = "TRACKER_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+
     /// Session lifetime in seconds.
     #[arg(long, env = "TRACKER_SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
@@ -185,6 +202,10 @@ pub struct NodeConfig {
     pub sled_cache_bytes: u64,
     /// A request that cannot complete within this is answered "unavailable".
     pub request_timeout: Duration,
+    /// Caps on open client connections.
+    pub api_connections: ConnLimits,
+    /// An idle client connection is closed after this.
+    pub idle_timeout: Duration,
     /// Session lifetime.
     pub session_ttl: Duration,
     /// Heartbeat interval handed to idle peers.
@@ -276,6 +297,11 @@ impl NodeConfig {
             write_gather: Duration::from_millis(args.write_gather_ms),
             sled_cache_bytes: args.sled_cache_mb << 20,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            api_connections: ConnLimits {
+                total: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+                per_source: usize::try_from(args.max_connections_per_source).unwrap_or(usize::MAX),
+            },
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             session_ttl: Duration::from_secs(args.session_ttl_secs),
             peer_idle: Duration::from_secs(args.peer_idle_secs),
             peer_active: Duration::from_secs(args.peer_active_secs),

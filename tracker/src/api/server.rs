@@ -5,20 +5,27 @@
 //! A malformed or oversized frame closes that connection only; the node keeps serving others.
 //! Every reply carries the node's [`ReplyMeta`](proto::tracker_msg::ReplyMeta) from [`ServedBy`].
 //!
+//! Connections are capped in all and per source address (`--max-connections`,
+//! `--max-connections-per-source`, enforced by [`proto::accept::serve_each_capped`] before the
+//! handshake), and one with no request in flight that sends nothing for `--idle-timeout-secs` is
+//! closed ([`idle_for`]); a client reconnects when it next needs the node.
+//!
 //! Replies are bounded: an error is sent as [`ApiError::bounded`], and a reply that would not fit
 //! one frame (a very long list) is replaced by a short error naming its size
 //! (`reply_frame_bytes`), so the writer never fails on what it is given and one oversized
 //! reply cannot stop the replies after it. Only a failing socket ends the writer.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
+use proto::conn_limits::ConnCounter;
 use proto::frame::{
     push_frame, read_hello, read_message, write_message, MAX_API_FRAME_BYTES, MAX_BATCH_BYTES,
 };
@@ -40,13 +47,62 @@ const MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
 /// Accepts client connections forever, over TLS with `tls`; replies carry `served_by`'s meta.
 pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>, tls: NodeTls) {
     let acceptor = tls.api_acceptor();
-    proto::accept::serve_each(
+    let caps = ConnCounter::new(app.config.api_connections);
+    proto::accept::serve_each_capped(
         listener,
         "api",
+        caps,
         |addr| tracing::debug_span!("api_conn", client = %addr),
         |stream| handle(stream, acceptor.clone(), app.clone(), served_by.clone()),
     )
     .await;
+}
+
+/// When a connection last received a request or sent a reply, as time since it opened.
+#[derive(Debug)]
+struct Activity {
+    /// The connection's start.
+    opened: Instant,
+    /// Milliseconds from `opened` to the last request or reply.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            opened: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Something was received or sent now.
+    fn touch(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When the connection falls idle for `idle` unless something happens first.
+    fn idle_at(&self, idle: Duration) -> Instant {
+        self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
+    }
+}
+
+/// Resolves once the connection has had no request in flight (all of `permits` back) and no
+/// activity for `idle`. The read it races is dropped when this wins, and the connection closes,
+/// so a frame cut off half-read is never resumed.
+async fn idle_for(idle: Duration, activity: &Activity, permits: &tokio::sync::Semaphore) {
+    loop {
+        let at = activity.idle_at(idle);
+        tokio::time::sleep_until(at.into()).await;
+        let in_flight = permits.available_permits() < MAX_IN_FLIGHT_PER_CONNECTION;
+        if !in_flight && activity.idle_at(idle) <= Instant::now() {
+            return;
+        }
+        if in_flight {
+            // A request is running: look again once it could have been answered.
+            activity.touch();
+        }
+    }
 }
 
 async fn handle(
@@ -110,8 +166,18 @@ async fn handle(
     let (reply_tx, reply_rx) = mpsc::channel::<ServerFrame>(256);
     let writer = tokio::spawn(task_write_replies(wr, reply_rx));
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
+    let activity = Arc::new(Activity::new());
+    let idle = app.config.idle_timeout;
     let outcome = loop {
-        let frame = match read_message::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES).await {
+        let read = tokio::select! {
+            read = read_message::<ClientFrame, _>(&mut rd, MAX_API_FRAME_BYTES) => read,
+            () = idle_for(idle, &activity, &permits) => {
+                tracing::debug!(?idle, "closing an idle client connection");
+                break Ok(());
+            }
+        };
+        activity.touch();
+        let frame = match read {
             Ok(Some(f)) => f,
             Ok(None) => break Ok(()),
             Err(e) => {
@@ -128,12 +194,14 @@ async fn handle(
         let app = app.clone();
         let served_by = served_by.clone();
         let reply_tx = reply_tx.clone();
+        let activity = activity.clone();
         tokio::spawn(async move {
             let result = dispatch(&app, request, source, role)
                 .await
                 .map_err(ApiError::bounded);
             let meta = served_by.meta();
             let _ = reply_tx.send(ServerFrame::Reply { id, result, meta }).await;
+            activity.touch();
             drop(permit);
         });
     };

@@ -18,11 +18,21 @@ use tokio_rustls::TlsAcceptor;
 use super::msg::{RaftReply, RaftRequest, MAX_HELLO_BYTES, RAFT_MAGIC, RAFT_VERSION};
 use crate::election::leader_contact::LeaderContact;
 use crate::raft_types::{NodeId, Raft};
+use proto::conn_limits::{ConnCounter, ConnLimits};
 use proto::frame::{read_hello, read_message, write_message, MAX_RAFT_FRAME_BYTES};
 use proto::tls::{names, raft_name, NodeTls};
 
 /// How long a new connection may take to say hello, and then again for the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Caps on the Raft port's open connections. Only cluster nodes get past the handshake, and each
+/// keeps a few connections to each other node; on one machine every node has the same source
+/// address, hence the room per source. The caps bound what strangers can hold open while their
+/// handshakes time out.
+const RAFT_CONNECTIONS: ConnLimits = ConnLimits {
+    total: 512,
+    per_source: 128,
+};
 
 /// A Raft connection after its handshake.
 type Conn = BufReader<TlsStream<TcpStream>>;
@@ -36,9 +46,10 @@ pub async fn serve(
     tls: NodeTls,
 ) {
     let acceptor = tls.raft_acceptor();
-    proto::accept::serve_each(
+    proto::accept::serve_each_capped(
         listener,
         "raft",
+        ConnCounter::new(RAFT_CONNECTIONS),
         |addr| tracing::debug_span!("raft_conn", peer = %addr),
         |stream| {
             handle(
