@@ -3,23 +3,8 @@
 //! targets call, on stable: every input returns, decoded or refused, without a panic and within a
 //! second, and some input of each target decodes (the corpus still holds valid messages).
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-fn fuzz_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
 fn replay(target: &str, entry: fn(&[u8]) -> bool) {
-    let seen = proto::fuzz_entry::replay(&fuzz_dir(), target, entry)
-        .unwrap_or_else(|e| panic!("cannot read the corpus of {target}: {e}"));
-    assert!(seen.inputs > 0, "no corpus for {target}");
-    assert!(seen.decoded > 0, "no input of {target} decodes: {seen:?}");
-    assert!(
-        seen.slowest < Duration::from_secs(1),
-        "an input of {target} took {:?}",
-        seen.slowest
-    );
+    proto::fuzz_entry::assert_replays(env!("CARGO_MANIFEST_DIR"), target, entry);
 }
 
 #[test]

@@ -139,3 +139,24 @@ pub fn replay(
     }
     Ok(seen)
 }
+
+/// The check every replay test makes: replays `target` (see [`replay`]) from the `fuzz/` folder
+/// beside `crate_dir` (a crate's `CARGO_MANIFEST_DIR`) and panics unless there is a corpus, some
+/// input of it decodes, and no input took a second or more.
+///
+/// # Panics
+/// On any of those, or if the corpus cannot be read: it is meant for tests.
+pub fn assert_replays(crate_dir: &str, target: &str, entry: fn(&[u8]) -> bool) {
+    let fuzz_dir = std::path::Path::new(crate_dir).join("../fuzz");
+    let seen = match replay(&fuzz_dir, target, entry) {
+        Ok(seen) => seen,
+        Err(e) => panic!("cannot read the corpus of {target}: {e}"),
+    };
+    assert!(seen.inputs > 0, "no corpus for {target}");
+    assert!(seen.decoded > 0, "no input of {target} decodes: {seen:?}");
+    assert!(
+        seen.slowest < std::time::Duration::from_secs(1),
+        "an input of {target} took {:?}",
+        seen.slowest
+    );
+}
