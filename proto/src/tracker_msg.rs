@@ -24,7 +24,7 @@ pub const API_VERSION: u32 = 6;
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
 
-pub use crate::types::{SessionToken, Sha1Digest};
+pub use crate::types::{from_hex, to_hex, SessionToken, Sha1Digest};
 
 /// Frames a client sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -505,32 +505,6 @@ pub struct NodeStatus {
     /// SHA-1 over the whole state machine (hex); equal on nodes that applied the same log.
     /// Only when asked for ([`AdminRequest::Status`]).
     pub digest: Option<String>,
-}
-
-/// Hex encoding of bytes (lowercase), used for tokens and digests.
-pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
-}
-
-/// Parses lowercase or uppercase hex; `None` if the input is not exactly `N` bytes of hex.
-pub fn from_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let bytes = s.as_bytes();
-    if bytes.len() != N * 2 {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hi = char::from(pair[0]).to_digit(16)?;
-        let lo = char::from(pair[1]).to_digit(16)?;
-        out[i] = u8::try_from(hi * 16 + lo).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

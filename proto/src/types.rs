@@ -1,5 +1,5 @@
 //! Plain value types shared by the tracker messages and the download tickets, so neither module
-//! imports the other for them: the SHA-1 digest and the session token.
+//! imports the other for them: the SHA-1 digest, the session token, and their hex form.
 
 use serde::de::{Error, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -32,7 +32,7 @@ impl SessionToken {
 
     /// Parses 64 hex digits (either case); anything else is a malformed token.
     pub fn parse(text: &str) -> Self {
-        SessionToken(crate::tracker_msg::from_hex::<SESSION_TOKEN_BYTES>(text))
+        SessionToken(from_hex::<SESSION_TOKEN_BYTES>(text))
     }
 
     /// The token's bytes, `None` if it was malformed.
@@ -64,7 +64,7 @@ impl std::fmt::Display for SessionToken {
     /// The 64 hex digits; the empty string for a malformed token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Some(bytes) => f.write_str(&crate::tracker_msg::to_hex(bytes)),
+            Some(bytes) => f.write_str(&to_hex(bytes)),
             None => Ok(()),
         }
     }
@@ -74,11 +74,7 @@ impl std::fmt::Debug for SessionToken {
     /// Only the first 4 hex digits, so logs and panics do not leak a live session.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Some(bytes) => write!(
-                f,
-                "SessionToken({}…)",
-                crate::tracker_msg::to_hex(&bytes[..2])
-            ),
+            Some(bytes) => write!(f, "SessionToken({}…)", to_hex(&bytes[..2])),
             None => f.write_str("SessionToken(malformed)"),
         }
     }
@@ -104,6 +100,32 @@ impl<'de> Deserialize<'de> for SessionToken {
         }
         d.deserialize_str(V)
     }
+}
+
+/// Hex encoding of bytes (lowercase), used for tokens and digests.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// Parses lowercase or uppercase hex; `None` if the input is not exactly `N` bytes of hex.
+pub fn from_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let hi = char::from(pair[0]).to_digit(16)?;
+        let lo = char::from(pair[1]).to_digit(16)?;
+        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
