@@ -54,6 +54,23 @@ struct Run {
     recovered: Contents,
 }
 
+/// Opens the database again once the first handle's last clone is gone: the drain thread may
+/// still hold one for a moment after the handles of the run are dropped, and sled keeps its file
+/// lock until then (a restarted process finds the lock free: the old one is dead).
+fn reopen(dir: &std::path::Path) -> sled::Db {
+    // Bounded: 5 s at most.
+    for _ in 0..500 {
+        match open_db(dir, 1 << 20) {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot reopen the database: {e}"),
+        }
+    }
+    panic!("the database's lock was still held 5 s after the run's handles were dropped");
+}
+
 /// Stages `first`, drains it with a fault after `cut_first` writes, stages `second`, drains with
 /// a fault after `cut_second` writes, then reopens the database (as after a crash there).
 fn run(
@@ -80,7 +97,7 @@ fn run(
         db.flush().unwrap();
         (first_ok, second_ok)
     };
-    let db = open_db(dir.path(), 1 << 20).unwrap();
+    let db = reopen(dir.path());
     let sm = StateMachine::open(&db).unwrap();
     Run {
         first_ok,
