@@ -214,6 +214,28 @@ impl CmdBatch {
         })
     }
 
+    /// A batch of commands each already encoded on its own ([`proto::frame::encode`]): the
+    /// same bytes [`CmdBatch::encode`] makes of them (a sequence is its length, then its items),
+    /// without encoding any command a second time.
+    ///
+    /// # Errors
+    /// If there are more than `u32::MAX` parts (a bug).
+    pub fn from_encoded(parts: &[Vec<u8>]) -> Result<Self, FrameError> {
+        let count = u32::try_from(parts.len())
+            .map_err(|_| FrameError::Malformed("too many commands in one entry".into()))?;
+        let prefix = proto::frame::encode(&u64::from(count))?;
+        let len = prefix.len() + parts.iter().map(Vec::len).sum::<usize>();
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&prefix);
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        Ok(CmdBatch {
+            count,
+            encoded: bytes.into(),
+        })
+    }
+
     /// The commands, in order.
     ///
     /// # Errors
@@ -362,5 +384,20 @@ mod tests {
             encoded: good.encoded[..good.encoded.len() - 1].into(),
         };
         assert!(cut.decode().is_err());
+    }
+
+    #[test]
+    fn a_batch_of_encoded_parts_is_the_batch_of_the_commands() {
+        for n in [0usize, 1, 3, 250, 251, 300] {
+            let cmds: Vec<Cmd> = (0..n).map(|_| cmds()[0].clone()).collect();
+            let parts: Vec<Vec<u8>> = cmds
+                .iter()
+                .map(|c| proto::frame::encode(c).unwrap())
+                .collect();
+            let joined = CmdBatch::from_encoded(&parts).unwrap();
+            let whole = CmdBatch::encode(&cmds).unwrap();
+            assert_eq!(joined.encoded, whole.encoded, "{n} commands");
+            assert_eq!(joined.decode().unwrap().len(), n);
+        }
     }
 }

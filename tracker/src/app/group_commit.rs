@@ -16,10 +16,11 @@
 //! writer never waits (one write was answered, so one is enough), and a gather that runs out of
 //! time turns gathering off for the next few entries, so writers that do not come back cost little.
 //!
-//! Sizes: [`GroupCommit::propose`] encodes each command once to learn its exact size and refuses
-//! one over [`MAX_CMD_BYTES`] before it is queued; entries are cut by those sizes. Before an
-//! entry goes to Raft, `commit` checks that it is within [`MAX_ENTRY_BYTES_HARD`] and decodes
-//! back to its commands (`check_entry`), so the leader never proposes what apply could not read.
+//! Sizes: [`GroupCommit::propose`] encodes each command once, refuses one over [`MAX_CMD_BYTES`]
+//! before it is queued, and queues the bytes; entries are cut by their sizes and made of them
+//! ([`CmdBatch::from_encoded`]), so no command is encoded twice. Before an entry goes to Raft,
+//! `commit` checks that it is within [`MAX_ENTRY_BYTES_HARD`] and decodes back to its commands
+//! (`check_entry`), so the leader never proposes what apply could not read.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,9 +50,8 @@ pub const MAX_ENTRY_BYTES_HARD: usize = MAX_CMD_BYTES + MAX_ENTRY_BYTES;
 
 /// A command waiting for its entry, and where its result goes.
 struct Waiting {
-    cmd: Cmd,
-    /// The command's encoded size in bytes.
-    encoded_len: usize,
+    /// The command, encoded.
+    encoded: Vec<u8>,
     reply: oneshot::Sender<Result<Response, ApiError>>,
 }
 
@@ -129,15 +129,12 @@ impl GroupCommit {
     /// queued); the command's refusal, `NotLeader`, or `Unavailable` if its entry was not
     /// committed in time.
     pub async fn propose(&self, cmd: Cmd) -> Result<Response, ApiError> {
-        let encoded_len = encoded_len(&cmd)?;
+        let encoded = encode_within_limit(&cmd)?;
+        drop(cmd);
         let (reply, rx) = oneshot::channel();
         self.counts.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
-            .send(Waiting {
-                cmd,
-                encoded_len,
-                reply,
-            })
+            .send(Waiting { encoded, reply })
             .map_err(|_| ApiError::Unavailable("this node is shutting down".into()))?;
         rx.await.map_err(|_| {
             ApiError::Unavailable("this node stopped before the write was committed".into())
@@ -145,21 +142,21 @@ impl GroupCommit {
     }
 }
 
-/// The encoded size of `cmd`.
+/// `cmd` encoded.
 ///
 /// # Errors
 /// [`ApiError::InvalidRequest`] if it is over [`MAX_CMD_BYTES`]; `Internal` if it does not
 /// encode (a bug).
-fn encoded_len(cmd: &Cmd) -> Result<usize, ApiError> {
-    let len = proto::frame::encode(cmd)
-        .map_err(|e| ApiError::Internal(format!("the command does not encode: {e}")))?
-        .len();
+fn encode_within_limit(cmd: &Cmd) -> Result<Vec<u8>, ApiError> {
+    let encoded = proto::frame::encode(cmd)
+        .map_err(|e| ApiError::Internal(format!("the command does not encode: {e}")))?;
+    let len = encoded.len();
     if len > MAX_CMD_BYTES {
         return Err(ApiError::InvalidRequest(format!(
             "the write is {len} bytes encoded, more than the {MAX_CMD_BYTES} bytes one write may take"
         )));
     }
-    Ok(len)
+    Ok(encoded)
 }
 
 /// Checks an encoded entry of `count` commands before it is proposed: within
@@ -189,7 +186,7 @@ fn next_entry_len(queued: &[Waiting]) -> usize {
     let mut bytes = 0;
     let mut n = 0;
     for w in queued.iter().take(MAX_CMDS_PER_ENTRY) {
-        bytes += w.encoded_len;
+        bytes += w.encoded.len();
         if n > 0 && bytes > MAX_ENTRY_BYTES {
             break;
         }
@@ -304,9 +301,10 @@ async fn commit(
     entry: Vec<Waiting>,
     done: Completion,
 ) {
-    let (cmds, replies): (Vec<Cmd>, Vec<_>) = entry.into_iter().map(|w| (w.cmd, w.reply)).unzip();
-    let count = cmds.len();
-    let checked = CmdBatch::encode(&cmds)
+    let (parts, replies): (Vec<Vec<u8>>, Vec<_>) =
+        entry.into_iter().map(|w| (w.encoded, w.reply)).unzip();
+    let count = parts.len();
+    let checked = CmdBatch::from_encoded(&parts)
         .map_err(|e| format!("could not encode the entry: {e}"))
         .and_then(|b| check_entry(&b, count).map(|()| b));
     let batch = match checked {
@@ -320,7 +318,7 @@ async fn commit(
             return;
         }
     };
-    drop(cmds);
+    drop(parts);
     let outcome = tokio::time::timeout(timeout, raft.client_write(batch)).await;
     let results: Vec<Result<Response, ApiError>> = match outcome {
         Err(_) => vec![
@@ -360,18 +358,33 @@ mod tests {
             op,
         };
         Waiting {
-            encoded_len: encoded_len(&cmd).unwrap(),
-            cmd,
+            encoded: encode_within_limit(&cmd).unwrap(),
             reply: oneshot::channel().0,
         }
     }
 
+    fn cmd_of(op: Op) -> Cmd {
+        Cmd {
+            origin: None,
+            now_ms: 0,
+            op,
+        }
+    }
+
     fn small() -> Waiting {
-        waiting(Op::PruneClients { before_ms: 0 })
+        waiting(small_op())
+    }
+
+    fn small_op() -> Op {
+        Op::PruneClients { before_ms: 0 }
     }
 
     fn file_of(chunks: usize) -> Waiting {
-        waiting(Op::RegisterFile {
+        waiting(file_op(chunks))
+    }
+
+    fn file_op(chunks: usize) -> Op {
+        Op::RegisterFile {
             token: [0; 32],
             peer_id: 1,
             group: "g".into(),
@@ -382,7 +395,7 @@ mod tests {
                 chunk_hashes: vec![[0u8; 20]; chunks],
                 file_hash: [0; 20],
             },
-        })
+        }
     }
 
     #[tokio::test]
@@ -444,15 +457,20 @@ mod tests {
             },
         };
         assert!(matches!(
-            encoded_len(&huge),
+            encode_within_limit(&huge),
             Err(ApiError::InvalidRequest(why)) if why.contains("bytes one write may take")
         ));
-        let cmds = vec![small().cmd, file_of(10).cmd];
-        let batch = CmdBatch::encode(&cmds).unwrap();
+        let parts = vec![small().encoded, file_of(10).encoded];
+        let batch = CmdBatch::from_encoded(&parts).unwrap();
         assert_eq!(check_entry(&batch, 2), Ok(()));
         assert!(check_entry(&batch, 3).is_err());
-        let largest = file_of(proto::limits::MAX_CHUNKS_PER_FILE).cmd;
-        assert!(encoded_len(&largest).unwrap() <= MAX_CMD_BYTES);
+        let cmds = vec![cmd_of(small_op()), cmd_of(file_op(10))];
+        assert_eq!(
+            proto::frame::encode(&batch.decode().unwrap()).unwrap(),
+            proto::frame::encode(&cmds).unwrap()
+        );
+        let largest = cmd_of(file_op(proto::limits::MAX_CHUNKS_PER_FILE));
+        assert!(encode_within_limit(&largest).unwrap().len() <= MAX_CMD_BYTES);
     }
 
     #[test]
