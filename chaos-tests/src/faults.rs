@@ -25,6 +25,9 @@ use crate::scenario::{FaultRecord, Scenario};
 /// The nodes' maximum election timeout (the tracker's default `--election-max-ms`; a unit test
 /// keeps the two equal).
 pub const ELECTION_MAX: Duration = Duration::from_millis(140);
+/// The trackers' default `--election-silence-ms`: how long followers wait out a leader whose
+/// connections stay open but carry nothing (a stopped process) before they campaign.
+pub const ELECTION_SILENCE: Duration = Duration::from_millis(1000);
 
 /// One fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +208,7 @@ impl Injector {
         };
         self.cluster.signal(victim, libc::SIGSTOP);
         let fault = self.record("PauseLeader", vec![victim]);
-        tokio::time::sleep(ELECTION_MAX * 4).await;
+        tokio::time::sleep(ELECTION_SILENCE + ELECTION_MAX * 4).await;
         self.cluster.signal(victim, libc::SIGCONT);
         self.finish(fault);
     }
@@ -364,19 +367,26 @@ impl Injector {
 mod tests {
     use clap::CommandFactory;
 
-    #[test]
-    fn election_max_is_the_tracker_default() {
-        let cmd = tracker::config::Args::command();
-        let default = cmd
+    fn tracker_default_ms(id: &str) -> Option<u64> {
+        tracker::config::Args::command()
             .get_arguments()
-            .find(|a| a.get_id() == "election_max_ms")
+            .find(|a| a.get_id() == id)
             .and_then(|a| a.get_default_values().first())
             .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u64>().ok());
+            .and_then(|v| v.parse::<u64>().ok())
+    }
+
+    #[test]
+    fn election_max_and_silence_are_the_tracker_defaults() {
         assert_eq!(
-            default,
+            tracker_default_ms("election_max_ms"),
             Some(super::ELECTION_MAX.as_millis() as u64),
             "faults::ELECTION_MAX must follow tracker's --election-max-ms default"
+        );
+        assert_eq!(
+            tracker_default_ms("election_silence_ms"),
+            Some(super::ELECTION_SILENCE.as_millis() as u64),
+            "faults::ELECTION_SILENCE must follow tracker's --election-silence-ms default"
         );
     }
 }

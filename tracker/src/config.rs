@@ -72,6 +72,13 @@ pub struct Args {
     #[arg(long, env = "TRACKER_ELECTION_MAX_MS", default_value_t = 140)]
     pub election_max_ms: u64,
 
+    /// A follower whose connection to the leader stays open but carries no AppendEntries for
+    /// this many milliseconds campaigns (a leader that crashed is noticed sooner, by its closed
+    /// connections). Longer than the election timeout, so a follower that is only slow under load
+    /// does not depose a live leader.
+    #[arg(long, env = "TRACKER_ELECTION_SILENCE_MS", default_value_t = 1000)]
+    pub election_silence_ms: u64,
+
     /// Build a snapshot after this many applied entries and purge the log behind it.
     #[arg(long, env = "TRACKER_SNAPSHOT_EVERY", default_value_t = 50000)]
     pub snapshot_every: u64,
@@ -190,6 +197,8 @@ pub struct NodeConfig {
     pub election_min: Duration,
     /// Upper bound of the election timeout.
     pub election_max: Duration,
+    /// Silence from a leader whose connection is open after which a follower campaigns.
+    pub election_silence: Duration,
     /// Applied entries between snapshots.
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot.
@@ -246,6 +255,12 @@ impl NodeConfig {
                 args.election_max_ms, args.election_min_ms
             ));
         }
+        if args.election_silence_ms <= args.election_max_ms {
+            return bad(format!(
+                "--election-silence-ms ({}) must be greater than --election-max-ms ({})",
+                args.election_silence_ms, args.election_max_ms
+            ));
+        }
         if args.snapshot_every == 0
             || args.sled_cache_mb == 0
             || args.peer_lease_intervals == 0
@@ -291,6 +306,7 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(args.heartbeat_ms),
             election_min: Duration::from_millis(args.election_min_ms),
             election_max: Duration::from_millis(args.election_max_ms),
+            election_silence: Duration::from_millis(args.election_silence_ms),
             snapshot_every: args.snapshot_every,
             logs_to_keep: args.logs_to_keep,
             write_entries_in_flight: args.write_entries_in_flight,
@@ -323,6 +339,10 @@ impl NodeConfig {
             heartbeat_interval: saturating_millis(self.heartbeat),
             election_timeout_min: saturating_millis(self.election_min),
             election_timeout_max: saturating_millis(self.election_max),
+            // Followers campaign on this project's signals instead of openraft's timer: a closed
+            // connection past the lease (`election::leader_link`), silence past
+            // `election_silence`, or no leader at all (`election::watchdog`).
+            enable_elect: false,
             install_snapshot_timeout: 5000,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
             max_in_snapshot_log_to_keep: self.logs_to_keep,

@@ -14,6 +14,7 @@ use crate::app::state::StateView;
 use crate::app::App;
 use crate::config::NodeConfig;
 use crate::election::leader_contact::LeaderContact;
+use crate::election::watchdog::Watchdog;
 use crate::leader::liveness::Liveness;
 use crate::leader::login_throttle::LoginThrottle;
 use crate::raft_net::NetworkFactory;
@@ -94,6 +95,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         })
     };
     let leader_contact = Arc::new(LeaderContact::new());
+    let silence_probe = leader_contact.clone();
     let raft_server = raft_rt.spawn(crate::raft_net::server::serve(
         raft_listener,
         raft.clone(),
@@ -157,7 +159,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let watchdog = tokio::spawn(crate::tasks::task_watch_elections(
         raft.clone(),
         config.id,
-        config.election_max,
+        Watchdog::new(config.election_max, config.election_silence),
+        silence_probe,
+        config.tls.clone(),
     ));
     tracing::info!(api = %config.api_addr, raft = %config.raft_addr, %raft_listen, "tracker node running");
 

@@ -15,9 +15,12 @@ use crate::app::group_commit::GroupCommit;
 use crate::app::state::StateView;
 use crate::app::wall_ms;
 use crate::cmd::{Cmd, Op, MAX_PRUNED_PER_ENTRY};
+use crate::election::leader_contact::LeaderContact;
 use crate::election::watchdog::Watchdog;
 use crate::leader::liveness::Liveness;
+use crate::raft_net::pre_vote;
 use crate::raft_types::{NodeId, Raft};
+use proto::tls::NodeTls;
 
 /// How often the leader looks for silent peers.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
@@ -216,17 +219,48 @@ pub async fn ensure_cluster_key(writes: &GroupCommit, state: &StateView) {
 
 /// Runs forever on node `id`: when this voter has seen no leader for a while, it triggers an
 /// election after a random delay ([`Watchdog`]).
-pub async fn task_watch_elections(raft: Raft, id: NodeId, election_max: Duration) {
-    let mut watchdog = Watchdog::new(election_max);
+pub async fn task_watch_elections(
+    raft: Raft,
+    id: NodeId,
+    mut watchdog: Watchdog,
+    contact: Arc<LeaderContact>,
+    tls: NodeTls,
+) {
     loop {
         tokio::time::sleep(watchdog.check_every()).await;
-        let leaderless = Watchdog::leaderless_voter(&raft.metrics().borrow(), id);
-        if watchdog.due(leaderless, Instant::now()) {
-            tokio::time::sleep(watchdog.jitter()).await;
-            if raft.metrics().borrow().current_leader.is_none() {
-                tracing::info!("no leader for a while; triggering an election");
+        let due = |watchdog: &Watchdog| {
+            let m = raft.metrics().borrow().clone();
+            Watchdog::leaderless_voter(&m, id) || watchdog.silence_due(&m, id, contact.silent_for())
+        };
+        let why = {
+            let m = raft.metrics().borrow().clone();
+            if watchdog.due(Watchdog::leaderless_voter(&m, id), Instant::now()) {
+                "no leader for a while"
+            } else if watchdog.silence_due(&m, id, contact.silent_for()) {
+                "the leader's connection is open but silent"
+            } else {
+                continue;
+            }
+        };
+        tokio::time::sleep(watchdog.jitter()).await;
+        if !due(&watchdog) {
+            continue;
+        }
+        match pre_vote::majority_hears_no_leader(&raft, id, &tls, watchdog.pre_vote_ttl()).await {
+            Ok(()) if due(&watchdog) => {
+                tracing::info!(
+                    why,
+                    silent_ms = contact.silent_for().as_millis() as u64,
+                    "triggering an election"
+                );
                 let _ = raft.trigger().elect().await;
             }
+            Ok(()) => {}
+            Err(heard) => {
+                tracing::info!(why, %heard, "not campaigning: a majority still hears a leader");
+            }
         }
+        // One campaign (or one refused pre-vote) per silence limit at most.
+        tokio::time::sleep(watchdog.between_attempts()).await;
     }
 }

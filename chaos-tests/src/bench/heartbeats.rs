@@ -140,6 +140,13 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
         format!("--peer-idle-secs={}", args.idle_secs),
         format!("--peer-active-secs={}", args.active_secs),
         format!("--peer-transferring-secs={}", args.transferring_secs),
+        // Every simulated peer connects from 127.0.0.1, so one address holds all of the
+        // registration clients and heartbeat connections (and, across a leader change, their
+        // old connections until they close): room for twice that, over the default per-source cap.
+        format!(
+            "--max-connections-per-source={}",
+            (args.register_concurrency + args.connections + 64) * 2
+        ),
     ];
     tracker_args.extend(args.cluster.tracker_args.iter().cloned());
     let spec = FixtureSpec {

@@ -77,8 +77,8 @@ async fn leader_crash_during_writes_loses_nothing_and_duplicates_nothing() {
 
 /// A SIGKILLed leader's sockets close at once; the followers notice and campaign as soon as the
 /// lease they granted runs out, instead of waiting out a further random election timeout. The
-/// timeouts are long here (lease 1.5 s, then 1-1.5 s more on the ordinary timer), so which of the
-/// two paths elected the new leader does not depend on scheduling luck.
+/// timeouts are long here (lease 1.5 s; a silent leader would take 10 s), so which of the two
+/// paths elected the new leader does not depend on scheduling luck.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_campaign_when_the_leader_connection_closes() {
     let (_dir, mut c) = start(
@@ -87,6 +87,7 @@ async fn followers_campaign_when_the_leader_connection_closes() {
             "--heartbeat-ms=50",
             "--election-min-ms=1000",
             "--election-max-ms=1500",
+            "--election-silence-ms=10000",
         ],
     )
     .await;

@@ -1,8 +1,17 @@
-//! Guard against openraft 0.9's split-vote livelock: its election timeout is drawn once per
-//! process and elections only start on its tick (every 1.5 heartbeats), so two candidates whose
-//! ticks line up keep tying round after round. If this voter has seen no leader for longer than
-//! twice the maximum election timeout (failed rounds, or a follower whose timer never fires), it
-//! triggers an election itself after a random delay, off the tick, which breaks the tie.
+//! When a follower campaigns without a closed connection to go by ([`super::leader_link`] handles
+//! that case). openraft's own election timer is off (`enable_elect: false` in the node's Raft
+//! config): it fires after the lease plus a random 100-140 ms of silence, which a follower that is
+//! merely starved of CPU or disk under a registration flood reaches while its leader is alive, and
+//! its campaign deposes that leader (0.9 has no pre-vote). Instead:
+//! - a voter that sees no leader (failed rounds, a split vote, a node just started) for longer
+//!   than twice the maximum election timeout triggers an election after a random delay;
+//! - a follower whose leader's connection is open but has carried no AppendEntries for the
+//!   silence limit (`--election-silence-ms`, a leader stopped or hung rather than crashed)
+//!   triggers one the same way.
+//!
+//! Either way the node first asks the other voters whether they still hear a leader (the
+//! pre-vote, `crate::raft_net::pre_vote`) and campaigns only if a majority does not, then waits
+//! [`Watchdog::between_attempts`] before it looks again.
 //!
 //! [`Watchdog`] holds the decision; the loop that asks it and triggers the election is
 //! `task_watch_elections` in [`crate::tasks`].
@@ -19,15 +28,19 @@ use crate::raft_types::{NodeId, NodeInfo};
 pub struct Watchdog {
     /// openraft's maximum election timeout.
     election_max: Duration,
+    /// Silence from a known leader after which a follower campaigns.
+    silence: Duration,
     /// Since when this voter has seen no leader, if it has not.
     leaderless_since: Option<Instant>,
 }
 
 impl Watchdog {
-    /// A watchdog for a node whose maximum election timeout is `election_max`.
-    pub fn new(election_max: Duration) -> Self {
+    /// A watchdog for a node whose maximum election timeout is `election_max`, campaigning after
+    /// `silence` from a known leader.
+    pub fn new(election_max: Duration, silence: Duration) -> Self {
         Watchdog {
             election_max,
+            silence,
             leaderless_since: None,
         }
     }
@@ -62,6 +75,37 @@ impl Watchdog {
         false
     }
 
+    /// Whether node `id`, as `m` shows it, is a follower voter that knows a leader but has heard
+    /// nothing from it for longer than the silence limit (`silent_for`, since its last accepted
+    /// AppendEntries).
+    pub fn silence_due(
+        &self,
+        m: &RaftMetrics<NodeId, NodeInfo>,
+        id: NodeId,
+        silent_for: Duration,
+    ) -> bool {
+        let is_voter = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == id);
+        m.state == ServerState::Follower
+            && m.current_leader.is_some_and(|l| l != id)
+            && is_voter
+            && silent_for > self.silence
+    }
+
+    /// How long each other voter gets to answer the pre-vote.
+    pub fn pre_vote_ttl(&self) -> Duration {
+        self.election_max * 2
+    }
+
+    /// The pause after a campaign or a refused pre-vote before the next look: twice the
+    /// election timeout, so a split vote is retried soon but a node never campaigns in a loop.
+    pub fn between_attempts(&self) -> Duration {
+        self.election_max * 2
+    }
+
     /// A random delay of up to half the election timeout, so voters rarely campaign at once.
     pub fn jitter(&self) -> Duration {
         let half_ms = (self.election_max.as_millis() as u64 / 2).max(1);
@@ -76,7 +120,7 @@ mod tests {
     #[test]
     fn an_election_is_due_after_twice_the_timeout_without_a_leader() {
         let max = Duration::from_millis(100);
-        let mut w = Watchdog::new(max);
+        let mut w = Watchdog::new(max, max * 10);
         let t0 = Instant::now();
         assert!(!w.due(true, t0));
         assert!(!w.due(true, t0 + max * 2));

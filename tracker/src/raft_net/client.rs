@@ -1,8 +1,21 @@
-//! The outgoing side of the Raft network: one reused connection per (replication stream,
-//! target), reopened lazily after any failure. A connection sends the plaintext hello, then runs
-//! TLS presenting this node's certificate and checking the target's is valid for its Raft name
-//! (`node-<target>.raft`), so an address that now belongs to another node or another cluster is
-//! refused before any RPC.
+//! The outgoing side of the Raft network: one connection per (replication stream, target), owned
+//! by a task of its own ([`LinkTask`]) and reopened lazily after a failure. A connection sends the
+//! plaintext hello, then runs TLS presenting this node's certificate and checking the target's is
+//! valid for its Raft name (`node-<target>.raft`), so an address that now belongs to another node
+//! or another cluster is refused before any RPC.
+//!
+//! openraft gives an AppendEntries one heartbeat interval and then drops the future. If the future
+//! owned the socket, a slow answer (a follower whose flush stalls under load) would leave half an
+//! exchange on it, so the connection would have to be closed, and every timeout would cost a new
+//! TCP and TLS handshake, which under load times out in turn; the follower would also see the
+//! closed connection, which is how a crashed leader looks ([`crate::election::leader_link`]). So
+//! each exchange runs in a task of its own that the caller only waits for: a caller that gives up
+//! leaves the task to finish the exchange, throw the late reply away and put the connection back
+//! in the link's pool. The next request takes an idle connection, or opens another (at most
+//! [`CONNECTIONS_PER_LINK`]) while the slow one is still busy, so a heartbeat reaches a follower
+//! whose last append is still being flushed, as openraft expects of a fresh attempt. A request
+//! whose caller gave up before a connection was free is dropped unsent. Only an I/O error, or an
+//! exchange stuck for [`STUCK_LIMIT`], closes a connection.
 //!
 //! Errors are mapped so openraft backs off a node that is down: a refused or broken connection
 //! (or a handshake the peer does not complete) is `Unreachable`, a slow answer is `Timeout`, and
@@ -19,8 +32,11 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use std::sync::{Arc, Mutex};
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
+
+use tokio::sync::{oneshot, Semaphore};
 use tokio_rustls::client::TlsStream;
 
 use super::msg::{RaftReply, RaftRequest, RAFT_MAGIC, RAFT_VERSION};
@@ -35,6 +51,13 @@ type Conn = BufReader<TlsStream<TcpStream>>;
 /// full batch of them could take longer than the heartbeat interval (openraft's time limit for an
 /// AppendEntries) to send, append and flush under load.
 pub const MAX_APPEND_BYTES: usize = 1 << 20;
+
+/// An exchange (connecting included) that has not finished after this long, or after its own
+/// time limit if that is longer, closes its connection: the target is stuck, not slow.
+pub const STUCK_LIMIT: Duration = Duration::from_secs(5);
+
+/// Exchanges one link runs at once, each on its own connection (see the module doc).
+pub const CONNECTIONS_PER_LINK: usize = 4;
 
 /// Builds a [`PeerLink`] per target for openraft.
 #[derive(Clone)]
@@ -52,12 +75,17 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerLink {
         PeerLink {
-            self_id: self.self_id,
-            target,
-            addr: node.raft_addr.clone(),
-            conn: None,
+            dialer: Dialer {
+                self_id: self.self_id,
+                target,
+                addr: node.raft_addr.clone(),
+                tls: self.tls.clone(),
+            },
+            pool: Arc::new(Pool {
+                idle: Mutex::new(Vec::new()),
+                slots: Semaphore::new(CONNECTIONS_PER_LINK),
+            }),
             backoff: self.backoff,
-            tls: self.tls.clone(),
         }
     }
 }
@@ -72,17 +100,16 @@ enum LinkError {
     Protocol(String),
 }
 
-/// A reused connection to one target node.
-pub struct PeerLink {
+/// How to open a connection to one target node.
+#[derive(Clone)]
+struct Dialer {
     self_id: NodeId,
     target: NodeId,
     addr: String,
-    conn: Option<Conn>,
-    backoff: Duration,
     tls: NodeTls,
 }
 
-impl PeerLink {
+impl Dialer {
     async fn connect(&self) -> Result<Conn, LinkError> {
         let mut stream = TcpStream::connect(&self.addr)
             .await
@@ -127,38 +154,124 @@ impl PeerLink {
             Err(e) => Err(LinkError::Unreachable(std::io::Error::other(e.to_string()))),
         }
     }
+}
 
-    /// Sends one request and reads its reply within `ttl`, reconnecting if needed.
+/// A link's open connections not in use, and the slots that bound its exchanges in flight.
+struct Pool {
+    idle: Mutex<Vec<Conn>>,
+    slots: Semaphore,
+}
+
+impl Pool {
+    fn take(&self) -> Option<Conn> {
+        self.idle.lock().ok().and_then(|mut idle| idle.pop())
+    }
+
+    fn put(&self, conn: Conn) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Writes `body` and reads its reply on `conn`, or on a new connection if there is none.
+/// Returns the connection with the reply, for reuse.
+async fn exchange(
+    dialer: &Dialer,
+    conn: Option<Conn>,
+    body: &[u8],
+) -> Result<(RaftReply, Conn), LinkError> {
+    let mut conn = match conn {
+        Some(c) => c,
+        None => dialer.connect().await?,
+    };
+    write_frame(&mut conn, body, MAX_RAFT_FRAME_BYTES)
+        .await
+        .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
+    let reply = read_message::<RaftReply, _>(&mut conn, MAX_RAFT_FRAME_BYTES)
+        .await
+        .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?
+        .ok_or_else(|| {
+            LinkError::Unreachable(std::io::Error::other("connection closed by peer"))
+        })?;
+    Ok((reply, conn))
+}
+
+/// Asks node `target` at `addr`, on a connection of its own, whether it still hears a leader
+/// (the pre-vote of [`crate::election::pre_vote`]), within `ttl`.
+///
+/// # Errors
+/// A one-line reason if it did not answer in time or answered something else.
+pub async fn ask_hears_leader(
+    self_id: NodeId,
+    target: NodeId,
+    addr: String,
+    tls: NodeTls,
+    ttl: Duration,
+) -> Result<bool, String> {
+    let dialer = Dialer {
+        self_id,
+        target,
+        addr,
+        tls,
+    };
+    let body = encode(&RaftRequest::HearsLeader).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(ttl, exchange(&dialer, None, &body)).await {
+        Ok(Ok((RaftReply::HearsLeader(hears), _))) => Ok(hears),
+        Ok(Ok((other, _))) => Err(format!("unexpected reply {other:?}")),
+        Ok(Err(LinkError::Unreachable(e))) => Err(e.to_string()),
+        Ok(Err(LinkError::Protocol(why))) => Err(why),
+        Ok(Err(LinkError::Timeout)) | Err(_) => Err(format!("no answer within {ttl:?}")),
+    }
+}
+
+/// The link to one target node, as openraft sees it.
+pub struct PeerLink {
+    dialer: Dialer,
+    pool: Arc<Pool>,
+    backoff: Duration,
+}
+
+impl PeerLink {
+    /// Sends one request and waits for its reply within `ttl`.
     async fn call(&mut self, req: RaftRequest, ttl: Duration) -> Result<RaftReply, LinkError> {
         let body = encode(&req).map_err(|e| LinkError::Protocol(e.to_string()))?;
         self.call_encoded(body, ttl).await
     }
 
-    /// [`PeerLink::call`] with the request already encoded.
+    /// [`PeerLink::call`] with the request already encoded. The exchange runs in a task of its
+    /// own, which outlives a caller that times out (see the module doc).
     async fn call_encoded(&mut self, body: Vec<u8>, ttl: Duration) -> Result<RaftReply, LinkError> {
-        let attempt = async {
-            let mut conn = match self.conn.take() {
-                Some(c) => c,
-                None => self.connect().await?,
+        let (reply, answer) = oneshot::channel();
+        let (pool, dialer) = (self.pool.clone(), self.dialer.clone());
+        tokio::spawn(async move {
+            let Ok(_slot) = pool.slots.acquire().await else {
+                return;
             };
-            write_frame(&mut conn, &body, MAX_RAFT_FRAME_BYTES)
-                .await
-                .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?;
-            let reply = read_message::<RaftReply, _>(&mut conn, MAX_RAFT_FRAME_BYTES)
-                .await
-                .map_err(|e| LinkError::Unreachable(std::io::Error::other(e.to_string())))?
-                .ok_or_else(|| {
-                    LinkError::Unreachable(std::io::Error::other("connection closed by peer"))
-                })?;
-            Ok::<_, LinkError>((reply, conn))
-        };
-        match tokio::time::timeout(ttl, attempt).await {
-            Ok(Ok((reply, conn))) => {
-                // Only a connection that completed a round trip is kept for the next RPC.
-                self.conn = Some(conn);
-                Ok(reply)
+            if reply.is_closed() {
+                // Its caller gave up while every connection was busy: drop it unsent.
+                return;
             }
-            Ok(Err(e)) => Err(e),
+            let limit = ttl.max(STUCK_LIMIT);
+            let outcome = tokio::time::timeout(limit, exchange(&dialer, pool.take(), &body)).await;
+            let result = match outcome {
+                Ok(Ok((r, conn))) => {
+                    pool.put(conn);
+                    Ok(r)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(LinkError::Unreachable(std::io::Error::other(format!(
+                    "node {} at {} did not answer within {limit:?}",
+                    dialer.target, dialer.addr
+                )))),
+            };
+            let _ = reply.send(result);
+        });
+        match tokio::time::timeout(ttl, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(LinkError::Unreachable(std::io::Error::other(
+                "the exchange ended without an answer",
+            ))),
             Err(_) => Err(LinkError::Timeout),
         }
     }
@@ -173,8 +286,8 @@ impl PeerLink {
             LinkError::Unreachable(io) => RPCError::Unreachable(Unreachable::new(&io)),
             LinkError::Timeout => RPCError::Timeout(Timeout {
                 action,
-                id: self.self_id,
-                target: self.target,
+                id: self.dialer.self_id,
+                target: self.dialer.target,
                 timeout: ttl,
             }),
             // openraft retries a `Network` error at once, in a tight loop; a peer that speaks
@@ -216,9 +329,10 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         }
         match self.call_encoded(body, ttl).await {
             Ok(RaftReply::AppendEntries(Ok(r))) => Ok(r),
-            Ok(RaftReply::AppendEntries(Err(e))) => {
-                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
+            Ok(RaftReply::AppendEntries(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(
+                self.dialer.target,
+                e,
+            ))),
             Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::AppendEntries, ttl)),
             Err(e) => Err(self.map_err(e, RPCTypes::AppendEntries, ttl)),
         }
@@ -235,9 +349,10 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         let ttl = option.hard_ttl();
         match self.call(RaftRequest::InstallSnapshot(rpc), ttl).await {
             Ok(RaftReply::InstallSnapshot(Ok(r))) => Ok(r),
-            Ok(RaftReply::InstallSnapshot(Err(e))) => {
-                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
+            Ok(RaftReply::InstallSnapshot(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(
+                self.dialer.target,
+                e,
+            ))),
             Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::InstallSnapshot, ttl)),
             Err(e) => Err(self.map_err(e, RPCTypes::InstallSnapshot, ttl)),
         }
@@ -251,9 +366,10 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         let ttl = option.hard_ttl();
         match self.call(RaftRequest::Vote(rpc), ttl).await {
             Ok(RaftReply::Vote(Ok(r))) => Ok(r),
-            Ok(RaftReply::Vote(Err(e))) => {
-                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
+            Ok(RaftReply::Vote(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(
+                self.dialer.target,
+                e,
+            ))),
             Ok(other) => Err(self.map_err(unexpected(&other), RPCTypes::Vote, ttl)),
             Err(e) => Err(self.map_err(e, RPCTypes::Vote, ttl)),
         }
@@ -263,3 +379,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         Backoff::new(std::iter::repeat(self.backoff))
     }
 }
+
+#[cfg(test)]
+#[path = "client_test.rs"]
+mod tests;

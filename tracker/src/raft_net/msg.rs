@@ -17,7 +17,7 @@ use crate::raft_types::{NodeId, TypeConfig};
 pub const RAFT_MAGIC: u32 = 0x5032_5052;
 
 /// Version of the Raft port protocol (2: mutual TLS after the hello).
-pub const RAFT_VERSION: u32 = 2;
+pub const RAFT_VERSION: u32 = 3;
 
 /// Largest hello accepted (it is a few bytes; it is read before TLS authenticates anyone).
 pub const MAX_HELLO_BYTES: usize = 64;
@@ -40,6 +40,9 @@ pub enum RaftRequest {
     Vote(VoteRequest<NodeId>),
     /// One chunk of a snapshot.
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Pre-vote: does the receiver still hear a leader? Asked before a campaign that no closed
+    /// connection justifies (see `crate::election::pre_vote`).
+    HearsLeader,
 }
 
 /// Frames a node answers on its Raft port.
@@ -60,4 +63,7 @@ pub enum RaftReply {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    /// Answer to [`RaftRequest::HearsLeader`]: true if the receiver leads, or accepted an
+    /// AppendEntries within the lease (the maximum election timeout).
+    HearsLeader(bool),
 }

@@ -171,6 +171,7 @@ async fn serve_rpcs(
             RaftRequest::InstallSnapshot(r) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(r).await)
             }
+            RaftRequest::HearsLeader => RaftReply::HearsLeader(hears_leader(raft, contact)),
             RaftRequest::Hello { .. } => return Err("second hello".into()),
         };
         write_message(conn, &reply, MAX_RAFT_FRAME_BYTES)
@@ -194,6 +195,14 @@ fn gap_in(
             )
         })
     })
+}
+
+/// The pre-vote answer: this node leads, or accepted an AppendEntries from its leader within the
+/// lease it grants (the maximum election timeout), so a campaign now would depose a live leader.
+fn hears_leader(raft: &Raft, contact: &LeaderContact) -> bool {
+    let m = raft.metrics().borrow().clone();
+    let lease = Duration::from_millis(raft.config().election_timeout_max);
+    m.state == ServerState::Leader || (m.current_leader.is_some() && contact.silent_for() <= lease)
 }
 
 /// A candidate whose log is behind ours just asked for our vote and was refused: it cannot win,
