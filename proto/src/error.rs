@@ -117,6 +117,14 @@ pub enum ApiError {
         /// How long until the next attempt is allowed.
         retry_after_ms: u64,
     },
+    /// The write would take its owner (user or group) past a quota; nothing was changed.
+    #[error("quota reached: at most {limit} {quota}; {}, or ask the cluster admin to raise it with `cluster quotas set --{} N`", quota.remedy(), quota.flag())]
+    QuotaExceeded {
+        /// Which limit.
+        quota: crate::quota::Quota,
+        /// Its value now.
+        limit: u64,
+    },
 }
 
 impl ApiError {

@@ -11,6 +11,7 @@
 //! - [`ticket`]: the signed download ticket a seeder checks.
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`pages`]: reading a whole list page by page.
+//! - [`quota`]: the per-owner limits a cluster enforces and their defaults.
 //! - [`tls`]: TLS 1.3 on the tracker's ports: the cluster CA, the names certificates are checked
 //!   for, the client's and the node's rustls configurations.
 //! - [`connection`]: one multiplexed TLS connection to a tracker (several requests in flight).
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod logging;
 pub mod pages;
 pub mod peer_msg;
+pub mod quota;
 pub mod shutdown;
 pub mod ticket;
 pub mod tls;

@@ -151,7 +151,8 @@ impl ApiError {
             | PeerNotFound(_)
             | VersionMismatch { .. }
             | StaleRequest { .. }
-            | TooManyFailedLogins { .. }) => other,
+            | TooManyFailedLogins { .. }
+            | QuotaExceeded { .. }) => other,
         }
     }
 }

@@ -18,8 +18,9 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 
 /// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`];
 /// 4: lists come in pages; 5: [`ApiError::TooManyFailedLogins`]; 6: over TLS, `Status` says
-/// whether it wants the digest, which is optional in [`NodeStatus`], and `Forbidden`).
-pub const API_VERSION: u32 = 6;
+/// whether it wants the digest, which is optional in [`NodeStatus`], and `Forbidden`; 7: quotas,
+/// [`ApiError::QuotaExceeded`] and the admin requests that show and set them).
+pub const API_VERSION: u32 = 7;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -335,6 +336,11 @@ pub enum AdminRequest {
         /// Longest wait (the node caps it).
         max_wait_ms: u64,
     },
+    /// The cluster's quotas (leader, linearizable); answers [`Response::Quotas`]. Admin only.
+    GetQuotas,
+    /// Changes some quotas (leader; replicated). Lowering one refuses new items only: nothing
+    /// is deleted. Answers [`Response::Quotas`] with the values now in force. Admin only.
+    SetQuotas(crate::quota::QuotaChanges),
 }
 
 /// Every successful answer.
@@ -390,6 +396,8 @@ pub enum Response {
         /// Its client API address.
         api_addr: String,
     },
+    /// Answer to [`AdminRequest::GetQuotas`] and [`AdminRequest::SetQuotas`].
+    Quotas(crate::quota::QuotaLimits),
 }
 
 /// Most items one page of a list holds, whatever the request asks for.

@@ -170,7 +170,50 @@ pub enum Op {
         /// Sessions to delete, at most [`MAX_PRUNED_PER_ENTRY`].
         tokens: Vec<TokenBytes>,
     },
+    /// Change some of the cluster's quotas (an admin's request; the limits not named stay).
+    SetQuotas {
+        /// The new values.
+        changes: QuotaUpdate,
+    },
+    /// Forget these peers, with their availability, if each is still offline and has been
+    /// since `offline_before_ms` or earlier (the leader lists the ones it saw stale and chooses
+    /// the time; apply checks each again, so a peer that came back meanwhile stays).
+    PrunePeers {
+        /// Peers to forget, at most [`MAX_PEERS_PRUNED_PER_ENTRY`].
+        peer_ids: Vec<u64>,
+        /// A peer marked offline after this time (ms since the epoch) is kept.
+        offline_before_ms: u64,
+    },
 }
+
+/// New values for some quotas, as the log carries them (its own type, like [`Op`], so the log's
+/// encoding does not follow the wire's); `None` leaves a limit as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUpdate {
+    /// Groups one user may own.
+    pub groups_per_user: Option<u64>,
+    /// Files one group may hold.
+    pub files_per_group: Option<u64>,
+    /// Peer ids one user may register.
+    pub peer_ids_per_user: Option<u64>,
+    /// Join requests one group may have waiting.
+    pub pending_requests_per_group: Option<u64>,
+}
+
+impl From<proto::quota::QuotaChanges> for QuotaUpdate {
+    fn from(c: proto::quota::QuotaChanges) -> Self {
+        QuotaUpdate {
+            groups_per_user: c.groups_per_user,
+            files_per_group: c.files_per_group,
+            peer_ids_per_user: c.peer_ids_per_user,
+            pending_requests_per_group: c.pending_requests_per_group,
+        }
+    }
+}
+
+/// Most peers one [`Op::PrunePeers`] forgets: each may take many availability entries with
+/// it, so an entry's apply stays short.
+pub const MAX_PEERS_PRUNED_PER_ENTRY: usize = 256;
 
 /// Most sessions one [`Op::PruneSessions`] deletes, so one entry stays small (32 KiB of tokens)
 /// and quick to apply.

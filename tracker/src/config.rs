@@ -156,6 +156,12 @@ pub struct Args {
     /// A peer silent for this many of its intervals is marked offline.
     #[arg(long, env = "TRACKER_PEER_LEASE_INTERVALS", default_value_t = 3)]
     pub peer_lease_intervals: u32,
+
+    /// A peer offline this many seconds is forgotten with its availability (its daemon
+    /// registers again when it comes back); looked for with the expired sessions.
+    #[arg(long, env = "TRACKER_PEER_FORGET_AFTER_SECS", default_value_t = 7 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub peer_forget_after_secs: u64,
 }
 
 /// Why the flags cannot be used; each message states the rule.
@@ -231,6 +237,8 @@ pub struct NodeConfig {
     pub session_prune_every: Duration,
     /// A peer silent for this many of its intervals is marked offline.
     pub peer_lease_intervals: u32,
+    /// A peer offline this long is forgotten.
+    pub peer_forget_after: Duration,
 }
 
 impl NodeConfig {
@@ -326,6 +334,7 @@ impl NodeConfig {
             client_record_ttl: Duration::from_secs(args.client_record_ttl_secs),
             session_prune_every: Duration::from_secs(args.session_prune_every_secs),
             peer_lease_intervals: args.peer_lease_intervals,
+            peer_forget_after: Duration::from_secs(args.peer_forget_after_secs),
         })
     }
 

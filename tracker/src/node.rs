@@ -155,6 +155,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         state: app.state.clone(),
         client_record_ttl: config.client_record_ttl,
         session_prune_every: config.session_prune_every,
+        peer_forget_after: config.peer_forget_after,
     }));
     let watchdog = tokio::spawn(crate::tasks::task_watch_elections(
         raft.clone(),

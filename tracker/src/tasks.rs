@@ -1,6 +1,7 @@
 //! The node's background loops, each given what it needs when [`crate::node`] spawns it:
 //! - [`task_sweep`]: while this node leads, marks silent peers offline in batches, prunes idle
-//!   at-most-once client records and expired sessions ([`SessionPruner`]), and on each new term
+//!   at-most-once client records, expired sessions ([`SessionPruner`]) and peers offline for
+//!   long ([`PeerPruner`]), and on each new term
 //!   creates the cluster key if there is none ([`ensure_cluster_key`]);
 //! - [`task_watch_elections`]: a leaderless voter calls an election itself to break split-vote ties
 //!   ([`crate::election::watchdog`]).
@@ -14,7 +15,7 @@ use rand::RngCore;
 use crate::app::group_commit::GroupCommit;
 use crate::app::state::StateView;
 use crate::app::wall_ms;
-use crate::cmd::{Cmd, Op, MAX_PRUNED_PER_ENTRY};
+use crate::cmd::{Cmd, Op, MAX_PEERS_PRUNED_PER_ENTRY, MAX_PRUNED_PER_ENTRY};
 use crate::election::leader_contact::LeaderContact;
 use crate::election::watchdog::Watchdog;
 use crate::leader::liveness::Liveness;
@@ -39,8 +40,10 @@ pub struct Sweep {
     pub state: StateView,
     /// At-most-once records of clients idle this long are pruned.
     pub client_record_ttl: Duration,
-    /// How often expired sessions are deleted.
+    /// How often expired sessions (and peers offline for long) are deleted.
     pub session_prune_every: Duration,
+    /// A peer offline this long is forgotten.
+    pub peer_forget_after: Duration,
 }
 
 /// Runs forever: while this node leads, marks silent peers offline in batches and prunes idle
@@ -53,8 +56,10 @@ pub async fn task_sweep(sweep: Sweep) {
         state,
         client_record_ttl,
         session_prune_every,
+        peer_forget_after,
     } = sweep;
     let mut sessions = SessionPruner::default();
+    let mut peers = PeerPruner::new(peer_forget_after);
     let mut last_session_prune = Instant::now();
     let ttl_ms = u64::try_from(client_record_ttl.as_millis()).unwrap_or(u64::MAX);
     let mut led_term: Option<u64> = None;
@@ -93,6 +98,7 @@ pub async fn task_sweep(sweep: Sweep) {
         if now.duration_since(last_session_prune) >= session_prune_every {
             last_session_prune = now;
             sessions.pass(&writes, &state).await;
+            peers.pass(&writes, &state).await;
         }
         let mut silent = liveness.take_expired(now);
         if !scanned_table && now.saturating_duration_since(leader_since) > liveness.fresh_lease() {
@@ -178,6 +184,84 @@ impl SessionPruner {
         }
         if pruned > 0 {
             tracing::info!(pruned, "deleted expired sessions");
+        }
+        pruned
+    }
+}
+
+/// Stamps looked at per page of the offline peers' scan.
+const PEER_SCAN_PAGE: usize = 4096;
+/// Pages of stamps one pass looks at (the next pass goes on from there).
+const PEER_PAGES_PER_PASS: usize = 16;
+
+/// Forgets peers offline for longer than `forget_after`: each pass scans the next pages of the
+/// offline stamps (a cursor kept from pass to pass) and proposes the stale peers in entries of
+/// at most [`MAX_PEERS_PRUNED_PER_ENTRY`]. The entry carries the cutoff this leader chose from
+/// its clock; apply forgets only peers still offline since then.
+#[derive(Debug)]
+pub struct PeerPruner {
+    /// How long a peer may stay offline before it is forgotten.
+    forget_after: Duration,
+    /// Where the next page starts (`None`: the first stamp).
+    after: Option<Vec<u8>>,
+}
+
+impl PeerPruner {
+    /// A pruner that forgets peers offline longer than `forget_after`.
+    pub fn new(forget_after: Duration) -> Self {
+        PeerPruner {
+            forget_after,
+            after: None,
+        }
+    }
+
+    /// One pass; returns how many peers it proposed to forget. Errors are logged and end the
+    /// pass (the next one starts over from the cursor).
+    pub async fn pass(&mut self, writes: &GroupCommit, state: &StateView) -> usize {
+        let now_ms = wall_ms();
+        let forget_ms = u64::try_from(self.forget_after.as_millis()).unwrap_or(u64::MAX);
+        let offline_before_ms = now_ms.saturating_sub(forget_ms);
+        let mut pruned = 0;
+        for _ in 0..PEER_PAGES_PER_PASS {
+            let view = state.clone();
+            let after = self.after.take();
+            let page = tokio::task::spawn_blocking(move || {
+                view.stale_peers_page(offline_before_ms, after.as_deref(), PEER_SCAN_PAGE)
+            })
+            .await;
+            let (ids, next) = match page {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => {
+                    tracing::warn!(%e, "could not scan the offline peers");
+                    return pruned;
+                }
+                Err(e) => {
+                    tracing::warn!(%e, "the offline peers' scan did not finish");
+                    return pruned;
+                }
+            };
+            for chunk in ids.chunks(MAX_PEERS_PRUNED_PER_ENTRY) {
+                let cmd = Cmd {
+                    origin: None,
+                    now_ms,
+                    op: Op::PrunePeers {
+                        peer_ids: chunk.to_vec(),
+                        offline_before_ms,
+                    },
+                };
+                if let Err(e) = writes.propose(cmd).await {
+                    tracing::warn!(%e, "could not forget stale peers");
+                    return pruned;
+                }
+                pruned += chunk.len();
+            }
+            self.after = next;
+            if self.after.is_none() {
+                break;
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(pruned, "forgot peers offline for long");
         }
         pruned
     }

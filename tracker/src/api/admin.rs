@@ -1,8 +1,9 @@
 //! Cluster administration: node status (local), adding learners, changing voters and removing
-//! nodes (leader).
+//! nodes, showing and setting the quotas (leader; [`super::quotas`]).
 //!
 //! Only an admin connection ([`Role::Admin`]: its client certificate is valid for
-//! `admin.tracker`) may change the membership or ask for the state digest; every such request from
+//! `admin.tracker`) may change the membership or the quotas, read the quotas, or ask for the
+//! state digest; every such request from
 //! another connection is refused before it does anything ([`require_admin`]). Two requests stay
 //! open to every connection because every client needs them and they reveal nothing a
 //! `NotLeader` answer does not: `Status` without the digest (read from the Raft metrics, no lock
@@ -55,7 +56,9 @@ pub async fn handle(app: &App, a: AdminRequest, role: Role) -> Result<Response, 
             AdminRequest::Status { digest: true }
             | AdminRequest::AddLearner { .. }
             | AdminRequest::ChangeMembership { .. }
-            | AdminRequest::RemoveNode { .. } => require_admin(role)?,
+            | AdminRequest::RemoveNode { .. }
+            | AdminRequest::GetQuotas
+            | AdminRequest::SetQuotas(_) => require_admin(role)?,
         }
         match a {
             AdminRequest::Status { digest } => Ok(Response::Status(status(app, digest).await?)),
@@ -81,6 +84,8 @@ pub async fn handle(app: &App, a: AdminRequest, role: Role) -> Result<Response, 
                 max_wait_ms,
             } => await_leader(app, not_api_addr, max_wait_ms).await,
             AdminRequest::RemoveNode { node_id } => remove_node(app, node_id).await,
+            AdminRequest::GetQuotas => super::quotas::show(app).await,
+            AdminRequest::SetQuotas(changes) => super::quotas::set(app, changes).await,
             AdminRequest::ChangeMembership { voters } => {
                 app.check_leader()?;
                 if voters.is_empty() {

@@ -1,13 +1,15 @@
 //! The client API: the listener and its connections ([`server`]), then one file per kind of
 //! request: [`write`](mod@write) (replicated writes), [`login`] (a write that first checks a password),
 //! [`read`] (linearizable queries), [`heartbeat`] (a peer's heartbeat: a read that may propose a
-//! write) and [`admin`] (status and membership). [`token`] parses session tokens.
+//! write) and [`admin`] (status, membership and, through [`quotas`], the quotas). [`token`]
+//! parses session tokens.
 //!
 //! Handlers go through [`crate::app`] and the domain's queries; none of them names the store.
 
 pub mod admin;
 pub mod heartbeat;
 pub mod login;
+pub mod quotas;
 pub mod read;
 pub mod server;
 pub mod token;

@@ -4,7 +4,8 @@
 //!
 //! A refused request never reaches the log: every field is checked against its limit
 //! ([`check_op`]), the session and the lookups the file writes need are checked against the
-//! applied state ([`crate::domain::admit`]), and the command's encoded size when it is queued
+//! applied state ([`crate::domain::admit`]), so are the quotas ([`crate::domain::admit_quota`]),
+//! and the command's encoded size when it is queued
 //! ([`crate::app::group_commit::GroupCommit::propose`]). Apply re-checks all of it.
 
 use std::net::IpAddr;
@@ -158,15 +159,20 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 /// not have applied everything committed yet), so it is never due to a stale view.
 ///
 /// # Errors
-/// [`ApiError::InvalidRequest`], `NotLoggedIn`, `NotMember`, `GroupNotFound`, `PeerNotFound`;
-/// `NotLeader` or `Unavailable` from the barrier.
+/// [`ApiError::InvalidRequest`], `NotLoggedIn`, `NotMember`, `GroupNotFound`, `PeerNotFound`,
+/// `QuotaExceeded`; `NotLeader` or `Unavailable` from the barrier.
 async fn admit(app: &App, now_ms: u64, op: &Op) -> Result<(), ApiError> {
     check_op(op)?;
-    match crate::domain::admit::admit(&app.state.kv(), now_ms, op) {
+    let check = || {
+        let kv = app.state.kv();
+        crate::domain::admit::admit(&kv, now_ms, op)?;
+        crate::domain::admit_quota::admit_quota(&kv, now_ms, op)
+    };
+    match check() {
         Ok(()) => Ok(()),
         Err(Fail::Api(_)) => {
             app.read_barrier().await?;
-            crate::domain::admit::admit(&app.state.kv(), now_ms, op).map_err(Fail::into_api)
+            check().map_err(Fail::into_api)
         }
         Err(e) => Err(e.into_api()),
     }

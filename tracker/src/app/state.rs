@@ -4,6 +4,7 @@
 
 use crate::cmd::TokenBytes;
 use crate::domain::kv::{decode_record, Entries, KvRead, StoreError, Table};
+use crate::domain::offline::decode_stamp;
 use crate::domain::records::{PeerRec, SessionRec};
 use crate::leader::cluster_key;
 use crate::store::image;
@@ -108,6 +109,33 @@ impl StateView {
                 Ok(())
             })?;
         Ok((expired, next))
+    }
+
+    /// One page of the offline stamps: the peers after `after` (from the first if `None`), at
+    /// most `limit` of them, marked offline at or before `offline_before_ms`, and where the next
+    /// page starts (`None` at the end). Stamps that do not decode are skipped.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn stale_peers_page(
+        &self,
+        offline_before_ms: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<u64>, Option<Vec<u8>>), StoreError> {
+        let mut stale = Vec::new();
+        let next = self
+            .trees
+            .visit_page(Table::PeersOffline, b"", after, limit, |k, v| {
+                let (Ok(id), Ok(since)) = (<[u8; 8]>::try_from(k), decode_stamp(v)) else {
+                    return Ok(());
+                };
+                if since <= offline_before_ms {
+                    stale.push(u64::from_be_bytes(id));
+                }
+                Ok(())
+            })?;
+        Ok((stale, next))
     }
 
     /// The state digest ([`image::digest`]), taken again until `last_applied` did not move while

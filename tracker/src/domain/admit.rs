@@ -91,7 +91,9 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
         | Op::SetClusterKey { .. }
         | Op::PruneClients { .. }
         | Op::SetPeersOnline { .. }
-        | Op::PruneSessions { .. } => Ok(()),
+        | Op::PruneSessions { .. }
+        | Op::SetQuotas { .. }
+        | Op::PrunePeers { .. } => Ok(()),
     }
 }
 

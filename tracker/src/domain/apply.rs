@@ -124,7 +124,9 @@ pub fn scope(op: &Op) -> (u8, &[u8]) {
         Op::SetClusterKey { .. }
         | Op::PruneClients { .. }
         | Op::SetPeersOnline { .. }
-        | Op::PruneSessions { .. } => (SCOPE_NONE, &[]),
+        | Op::PruneSessions { .. }
+        | Op::SetQuotas { .. }
+        | Op::PrunePeers { .. } => (SCOPE_NONE, &[]),
     }
 }
 

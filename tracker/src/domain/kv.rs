@@ -54,13 +54,19 @@ pub enum Table {
     Clients = 6,
     /// last applied, membership
     Meta = 7,
-    /// cluster-wide settings, e.g. the ticket signing key
+    /// cluster-wide settings, e.g. the ticket signing key and the quotas
     Cluster = 8,
+    /// counted kind (u8) | owner -> count (u64 BE): what the quotas limit
+    Counts = 9,
+    /// peer id (BE) -> when it was marked offline (ms, u64 BE), for forgetting stale peers
+    PeersOffline = 10,
+    /// peer id (BE) | group NUL file -> empty: the availability entries of each peer
+    PeerAvail = 11,
 }
 
 impl Table {
     /// Tables that hold replicated data (everything but `Meta`), in digest and snapshot order.
-    pub const DATA: [Table; 8] = [
+    pub const DATA: [Table; 11] = [
         Table::Users,
         Table::Sessions,
         Table::Groups,
@@ -69,10 +75,13 @@ impl Table {
         Table::Avail,
         Table::Clients,
         Table::Cluster,
+        Table::Counts,
+        Table::PeersOffline,
+        Table::PeerAvail,
     ];
 
     /// Every table, in discriminant order.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Users,
         Table::Sessions,
         Table::Groups,
@@ -82,6 +91,9 @@ impl Table {
         Table::Clients,
         Table::Meta,
         Table::Cluster,
+        Table::Counts,
+        Table::PeersOffline,
+        Table::PeerAvail,
     ];
 
     /// Table from its snapshot tag.

@@ -75,6 +75,45 @@ pub struct ClientRec {
 /// Key of the ticket signing key in the cluster table.
 pub const CLUSTER_SIGNING_KEY: &[u8] = b"signing_key";
 
+/// Key of the quotas ([`QuotasRec`]) in the cluster table; absent until an admin sets one.
+pub const CLUSTER_QUOTAS: &[u8] = b"quotas";
+
+/// The cluster's quotas as stored (its own type, so the stored encoding does not follow the
+/// wire's [`proto::quota::QuotaLimits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotasRec {
+    /// Groups one user may own.
+    pub groups_per_user: u64,
+    /// Files one group may hold.
+    pub files_per_group: u64,
+    /// Peer ids one user may register.
+    pub peer_ids_per_user: u64,
+    /// Join requests one group may have waiting.
+    pub pending_requests_per_group: u64,
+}
+
+impl From<QuotasRec> for proto::quota::QuotaLimits {
+    fn from(r: QuotasRec) -> Self {
+        proto::quota::QuotaLimits {
+            groups_per_user: r.groups_per_user,
+            files_per_group: r.files_per_group,
+            peer_ids_per_user: r.peer_ids_per_user,
+            pending_requests_per_group: r.pending_requests_per_group,
+        }
+    }
+}
+
+impl From<proto::quota::QuotaLimits> for QuotasRec {
+    fn from(l: proto::quota::QuotaLimits) -> Self {
+        QuotasRec {
+            groups_per_user: l.groups_per_user,
+            files_per_group: l.files_per_group,
+            peer_ids_per_user: l.peer_ids_per_user,
+            pending_requests_per_group: l.pending_requests_per_group,
+        }
+    }
+}
+
 /// Key of a file: `group NUL name`.
 pub fn file_key(group: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(group.len() + name.len() + 1);

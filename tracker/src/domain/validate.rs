@@ -57,7 +57,9 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
         | Op::SetClusterKey { .. }
         | Op::PruneClients { .. }
         | Op::SetPeersOnline { .. }
-        | Op::PruneSessions { .. } => Ok(()),
+        | Op::PruneSessions { .. }
+        | Op::SetQuotas { .. }
+        | Op::PrunePeers { .. } => Ok(()),
     }
 }
 

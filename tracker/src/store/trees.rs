@@ -34,6 +34,9 @@ pub fn tree_name(table: Table) -> &'static str {
         Table::Clients => "sm_clients",
         Table::Meta => "sm_meta",
         Table::Cluster => "sm_cluster",
+        Table::Counts => "sm_counts",
+        Table::PeersOffline => "sm_peers_offline",
+        Table::PeerAvail => "sm_peer_avail",
     }
 }
 

@@ -1,10 +1,13 @@
-//! Cluster-wide state the leader proposes on its own: the ticket signing key (first one wins) and
-//! the pruning of idle at-most-once client records.
+//! Cluster-wide state: the ticket signing key (first one wins) and the pruning of idle
+//! at-most-once client records, which the leader proposes on its own, and the quotas an admin
+//! sets.
 
 use proto::tracker_msg::Response;
 
+use crate::cmd::QuotaUpdate;
 use crate::domain::error::Fail;
 use crate::domain::kv::{decode_record, KvWrite, Table};
+use crate::domain::quota;
 use crate::domain::records::{ClientRec, CLUSTER_SIGNING_KEY};
 
 /// Stores `secret` as the ticket signing key unless the cluster has one.
@@ -21,6 +24,15 @@ pub fn set_key(kv: &mut impl KvWrite, secret: &[u8; 32]) -> Result<Response, Fai
         );
     }
     Ok(Response::Done)
+}
+
+/// Changes the quotas named in `changes` and answers the limits now in force. Lowering one below
+/// a current count deletes nothing; the rules refuse new items until the count is below it.
+///
+/// # Errors
+/// Storage errors only.
+pub fn set_quotas(kv: &mut impl KvWrite, changes: &QuotaUpdate) -> Result<Response, Fail> {
+    Ok(Response::Quotas(quota::set_limits(kv, changes)?))
 }
 
 /// Forgets the at-most-once records of clients whose last write was applied before `before_ms`.

@@ -5,9 +5,11 @@ use proto::tracker_msg::{FileManifest, Response};
 use proto::ApiError;
 
 use crate::cmd::TokenBytes;
+use crate::domain::avail;
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::lookup::{file, member_group, own_peer, session_user};
+use crate::domain::quota::{self, Counted};
 use crate::domain::records::{
     avail_key, bitfield_full, bitfield_len, bitfield_set, file_key, FileRec,
 };
@@ -19,7 +21,8 @@ use crate::domain::validate::{check_file_name, check_manifest};
 /// # Errors
 /// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::NotMember`],
 /// [`ApiError::PeerNotFound`], [`ApiError::InvalidRequest`] for a bad manifest,
-/// [`ApiError::FileConflict`] if the name is taken by another manifest.
+/// [`ApiError::FileConflict`] if the name is taken by another manifest,
+/// [`ApiError::QuotaExceeded`] for a new file in a group at its quota.
 pub fn register(
     kv: &mut impl KvWrite,
     now_ms: u64,
@@ -43,6 +46,7 @@ pub fn register(
         }
         Some(_) => {}
         None => {
+            quota::charge(kv, Counted::FilesInGroup, group)?;
             let rec = FileRec {
                 manifest: manifest.clone(),
                 uploader: user,
@@ -52,11 +56,7 @@ pub fn register(
         }
     }
     let bits = bitfield_full(manifest.chunk_hashes.len());
-    kv.put_raw(
-        Table::Avail,
-        avail_key(group, &manifest.name, peer_id),
-        bits,
-    );
+    avail::insert(kv, group, &manifest.name, peer_id, bits);
     Ok(Response::Done)
 }
 
@@ -87,15 +87,18 @@ pub fn report_have(
         ))
         .into());
     }
-    let key = avail_key(group, name, peer_id);
-    let mut bits = kv
-        .get_raw(Table::Avail, &key)?
-        .unwrap_or_else(|| vec![0u8; bitfield_len(count)]);
+    let stored = kv.get_raw(Table::Avail, &avail_key(group, name, peer_id))?;
+    let known = stored.is_some();
+    let mut bits = stored.unwrap_or_else(|| vec![0u8; bitfield_len(count)]);
     bits.resize(bitfield_len(count), 0);
     for &c in chunks {
         bitfield_set(&mut bits, c as usize);
     }
-    kv.put_raw(Table::Avail, key, bits);
+    if known {
+        avail::update(kv, group, name, peer_id, bits);
+    } else {
+        avail::insert(kv, group, name, peer_id, bits);
+    }
     Ok(Response::Done)
 }
 
@@ -115,7 +118,7 @@ pub fn stop_share(
     let user = session_user(kv, token, now_ms)?;
     own_peer(kv, peer_id, &user)?;
     check_file_name(name)?;
-    kv.delete(Table::Avail, avail_key(group, name, peer_id));
+    avail::remove(kv, group, name, peer_id);
     Ok(Response::Done)
 }
 

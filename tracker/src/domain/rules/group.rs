@@ -1,13 +1,17 @@
 //! Groups: creating one, asking to join, accepting a request (owner), leaving. A group that loses
-//! its last member is removed with its files and availability.
+//! its last member is removed with its files and availability. The quotas on groups owned and on
+//! pending requests are checked here, and the owners' and the group's counters kept
+//! ([`crate::domain::quota`]).
 
 use proto::tracker_msg::Response;
 use proto::ApiError;
 
 use crate::cmd::TokenBytes;
+use crate::domain::avail;
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::lookup::{group, session_user};
+use crate::domain::quota::{self, Counted};
 use crate::domain::records::{group_files_prefix, peer_key, peer_of_avail_key, GroupRec, PeerRec};
 use crate::domain::validate::check_name;
 
@@ -15,7 +19,8 @@ use crate::domain::validate::check_name;
 ///
 /// # Errors
 /// [`ApiError::NotLoggedIn`], [`ApiError::InvalidRequest`] for a bad name,
-/// [`ApiError::GroupExists`].
+/// [`ApiError::GroupExists`], [`ApiError::QuotaExceeded`] if the caller owns as many groups as
+/// the quota allows.
 pub fn create(
     kv: &mut impl KvWrite,
     now_ms: u64,
@@ -27,6 +32,7 @@ pub fn create(
     if kv.get_raw(Table::Groups, name.as_bytes())?.is_some() {
         return Err(ApiError::GroupExists(name.to_string()).into());
     }
+    quota::charge(kv, Counted::GroupsOwned, &user)?;
     let rec = GroupRec {
         owner: user.clone(),
         members: vec![user],
@@ -40,7 +46,8 @@ pub fn create(
 /// Files the caller's join request (once; asking again changes nothing).
 ///
 /// # Errors
-/// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::AlreadyMember`].
+/// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::AlreadyMember`],
+/// [`ApiError::QuotaExceeded`] if the group has as many requests waiting as the quota allows.
 pub fn join(
     kv: &mut impl KvWrite,
     now_ms: u64,
@@ -53,6 +60,7 @@ pub fn join(
         return Err(ApiError::AlreadyMember(name.to_string()).into());
     }
     if !g.requests.contains(&user) {
+        quota::check_pending(kv, g.requests.len())?;
         g.requests.push(user);
         kv.put(Table::Groups, name.as_bytes().to_vec(), &g)?;
     }
@@ -120,12 +128,15 @@ fn leave_group(kv: &mut impl KvWrite, name: &str, user: &str) -> Result<(), Fail
     g.members.remove(pos);
     let files = kv.scan_raw(Table::Files, &group_files_prefix(name))?;
     if g.members.is_empty() {
+        // The owner is always a member, so the last member to leave is the owner.
+        quota::release(kv, Counted::GroupsOwned, &g.owner)?;
+        quota::clear(kv, Counted::FilesInGroup, name);
         kv.delete(Table::Groups, name.as_bytes().to_vec());
         for (file_key, _) in files {
             let mut prefix = file_key.clone();
             prefix.push(0);
             for (k, _) in kv.scan_raw(Table::Avail, &prefix)? {
-                kv.delete(Table::Avail, k);
+                avail::remove_key(kv, k);
             }
             kv.delete(Table::Files, file_key);
         }
@@ -134,6 +145,8 @@ fn leave_group(kv: &mut impl KvWrite, name: &str, user: &str) -> Result<(), Fail
     if g.owner == user {
         // Members are kept in join order, so the first one has been there longest.
         g.owner = g.members[0].clone();
+        quota::release(kv, Counted::GroupsOwned, user)?;
+        quota::add(kv, Counted::GroupsOwned, &g.owner)?;
     }
     kv.put(Table::Groups, name.as_bytes().to_vec(), &g)?;
     for (file_key, _) in files {
@@ -145,7 +158,7 @@ fn leave_group(kv: &mut impl KvWrite, name: &str, user: &str) -> Result<(), Fail
             };
             let owner = kv.get::<PeerRec>(Table::Peers, &peer_key(peer_id))?;
             if owner.is_some_and(|p| p.username == user) {
-                kv.delete(Table::Avail, k);
+                avail::remove_key(kv, k);
             }
         }
     }

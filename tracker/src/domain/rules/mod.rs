@@ -1,5 +1,5 @@
 //! What each replicated operation does to the state, one area per file: [`account`], [`group`],
-//! [`peer`], [`file`](mod@file) and [`cluster`]. [`apply_op`] only dispatches.
+//! [`peer`], [`peer_prune`], [`file`](mod@file) and [`cluster`]. [`apply_op`] only dispatches.
 //!
 //! Pure functions of (state, command): no clock, no randomness, no I/O but the [`KvWrite`] port,
 //! so every node computes the same result. A refused operation returns [`Fail::Api`] and its
@@ -10,6 +10,9 @@ pub mod cluster;
 pub mod file;
 pub mod group;
 pub mod peer;
+pub mod peer_prune;
+#[cfg(test)]
+mod quota_test;
 
 use proto::tracker_msg::Response;
 
@@ -67,7 +70,12 @@ pub fn apply_op(kv: &mut impl KvWrite, now_ms: u64, op: &Op) -> Result<Response,
         } => file::stop_share(kv, now_ms, token, *peer_id, group, name),
         Op::SetClusterKey { secret } => cluster::set_key(kv, secret),
         Op::PruneClients { before_ms } => cluster::prune_clients(kv, *before_ms),
-        Op::SetPeersOnline { peer_ids, online } => peer::set_online(kv, peer_ids, *online),
+        Op::SetPeersOnline { peer_ids, online } => peer::set_online(kv, now_ms, peer_ids, *online),
         Op::PruneSessions { tokens } => account::prune_sessions(kv, now_ms, tokens),
+        Op::SetQuotas { changes } => cluster::set_quotas(kv, changes),
+        Op::PrunePeers {
+            peer_ids,
+            offline_before_ms,
+        } => peer_prune::prune(kv, peer_ids, *offline_before_ms),
     }
 }

@@ -10,12 +10,14 @@ use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::lookup::session_user;
 use crate::domain::records::{peer_key, PeerRec};
+use crate::domain::{offline, quota};
 
 /// Registers (or re-registers) the caller's peer `peer_id` at `addr`, online.
 ///
 /// # Errors
 /// [`ApiError::NotLoggedIn`]; [`ApiError::InvalidRequest`] if the id belongs to another user or
-/// the address is empty or too long.
+/// the address is empty or too long; [`ApiError::QuotaExceeded`] for a new id of a user at the
+/// quota.
 pub fn register(
     kv: &mut impl KvWrite,
     now_ms: u64,
@@ -24,7 +26,8 @@ pub fn register(
     addr: &str,
 ) -> Result<Response, Fail> {
     let user = session_user(kv, token, now_ms)?;
-    if let Some(existing) = kv.get::<PeerRec>(Table::Peers, &peer_key(peer_id))? {
+    let known = kv.get::<PeerRec>(Table::Peers, &peer_key(peer_id))?;
+    if let Some(existing) = &known {
         if existing.username != user {
             return Err(ApiError::InvalidRequest(format!(
                 "peer id {peer_id} belongs to another user: delete the peer's home state to get a new id"
@@ -38,6 +41,7 @@ pub fn register(
         ))
         .into());
     }
+    charge_new_peer(kv, peer_id, &user, known.is_some())?;
     let rec = PeerRec {
         username: user,
         addr: addr.to_string(),
@@ -47,16 +51,42 @@ pub fn register(
     Ok(Response::Done)
 }
 
-/// Marks the known peers among `peer_ids` online or offline (unknown ids are skipped).
+/// The quota and the stamps of a peer being registered: a new id counts against its user's
+/// quota; any registration brings the peer back (no offline stamp).
+fn charge_new_peer(
+    kv: &mut impl KvWrite,
+    peer_id: u64,
+    user: &str,
+    known: bool,
+) -> Result<(), Fail> {
+    if !known {
+        quota::charge(kv, quota::Counted::PeerIds, user)?;
+    }
+    offline::clear(kv, peer_id);
+    Ok(())
+}
+
+/// Marks the known peers among `peer_ids` online or offline (unknown ids are skipped); a peer
+/// that goes offline is stamped with `now_ms`, the entry's time ([`offline`]).
 ///
 /// # Errors
 /// Storage errors only.
-pub fn set_online(kv: &mut impl KvWrite, peer_ids: &[u64], online: bool) -> Result<Response, Fail> {
+pub fn set_online(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    peer_ids: &[u64],
+    online: bool,
+) -> Result<Response, Fail> {
     for id in peer_ids {
         if let Some(mut p) = kv.get::<PeerRec>(Table::Peers, &peer_key(*id))? {
             if p.online != online {
                 p.online = online;
                 kv.put(Table::Peers, peer_key(*id), &p)?;
+                if online {
+                    offline::clear(kv, *id);
+                } else {
+                    offline::stamp(kv, *id, now_ms);
+                }
             }
         }
     }
@@ -115,10 +145,16 @@ mod tests {
         let mut kv = MemKv::new();
         let ann = signed_in(&mut kv, "ann", 1);
         register(&mut kv, 0, &ann, 7, "127.0.0.1:1").unwrap();
-        set_online(&mut kv, &[7, 8], false).unwrap();
+        set_online(&mut kv, 50, &[7, 8], false).unwrap();
         assert!(!peer(&kv, 7).unwrap().online);
         assert!(peer(&kv, 8).is_none());
-        set_online(&mut kv, &[7], true).unwrap();
+        assert_eq!(offline::since(&kv, 7).unwrap(), Some(50));
+        assert_eq!(offline::since(&kv, 8).unwrap(), None);
+        // Marked offline again: the first time stays.
+        set_online(&mut kv, 60, &[7], false).unwrap();
+        assert_eq!(offline::since(&kv, 7).unwrap(), Some(50));
+        set_online(&mut kv, 70, &[7], true).unwrap();
         assert!(peer(&kv, 7).unwrap().online);
+        assert_eq!(offline::since(&kv, 7).unwrap(), None);
     }
 }
