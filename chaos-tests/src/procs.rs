@@ -42,7 +42,30 @@ pub async fn start_cluster(
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
     c.wait_converged(Duration::from_secs(30)).await?;
+    lift_quotas(&c).await?;
     Ok(c)
+}
+
+/// Raises every quota out of reach: the benchmarks register thousands of peers per user and the
+/// chaos workload creates groups without end, which are loads to measure, not abuse to refuse.
+///
+/// # Errors
+/// If the leader refuses or cannot be reached.
+pub async fn lift_quotas(c: &LocalCluster) -> anyhow::Result<()> {
+    use proto::quota::QuotaChanges;
+    use proto::tracker_msg::AdminRequest;
+    let admin = proto::TrackerClient::new(c.admin_config())?;
+    let all = Some(u64::MAX);
+    admin
+        .admin(AdminRequest::SetQuotas(QuotaChanges {
+            groups_per_user: all,
+            files_per_group: all,
+            peer_ids_per_user: all,
+            pending_requests_per_group: all,
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!("lifting the quotas: {e}"))?;
+    Ok(())
 }
 
 /// Like [`start_cluster`], with a [`FaultNet`] proxy in front of every node's Raft port: each
@@ -75,6 +98,7 @@ pub async fn start_cluster_behind_proxies(
     c.start_all()?;
     c.wait_leader(Duration::from_secs(30)).await?;
     c.wait_converged(Duration::from_secs(30)).await?;
+    lift_quotas(&c).await?;
     Ok((c, net))
 }
 

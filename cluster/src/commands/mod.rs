@@ -5,6 +5,7 @@ mod credential;
 mod demo;
 mod demo_peers;
 mod membership;
+mod quotas;
 mod status;
 mod up;
 
@@ -60,6 +61,9 @@ enum Command {
     AddNode(membership::AddNodeArgs),
     /// Remove a node from the membership and stop it.
     RemoveNode(membership::RemoveNodeArgs),
+    /// Show or change the cluster's quotas (groups per user, files per group, peer ids per
+    /// user, pending join requests per group); needs the admin credential.
+    Quotas(quotas::QuotasArgs),
     /// Run the peer command line (what `cluster demo` starts; same as the `peer` binary).
     #[command(hide = true)]
     Peer(peer::cli::Cli),
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Certs(a) => certs::run(&a),
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
+        Command::Quotas(a) => quotas::run(a).await,
         Command::Demo(a) => demo::run(a).await,
         Command::Node(_) | Command::Peer(_) => {
             anyhow::bail!("`cluster node` and `cluster peer` run outside the command runtime")

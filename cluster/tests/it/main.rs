@@ -7,6 +7,8 @@ mod formation;
 mod liveness;
 mod login_throttle;
 mod malformed;
+mod peer_prune;
+mod quotas;
 mod restored_leader;
 mod security;
 mod session_prune;

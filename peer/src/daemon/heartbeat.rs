@@ -1,5 +1,6 @@
 //! Heartbeats to the tracker leader at the interval it hands back; re-registers the peer if the
-//! tracker no longer knows it.
+//! tracker no longer knows it (the leader forgets peers offline for long, with what they
+//! seeded), and then announces its shares again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +35,9 @@ pub async fn task_heartbeat(daemon: Arc<Daemon>) {
             Ok(other) => tracing::warn!(?other, "unexpected heartbeat answer"),
             Err(ApiError::PeerNotFound(_)) => {
                 tracing::warn!("the tracker does not know this peer; registering again");
-                if let Err(e) = daemon.register().await {
-                    tracing::warn!(%e, "re-registration failed");
+                match daemon.register().await {
+                    Ok(()) => super::reannounce_shares(&daemon).await,
+                    Err(e) => tracing::warn!(%e, "re-registration failed"),
                 }
             }
             Err(e) => tracing::warn!(%e, "heartbeat failed"),

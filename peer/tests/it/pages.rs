@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use proto::tracker_msg::{FileManifest, WriteOp, MAX_PAGE_ITEMS};
+use proto::quota::QuotaChanges;
+use proto::tracker_msg::{AdminRequest, FileManifest, WriteOp, MAX_PAGE_ITEMS};
 use proto::{ClientConfig, TrackerClient};
 
 use super::util::{start_cluster, Peer};
@@ -17,6 +18,15 @@ const CLIENTS: usize = 16;
 async fn the_cli_lists_every_group_and_file_across_pages() {
     let root = tempfile::tempdir().unwrap();
     let cluster = start_cluster(&root.path().join("cluster")).await;
+    // One user owns all of them, more than the default quota of groups per user allows.
+    TrackerClient::new(cluster.admin_config())
+        .unwrap()
+        .admin(AdminRequest::SetQuotas(QuotaChanges {
+            groups_per_user: Some(GROUPS as u64),
+            ..QuotaChanges::default()
+        }))
+        .await
+        .unwrap();
     let alice = Peer::signup(root.path(), "alice", &cluster);
     let token = Peer::token_of(&alice);
     let names: Vec<String> = (0..GROUPS).map(|i| format!("grp-{i:05}")).collect();
