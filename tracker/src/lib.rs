@@ -11,8 +11,10 @@
 //!   - [`api::read`]: linearizable queries.
 //!   - [`api::heartbeat`]: a peer's heartbeat (a read that may propose a write).
 //!   - [`api::admin`]: status and membership.
+//!   - [`api::quotas`]: showing and setting the quotas (admin).
 //!   - [`api::token`]: session tokens.
-//! - [`tasks`]: the background loops (liveness sweep, cluster-key ensure, election watchdog).
+//! - [`tasks`]: the background loops (liveness sweep, pruning of sessions and stale peers,
+//!   cluster-key ensure, election watchdog).
 //! - [`served_by`]: the node id, term and applied index every reply carries.
 //! - [`raft_net`]: Raft RPCs over mutual TLS (a node is who its certificate says).
 //!   - [`raft_net::client`]: the outgoing side openraft drives.
@@ -49,17 +51,22 @@
 //!   - [`store::log_tail`]: the newest log entries in memory.
 //! - [`domain`]: the rules, pure and deterministic, over a storage port it owns.
 //!   - [`domain::admit`]: what the leader checks against the applied state before it proposes.
+//!   - [`domain::admit_quota`]: the quotas the leader checks before it proposes.
 //!   - [`domain::apply`]: one command, applied at most once per (client id, serial).
 //!   - [`domain::rules`]: what each operation does: a dispatcher over one file per area.
 //!   - [`domain::rules::account`]: users and sessions.
 //!   - [`domain::rules::group`]: groups, join requests, leaving.
 //!   - [`domain::rules::peer`]: peer registration and online marking.
+//!   - [`domain::rules::peer_prune`]: forgetting peers offline for long.
 //!   - [`domain::rules::file`]: files and chunk availability.
-//!   - [`domain::rules::cluster`]: the signing key and client-record pruning.
+//!   - [`domain::rules::cluster`]: the signing key, client-record pruning, the quotas.
 //!   - [`domain::queries`]: what each read returns.
 //!   - [`domain::lookup`]: lookups the rules and the queries share.
 //!   - `domain::fixtures` and `domain::mem_kv` (tests only): test records, an in-memory KV.
 //!   - [`domain::records`]: stored records and their keys.
+//!   - [`domain::quota`]: the quotas and the counters they are checked against.
+//!   - [`domain::avail`]: availability entries and each peer's index of them.
+//!   - [`domain::offline`]: when each offline peer went offline.
 //!   - [`domain::validate`]: name, manifest and limit checks.
 //!   - [`domain::error`]: how a rule fails.
 //!   - [`domain::kv`]: the port: tables, codec, `KvRead` and `KvWrite`.

@@ -15,7 +15,7 @@ use crate::cmd::Op;
 /// never refused here.
 ///
 /// # Errors
-/// [`ApiError::QuotaExceeded`]; [`Fail::Store`]. Other refusals are left to apply.
+/// [`proto::ApiError::QuotaExceeded`]; [`Fail::Store`]. Other refusals are left to apply.
 pub fn admit_quota(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
     match op {
         Op::CreateGroup { token, .. } => {
