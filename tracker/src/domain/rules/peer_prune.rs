@@ -106,6 +106,25 @@ mod tests {
     }
 
     #[test]
+    fn a_peers_index_follows_every_availability_write() {
+        let (mut kv, ann) = setup();
+        let bob = crate::domain::fixtures::signed_in(&mut kv, "bob", 2);
+        crate::domain::rules::group::join(&mut kv, 0, &bob, "g").unwrap();
+        crate::domain::rules::group::accept(&mut kv, 0, &ann, "g", "bob").unwrap();
+        peer::register(&mut kv, 0, &bob, 3, "127.0.0.1:9").unwrap();
+        file::report_have(&mut kv, 0, &bob, 3, "g", "f", &[0]).unwrap();
+        file::report_have(&mut kv, 0, &bob, 3, "g", "f", &[1]).unwrap();
+        assert_eq!(kv.len(Table::PeerAvail), 3);
+        file::stop_share(&mut kv, 0, &ann, 2, "g", "f").unwrap();
+        assert_eq!(kv.len(Table::PeerAvail), 2);
+        // Ann leaves: her peers stop being sources; Bob leaves last: the group goes.
+        crate::domain::rules::group::leave(&mut kv, 0, &ann, "g").unwrap();
+        assert_eq!(kv.len(Table::PeerAvail), 1);
+        crate::domain::rules::group::leave(&mut kv, 0, &bob, "g").unwrap();
+        assert_eq!(kv.len(Table::PeerAvail) + kv.len(Table::Avail), 0);
+    }
+
+    #[test]
     fn a_forgotten_id_registers_again_as_new_and_counts_again() {
         let (mut kv, ann) = setup();
         peer::set_online(&mut kv, 100, &[1], false).unwrap();
