@@ -41,7 +41,7 @@ pub fn register(
         ))
         .into());
     }
-    charge_new_peer(kv, peer_id, &user, known.is_some())?;
+    charge_new_peer(kv, peer_id, &user, known.as_ref())?;
     let rec = PeerRec {
         username: user,
         addr: addr.to_string(),
@@ -51,18 +51,20 @@ pub fn register(
     Ok(Response::Done)
 }
 
-/// The quota and the stamps of a peer being registered: a new id counts against its user's
-/// quota; any registration brings the peer back (no offline stamp).
+/// The quota and the stamp of a peer being registered (`known`: its record, if it has one): a
+/// new id counts against its user's quota; an offline one comes back and loses its stamp (only
+/// offline peers have one).
 fn charge_new_peer(
     kv: &mut impl KvWrite,
     peer_id: u64,
     user: &str,
-    known: bool,
+    known: Option<&PeerRec>,
 ) -> Result<(), Fail> {
-    if !known {
-        quota::charge(kv, quota::Counted::PeerIds, user)?;
+    match known {
+        None => quota::charge(kv, quota::Counted::PeerIds, user)?,
+        Some(p) if !p.online => offline::clear(kv, peer_id),
+        Some(_) => {}
     }
-    offline::clear(kv, peer_id);
     Ok(())
 }
 
@@ -154,6 +156,11 @@ mod tests {
         set_online(&mut kv, 60, &[7], false).unwrap();
         assert_eq!(offline::since(&kv, 7).unwrap(), Some(50));
         set_online(&mut kv, 70, &[7], true).unwrap();
+        assert!(peer(&kv, 7).unwrap().online);
+        assert_eq!(offline::since(&kv, 7).unwrap(), None);
+        // Registering again brings an offline peer back too.
+        set_online(&mut kv, 80, &[7], false).unwrap();
+        register(&mut kv, 90, &ann, 7, "127.0.0.1:1").unwrap();
         assert!(peer(&kv, 7).unwrap().online);
         assert_eq!(offline::since(&kv, 7).unwrap(), None);
     }
