@@ -211,6 +211,17 @@ impl From<proto::quota::QuotaChanges> for QuotaUpdate {
     }
 }
 
+impl From<QuotaUpdate> for proto::quota::QuotaChanges {
+    fn from(u: QuotaUpdate) -> Self {
+        proto::quota::QuotaChanges {
+            groups_per_user: u.groups_per_user,
+            files_per_group: u.files_per_group,
+            peer_ids_per_user: u.peer_ids_per_user,
+            pending_requests_per_group: u.pending_requests_per_group,
+        }
+    }
+}
+
 /// Most peers one [`Op::PrunePeers`] forgets: each may take many availability entries with
 /// it, so an entry's apply stays short.
 pub const MAX_PEERS_PRUNED_PER_ENTRY: usize = 256;

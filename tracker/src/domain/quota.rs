@@ -66,21 +66,7 @@ pub fn limits(kv: &impl KvRead) -> Result<QuotaLimits, StoreError> {
 /// # Errors
 /// Storage errors.
 pub fn set_limits(kv: &mut impl KvWrite, changes: &QuotaUpdate) -> Result<QuotaLimits, Fail> {
-    let mut l = limits(kv)?;
-    let pairs = [
-        (&mut l.groups_per_user, changes.groups_per_user),
-        (&mut l.files_per_group, changes.files_per_group),
-        (&mut l.peer_ids_per_user, changes.peer_ids_per_user),
-        (
-            &mut l.pending_requests_per_group,
-            changes.pending_requests_per_group,
-        ),
-    ];
-    for (limit, change) in pairs {
-        if let Some(v) = change {
-            *limit = v;
-        }
-    }
+    let l = limits(kv)?.with(&(*changes).into());
     kv.put(Table::Cluster, CLUSTER_QUOTAS.to_vec(), &QuotasRec::from(l))?;
     Ok(l)
 }
