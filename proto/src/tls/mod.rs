@@ -1,5 +1,6 @@
 //! TLS on the tracker's ports: TLS 1.3 only, rustls with the `ring` provider, every certificate
-//! chaining to one cluster CA.
+//! chaining to one cluster CA; and on the peer port, where each daemon's Ed25519 key, recorded by
+//! the tracker, is its identity ([`peer`]).
 //!
 //! The names a certificate is checked for are fixed ([`TRACKER_NAME`], [`ADMIN_NAME`],
 //! [`raft_name`]); a connection's role follows from the names its certificate is valid for, checked
@@ -11,10 +12,15 @@
 //! - [`names`]: whether a verified peer certificate is valid for a name.
 //! - [`client`]: [`ClientTls`], what a client of the client API port presents and trusts.
 //! - [`node`]: [`NodeTls`], a tracker node's server and Raft client configurations.
+//! - [`peer`]: [`PeerTls`], the peer port: self-signed Ed25519 certificates, the seeder's key
+//!   pinned by the downloader, the downloader's key checked against its ticket.
+//! - [`peer_verify`]: the peer port's certificate verifiers.
 
 pub mod client;
 pub mod names;
 pub mod node;
+pub mod peer;
+pub mod peer_verify;
 pub mod pem;
 
 use std::path::PathBuf;
@@ -22,6 +28,7 @@ use std::sync::Arc;
 
 pub use client::ClientTls;
 pub use node::NodeTls;
+pub use peer::PeerTls;
 
 /// The name every tracker's certificate carries and every client of the client API checks.
 pub const TRACKER_NAME: &str = "tracker";
