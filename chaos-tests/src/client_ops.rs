@@ -25,6 +25,12 @@ pub const FILE_CHUNKS: u32 = 8;
 pub const FILE_CHUNK_BYTES: u32 = 4096;
 /// Address the client's peer ids are registered at; nothing ever downloads from them.
 const FAKE_PEER_ADDR: &str = "127.0.0.1:9";
+
+/// The Ed25519 public key registered for peers that never serve (the workload's and the
+/// benchmarks' simulated peers): a valid key, the same for all of them, computed once per call.
+pub fn fake_peer_key() -> [u8; 32] {
+    proto::ticket::public_key_of(&[7; 32])
+}
 /// How many of its newest groups a client scans for join requests.
 const GROUPS_SCANNED_FOR_REQUESTS: usize = 8;
 
@@ -115,6 +121,7 @@ impl ClientOps {
                         token: *token,
                         peer_id,
                         addr: FAKE_PEER_ADDR.into(),
+                        peer_key: fake_peer_key(),
                     })
                     .await;
                 if r.is_ok() {

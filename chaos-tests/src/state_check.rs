@@ -262,7 +262,7 @@ async fn check_files(
                 })
                 .await?;
         }
-        let sources: Vec<Source> = proto::pages::all_sources(client, token, &group, &name)
+        let sources: Vec<Source> = proto::pages::all_sources(client, token, &group, &name, None)
             .await?
             .sources;
         let bits = sources

@@ -137,6 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     peer_id: 5,
                     username: "bob".into(),
                     addr: "127.0.0.1:9000".into(),
+                    peer_key: proto::ticket::public_key_of(&[5; 32]),
                     bitfield: vec![0b101],
                 }],
                 ticket: None,
@@ -162,6 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         file_hash: [9; 20],
         not_before_ms: 1 << 39,
         expires_at_ms: 1 << 41,
+        downloader_key: proto::ticket::public_key_of(&[6; 32]),
     };
     let signed = SignedTicket::sign(&ticket, &[7; 32])?;
     save("ticket", "signed", &encode(&signed)?)?;
@@ -264,6 +266,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 username: "bob".into(),
                 addr: "127.0.0.1:9000".into(),
                 online: true,
+                public_key: proto::ticket::public_key_of(&[5; 32]),
             })?,
         ),
         (

@@ -287,9 +287,16 @@ pub enum ShareChanged {
 /// Why the seeder stopped serving one connection (logged at debug level, for the operator).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// No hello within the time limit.
-    #[error("no hello in time")]
+    /// No TLS handshake and hello within the time limit.
+    #[error("no handshake and hello in time")]
     HelloTimeout,
+    /// The TLS handshake failed: a plaintext client, no client certificate, or one whose key is
+    /// not Ed25519.
+    #[error("TLS handshake failed: {0}")]
+    Handshake(#[source] std::io::Error),
+    /// rustls accepted a connection without the client certificate it requires.
+    #[error("bug: a TLS connection without a client key")]
+    BugNoClientKey,
     /// The peer hung up before its hello.
     #[error("closed before hello")]
     ClosedBeforeHello,
@@ -323,9 +330,6 @@ pub enum ServeError {
     /// Reading or writing a frame failed.
     #[error(transparent)]
     Frame(#[from] FrameError),
-    /// The socket could not be duplicated for `sendfile`.
-    #[error("cannot duplicate the socket: {0}")]
-    Socket(#[source] std::io::Error),
     /// The seeded file changed or cannot be read: it is no longer seeded, and the peer was
     /// told it is not here any more.
     #[error("file changed under us: {0}")]
@@ -370,6 +374,22 @@ pub enum SourceError {
     /// Reading or writing a frame failed.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The TLS handshake failed (the seeder refused our certificate, or does not speak TLS).
+    #[error("TLS handshake failed: {0}")]
+    Handshake(#[source] std::io::Error),
+    /// The seeder's certificate is not of the key the tracker registered for it: someone else
+    /// answers at its address (a man in the middle), or it registered a new key since the
+    /// sources were listed. Nothing is sent to it.
+    #[error("peer {peer} at {addr} refused: {mismatch}")]
+    WrongSeederKey {
+        /// The source's peer id.
+        peer: u64,
+        /// The address dialled.
+        addr: String,
+        /// The keys expected and presented.
+        #[source]
+        mismatch: proto::tls::peer::PeerKeyMismatch,
+    },
     /// No answer to our hello in time.
     #[error("no welcome in time")]
     NoWelcome,
@@ -432,6 +452,7 @@ impl SourceError {
             SourceError::ConnectTimedOut
             | SourceError::Io(_)
             | SourceError::Frame(_)
+            | SourceError::Handshake(_)
             | SourceError::NoWelcome
             | SourceError::ClosedBeforeWelcome
             | SourceError::Closed
@@ -440,6 +461,7 @@ impl SourceError {
             | SourceError::Busy
             | SourceError::BugSlotsClosed(_) => true,
             SourceError::Refused(_)
+            | SourceError::WrongSeederKey { .. }
             | SourceError::BadHandshake
             | SourceError::UnexpectedFrame(_)
             | SourceError::Unrequested { .. }

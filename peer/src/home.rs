@@ -3,6 +3,7 @@
 //! ```text
 //! HOME/session.json      token and username (mode 0600)
 //! HOME/peer_id           this peer's random id
+//! HOME/peer-key.pem      this daemon's Ed25519 key (mode 0600; see crate::identity)
 //! HOME/trackers          the tracker list given at login
 //! HOME/ca.pem            a copy of the cluster CA given at login (`--ca`)
 //! HOME/daemon.sock       control socket of the running daemon (mode 0600)

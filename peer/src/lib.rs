@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`error`]: the library's error types.
 //! - [`home`]: the per-user home directory (session, peer id, socket, shares, downloads).
+//! - [`identity`]: the daemon's Ed25519 key (`HOME/peer-key.pem`) and its TLS certificate.
 //! - [`hashing`]: SHA-1 manifests of files and chunk checks.
 //! - [`io_buf`]: aligned, pooled chunk buffers.
 //! - [`chunk_store`]: chunk reads and writes at their offsets, direct I/O where possible.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod fuzz_entry;
 pub mod hashing;
 pub mod home;
+pub mod identity;
 pub mod io_buf;
 pub mod rate_limit;
 pub mod scheduler;

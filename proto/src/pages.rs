@@ -200,7 +200,8 @@ pub struct AllSources {
     pub ticket: Option<SignedTicket>,
 }
 
-/// A file's manifest and all its online sources.
+/// A file's manifest and all its online sources, with a ticket for the caller's peer `peer_id`
+/// (none without one).
 ///
 /// # Errors
 /// The read's refusal, or those of [`Pager::advance`].
@@ -209,6 +210,7 @@ pub async fn all_sources(
     token: SessionToken,
     group: &str,
     name: &str,
+    peer_id: Option<u64>,
 ) -> Result<AllSources, ApiError> {
     let mut pager = Pager::new();
     let mut all: Option<AllSources> = None;
@@ -217,6 +219,7 @@ pub async fn all_sources(
             token,
             group: group.to_string(),
             name: name.to_string(),
+            peer_id,
             page,
         };
         match client.read(request).await? {

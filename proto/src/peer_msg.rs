@@ -1,4 +1,5 @@
-//! The peer wire protocol (data plane): one connection per (downloader, seeder, file).
+//! The peer wire protocol (data plane): one connection per (downloader, seeder, file), inside
+//! mutually authenticated TLS 1.3 ([`crate::tls::peer`]): every frame below travels encrypted.
 //!
 //! The downloader opens with [`PeerFrame::Hello`] carrying its download ticket; the seeder answers
 //! [`PeerFrame::Welcome`] or [`PeerFrame::Refused`]. Then the downloader pipelines
@@ -15,8 +16,8 @@ use crate::ticket::SignedTicket;
 
 /// Magic number opening a peer connection ("P2PP").
 pub const PEER_MAGIC: u32 = 0x5032_5050;
-/// Version of the peer protocol.
-pub const PEER_VERSION: u32 = 1;
+/// Version of the peer protocol (2: inside TLS, tickets name the downloader's key).
+pub const PEER_VERSION: u32 = 2;
 /// Largest frame on the peer port: the largest chunk plus its header.
 pub const MAX_PEER_FRAME_BYTES: usize = (64 << 20) + 64;
 /// Largest hello a seeder reads, before it has checked the ticket: nothing a peer sends before

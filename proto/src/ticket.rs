@@ -22,6 +22,10 @@ pub struct Ticket {
     pub not_before_ms: u64,
     /// Valid until (ms since the Unix epoch).
     pub expires_at_ms: u64,
+    /// The Ed25519 public key the downloader's daemon registered with the tracker: a seeder
+    /// serves the ticket only over a TLS connection whose client certificate carries this key, so
+    /// a copied ticket is worthless without the daemon's secret key.
+    pub downloader_key: [u8; 32],
 }
 
 /// A ticket with the cluster's Ed25519 signature over its encoding.
@@ -105,6 +109,7 @@ mod tests {
             file_hash: [3; 20],
             not_before_ms: 1000,
             expires_at_ms: 2000,
+            downloader_key: [5; 32],
         }
     }
 

@@ -19,8 +19,10 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 /// Version of the client API protocol spoken by this build (3: replies carry [`ReplyMeta`];
 /// 4: lists come in pages; 5: [`ApiError::TooManyFailedLogins`]; 6: over TLS, `Status` says
 /// whether it wants the digest, which is optional in [`NodeStatus`], and `Forbidden`; 7: quotas,
-/// [`ApiError::QuotaExceeded`] and the admin requests that show and set them).
-pub const API_VERSION: u32 = 7;
+/// [`ApiError::QuotaExceeded`] and the admin requests that show and set them; 8: peers register an
+/// Ed25519 key, sources carry it, and `FileSources` names the downloading peer, whose key the
+/// ticket carries).
+pub const API_VERSION: u32 = 8;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -164,6 +166,9 @@ pub enum WriteOp {
         peer_id: u64,
         /// Address where the peer serves chunks.
         addr: String,
+        /// The daemon's Ed25519 public key: downloaders pin it when they connect, and tickets
+        /// issued for this peer name it. A new key from the owner replaces the old one.
+        peer_key: [u8; 32],
     },
     /// Register a file in a group, with this peer as a full seeder.
     RegisterFile {
@@ -270,6 +275,9 @@ pub enum ReadRequest {
         group: String,
         /// File name.
         name: String,
+        /// The caller's peer that will download: the ticket names its registered key. `None`
+        /// lists the sources without a ticket.
+        peer_id: Option<u64>,
         /// Which page.
         page: PageRequest,
     },
@@ -372,7 +380,8 @@ pub enum Response {
         manifest: FileManifest,
         /// Online peers that hold at least one chunk (this page of them).
         sources: Vec<Source>,
-        /// Ticket that lets the caller fetch this file from the sources.
+        /// Ticket that lets the caller's peer (the request's `peer_id`, with its registered key)
+        /// fetch this file from the sources; `None` when the request named no peer.
         ticket: Option<crate::ticket::SignedTicket>,
         /// Where the next page of sources starts; `None` on the last page.
         next: Option<String>,
@@ -479,6 +488,8 @@ pub struct Source {
     pub username: String,
     /// Where it serves chunks.
     pub addr: String,
+    /// Its daemon's Ed25519 public key, as registered: the key its TLS certificate must carry.
+    pub peer_key: [u8; 32],
     /// Bit i (LSB-first within each byte) set when the peer holds chunk i.
     pub bitfield: Vec<u8>,
 }

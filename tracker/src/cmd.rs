@@ -109,6 +109,8 @@ pub enum Op {
         peer_id: u64,
         /// Serving address.
         addr: String,
+        /// The daemon's Ed25519 public key.
+        peer_key: [u8; 32],
     },
     /// Register a file with this peer as full seeder.
     RegisterFile {

@@ -261,6 +261,7 @@ async fn create_world(
                 token: tokens[p.user],
                 peer_id: p.peer_id,
                 addr: format!("127.0.0.1:{}", 20000 + i % 40000),
+                peer_key: crate::client_ops::fake_peer_key(),
             },
         )
         .await?;

@@ -277,6 +277,7 @@ pub async fn register_all(
         let client = TrackerClient::new(proto::ClientConfig::new(trackers.to_vec(), tls.clone()))?;
         let (ctx, next, done, shards) = (ctx.clone(), next.clone(), done.clone(), shards.to_vec());
         workers.push(tokio::spawn(async move {
+            let peer_key = crate::client_ops::fake_peer_key();
             let mut latency = Latencies::new();
             loop {
                 let idx = next.fetch_add(1, Ordering::Relaxed);
@@ -292,6 +293,7 @@ pub async fn register_all(
                         (idx >> 8) & 255,
                         idx & 255
                     ),
+                    peer_key,
                 };
                 let t = Instant::now();
                 client

@@ -68,8 +68,13 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     };
     let fixture = Fixture::start("reads", &spec).await?;
     let world = fixture.world.clone();
+    // Each user's peer, whose key the tickets name.
+    let peer_of_user: Vec<Option<u64>> = (0..world.tokens.len())
+        .map(|u| world.peers.iter().find(|p| p.user == u).map(|p| p.peer_id))
+        .collect();
     let next: NextCall = Arc::new(move |i, seq, rng| {
-        let token = world.tokens[i % world.tokens.len()];
+        let user = i % world.tokens.len();
+        let token = world.tokens[user];
         let group = world.group.clone();
         if seq % 2 == 0 {
             (
@@ -88,6 +93,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
                     token,
                     group,
                     name,
+                    peer_id: peer_of_user.get(user).copied().flatten(),
                     page: PageRequest::default(),
                 }),
             )

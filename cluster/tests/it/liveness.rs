@@ -17,6 +17,7 @@ async fn source_count(cl: &TrackerClient, token: &SessionToken) -> usize {
             token: *token,
             group: "g".into(),
             name: "f.bin".into(),
+            peer_id: None,
             page: PageRequest::default(),
         })
         .await
@@ -51,6 +52,7 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
         token,
         peer_id: 77,
         addr: "127.0.0.1:9".into(),
+        peer_key: proto::ticket::public_key_of(&[77; 32]),
     })
     .await
     .unwrap();
@@ -156,6 +158,7 @@ async fn a_new_leader_expires_silent_peers_it_never_heard_from() {
         token,
         peer_id: 88,
         addr: "127.0.0.1:9".into(),
+        peer_key: proto::ticket::public_key_of(&[88; 32]),
     })
     .await
     .unwrap();

@@ -21,6 +21,7 @@ async fn source_count(cl: &TrackerClient, token: SessionToken) -> usize {
             token,
             group: "g".into(),
             name: "f.bin".into(),
+            peer_id: None,
             page: PageRequest::default(),
         })
         .await
@@ -36,6 +37,7 @@ fn register(token: SessionToken, peer_id: u64) -> WriteOp {
         token,
         peer_id,
         addr: "127.0.0.1:9".into(),
+        peer_key: proto::ticket::public_key_of(&[9; 32]),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The peer daemon: serves chunks ([`seeder`], [`send_file`]), runs downloads ([`download`]),
+//! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]),
 //! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
 //! ([`heartbeat`]) and answers the CLI over the control socket ([`control_server`]). Stops
 //! cleanly on SIGINT/SIGTERM.
@@ -8,7 +8,6 @@ pub mod download;
 pub mod heartbeat;
 pub mod reporter;
 pub mod seeder;
-pub mod send_file;
 pub mod shares;
 
 use std::collections::HashMap;
@@ -63,6 +62,8 @@ pub struct Daemon {
     pub advertise: String,
     /// The cluster's public key, for tickets.
     pub cluster_key: [u8; 32],
+    /// This daemon's key pair and TLS configurations on the peer port.
+    pub identity: crate::identity::Identity,
     /// Seeded files.
     pub shares: Shares,
     /// Downloads by id.
@@ -102,6 +103,7 @@ impl Daemon {
                 token,
                 peer_id: self.peer_id,
                 addr: self.advertise.clone(),
+                peer_key: self.identity.public_key,
             })
             .await?;
         Ok(())
@@ -215,6 +217,7 @@ impl Daemon {
 pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> anyhow::Result<()> {
     let session = home.session()?;
     let peer_id = home.peer_id()?;
+    let identity = crate::identity::load_or_create(&home)?;
     let listener = TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("while binding the peer address {}", opts.listen))?;
@@ -236,6 +239,7 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         peer_id,
         advertise,
         cluster_key,
+        identity,
         downloads: Mutex::new(HashMap::new()),
         reporter: report_tx,
         chunks_served: AtomicU64::new(0),

@@ -1,30 +1,34 @@
-//! Serves chunks to other peers: checks the download ticket offline with the cluster's public key,
-//! then answers pipelined requests from the file's original location (or from a download still in
-//! progress, for the chunks already verified). Before each chunk of a seeded file it checks
-//! (`fstat`) that the file's size and modification time are the registered ones, and the first
-//! time it serves a chunk under them it checks the chunk's SHA-1 (a file hashed for its upload, or
-//! verified in full by its download, counts as hashed); if either check fails it stops seeding
-//! that file and tells the tracker. A chunk already found right leaves with `sendfile`, straight
-//! from the page cache ([`super::send_file`]); any other chunk is read into the connection's
-//! buffer right behind its frame header and leaves in one write.
+//! Serves chunks to other peers over mutually authenticated TLS 1.3 ([`proto::tls::PeerTls`]):
+//! the downloader presents a certificate of its Ed25519 key, the download ticket inside the
+//! connection is checked offline with the cluster's public key, and it must name that key
+//! (`downloader_key`), so a ticket copied by someone else is refused. Then it answers pipelined
+//! requests from the file's original location (or from a download still in progress, for the
+//! chunks already verified). Before each chunk of a seeded file it checks (`fstat`) that the
+//! file's size and modification time are the registered ones, and the first time it serves a
+//! chunk under them it checks the chunk's SHA-1 (a file hashed for its upload, or verified in
+//! full by its download, counts as hashed); if either check fails it stops seeding that file and
+//! tells the tracker. Every chunk is read (through the page cache for seeded files) into the
+//! connection's one buffer right behind its frame header and leaves in one write through TLS;
+//! `sendfile` cannot carry TLS records made in user space and this kernel has no kernel TLS (see
+//! [`proto::tls::peer`]).
 //!
 //! Bounds, so a stranger (no ticket) or a ticket holder cannot make it hold much: capped
-//! connections in all and per address ([`CONNECTION_CAPS`]); before the ticket, a hello of at most 16 KiB within 10 s and a bounded pool of ticket checks
-//! ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
+//! connections in all and per address ([`CONNECTION_CAPS`]); before the ticket, the TLS
+//! handshake and a hello of at most 16 KiB within 10 s together, and a bounded pool of ticket
+//! checks ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
 //! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
 //! is dropped after 20 s.
 
 mod hello;
 mod intake;
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWriteExt, BufReader, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 
 use proto::conn_limits::{ConnCounter, ConnLimits};
 use proto::peer_msg::{chunk_header, ChunkStatus, PeerFrame, MAX_PEER_FRAME_BYTES};
@@ -32,7 +36,6 @@ use proto::tracker_msg::FileManifest;
 
 use intake::Intake;
 
-use super::send_file::send_chunk;
 use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
 use super::Daemon;
 use crate::chunk_store::ChunkFile;
@@ -40,8 +43,7 @@ use crate::error::{ServeError, ShareChanged};
 use crate::hashing::{chunk_range, sha1};
 use crate::io_buf::AlignedBuf;
 
-/// A peer that reads nothing of what it asked for this long is dropped (as in
-/// [`super::send_file`]).
+/// A peer that reads nothing of what it asked for this long is dropped.
 const SEND_STALL_LIMIT: Duration = Duration::from_secs(20);
 
 /// Connections the seeder port holds at once: in all, and from one IP address. A downloader
@@ -88,20 +90,39 @@ impl Source {
     }
 }
 
-/// Tells the peer why it is refused (best effort) and returns that as the connection's end.
-async fn refuse(wr: &mut OwnedWriteHalf, why: &str) -> ServeError {
-    let _ = PeerFrame::Refused(why.to_string()).write_to(wr).await;
+/// The sending half of a welcomed connection.
+type PeerWriter = WriteHalf<TlsStream<TcpStream>>;
+
+/// Tells the peer why it is refused (best effort, within the stall limit) and returns that as
+/// the connection's end.
+async fn refuse(wr: &mut PeerWriter, why: &str) -> ServeError {
+    let _ = tokio::time::timeout(
+        SEND_STALL_LIMIT,
+        PeerFrame::Refused(why.to_string()).write_to(wr),
+    )
+    .await;
     ServeError::Refused(why.to_string())
 }
 
 async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), ServeError> {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    // The handshake, the hello and the ticket check share one time limit.
+    let deadline = tokio::time::Instant::now() + hello::HELLO_TIMEOUT;
+    let tls = tokio::time::timeout_at(deadline, daemon.identity.tls.accept(stream))
+        .await
+        .map_err(|_| ServeError::HelloTimeout)?
+        .map_err(ServeError::Handshake)?;
+    let client_key = proto::tls::peer::client_key(&tls).ok_or(ServeError::BugNoClientKey)?;
+    let (rd, mut wr) = tokio::io::split(tls);
     let mut rd = BufReader::new(rd);
-    let ticket = match hello::accept(&mut rd, daemon.cluster_key).await? {
+    let ticket = match hello::accept(&mut rd, daemon.cluster_key, deadline).await? {
         Ok(t) => t,
         Err(why) => return Err(refuse(&mut wr, &why).await),
     };
+    if ticket.downloader_key != client_key {
+        let why = "the ticket was issued to another peer's key, not this connection's";
+        return Err(refuse(&mut wr, why).await);
+    }
     let source = if let Some(entry) = daemon.shares.get(&ticket.group, &ticket.file_name) {
         let verified = daemon.shares.verified(&entry);
         Source::Share(SharedFile { entry, verified })
@@ -133,7 +154,11 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
         Ok(f) => Arc::new(f),
         Err(e) => return Err(refuse(&mut wr, &format!("cannot open the file: {e}")).await),
     };
-    PeerFrame::Welcome.write_to(&mut wr).await?;
+    tokio::time::timeout(SEND_STALL_LIMIT, PeerFrame::Welcome.write_to(&mut wr))
+        .await
+        .map_err(|_| ServeError::SendStalled {
+            after: SEND_STALL_LIMIT,
+        })??;
     tracing::debug!(user = %ticket.username, group = %ticket.group, name = %ticket.file_name, "serving");
 
     // A reader task queues requests and records cancels; this loop serves them in order.
@@ -191,42 +216,16 @@ fn check_unchanged(share: &SharedFile, file: &ChunkFile) -> std::io::Result<Read
     })
 }
 
-/// Sends chunk `index` of a seeded file whose SHA-1 was already found right, straight from the
-/// page cache (blocking). A file that changed is reported before anything is sent.
-fn send_checked_chunk(
-    share: &SharedFile,
-    file: &ChunkFile,
-    sock: &OwnedFd,
-    index: u32,
-) -> std::io::Result<Read> {
-    let (offset, len) = chunk_range(&share.entry.manifest, index)
-        .ok_or_else(|| std::io::Error::other("chunk index out of range"))?;
-    if let Read::Changed(why) = check_unchanged(share, file)? {
-        return Ok(Read::Changed(why));
-    }
-    let header = chunk_header(index, len).map_err(std::io::Error::other)?;
-    send_chunk(sock, file.file(), &header, offset, len)?;
-    Ok(Read::Good)
-}
-
 async fn serve_requests(
     daemon: &Arc<Daemon>,
     source: &Arc<Source>,
     file: &Arc<ChunkFile>,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut PeerWriter,
     intake: &mut Intake,
 ) -> Result<(), ServeError> {
     let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
     // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
     let mut spare = Some(AlignedBuf::new(chunk_bytes));
-    // The socket for `sendfile` on the blocking pool (a duplicate descriptor; this loop is the
-    // only writer, and it waits for each send).
-    let sock = Arc::new(
-        wr.as_ref()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(ServeError::Socket)?,
-    );
     while let Some(index) = intake.next().await? {
         let Some((_, len)) = chunk_range(source.manifest(), index) else {
             send_status(wr, index, ChunkStatus::NotFound).await?;
@@ -236,33 +235,6 @@ async fn serve_requests(
             if !d.has_chunk(index) {
                 send_status(wr, index, ChunkStatus::NotAvailable).await?;
                 continue;
-            }
-        }
-        if let Source::Share(s) = source.as_ref() {
-            if s.verified.contains(index) && !daemon.corrupt_for_testing {
-                if let Some(l) = &daemon.upload_limiter {
-                    l.acquire(len).await;
-                }
-                let (src, f, out) = (source.clone(), file.clone(), sock.clone());
-                let sent = tokio::task::spawn_blocking(move || match src.as_ref() {
-                    Source::Share(s) => send_checked_chunk(s, &f, &out, index),
-                    Source::Partial(_) => Err(std::io::Error::other("not a seeded file")),
-                })
-                .await?;
-                match sent {
-                    Ok(Read::Good) => {
-                        daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
-                        daemon.touch_transfer();
-                        continue;
-                    }
-                    Ok(Read::Changed(why)) => {
-                        daemon.withdraw_share(&s.entry, &why).await;
-                        send_status(wr, index, ChunkStatus::NotFound).await?;
-                        return Err(ServeError::ShareWithdrawn(why));
-                    }
-                    // Part of the frame may have left: the connection cannot go on.
-                    Err(source) => return Err(ServeError::SendChunk { index, source }),
-                }
             }
         }
         let mut buf = spare.take().unwrap_or_else(|| AlignedBuf::new(chunk_bytes));
@@ -323,7 +295,7 @@ async fn serve_requests(
 }
 
 async fn send_status(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut PeerWriter,
     index: u32,
     status: ChunkStatus,
 ) -> Result<(), ServeError> {
@@ -339,19 +311,20 @@ async fn send_status(
     Ok(())
 }
 
-/// Writes all of `bytes`, failing if no byte could be written for [`SEND_STALL_LIMIT`] (a
-/// peer that stops reading what it asked for).
-async fn write_all_within(wr: &mut OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<()> {
+/// Writes all of `bytes` and flushes them out of TLS's buffer, failing if no byte could be
+/// written for [`SEND_STALL_LIMIT`] (a peer that stops reading what it asked for).
+async fn write_all_within(wr: &mut PeerWriter, mut bytes: &[u8]) -> std::io::Result<()> {
+    let stalled = |_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the peer stopped reading");
     while !bytes.is_empty() {
         let n = tokio::time::timeout(SEND_STALL_LIMIT, wr.write(bytes))
             .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "the peer stopped reading")
-            })??;
+            .map_err(stalled)??;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
         bytes = bytes.get(n..).unwrap_or(&[]);
     }
-    Ok(())
+    tokio::time::timeout(SEND_STALL_LIMIT, wr.flush())
+        .await
+        .map_err(stalled)?
 }

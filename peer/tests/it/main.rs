@@ -5,6 +5,7 @@ mod disk_safety;
 mod faults;
 mod limits;
 mod pages;
+mod peer_tls;
 mod seeder_bounds;
 mod swarm;
 mod tickets;

@@ -37,6 +37,9 @@ async fn the_cli_lists_every_group_and_file_across_pages() {
             token,
             peer_id,
             addr: "127.0.0.1:9".into(),
+            peer_key: peer::identity::load_or_create(&peer::home::Home::open(&alice.home).unwrap())
+                .unwrap()
+                .public_key,
         })
         .await
         .unwrap();

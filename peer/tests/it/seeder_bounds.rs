@@ -1,5 +1,5 @@
-//! The seeder port against strangers without a ticket: a hello that claims more than a hello
-//! may hold is closed at once, connections over the per-address cap are closed at once, and
+//! The seeder port against strangers without a ticket: a plaintext hello that claims more than a
+//! hello may hold fails the TLS handshake and is closed at once, connections over the per-address cap are closed at once, and
 //! connections that send nothing are closed after the hello timeout; then a real download from
 //! the same seeder goes through.
 
@@ -48,14 +48,14 @@ async fn strangers_are_closed_early_and_downloads_go_on() {
     alice.ok(&["upload", "g", src.to_str().unwrap()]);
     let addr = serving_addr(&alice);
 
-    // A hello that claims 64 MiB is refused on its length prefix.
+    // A plaintext hello that claims 64 MiB: not TLS, closed at once.
     let mut liar = TcpStream::connect(&addr).await.unwrap();
     liar.write_all(&(64u32 << 20).to_be_bytes()).await.unwrap();
     let took = closed_within(&mut liar, Duration::from_secs(5)).await;
     assert!(took < Duration::from_secs(2), "closed after {took:?}");
 
     // Silent connections fill the per-address cap (128, from 127.0.0.1): one more is closed at
-    // once, and the silent ones after the hello timeout.
+    // once, and the silent ones (no TLS handshake) after the hello timeout.
     let mut silent = Vec::new();
     for _ in 0..PER_ADDRESS_CAP {
         silent.push(TcpStream::connect(&addr).await.unwrap());

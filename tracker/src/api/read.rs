@@ -11,7 +11,7 @@ use super::token::session_bytes;
 use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
 use crate::domain::error::Fail;
-use crate::domain::lookup::session_user;
+use crate::domain::lookup::{own_peer, session_user};
 use crate::domain::queries;
 use crate::leader::cluster_key;
 
@@ -56,10 +56,11 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
                 token,
                 group,
                 name,
+                peer_id,
                 page,
             } => {
                 query(app, |kv, now| {
-                    file_sources(app, kv, now, &token, (&group, &name), &page)
+                    file_sources(app, kv, now, &token, (&group, &name), peer_id, &page)
                 })
                 .await
             }
@@ -88,17 +89,24 @@ async fn query(
     run(&kv, wall_ms()).map_err(Fail::into_api)
 }
 
-/// A file's sources, with a download ticket signed by the cluster key.
+/// A file's sources and, when the request names one of the caller's peers, a download ticket
+/// signed by the cluster key that binds the download to that peer's registered key (so a ticket
+/// names a key this tracker recorded for the user, never one the caller made up).
 fn file_sources(
     app: &App,
     kv: &Kv<'_>,
     now: u64,
     token: &SessionToken,
     (group, name): (&str, &str),
+    peer_id: Option<u64>,
     page: &PageRequest,
 ) -> Result<Response, Fail> {
     let token = session_bytes(token)?;
-    match queries::file_sources(kv, &token, now, group, name, page) {
+    let listed = queries::file_sources(kv, &token, now, group, name, page);
+    let Some(peer_id) = peer_id else {
+        return listed;
+    };
+    match listed {
         Ok(Response::Sources {
             manifest,
             sources,
@@ -106,9 +114,17 @@ fn file_sources(
             ..
         }) => {
             let user = session_user(kv, &token, now)?;
+            let downloader = own_peer(kv, peer_id, &user)?;
             let key = cluster_key::require(app.state.cluster_secret())?;
             let ttl_ms = crate::config::saturating_millis(app.config.ticket_ttl);
-            let ticket = cluster_key::issue(&key, wall_ms(), ttl_ms, &user, group, &manifest)?;
+            let ticket = cluster_key::issue(
+                &key,
+                (wall_ms(), ttl_ms),
+                &user,
+                group,
+                &manifest,
+                downloader.public_key,
+            )?;
             Ok(Response::Sources {
                 manifest,
                 sources,

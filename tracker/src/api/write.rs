@@ -260,10 +260,12 @@ fn session_op(op: WriteOp) -> Result<Op, ApiError> {
             token,
             peer_id,
             addr,
+            peer_key,
         } => Op::RegisterPeer {
             token: t(&token)?,
             peer_id,
             addr,
+            peer_key,
         },
         WriteOp::RegisterFile {
             token,

@@ -58,7 +58,9 @@ pub fn admit_quota(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
 mod tests {
     use super::*;
     use crate::cmd::QuotaUpdate;
-    use crate::domain::fixtures::{file_in, group_of, manifest, peer_of, signed_in};
+    use crate::domain::fixtures::{
+        file_in, group_of, manifest, peer_of, peer_public_key, signed_in,
+    };
     use crate::domain::mem_kv::MemKv;
     use proto::quota::Quota;
     use proto::ApiError;
@@ -119,6 +121,7 @@ mod tests {
             token: ann,
             peer_id,
             addr: "127.0.0.1:1".into(),
+            peer_key: peer_public_key(peer_id),
         };
         peer_of(&mut kv, 7, "ann");
         quota::add(&mut kv, Counted::PeerIds, "ann").unwrap();

@@ -42,12 +42,20 @@ pub fn group_of(kv: &mut MemKv, name: &str, owner: &str, others: &[&str]) {
         .unwrap();
 }
 
+/// A valid Ed25519 public key, different for each `id`.
+pub fn peer_public_key(id: u64) -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    secret[..8].copy_from_slice(&id.to_be_bytes());
+    proto::ticket::public_key_of(&secret)
+}
+
 /// Stores online peer `id` owned by `user`.
 pub fn peer_of(kv: &mut MemKv, id: u64, user: &str) {
     let rec = PeerRec {
         username: user.into(),
         addr: format!("127.0.0.1:{id}"),
         online: true,
+        public_key: peer_public_key(id),
     };
     kv.put(Table::Peers, peer_key(id), &rec).unwrap();
 }

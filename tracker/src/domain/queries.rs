@@ -185,6 +185,7 @@ fn online_sources_page(
             peer_id,
             username: p.username,
             addr: p.addr,
+            peer_key: p.public_key,
             bitfield: bits,
         });
     }

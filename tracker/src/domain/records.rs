@@ -59,6 +59,9 @@ pub struct PeerRec {
     pub addr: String,
     /// Whether it is handed out as a source.
     pub online: bool,
+    /// The daemon's Ed25519 public key (checked to be a valid point when registered): sources
+    /// carry it for pinning, and tickets for this peer name it.
+    pub public_key: [u8; 32],
 }
 
 /// Last write applied for one client, and its reply.

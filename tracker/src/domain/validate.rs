@@ -32,7 +32,10 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
             check_name("group name", group)?;
             check_name("username", username)
         }
-        Op::RegisterPeer { addr, .. } => check_peer_addr(addr),
+        Op::RegisterPeer { addr, peer_key, .. } => {
+            check_peer_addr(addr)?;
+            check_peer_key(peer_key)
+        }
         Op::RegisterFile {
             group, manifest, ..
         } => {
@@ -75,6 +78,20 @@ pub fn check_peer_addr(addr: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// A peer's key is an Ed25519 public key: a point on the curve (`VerifyingKey::from_bytes`) and
+/// not one of small order, which would verify signatures made without any secret.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] naming the rule.
+pub fn check_peer_key(key: &[u8; 32]) -> Result<(), ApiError> {
+    match ed25519_dalek::VerifyingKey::from_bytes(key) {
+        Ok(k) if !k.is_weak() => Ok(()),
+        _ => Err(ApiError::InvalidRequest(
+            "peer key must be a valid Ed25519 public key (32 bytes, a point of large order)".into(),
+        )),
+    }
 }
 
 /// A chunk report names at most [`MAX_CHUNKS_PER_REPORT`] chunks.
@@ -160,6 +177,33 @@ pub fn check_manifest(m: &FileManifest) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fixtures::peer_public_key;
+
+    /// 32 bytes that decode to no point of the curve.
+    pub(crate) fn not_a_point() -> [u8; 32] {
+        (0u8..=255)
+            .map(|b| [b; 32])
+            .find(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_err())
+            .unwrap()
+    }
+
+    /// The identity point, y = 1.
+    pub(crate) fn small_order_point() -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k[0] = 1;
+        k
+    }
+
+    #[test]
+    fn a_peer_key_is_a_point_of_large_order() {
+        assert_eq!(check_peer_key(&peer_public_key(3)), Ok(()));
+        for bad in [not_a_point(), small_order_point()] {
+            assert!(
+                matches!(check_peer_key(&bad), Err(ApiError::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn names() {
@@ -206,6 +250,7 @@ mod tests {
                 token,
                 peer_id: 1,
                 addr: "127.0.0.1:1".into(),
+                peer_key: peer_public_key(1),
             },
             Op::RegisterFile {
                 token,
@@ -258,11 +303,27 @@ mod tests {
                 token,
                 peer_id: 1,
                 addr: "x".repeat(MAX_PEER_ADDR_BYTES + 1),
+                peer_key: peer_public_key(1),
             },
             Op::RegisterPeer {
                 token,
                 peer_id: 1,
                 addr: String::new(),
+                peer_key: peer_public_key(1),
+            },
+            // Not a point of the curve.
+            Op::RegisterPeer {
+                token,
+                peer_id: 1,
+                addr: "127.0.0.1:1".into(),
+                peer_key: not_a_point(),
+            },
+            // The identity point: of small order, it would verify signatures nobody made.
+            Op::RegisterPeer {
+                token,
+                peer_id: 1,
+                addr: "127.0.0.1:1".into(),
+                peer_key: small_order_point(),
             },
             Op::RegisterFile {
                 token,

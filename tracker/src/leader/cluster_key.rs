@@ -28,17 +28,18 @@ pub fn require(secret: Option<[u8; 32]>) -> Result<[u8; 32], ApiError> {
     secret.ok_or_else(|| ApiError::Unavailable("the cluster key is not created yet; retry".into()))
 }
 
-/// Signs a ticket letting `username` fetch `manifest` of `group` from `now_ms` for `ttl_ms`.
+/// Signs a ticket letting `username`'s daemon with public key `downloader_key` fetch `manifest`
+/// of `group` from `now_ms` for `ttl_ms`.
 ///
 /// # Errors
 /// [`ApiError::Internal`] if signing fails.
 pub fn issue(
     key: &[u8; 32],
-    now_ms: u64,
-    ttl_ms: u64,
+    (now_ms, ttl_ms): (u64, u64),
     username: &str,
     group: &str,
     manifest: &FileManifest,
+    downloader_key: [u8; 32],
 ) -> Result<SignedTicket, ApiError> {
     let ticket = Ticket {
         username: username.to_string(),
@@ -47,6 +48,7 @@ pub fn issue(
         file_hash: manifest.file_hash,
         not_before_ms: now_ms.saturating_sub(CLOCK_SKEW_MS),
         expires_at_ms: now_ms.saturating_add(ttl_ms),
+        downloader_key,
     };
     SignedTicket::sign(&ticket, key).map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -143,13 +143,21 @@ async fn fetch_all(
                             running,
                             "source"
                         );
-                        if useful && !running {
+                        let refused_key = h
+                            .wrong_keys
+                            .lock()
+                            .map(|w| w.get(&src.peer_id) == Some(&src.peer_key))
+                            .unwrap_or(false);
+                        if useful && !running && !refused_key {
                             let task = tokio::spawn(fetch::task_peer(
                                 daemon.clone(),
                                 h.clone(),
                                 io.clone(),
                                 src.peer_id,
-                                src.addr.clone(),
+                                fetch::SourceAddr {
+                                    addr: src.addr.clone(),
+                                    key: src.peer_key,
+                                },
                             ));
                             peer_tasks.insert(src.peer_id, task);
                         }

@@ -1,13 +1,16 @@
-//! One source peer: connecting and reconnecting with a backoff, and the handshake. The live
-//! connection after the handshake is [`super::source::SourceConn`].
+//! One source peer: connecting and reconnecting with a backoff, and the handshake: TLS 1.3 with
+//! this daemon's certificate, accepting the seeder only if its key is the one the tracker listed
+//! for it ([`proto::tls::PeerTls::connect`]), then the hello with the download ticket inside the
+//! encrypted connection. The live connection after the handshake is
+//! [`super::source::SourceConn`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::BufReader;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use proto::peer_msg::{read_frame_start, FrameStart, PeerFrame, PEER_VERSION};
 use proto::ticket::SignedTicket;
@@ -23,11 +26,24 @@ use crate::scheduler::PeerKey;
 const MAX_CONNECT_ATTEMPTS: u32 = 6;
 /// Connecting to a peer takes at most this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The peer answers the hello within this long.
+/// The TLS handshake and the peer's answer to the hello take at most this long together.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 /// Socket read buffer: frame headers and small frames come through it; chunk data larger than
 /// it goes from the socket straight into the chunk's buffer.
 const READ_BUF_BYTES: usize = 32 << 10;
+
+/// The receiving half of a connection to a seeder, buffered for frame headers.
+type SeederReader = BufReader<ReadHalf<TlsStream<TcpStream>>>;
+/// The sending half of a connection to a seeder.
+type SeederWriter = WriteHalf<TlsStream<TcpStream>>;
+
+/// Where a source serves and the key the tracker registered for it.
+pub(super) struct SourceAddr {
+    /// Its address.
+    pub(super) addr: String,
+    /// Its daemon's Ed25519 public key, pinned for the connection.
+    pub(super) key: [u8; 32],
+}
 
 /// Fetches chunks from one peer until the download completes, the peer is dropped, or it stays
 /// unreachable.
@@ -36,8 +52,9 @@ pub(super) async fn task_peer(
     h: Arc<DownloadHandle>,
     io: Arc<DataPath>,
     peer: PeerKey,
-    addr: String,
+    source: SourceAddr,
 ) {
+    let addr = &source.addr;
     let mut attempts = 0u32;
     let mut backoff = Duration::from_millis(200);
     loop {
@@ -49,12 +66,19 @@ pub(super) async fn task_peer(
             return;
         };
         h.peers_connected.fetch_add(1, Ordering::Relaxed);
-        let result = fetch_from(&daemon, &h, &io, peer, &addr, &ticket).await;
+        let result = fetch_from(&daemon, &h, &io, peer, &source, &ticket).await;
         h.peers_connected.fetch_sub(1, Ordering::Relaxed);
         h.sched.on_peer_lost(peer);
         h.changed.notify_waiters();
         match result {
             Ok(()) => return,
+            Err(why @ SourceError::WrongSeederKey { .. }) => {
+                tracing::warn!(peer, %why, "not fetching from a peer that is not who the tracker says");
+                if let Ok(mut wrong) = h.wrong_keys.lock() {
+                    wrong.insert(peer, source.key);
+                }
+                return;
+            }
             Err(why) if !why.is_worth_retrying() => {
                 tracing::debug!(peer, %why, "peer has nothing more for us");
                 return;
@@ -78,33 +102,49 @@ async fn fetch_from(
     h: &Arc<DownloadHandle>,
     io: &Arc<DataPath>,
     peer: PeerKey,
-    addr: &str,
+    source: &SourceAddr,
     ticket: &SignedTicket,
 ) -> Result<(), SourceError> {
-    let (rd, wr) = handshake(daemon, peer, addr, ticket).await?;
+    let (rd, wr) = handshake(daemon, peer, source, ticket).await?;
     SourceConn::new(daemon, h, io, peer).run(rd, wr).await
 }
 
-/// Connects, sends our hello with the download ticket and waits for the peer's welcome.
+/// Connects, runs TLS pinned to the source's key, sends our hello with the download ticket and
+/// waits for the peer's welcome.
 async fn handshake(
     daemon: &Daemon,
     peer: PeerKey,
-    addr: &str,
+    source: &SourceAddr,
     ticket: &SignedTicket,
-) -> Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf), SourceError> {
+) -> Result<(SeederReader, SeederWriter), SourceError> {
+    let addr = source.addr.as_str();
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| SourceError::ConnectTimedOut)??;
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    let deadline = tokio::time::Instant::now() + WELCOME_TIMEOUT;
+    let tls = tokio::time::timeout_at(deadline, daemon.identity.tls.connect(source.key, stream))
+        .await
+        .map_err(|_| SourceError::NoWelcome)?
+        .map_err(|e| match proto::tls::peer::key_mismatch(&e) {
+            Some(mismatch) => SourceError::WrongSeederKey {
+                peer,
+                addr: addr.to_string(),
+                mismatch: mismatch.clone(),
+            },
+            None => SourceError::Handshake(e),
+        })?;
+    let (rd, mut wr) = tokio::io::split(tls);
     let mut rd = BufReader::with_capacity(READ_BUF_BYTES, rd);
     let hello = PeerFrame::Hello {
         version: PEER_VERSION,
         peer_id: daemon.peer_id,
         ticket: ticket.clone(),
     };
-    hello.write_to(&mut wr).await?;
-    let first = tokio::time::timeout(WELCOME_TIMEOUT, read_frame_start(&mut rd))
+    tokio::time::timeout_at(deadline, hello.write_to(&mut wr))
+        .await
+        .map_err(|_| SourceError::NoWelcome)??;
+    let first = tokio::time::timeout_at(deadline, read_frame_start(&mut rd))
         .await
         .map_err(|_| SourceError::NoWelcome)??
         .ok_or(SourceError::ClosedBeforeWelcome)?;

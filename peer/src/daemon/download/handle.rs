@@ -1,6 +1,7 @@
 //! [`DownloadHandle`]: a running or finished download as the seeder, the control server and
 //! the download's own tasks see it, and [`DownloadRecord`], what `downloads/<id>.json` holds.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use proto::tracker_msg::FileManifest;
 use crate::control::{DownloadInfo, DownloadState};
 use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
-use crate::scheduler::{Progress, Scheduler, SharedScheduler};
+use crate::scheduler::{PeerKey, Progress, Scheduler, SharedScheduler};
 
 /// What `downloads/<id>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +65,9 @@ pub struct DownloadHandle {
     pub(super) unflushed: AtomicU32,
     /// Latest download ticket from the tracker (refreshed with the sources).
     pub(super) ticket: Mutex<Option<SignedTicket>>,
+    /// Sources whose seeder presented another key than the tracker listed, with the listed key:
+    /// not dialled again until the tracker lists a new key for them.
+    pub(super) wrong_keys: Mutex<HashMap<PeerKey, [u8; 32]>>,
     /// The first error one of the download's tasks hit that ends the download (a chunk write
     /// that failed); the coordinator takes it and ends the download with it.
     failure: Mutex<Option<DownloadError>>,
@@ -101,6 +105,7 @@ impl DownloadHandle {
             speed: Mutex::new((Instant::now(), done_bytes, 0)),
             unflushed: AtomicU32::new(0),
             ticket: Mutex::new(None),
+            wrong_keys: Mutex::new(HashMap::new()),
             failure: Mutex::new(None),
         }
     }

@@ -7,14 +7,16 @@ use proto::tracker_msg::{FileManifest, Source};
 use crate::daemon::Daemon;
 use crate::error::DownloadError;
 
-/// Fetches the manifest, sources and a ticket.
+/// Fetches the manifest, sources and a ticket for this daemon's key (the tracker puts the key it
+/// registered for this peer id in it).
 pub(super) async fn fetch_sources(
     daemon: &Daemon,
     group: &str,
     name: &str,
 ) -> Result<(FileManifest, Vec<Source>, SignedTicket), DownloadError> {
     let token = daemon.token()?;
-    let all = proto::pages::all_sources(&daemon.tracker, token, group, name).await?;
+    let all = proto::pages::all_sources(&daemon.tracker, token, group, name, Some(daemon.peer_id))
+        .await?;
     match all.ticket {
         Some(ticket) => Ok((all.manifest, all.sources, ticket)),
         None => Err(DownloadError::UnexpectedAnswer {

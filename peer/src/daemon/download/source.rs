@@ -152,6 +152,8 @@ impl<'a> SourceConn<'a> {
         }
         if !self.batch.is_empty() {
             wr.write_all(&self.batch).await?;
+            // Out of TLS's buffer now: the seeder waits for these.
+            wr.flush().await?;
         }
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! The seeder's side of the handshake, before the download ticket is checked: everything a
-//! stranger can make the seeder do. The hello is read within [`HELLO_TIMEOUT`] and at most
+//! stranger can make the seeder do. The TLS handshake, then the hello, are done within
+//! [`HELLO_TIMEOUT`] of the connection's arrival (the caller's deadline); the hello is at most
 //! [`MAX_HELLO_FRAME_BYTES`] (so nothing sized by the peer is allocated beyond that; the ticket
 //! inside decodes within the same bound), and the ticket's Ed25519 check runs on the blocking
 //! pool, at most [`TICKET_CHECKS`] at once for the whole daemon; a connection waiting for a
-//! check slot still has to be done within [`HELLO_TIMEOUT`].
+//! check slot still has to be done by the deadline.
 
 use std::time::Duration;
 
@@ -17,15 +18,17 @@ use proto::ticket::{SignedTicket, Ticket};
 use crate::daemon::wall_ms;
 use crate::error::ServeError;
 
-/// A connection sends its hello and has its ticket checked within this long, or is closed.
+/// A connection completes its TLS handshake, sends its hello and has its ticket checked within
+/// this long, or is closed.
 pub(super) const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ticket checks running at once on the blocking pool, across every connection.
 const TICKET_CHECKS: usize = 4;
 /// The slots of [`TICKET_CHECKS`].
 static TICKET_SLOTS: Semaphore = Semaphore::const_new(TICKET_CHECKS);
 
-/// Reads the hello and checks its ticket against `cluster_key`, all within [`HELLO_TIMEOUT`].
-/// `Ok(Err(why))`: the peer is to be refused with `why`.
+/// Reads the hello and checks its ticket against `cluster_key`, all by `deadline` (the
+/// connection's arrival plus [`HELLO_TIMEOUT`]). `Ok(Err(why))`: the peer is to be refused with
+/// `why`.
 ///
 /// # Errors
 /// [`ServeError::HelloTimeout`], [`ServeError::ClosedBeforeHello`], or the frame error (an
@@ -33,8 +36,9 @@ static TICKET_SLOTS: Semaphore = Semaphore::const_new(TICKET_CHECKS);
 pub(super) async fn accept<R: AsyncRead + Unpin>(
     rd: &mut R,
     cluster_key: [u8; 32],
+    deadline: tokio::time::Instant,
 ) -> Result<Result<Ticket, String>, ServeError> {
-    tokio::time::timeout(HELLO_TIMEOUT, read_and_check(rd, cluster_key))
+    tokio::time::timeout_at(deadline, read_and_check(rd, cluster_key))
         .await
         .map_err(|_| ServeError::HelloTimeout)?
 }
@@ -90,6 +94,11 @@ mod tests {
         wire
     }
 
+    /// The deadline of a connection arriving now.
+    fn within() -> tokio::time::Instant {
+        tokio::time::Instant::now() + HELLO_TIMEOUT
+    }
+
     fn ticket() -> Ticket {
         Ticket {
             username: "u".into(),
@@ -98,6 +107,7 @@ mod tests {
             file_hash: [1; 20],
             not_before_ms: 0,
             expires_at_ms: u64::MAX,
+            downloader_key: [2; 32],
         }
     }
 
@@ -106,13 +116,13 @@ mod tests {
         let key = public_key_of(&SECRET);
         let good = SignedTicket::sign(&ticket(), &SECRET).unwrap();
         let mut rd = &hello_bytes(good)[..];
-        assert_eq!(accept(&mut rd, key).await.unwrap(), Ok(ticket()));
+        assert_eq!(accept(&mut rd, key, within()).await.unwrap(), Ok(ticket()));
         let forged = SignedTicket::sign(&ticket(), &[8; 32]).unwrap();
         let mut rd = &hello_bytes(forged)[..];
-        let why = accept(&mut rd, key).await.unwrap().unwrap_err();
+        let why = accept(&mut rd, key, within()).await.unwrap().unwrap_err();
         assert!(why.contains("signature"), "{why}");
         let mut rd = &[0u8, 0, 0, 5, 2, 0, 0, 0, 1][..];
-        let why = accept(&mut rd, key).await.unwrap().unwrap_err();
+        let why = accept(&mut rd, key, within()).await.unwrap().unwrap_err();
         assert_eq!(why, "the first frame must be a hello");
     }
 
@@ -120,7 +130,7 @@ mod tests {
     async fn an_oversized_hello_is_refused_on_its_length_alone() {
         // The prefix claims 1 MiB; no body follows, so reading any of it would fail otherwise.
         let mut rd = &(1u32 << 20).to_be_bytes()[..];
-        match accept(&mut rd, public_key_of(&SECRET)).await {
+        match accept(&mut rd, public_key_of(&SECRET), within()).await {
             Err(ServeError::Frame(proto::frame::FrameError::TooLarge { max, .. })) => {
                 assert_eq!(max, MAX_HELLO_FRAME_BYTES)
             }
@@ -132,7 +142,7 @@ mod tests {
     async fn a_silent_or_slow_peer_is_dropped_after_the_hello_timeout() {
         let (mut ours, mut theirs) = tokio::io::duplex(1024);
         let started = tokio::time::Instant::now();
-        let silent = accept(&mut ours, public_key_of(&SECRET)).await;
+        let silent = accept(&mut ours, public_key_of(&SECRET), within()).await;
         assert!(
             matches!(silent, Err(ServeError::HelloTimeout)),
             "{silent:?}"
@@ -141,7 +151,7 @@ mod tests {
         // Half a hello, then nothing: the same.
         let wire = hello_bytes(SignedTicket::sign(&ticket(), &SECRET).unwrap());
         theirs.write_all(&wire[..wire.len() / 2]).await.unwrap();
-        let slow = accept(&mut ours, public_key_of(&SECRET)).await;
+        let slow = accept(&mut ours, public_key_of(&SECRET), within()).await;
         assert!(matches!(slow, Err(ServeError::HelloTimeout)), "{slow:?}");
     }
 }

@@ -1,5 +1,6 @@
-//! Peer daemons: registering one (it belongs to the user who first registers its id), and the
-//! leader's batched online/offline marking.
+//! Peer daemons: registering one (it belongs to the user who first registers its id, and its
+//! owner may register it again with a new address or key), and the leader's batched
+//! online/offline marking.
 
 use proto::limits::MAX_PEER_ADDR_BYTES;
 use proto::tracker_msg::Response;
@@ -10,20 +11,24 @@ use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::lookup::session_user;
 use crate::domain::records::{peer_key, PeerRec};
+use crate::domain::validate::check_peer_key;
 use crate::domain::{offline, quota};
 
-/// Registers (or re-registers) the caller's peer `peer_id` at `addr`, online.
+/// Registers (or re-registers) the caller's peer `peer_id` at `addr` with its public key
+/// `public_key`, online. A re-registration by the owner replaces address and key (a daemon whose
+/// home was wiped made a new key).
 ///
 /// # Errors
-/// [`ApiError::NotLoggedIn`]; [`ApiError::InvalidRequest`] if the id belongs to another user or
-/// the address is empty or too long; [`ApiError::QuotaExceeded`] for a new id of a user at the
-/// quota.
+/// [`ApiError::NotLoggedIn`]; [`ApiError::InvalidRequest`] if the id belongs to another user,
+/// the address is empty or too long, or the key is not a valid Ed25519 public key;
+/// [`ApiError::QuotaExceeded`] for a new id of a user at the quota.
 pub fn register(
     kv: &mut impl KvWrite,
     now_ms: u64,
     token: &TokenBytes,
     peer_id: u64,
     addr: &str,
+    public_key: &[u8; 32],
 ) -> Result<Response, Fail> {
     let user = session_user(kv, token, now_ms)?;
     let known = kv.get::<PeerRec>(Table::Peers, &peer_key(peer_id))?;
@@ -41,11 +46,13 @@ pub fn register(
         ))
         .into());
     }
+    check_peer_key(public_key)?;
     charge_new_peer(kv, peer_id, &user, known.as_ref())?;
     let rec = PeerRec {
         username: user,
         addr: addr.to_string(),
         online: true,
+        public_key: *public_key,
     };
     kv.put(Table::Peers, peer_key(peer_id), &rec)?;
     Ok(Response::Done)
@@ -98,7 +105,7 @@ pub fn set_online(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::fixtures::signed_in;
+    use crate::domain::fixtures::{peer_public_key, signed_in};
     use crate::domain::kv::KvRead;
     use crate::domain::mem_kv::MemKv;
 
@@ -111,21 +118,31 @@ mod tests {
         let mut kv = MemKv::new();
         let ann = signed_in(&mut kv, "ann", 1);
         let bob = signed_in(&mut kv, "bob", 2);
-        register(&mut kv, 0, &ann, 7, "127.0.0.1:1").unwrap();
-        register(&mut kv, 0, &ann, 7, "127.0.0.1:2").unwrap();
+        let (k1, k2) = (peer_public_key(1), peer_public_key(2));
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:1", &k1).unwrap();
+        // The owner again, with a new address and a new key (a wiped home): both replaced.
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:2", &k2).unwrap();
         let p = peer(&kv, 7).unwrap();
         assert_eq!(
-            (p.username.as_str(), p.addr.as_str(), p.online),
-            ("ann", "127.0.0.1:2", true)
+            (p.username.as_str(), p.addr.as_str(), p.online, p.public_key),
+            ("ann", "127.0.0.1:2", true, k2)
         );
         assert!(matches!(
-            register(&mut kv, 0, &bob, 7, "127.0.0.1:3"),
+            register(&mut kv, 0, &bob, 7, "127.0.0.1:3", &k1),
             Err(Fail::Api(ApiError::InvalidRequest(why))) if why.contains("another user")
         ));
+        assert_eq!(peer(&kv, 7).unwrap().public_key, k2, "bob changed nothing");
         assert!(matches!(
-            register(&mut kv, 0, &[9; 32], 8, "127.0.0.1:3"),
+            register(&mut kv, 0, &[9; 32], 8, "127.0.0.1:3", &k1),
             Err(Fail::Api(ApiError::NotLoggedIn))
         ));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(matches!(
+            register(&mut kv, 0, &ann, 8, "127.0.0.1:3", &identity),
+            Err(Fail::Api(ApiError::InvalidRequest(why))) if why.contains("Ed25519")
+        ));
+        assert!(peer(&kv, 8).is_none());
     }
 
     #[test]
@@ -134,19 +151,27 @@ mod tests {
         let ann = signed_in(&mut kv, "ann", 1);
         for bad in [String::new(), "x".repeat(MAX_PEER_ADDR_BYTES + 1)] {
             assert!(matches!(
-                register(&mut kv, 0, &ann, 7, &bad),
+                register(&mut kv, 0, &ann, 7, &bad, &peer_public_key(1)),
                 Err(Fail::Api(ApiError::InvalidRequest(_)))
             ));
         }
         assert!(peer(&kv, 7).is_none());
-        register(&mut kv, 0, &ann, 7, &"x".repeat(MAX_PEER_ADDR_BYTES)).unwrap();
+        register(
+            &mut kv,
+            0,
+            &ann,
+            7,
+            &"x".repeat(MAX_PEER_ADDR_BYTES),
+            &peer_public_key(1),
+        )
+        .unwrap();
     }
 
     #[test]
     fn known_peers_go_offline_and_back_and_unknown_ones_are_skipped() {
         let mut kv = MemKv::new();
         let ann = signed_in(&mut kv, "ann", 1);
-        register(&mut kv, 0, &ann, 7, "127.0.0.1:1").unwrap();
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:1", &peer_public_key(1)).unwrap();
         set_online(&mut kv, 50, &[7, 8], false).unwrap();
         assert!(!peer(&kv, 7).unwrap().online);
         assert!(peer(&kv, 8).is_none());
@@ -160,7 +185,7 @@ mod tests {
         assert_eq!(offline::since(&kv, 7).unwrap(), None);
         // Registering again brings an offline peer back too.
         set_online(&mut kv, 80, &[7], false).unwrap();
-        register(&mut kv, 90, &ann, 7, "127.0.0.1:1").unwrap();
+        register(&mut kv, 90, &ann, 7, "127.0.0.1:1", &peer_public_key(1)).unwrap();
         assert!(peer(&kv, 7).unwrap().online);
         assert_eq!(offline::since(&kv, 7).unwrap(), None);
     }

@@ -40,7 +40,7 @@ pub fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::fixtures::{group_of, manifest, signed_in};
+    use crate::domain::fixtures::{group_of, manifest, peer_public_key, signed_in};
     use crate::domain::kv::KvRead;
     use crate::domain::mem_kv::MemKv;
     use crate::domain::queries;
@@ -54,7 +54,7 @@ mod tests {
         let ann = signed_in(&mut kv, "ann", 1);
         group_of(&mut kv, "g", "ann", &[]);
         for id in [1, 2] {
-            peer::register(&mut kv, 0, &ann, id, "127.0.0.1:9").unwrap();
+            peer::register(&mut kv, 0, &ann, id, "127.0.0.1:9", &peer_public_key(1)).unwrap();
             file::register(&mut kv, 0, &ann, id, "g", &manifest("f", 3)).unwrap();
         }
         (kv, ann)
@@ -111,7 +111,7 @@ mod tests {
         let bob = crate::domain::fixtures::signed_in(&mut kv, "bob", 2);
         crate::domain::rules::group::join(&mut kv, 0, &bob, "g").unwrap();
         crate::domain::rules::group::accept(&mut kv, 0, &ann, "g", "bob").unwrap();
-        peer::register(&mut kv, 0, &bob, 3, "127.0.0.1:9").unwrap();
+        peer::register(&mut kv, 0, &bob, 3, "127.0.0.1:9", &peer_public_key(1)).unwrap();
         file::report_have(&mut kv, 0, &bob, 3, "g", "f", &[0]).unwrap();
         file::report_have(&mut kv, 0, &bob, 3, "g", "f", &[1]).unwrap();
         assert_eq!(kv.len(Table::PeerAvail), 3);
@@ -129,7 +129,7 @@ mod tests {
         let (mut kv, ann) = setup();
         peer::set_online(&mut kv, 100, &[1], false).unwrap();
         prune(&mut kv, &[1], 100).unwrap();
-        peer::register(&mut kv, 300, &ann, 1, "127.0.0.1:9").unwrap();
+        peer::register(&mut kv, 300, &ann, 1, "127.0.0.1:9", &peer_public_key(1)).unwrap();
         assert_eq!(quota::count(&kv, Counted::PeerIds, "ann").unwrap(), 2);
         // It holds nothing until it registers or reports again.
         assert!(kv

@@ -10,7 +10,7 @@ use super::{file, group, peer, peer_prune};
 use crate::cmd::{Cmd, Op, Origin, QuotaUpdate, TokenBytes};
 use crate::domain::apply::apply_cmd;
 use crate::domain::error::Fail;
-use crate::domain::fixtures::{manifest, signed_in};
+use crate::domain::fixtures::{manifest, peer_public_key, signed_in};
 use crate::domain::kv::{KvRead, Table};
 use crate::domain::mem_kv::MemKv;
 use crate::domain::quota::{self, count, Counted};
@@ -97,7 +97,7 @@ fn files_per_group_are_limited_and_the_count_goes_with_the_group() {
     );
     group::create(&mut kv, 0, &ann, "g").unwrap();
     group::create(&mut kv, 0, &ann, "h").unwrap();
-    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:1").unwrap();
+    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:1", &peer_public_key(1)).unwrap();
     file::register(&mut kv, 0, &ann, 1, "g", &manifest("a", 2)).unwrap();
     // The same file again adds nothing; another group has its own count.
     file::register(&mut kv, 0, &ann, 1, "g", &manifest("a", 2)).unwrap();
@@ -126,19 +126,26 @@ fn peer_ids_per_user_are_limited_and_a_forgotten_peer_frees_its_place() {
             ..QuotaUpdate::default()
         },
     );
-    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:1").unwrap();
+    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:1", &peer_public_key(1)).unwrap();
     // Registering a known id again (a restarted daemon) adds nothing.
-    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:2").unwrap();
-    peer::register(&mut kv, 0, &bob, 2, "127.0.0.1:3").unwrap();
+    peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:2", &peer_public_key(1)).unwrap();
+    peer::register(&mut kv, 0, &bob, 2, "127.0.0.1:3", &peer_public_key(1)).unwrap();
     assert_eq!(
-        exceeded(peer::register(&mut kv, 0, &ann, 3, "127.0.0.1:1")),
+        exceeded(peer::register(
+            &mut kv,
+            0,
+            &ann,
+            3,
+            "127.0.0.1:1",
+            &peer_public_key(1)
+        )),
         (Quota::PeerIdsPerUser, 1)
     );
     assert_eq!(count(&kv, Counted::PeerIds, "ann").unwrap(), 1);
     peer::set_online(&mut kv, 10, &[1], false).unwrap();
     peer_prune::prune(&mut kv, &[1], 10).unwrap();
     assert_eq!(count(&kv, Counted::PeerIds, "ann").unwrap(), 0);
-    peer::register(&mut kv, 20, &ann, 3, "127.0.0.1:1").unwrap();
+    peer::register(&mut kv, 20, &ann, 3, "127.0.0.1:1", &peer_public_key(1)).unwrap();
     assert_eq!(count(&kv, Counted::PeerIds, "bob").unwrap(), 1);
 }
 
