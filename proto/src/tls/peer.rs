@@ -13,7 +13,8 @@
 //! (AES-NI makes the first the cheapest here), no session tickets or resumption (one connection
 //! per download and seeder, kept for the whole download). Records are at most 16 KiB, the TLS
 //! maximum; each connection's outgoing buffer holds [`SEND_BUFFER_BYTES`] of records, so a chunk
-//! leaves in a few large socket writes rather than one per record. `sendfile` cannot carry TLS
+//! leaves in a few large socket writes rather than one per record, and the downloader reads the
+//! socket in [`RECEIVE_BUFFER_BYTES`] pieces rather than a record at a time. `sendfile` cannot carry TLS
 //! records made in user space, and this machine's kernel offers no kernel TLS
 //! (`/proc/sys/net/ipv4/tcp_available_ulp` lists only `mptcp`), so chunks go through one read
 //! into the connection's buffer and rustls's encryption.
@@ -26,6 +27,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::sign::CertifiedKey;
 use rustls::SignatureScheme;
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 
@@ -39,6 +41,13 @@ const PEER_SERVER_NAME: &str = "peer";
 /// Bytes of encrypted records a connection buffers before a write waits for the socket (rustls's
 /// default is 64 KiB): a 512 KiB chunk is encrypted and handed to the kernel in two rounds.
 pub const SEND_BUFFER_BYTES: usize = 256 << 10;
+
+/// The downloader's read buffer under TLS: rustls asks the socket for at most one record (16 KiB)
+/// at a time, so without it every record costs a system call of its own.
+pub const RECEIVE_BUFFER_BYTES: usize = 256 << 10;
+
+/// A downloader's connection to a seeder: TLS over a socket read in large pieces.
+pub type SeederStream = client::TlsStream<BufReader<TcpStream>>;
 
 /// The `ring` provider with the peer port's suite order and the Ed25519 algorithm only.
 fn peer_provider() -> Arc<CryptoProvider> {
@@ -153,7 +162,7 @@ impl PeerTls {
         &self,
         seeder_key: [u8; 32],
         tcp: TcpStream,
-    ) -> std::io::Result<client::TlsStream<TcpStream>> {
+    ) -> std::io::Result<SeederStream> {
         let verifier: Arc<dyn ServerCertVerifier> = Arc::new(PinnedSeeder {
             expected: seeder_key,
         });
@@ -166,8 +175,9 @@ impl PeerTls {
         config.resumption = rustls::client::Resumption::disabled();
         config.enable_sni = false;
         let name = ServerName::try_from(PEER_SERVER_NAME).map_err(std::io::Error::other)?;
+        let socket = BufReader::with_capacity(RECEIVE_BUFFER_BYTES, tcp);
         let mut tls = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
+            .connect(name, socket)
             .await?;
         tls.get_mut().1.set_buffer_limit(Some(SEND_BUFFER_BYTES));
         Ok(tls)

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use proto::peer_msg::{read_frame_start, FrameStart, PeerFrame, PEER_VERSION};
 use proto::ticket::SignedTicket;
+use proto::tls::peer::SeederStream;
 
 use super::source::SourceConn;
 use super::{DataPath, DownloadHandle};
@@ -33,9 +33,9 @@ const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_BUF_BYTES: usize = 32 << 10;
 
 /// The receiving half of a connection to a seeder, buffered for frame headers.
-type SeederReader = BufReader<ReadHalf<TlsStream<TcpStream>>>;
+type SeederReader = BufReader<ReadHalf<SeederStream>>;
 /// The sending half of a connection to a seeder.
-type SeederWriter = WriteHalf<TlsStream<TcpStream>>;
+type SeederWriter = WriteHalf<SeederStream>;
 
 /// Where a source serves and the key the tracker registered for it.
 pub(super) struct SourceAddr {
