@@ -245,6 +245,15 @@ mod tests {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let outcome = async {
             let mut tls = client.connect(pinned, tcp).await?;
+            let session = tls.get_ref().1;
+            assert_eq!(
+                session.protocol_version(),
+                Some(rustls::ProtocolVersion::TLSv1_3)
+            );
+            assert_eq!(
+                session.negotiated_cipher_suite().map(|s| s.suite()),
+                Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+            );
             tls.write_all(&[7]).await?;
             tls.flush().await?;
             let mut byte = [0u8; 1];
@@ -276,6 +285,36 @@ mod tests {
             (other_key, seeder_key)
         );
         assert_eq!(seen, None, "the seeder's handshake failed too");
+    }
+
+    #[tokio::test]
+    async fn a_client_without_a_certificate_fails_the_handshake() {
+        let (seeder, seeder_key) = daemon();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            seeder.accept(tcp).await.map(|_| ())
+        });
+        let config = rustls::ClientConfig::builder_with_provider(peer_provider())
+            .with_protocol_versions(VERSIONS)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedSeeder {
+                expected: seeder_key,
+            }))
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from(PEER_SERVER_NAME).unwrap();
+        // TLS 1.3 clients finish first; the refusal shows on the first read at the latest.
+        if let Ok(mut tls) = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+        {
+            let mut byte = [0u8; 1];
+            assert!(!matches!(tls.read(&mut byte).await, Ok(1)));
+        }
+        assert!(accepted.await.unwrap().is_err());
     }
 
     #[tokio::test]
