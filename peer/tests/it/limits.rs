@@ -1,5 +1,5 @@
 //! Bandwidth caps: an uploader's `--upload-limit` and a downloader's `--download-limit` each hold
-//! a whole download to their rate (the chunks go through the sendfile and direct-I/O paths).
+//! a whole download to their rate (the chunks go through TLS and the direct-I/O path).
 
 use std::time::{Duration, Instant};
 

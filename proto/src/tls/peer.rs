@@ -14,8 +14,8 @@
 //! per download and seeder, kept for the whole download). Records are at most 16 KiB, the TLS
 //! maximum; each connection's outgoing buffer holds [`SEND_BUFFER_BYTES`] of records, so a chunk
 //! leaves in a few large socket writes rather than one per record, and the downloader reads the
-//! socket in [`RECEIVE_BUFFER_BYTES`] pieces rather than a record at a time. `sendfile` cannot carry TLS
-//! records made in user space, and this machine's kernel offers no kernel TLS
+//! socket in [`RECEIVE_BUFFER_BYTES`] pieces rather than a record at a time. `sendfile` cannot
+//! carry TLS records made in user space, and this machine's kernel offers no kernel TLS
 //! (`/proc/sys/net/ipv4/tcp_available_ulp` lists only `mptcp`), so chunks go through one read
 //! into the connection's buffer and rustls's encryption.
 
