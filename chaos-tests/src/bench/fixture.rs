@@ -250,6 +250,7 @@ async fn create_world(
         spec.files == 0 || spec.peers >= 1,
         "registering files needs at least one peer"
     );
+    let peer_key = crate::client_ops::fake_peer_key();
     for i in 0..spec.peers {
         let p = BenchPeer {
             user: i % spec.users,
@@ -261,7 +262,7 @@ async fn create_world(
                 token: tokens[p.user],
                 peer_id: p.peer_id,
                 addr: format!("127.0.0.1:{}", 20000 + i % 40000),
-                peer_key: crate::client_ops::fake_peer_key(),
+                peer_key,
             },
         )
         .await?;
