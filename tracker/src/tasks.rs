@@ -144,49 +144,92 @@ impl SessionPruner {
     /// pass (the next one starts over from the cursor).
     pub async fn pass(&mut self, writes: &GroupCommit, state: &StateView) -> usize {
         let now_ms = wall_ms();
-        let mut pruned = 0;
-        for _ in 0..SESSION_PAGES_PER_PASS {
-            let view = state.clone();
-            let after = self.after.take();
-            let page = tokio::task::spawn_blocking(move || {
-                view.expired_sessions_page(now_ms, after.as_deref(), SESSION_SCAN_PAGE)
-            })
-            .await;
-            let (tokens, next) = match page {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => {
-                    tracing::warn!(%e, "could not scan the sessions table");
-                    return pruned;
-                }
-                Err(e) => {
-                    tracing::warn!(%e, "the sessions scan did not finish");
-                    return pruned;
-                }
-            };
-            for chunk in tokens.chunks(MAX_PRUNED_PER_ENTRY) {
-                let cmd = Cmd {
-                    origin: None,
-                    now_ms,
-                    op: Op::PruneSessions {
-                        tokens: chunk.to_vec(),
-                    },
-                };
-                if let Err(e) = writes.propose(cmd).await {
-                    tracing::warn!(%e, "could not delete expired sessions");
-                    return pruned;
-                }
-                pruned += chunk.len();
-            }
-            self.after = next;
-            if self.after.is_none() {
-                break;
-            }
-        }
+        let pruned = prune_pages(
+            &mut self.after,
+            Pruning {
+                what: "expired sessions",
+                pages: SESSION_PAGES_PER_PASS,
+                per_entry: MAX_PRUNED_PER_ENTRY,
+            },
+            (writes, state),
+            move |view, after| view.expired_sessions_page(now_ms, after, SESSION_SCAN_PAGE),
+            |chunk| Op::PruneSessions {
+                tokens: chunk.to_vec(),
+            },
+            now_ms,
+        )
+        .await;
         if pruned > 0 {
             tracing::info!(pruned, "deleted expired sessions");
         }
         pruned
     }
+}
+
+/// What one kind of pruning is called in the log, how many pages a pass scans, and how many
+/// items one entry deletes.
+struct Pruning {
+    what: &'static str,
+    pages: usize,
+    per_entry: usize,
+}
+
+/// One pass of a pruner: scans up to `how.pages` pages with `scan` from the cursor `after` (kept
+/// for the next pass, back to `None` at the end of the table) on the blocking pool, and proposes
+/// what each page found in entries of at most `how.per_entry` items made by `op`. Returns how
+/// many items it proposed; an error is logged and ends the pass.
+async fn prune_pages<T, S, O>(
+    after: &mut Option<Vec<u8>>,
+    how: Pruning,
+    (writes, state): (&GroupCommit, &StateView),
+    scan: S,
+    op: O,
+    now_ms: u64,
+) -> usize
+where
+    T: Send + 'static,
+    S: Fn(
+            &StateView,
+            Option<&[u8]>,
+        ) -> Result<(Vec<T>, Option<Vec<u8>>), crate::domain::kv::StoreError>
+        + Clone
+        + Send
+        + 'static,
+    O: Fn(&[T]) -> Op,
+{
+    let mut pruned = 0;
+    for _ in 0..how.pages {
+        let (view, from, scan) = (state.clone(), after.take(), scan.clone());
+        let page = tokio::task::spawn_blocking(move || scan(&view, from.as_deref())).await;
+        let (items, next) = match page {
+            Ok(Ok(page)) => page,
+            Ok(Err(e)) => {
+                tracing::warn!(%e, what = how.what, "could not scan for pruning");
+                return pruned;
+            }
+            Err(e) => {
+                tracing::warn!(%e, what = how.what, "the pruning scan did not finish");
+                return pruned;
+            }
+        };
+        for chunk in items.chunks(how.per_entry) {
+            let cmd = Cmd {
+                origin: None,
+                now_ms,
+                op: op(chunk),
+            };
+            if let Err(e) = writes.propose(cmd).await {
+                tracing::warn!(%e, what = how.what, "could not propose the pruning");
+                return pruned;
+            }
+            pruned += chunk.len();
+        }
+        *after = next;
+        if after.is_none() {
+            break;
+        }
+    }
+    pruned
 }
 
 /// Stamps looked at per page of the offline peers' scan.
@@ -221,45 +264,22 @@ impl PeerPruner {
         let now_ms = wall_ms();
         let forget_ms = u64::try_from(self.forget_after.as_millis()).unwrap_or(u64::MAX);
         let offline_before_ms = now_ms.saturating_sub(forget_ms);
-        let mut pruned = 0;
-        for _ in 0..PEER_PAGES_PER_PASS {
-            let view = state.clone();
-            let after = self.after.take();
-            let page = tokio::task::spawn_blocking(move || {
-                view.stale_peers_page(offline_before_ms, after.as_deref(), PEER_SCAN_PAGE)
-            })
-            .await;
-            let (ids, next) = match page {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => {
-                    tracing::warn!(%e, "could not scan the offline peers");
-                    return pruned;
-                }
-                Err(e) => {
-                    tracing::warn!(%e, "the offline peers' scan did not finish");
-                    return pruned;
-                }
-            };
-            for chunk in ids.chunks(MAX_PEERS_PRUNED_PER_ENTRY) {
-                let cmd = Cmd {
-                    origin: None,
-                    now_ms,
-                    op: Op::PrunePeers {
-                        peer_ids: chunk.to_vec(),
-                        offline_before_ms,
-                    },
-                };
-                if let Err(e) = writes.propose(cmd).await {
-                    tracing::warn!(%e, "could not forget stale peers");
-                    return pruned;
-                }
-                pruned += chunk.len();
-            }
-            self.after = next;
-            if self.after.is_none() {
-                break;
-            }
-        }
+        let pruned = prune_pages(
+            &mut self.after,
+            Pruning {
+                what: "stale peers",
+                pages: PEER_PAGES_PER_PASS,
+                per_entry: MAX_PEERS_PRUNED_PER_ENTRY,
+            },
+            (writes, state),
+            move |view, after| view.stale_peers_page(offline_before_ms, after, PEER_SCAN_PAGE),
+            |chunk| Op::PrunePeers {
+                peer_ids: chunk.to_vec(),
+                offline_before_ms,
+            },
+            now_ms,
+        )
+        .await;
         if pruned > 0 {
             tracing::info!(pruned, "forgot peers offline for long");
         }
