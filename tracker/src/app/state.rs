@@ -22,6 +22,15 @@ impl KvRead for Kv<'_> {
         self.0.get_raw(table, key)
     }
 
+    fn with_raw<R>(
+        &self,
+        table: Table,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        self.0.with_raw(table, key, f)
+    }
+
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
         self.0.scan_raw(table, prefix)
     }

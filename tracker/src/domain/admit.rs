@@ -124,14 +124,18 @@ struct ManifestHead {
 /// # Errors
 /// Storage errors, or a record that does not start like a file record.
 pub fn chunk_count(kv: &impl KvRead, group: &str, name: &str) -> Result<Option<u64>, StoreError> {
-    let Some(bytes) = kv.get_raw(Table::Files, &file_key(group, name))? else {
+    // Only the manifest's head is decoded, straight from the stored bytes: a manifest can hold
+    // megabytes of chunk hashes, and this runs for every ReportHave.
+    let head = kv.with_raw(Table::Files, &file_key(group, name), |bytes| {
+        bytes.map(proto::frame::decode_prefix::<ManifestHead>)
+    })?;
+    let Some(head) = head else {
         return Ok(None);
     };
-    let head: ManifestHead =
-        proto::frame::decode_prefix(&bytes).map_err(|e| StoreError::Corrupt {
-            table: Table::Files,
-            reason: e.to_string(),
-        })?;
+    let head = head.map_err(|e| StoreError::Corrupt {
+        table: Table::Files,
+        reason: e.to_string(),
+    })?;
     Ok(Some(FileManifest::expected_chunk_count(
         head.size_bytes,
         head.chunk_size_bytes,

@@ -115,6 +115,24 @@ pub trait KvRead {
     /// Storage errors.
     fn get_raw(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Calls `f` with the value under `key` (`None` if there is none), borrowed where the store
+    /// allows, so a caller that needs only the start of a large record (a manifest's head) does
+    /// not copy all of it. The default copies ([`KvRead::get_raw`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn with_raw<R>(
+        &self,
+        table: Table,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError>
+    where
+        Self: Sized,
+    {
+        Ok(f(self.get_raw(table, key)?.as_deref()))
+    }
+
     /// Every entry whose key starts with `prefix`, in key order.
     ///
     /// # Errors
@@ -153,11 +171,13 @@ pub trait KvRead {
     ///
     /// # Errors
     /// Storage errors, or [`StoreError::Corrupt`] if it does not decode.
-    fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.get_raw(table, key)? {
-            Some(bytes) => decode_record(table, &bytes).map(Some),
-            None => Ok(None),
-        }
+    fn get<T: Record>(&self, table: Table, key: &[u8]) -> Result<Option<T>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.with_raw(table, key, |bytes| {
+            bytes.map(|b| decode_record(table, b)).transpose()
+        })?
     }
 }
 

@@ -33,6 +33,20 @@ impl KvRead for Committed<'_> {
         Ok(self.0.tree(table).get(key)?.map(|v| v.to_vec()))
     }
 
+    fn with_raw<R>(
+        &self,
+        table: Table,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        let staged = self.0.read_gate();
+        if let Some(value) = staged.get(table, key) {
+            return Ok(f(value));
+        }
+        // The gate stays held for the tree read, as in `get_raw`.
+        Ok(f(self.0.tree(table).get(key)?.as_deref()))
+    }
+
     fn scan_raw(&self, table: Table, prefix: &[u8]) -> Result<Entries, StoreError> {
         let mut out = Vec::new();
         self.0.visit(table, prefix, |k, v| {
