@@ -8,6 +8,7 @@
 //! - [`limits`]: the named maximum of every client-supplied field; bounded error messages.
 //! - [`tracker_msg`]: the client API's requests and responses; [`digest_list`]: how a manifest's
 //!   chunk digests are encoded.
+//! - [`byte_buf`]: a byte vector as one byte string on the wire (snapshot chunks).
 //! - [`ticket`]: the signed download ticket a seeder checks.
 //! - [`peer_msg`]: the peer-to-peer frames.
 //! - [`pages`]: reading a whole list page by page.
@@ -26,6 +27,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod accept;
+pub mod byte_buf;
 pub mod client;
 pub mod conn_limits;
 pub mod connection;

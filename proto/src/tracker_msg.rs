@@ -21,8 +21,13 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 /// whether it wants the digest, which is optional in [`NodeStatus`], and `Forbidden`; 7: quotas,
 /// [`ApiError::QuotaExceeded`] and the admin requests that show and set them; 8: peers register an
 /// Ed25519 key, sources carry it, and `FileSources` names the downloading peer, whose key the
-/// ticket carries).
-pub const API_VERSION: u32 = 8;
+/// ticket carries; 9: the admin's membership list ([`AdminRequest::Members`]) and snapshot export
+/// ([`AdminRequest::SnapshotBegin`], [`AdminRequest::SnapshotRead`], [`AdminRequest::SnapshotEnd`])).
+pub const API_VERSION: u32 = 9;
+
+/// Most bytes one [`AdminRequest::SnapshotRead`] returns, whatever it asks for (well within
+/// [`crate::frame::MAX_API_FRAME_BYTES`]).
+pub const MAX_SNAPSHOT_CHUNK_BYTES: u32 = 1 << 20;
 
 /// Default chunk size of a shared file.
 pub const DEFAULT_CHUNK_SIZE_BYTES: u32 = 512 * 1024;
@@ -349,6 +354,68 @@ pub enum AdminRequest {
     /// Changes some quotas (leader; replicated). Lowering one refuses new items only: nothing
     /// is deleted. Answers [`Response::Quotas`] with the values now in force. Admin only.
     SetQuotas(crate::quota::QuotaChanges),
+    /// The membership (leader): every voter and learner with its addresses; answers
+    /// [`Response::Members`]. Admin only.
+    Members,
+    /// Takes a consistent image of the state machine into a temporary file on the answering
+    /// node and answers [`Response::SnapshotBegun`]. With `local: false` only the leader
+    /// answers, after a read barrier, so the image holds every acknowledged write; with
+    /// `local: true` any node answers with its own applied state, which may be stale (recovery
+    /// after a lost quorum). One export per node at a time. Admin only.
+    SnapshotBegin {
+        /// Serve this node's applied state even if it does not lead.
+        local: bool,
+    },
+    /// Up to `len` bytes (at most [`MAX_SNAPSHOT_CHUNK_BYTES`]) of export `id` from `offset`, on
+    /// the node that began it; answers [`Response::SnapshotChunk`]. Admin only.
+    SnapshotRead {
+        /// The export's id ([`SnapshotInfo::id`]).
+        id: u64,
+        /// Where to start.
+        offset: u64,
+        /// Most bytes wanted.
+        len: u32,
+    },
+    /// Ends export `id` and deletes its file (an export nobody reads is also deleted after a
+    /// while, and at restart). Admin only.
+    SnapshotEnd {
+        /// The export's id.
+        id: u64,
+    },
+}
+
+/// One member of the cluster, as [`AdminRequest::Members`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Raft id.
+    pub id: u64,
+    /// Client API address.
+    pub api_addr: String,
+    /// Raft address.
+    pub raft_addr: String,
+    /// A voter (else a learner).
+    pub voter: bool,
+}
+
+/// What [`AdminRequest::SnapshotBegin`] exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// Names the export in later requests.
+    pub id: u64,
+    /// The node that holds it.
+    pub node_id: u64,
+    /// Whether it is that node's local state (`local: true`), possibly stale.
+    pub local: bool,
+    /// Length of the image in bytes.
+    pub size_bytes: u64,
+    /// The applied log id the image is at: term, leader node, index.
+    pub applied_term: u64,
+    /// The leader node of the applied log id.
+    pub applied_leader: u64,
+    /// Index of the applied log id.
+    pub applied_index: u64,
+    /// SHA-1 of the image, which is the state digest `cluster status` shows (hex).
+    pub digest: String,
 }
 
 /// Every successful answer.
@@ -407,6 +474,12 @@ pub enum Response {
     },
     /// Answer to [`AdminRequest::GetQuotas`] and [`AdminRequest::SetQuotas`].
     Quotas(crate::quota::QuotaLimits),
+    /// Answer to [`AdminRequest::Members`], by id.
+    Members(Vec<Member>),
+    /// Answer to [`AdminRequest::SnapshotBegin`].
+    SnapshotBegun(SnapshotInfo),
+    /// Answer to [`AdminRequest::SnapshotRead`]: empty at the end of the image.
+    SnapshotChunk(#[serde(with = "crate::byte_buf")] Vec<u8>),
 }
 
 /// Most items one page of a list holds, whatever the request asks for.

@@ -4,6 +4,9 @@
 //! # Layout
 //! Each module imports only the ones listed below it, never one above (no import circles).
 //! - [`node`]: wiring and lifecycle of one node (sled, Raft, listeners, tasks, shutdown).
+//! - [`backup`]: snapshot files outside Raft and seeding a new cluster's data from one.
+//!   - [`backup::file`]: the file's header (applied log id, digest, length) and format.
+//!   - [`backup::seed`]: an empty data directory seeded with an image at its log id.
 //! - [`api`]: the client API, one file per kind of request.
 //!   - [`api::server`]: the listener, its connections and the dispatch.
 //!   - [`api::write`]: replicated writes.
@@ -12,6 +15,8 @@
 //!   - [`api::heartbeat`]: a peer's heartbeat (a read that may propose a write).
 //!   - [`api::admin`]: status and membership.
 //!   - [`api::quotas`]: showing and setting the quotas (admin).
+//!   - [`api::members`]: the membership with addresses (admin).
+//!   - [`api::snapshot`]: snapshot export: begin, read, end (admin).
 //!   - [`api::token`]: session tokens.
 //! - [`tasks`]: the background loops (liveness sweep, pruning of sessions and stale peers,
 //!   cluster-key ensure, election watchdog).
@@ -26,6 +31,7 @@
 //!   - [`app::read_floor`]: what a read waits for on a leader resumed at startup.
 //!   - [`app::state`]: the read interface of the committed state.
 //!   - [`app::passwords`]: argon2id on a bounded pool of its own.
+//!   - [`app::snapshot_export`]: the one snapshot export in flight and its temporary file.
 //! - [`leader`]: what a leader keeps beyond the replicated state.
 //!   - [`leader::liveness`]: peers' last heartbeats.
 //!   - [`leader::login_throttle`]: failed logins per username and per address.
@@ -82,6 +88,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod cmd;
 pub mod config;
 pub mod domain;

@@ -10,6 +10,7 @@ use crate::app::group_commit::GroupCommit;
 use crate::app::passwords::{PasswordPool, PASSWORD_QUEUE, PASSWORD_THREADS};
 use crate::app::read_floor::ReadFloor;
 use crate::app::read_gate::ReadGate;
+use crate::app::snapshot_export::SnapshotExports;
 use crate::app::state::StateView;
 use crate::app::App;
 use crate::config::NodeConfig;
@@ -136,6 +137,7 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         passwords: PasswordPool::start(PASSWORD_THREADS, PASSWORD_QUEUE)
             .context("while starting the password threads")?,
         login_throttle: LoginThrottle::default(),
+        exports: SnapshotExports::new(&config.data_dir),
     });
     let served_by = Arc::new(ServedBy::new(config.id));
     let served_by_watch = tokio::spawn(crate::served_by::task_watch(

@@ -1,9 +1,10 @@
 //! Cluster administration: node status (local), adding learners, changing voters and removing
-//! nodes, showing and setting the quotas (leader; [`super::quotas`]).
+//! nodes, showing and setting the quotas (leader; [`super::quotas`]), listing the members
+//! ([`super::members`]) and exporting snapshots ([`super::snapshot`]).
 //!
 //! Only an admin connection ([`Role::Admin`]: its client certificate is valid for
-//! `admin.tracker`) may change the membership or the quotas, read the quotas, or ask for the
-//! state digest; every such request from
+//! `admin.tracker`) may change or list the membership, change or read the quotas, export a
+//! snapshot, or ask for the state digest; every such request from
 //! another connection is refused before it does anything ([`require_admin`]). Two requests stay
 //! open to every connection because every client needs them and they reveal nothing a
 //! `NotLeader` answer does not: `Status` without the digest (read from the Raft metrics, no lock
@@ -58,7 +59,11 @@ pub async fn handle(app: &App, a: AdminRequest, role: Role) -> Result<Response, 
             | AdminRequest::ChangeMembership { .. }
             | AdminRequest::RemoveNode { .. }
             | AdminRequest::GetQuotas
-            | AdminRequest::SetQuotas(_) => require_admin(role)?,
+            | AdminRequest::SetQuotas(_)
+            | AdminRequest::Members
+            | AdminRequest::SnapshotBegin { .. }
+            | AdminRequest::SnapshotRead { .. }
+            | AdminRequest::SnapshotEnd { .. } => require_admin(role)?,
         }
         match a {
             AdminRequest::Status { digest } => Ok(Response::Status(status(app, digest).await?)),
@@ -86,6 +91,12 @@ pub async fn handle(app: &App, a: AdminRequest, role: Role) -> Result<Response, 
             AdminRequest::RemoveNode { node_id } => remove_node(app, node_id).await,
             AdminRequest::GetQuotas => super::quotas::show(app).await,
             AdminRequest::SetQuotas(changes) => super::quotas::set(app, changes).await,
+            AdminRequest::Members => super::members::list(app),
+            AdminRequest::SnapshotBegin { local } => super::snapshot::begin(app, local).await,
+            AdminRequest::SnapshotRead { id, offset, len } => {
+                super::snapshot::read(app, id, offset, len).await
+            }
+            AdminRequest::SnapshotEnd { id } => Ok(super::snapshot::end(app, id)),
             AdminRequest::ChangeMembership { voters } => {
                 app.check_leader()?;
                 if voters.is_empty() {

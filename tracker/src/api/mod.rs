@@ -1,17 +1,20 @@
 //! The client API: the listener and its connections ([`server`]), then one file per kind of
 //! request: [`write`](mod@write) (replicated writes), [`login`] (a write that first checks a password),
 //! [`read`] (linearizable queries), [`heartbeat`] (a peer's heartbeat: a read that may propose a
-//! write) and [`admin`] (status, membership and, through [`quotas`], the quotas). [`token`]
-//! parses session tokens.
+//! write) and [`admin`] (status, membership and, through [`quotas`], [`members`] and
+//! [`snapshot`], the quotas, the member list and snapshot exports). [`token`] parses session
+//! tokens.
 //!
 //! Handlers go through [`crate::app`] and the domain's queries; none of them names the store.
 
 pub mod admin;
 pub mod heartbeat;
 pub mod login;
+pub mod members;
 pub mod quotas;
 pub mod read;
 pub mod server;
+pub mod snapshot;
 pub mod token;
 pub mod write;
 

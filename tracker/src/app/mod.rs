@@ -4,13 +4,14 @@
 //!
 //! Inside: [`group_commit`] (concurrent writes share entries), [`read_gate`] (concurrent reads
 //! share quorum confirmations), [`read_floor`] (what a read waits for on a leader resumed at
-//! startup), [`state`] (the read interface of the committed state) and [`passwords`] (argon2id on
-//! a bounded pool of its own).
+//! startup), [`state`] (the read interface of the committed state), [`passwords`] (argon2id on
+//! a bounded pool of its own) and [`snapshot_export`] (an operator's snapshot export in flight).
 
 pub mod group_commit;
 pub mod passwords;
 pub mod read_floor;
 pub mod read_gate;
+pub mod snapshot_export;
 pub mod state;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::raft_types::{NodeId, Raft};
 use group_commit::GroupCommit;
 use passwords::PasswordPool;
 use read_gate::ReadGate;
+use snapshot_export::SnapshotExports;
 use state::StateView;
 
 /// Shared state of one node's request handlers.
@@ -53,6 +55,8 @@ pub struct App {
     pub passwords: PasswordPool,
     /// Failed logins per username and per address (meaningful on the leader only).
     pub login_throttle: LoginThrottle,
+    /// The operator's snapshot export in flight, if any (one per node).
+    pub exports: SnapshotExports,
 }
 
 /// Wall clock in ms since the Unix epoch (read by the proposer only, never by `apply`).

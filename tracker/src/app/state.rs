@@ -147,6 +147,18 @@ impl StateView {
         Ok((stale, next))
     }
 
+    /// Writes an image of every data table to `out` at one applied log id ([`image::export`];
+    /// apply waits for the whole write). Call it off the async executor.
+    ///
+    /// # Errors
+    /// Storage errors, or a write error on `out`.
+    pub fn export_image(
+        &self,
+        out: &mut impl std::io::Write,
+    ) -> Result<image::Exported, StoreError> {
+        image::export(&self.trees, out)
+    }
+
     /// The state digest ([`image::digest`]), taken again until `last_applied` did not move while
     /// it was computed. Reads every data table: call it off the async executor.
     ///

@@ -29,7 +29,8 @@ use crate::domain::apply::apply_cmd;
 use crate::domain::kv::{encode_record, KvRead, KvWrite, StoreError, Table};
 use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
 
-const KEY_LAST_APPLIED: &[u8] = b"last_applied";
+/// Key of the applied log id in the meta table.
+pub(crate) const KEY_LAST_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
 
 /// The state machine. Clones share the same trees.
@@ -326,6 +327,31 @@ mod tests {
             Some(last),
             "enough batches drain by themselves"
         );
+    }
+
+    #[test]
+    fn an_export_is_the_image_at_the_staged_applied_id_and_hashes_to_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::open_db(dir.path(), 4 << 20).unwrap();
+        let sm = StateMachine::open(&db).unwrap();
+        sm.trees
+            .write_all(&one(Table::Users, b"alice", Some(b"a")))
+            .unwrap();
+        sm.trees
+            .write_all(&one(Table::Groups, b"movies", Some(b"g")))
+            .unwrap();
+        // Staged, not drained: the export must see it, and its last_applied.
+        sm.apply_entries(vec![blank(1), blank(2)]).unwrap();
+        let mut out = Vec::new();
+        let exported = image::export(&sm.trees, &mut out).unwrap();
+        assert_eq!(exported.applied.map(|l| l.index), Some(2));
+        assert_eq!(out, image::capture(&sm.trees).unwrap());
+        assert_eq!(exported.size_bytes, out.len() as u64);
+        let digest = proto::tracker_msg::to_hex(&exported.digest);
+        assert_eq!(digest, image::digest(&sm.trees).unwrap());
+        use sha1::Digest;
+        let hashed: [u8; 20] = sha1::Sha1::digest(&out).into();
+        assert_eq!(hashed, exported.digest);
     }
 
     #[test]
