@@ -97,6 +97,12 @@ pub struct Launch {
     pub detach: bool,
 }
 
+/// Where the tracker of a node whose directory is `data_dir` keeps its database (its
+/// `--data-dir`); the log file sits beside it.
+pub fn db_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("db")
+}
+
 /// Starts one tracker process, logging to `data_dir/tracker.log`.
 ///
 /// # Errors
@@ -112,7 +118,7 @@ pub fn spawn(l: &Launch) -> std::io::Result<Child> {
         .arg("--id")
         .arg(l.id.to_string())
         .arg("--data-dir")
-        .arg(l.data_dir.join("db"))
+        .arg(db_dir(&l.data_dir))
         .arg("--api-addr")
         .arg(&l.api_addr)
         .arg("--raft-addr")

@@ -1,5 +1,7 @@
 //! `cluster add-node` and `cluster remove-node`: grow or shrink the voter set of a cluster
-//! started with `cluster up` (one change at a time, through the leader).
+//! started with `cluster up` (one change at a time, through the leader): local conveniences that
+//! start or stop the node's process around [`cluster::members`], the same steps as
+//! `cluster member add|remove`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,9 +9,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use cluster::members::{self, Joining, MembersError};
 use cluster::{LocalCluster, NodeSpec};
-use proto::tracker_msg::{AdminRequest, Response};
 use proto::TrackerClient;
+
+use super::member::progress_printer;
 
 /// Flags of `cluster add-node`.
 #[derive(Debug, Args)]
@@ -44,11 +48,6 @@ fn client_for(cluster: &LocalCluster) -> anyhow::Result<TrackerClient> {
     let mut cfg = cluster.admin_config();
     cfg.deadline = Duration::from_secs(60);
     Ok(TrackerClient::new(cfg)?)
-}
-
-async fn current_voters(cluster: &LocalCluster) -> anyhow::Result<Vec<u64>> {
-    let leader = cluster.wait_leader(Duration::from_secs(20)).await?;
-    Ok(leader.voters)
 }
 
 /// Starts a node, adds it as a learner, waits for it to catch up, then makes it a voter.
@@ -100,27 +99,22 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
         cluster.pid(id).unwrap_or(0)
     );
     let client = client_for(&cluster)?;
-    client
-        .admin(AdminRequest::AddLearner {
-            node_id: id,
-            api_addr: spec.api_addr.clone(),
-            raft_addr: spec.raft_addr.clone(),
-        })
-        .await
-        .context("while adding the node as a learner")?;
-    println!("node {id} is a learner; waiting for it to catch up");
-    cluster.wait_caught_up(id, Duration::from_secs(60)).await?;
-    let mut voters = current_voters(&cluster).await?;
-    voters.push(id);
-    match client
-        .admin(AdminRequest::ChangeMembership {
-            voters: voters.clone(),
-        })
-        .await?
-    {
-        Response::Done => println!("node {id} is a voter; voters now {voters:?}"),
-        other => bail!("unexpected answer {other:?}"),
-    }
+    let node = Joining {
+        id,
+        api_addr: spec.api_addr.clone(),
+        raft_addr: spec.raft_addr.clone(),
+    };
+    println!("adding node {id} as a learner");
+    let voters = members::add(
+        &client,
+        cluster.admin_tls(),
+        &node,
+        Duration::from_secs(60),
+        progress_printer(id),
+    )
+    .await
+    .with_context(|| format!("while adding node {id}"))?;
+    println!("node {id} is a voter; voters now {voters:?}");
     Ok(())
 }
 
@@ -133,20 +127,13 @@ pub async fn remove(a: RemoveNodeArgs) -> anyhow::Result<()> {
     if !cluster.nodes.contains_key(&a.id) {
         bail!("no node {} in {}", a.id, a.dir.display());
     }
-    let voters: Vec<u64> = current_voters(&cluster)
-        .await?
-        .into_iter()
-        .filter(|&v| v != a.id)
-        .collect();
-    if voters.is_empty() {
-        bail!("cannot remove the last voter");
-    }
     let client = client_for(&cluster)?;
-    client
-        .admin(AdminRequest::RemoveNode { node_id: a.id })
-        .await
-        .context("while changing the membership")?;
-    println!("node {} removed; voters now {voters:?}", a.id);
+    match members::remove(&client, a.id).await {
+        Ok(voters) => println!("node {} removed; voters now {voters:?}", a.id),
+        // Never added, or removed before: only the local process and record are left.
+        Err(MembersError::NotMember(_)) => println!("node {} is not a member", a.id),
+        Err(e) => return Err(e).with_context(|| format!("while removing node {}", a.id)),
+    }
     cluster.stop_node(a.id, Duration::from_secs(10));
     cluster.remove_spec(a.id);
     cluster.save()?;

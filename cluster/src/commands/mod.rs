@@ -1,12 +1,16 @@
-//! Subcommands of `cluster`, one file each.
+//! Subcommands of `cluster`, one file each; [`target`] and [`credential`] are the cluster and
+//! credential flags the admin commands share.
 
 mod certs;
 mod credential;
 mod demo;
 mod demo_peers;
+mod member;
 mod membership;
 mod quotas;
+mod snapshot;
 mod status;
+mod target;
 mod up;
 
 use std::path::PathBuf;
@@ -61,6 +65,11 @@ enum Command {
     AddNode(membership::AddNodeArgs),
     /// Remove a node from the membership and stop it.
     RemoveNode(membership::RemoveNodeArgs),
+    /// List, add or remove members of any cluster (`--trackers` and the admin credential, or
+    /// `--dir`); `add` takes a node already running elsewhere.
+    Member(member::MemberArgs),
+    /// Save a consistent copy of the replicated state to a file, or make a new cluster from one.
+    Snapshot(snapshot::SnapshotArgs),
     /// Show or change the cluster's quotas (groups per user, files per group, peer ids per
     /// user, pending join requests per group); needs the admin credential.
     Quotas(quotas::QuotasArgs),
@@ -89,6 +98,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
         Command::Quotas(a) => quotas::run(a).await,
+        Command::Member(a) => member::run(a).await,
+        Command::Snapshot(a) => snapshot::run(a).await,
         Command::Demo(a) => demo::run(a).await,
         Command::Node(_) | Command::Peer(_) => {
             anyhow::bail!("`cluster node` and `cluster peer` run outside the command runtime")

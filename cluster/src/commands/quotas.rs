@@ -3,37 +3,19 @@
 //! with the admin credential: DIR's, or with `--trackers` the one `--ca`, `--admin-cert` and
 //! `--admin-key` name.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use cluster::cluster_file::ClusterFile;
 use proto::quota::{Quota, QuotaChanges, QuotaLimits};
 use proto::tracker_msg::{AdminRequest, Response};
-use proto::{ClientConfig, TrackerClient};
 
-use super::credential::{dir_admin_tls, CredentialArgs};
+use super::target::AdminTarget as Target;
 
 /// Flags of `cluster quotas`.
 #[derive(Debug, Args)]
 pub struct QuotasArgs {
     #[command(subcommand)]
     action: Action,
-}
-
-/// Which cluster, and with which credential.
-#[derive(Debug, Args)]
-struct Target {
-    /// Client addresses of the trackers, comma-separated.
-    #[arg(long, env = "PEER_TRACKERS", conflicts_with = "dir")]
-    trackers: Option<String>,
-    /// Or: the cluster directory of `cluster up` (its admin credential is used).
-    #[arg(long, env = "CLUSTER_DIR")]
-    dir: Option<PathBuf>,
-    /// With --trackers: the CA and the admin credential.
-    #[command(flatten)]
-    credential: CredentialArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,20 +46,6 @@ enum Action {
         #[arg(long)]
         pending_requests_per_group: Option<u64>,
     },
-}
-
-/// An admin client of the chosen cluster.
-fn admin_client(t: &Target) -> anyhow::Result<TrackerClient> {
-    let config = match (&t.trackers, &t.dir) {
-        (Some(list), _) => ClientConfig::from_list(list, t.credential.client_tls()?)?,
-        (None, Some(dir)) => {
-            let file = ClusterFile::load(dir)?;
-            let tls = dir_admin_tls(dir, &file)?;
-            ClientConfig::new(file.nodes.into_iter().map(|n| n.api_addr).collect(), tls)
-        }
-        (None, None) => bail!("say which cluster: --trackers HOST:PORT,... or --dir DIR"),
-    };
-    Ok(TrackerClient::new(config)?)
 }
 
 /// Runs `cluster quotas`.
@@ -125,7 +93,7 @@ pub async fn run(a: QuotasArgs) -> anyhow::Result<()> {
 }
 
 async fn ask(target: &Target, request: AdminRequest) -> anyhow::Result<QuotaLimits> {
-    match admin_client(target)?.admin(request).await? {
+    match target.admin_client()?.admin(request).await? {
         Response::Quotas(limits) => Ok(limits),
         other => bail!("the tracker answered {other:?} instead of the quotas"),
     }
