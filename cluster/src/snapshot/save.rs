@@ -3,6 +3,7 @@
 //! its length and digest, and write the file: `FILE.tmp` first, fsynced, then renamed.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -158,7 +159,14 @@ async fn copy_to_file(
         let p = p.to_path_buf();
         move |source| SnapshotError::Io { path: p, source }
     };
-    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    // Owner-only: the state holds password hashes, session tokens and the ticket signing key.
+    let file = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let header = SnapshotHeader {
         applied_term: info.applied_term,

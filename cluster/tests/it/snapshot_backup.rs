@@ -29,6 +29,18 @@ fn admin_flags(dir: &Path, trackers: &str) -> Vec<String> {
     ]
 }
 
+/// Waits until the first leader has created the cluster key (its first background write), so
+/// the state holds still once the test's own writes are in.
+async fn wait_cluster_key(client: &TrackerClient) {
+    for _ in 0..100 {
+        if client.read(ReadRequest::ClusterKey).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no cluster key within 10 s");
+}
+
 fn save(file: &Path, flags: &[String], extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["snapshot", "save", s(file), "--json"];
     args.extend_from_slice(extra);
@@ -42,6 +54,7 @@ fn save(file: &Path, flags: &[String], extra: &[&str]) -> serde_json::Value {
 async fn a_saved_snapshot_restores_into_a_new_cluster_with_the_same_digest_and_records() {
     let (dir, c) = start(3, &[]).await;
     let user = client(&c);
+    wait_cluster_key(&user).await;
     let token = signup(&user, "ada").await;
     signup(&user, "bo").await;
     for group in ["movies", "books", "music"] {
@@ -58,8 +71,8 @@ async fn a_saved_snapshot_restores_into_a_new_cluster_with_the_same_digest_and_r
         .tempdir()
         .unwrap();
 
-    // From the leader: the digest status shows at the same applied index. The leader's own
-    // background writes (the cluster key, sweeps) may land in between: then look again.
+    // From the leader: the digest status shows at the same applied index (should a background
+    // write of the leader land in between, look again).
     let file = work.path().join("state.snap");
     let mut tries = 0;
     let (saved, settled) = loop {
@@ -84,6 +97,13 @@ async fn a_saved_snapshot_restores_into_a_new_cluster_with_the_same_digest_and_r
     assert_eq!(proto::tracker_msg::to_hex(&header.digest), digest);
     assert_eq!(image.len() as u64, saved["size_bytes"].as_u64().unwrap());
     assert!(!work.path().join("state.snap.tmp").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the file holds secrets but is readable by others: {mode:o}"
+    );
 
     // From a follower's local state: labelled, and here (nothing written since) the same.
     let follower = c
@@ -193,4 +213,72 @@ async fn a_saved_snapshot_restores_into_a_new_cluster_with_the_same_digest_and_r
     let r = LocalCluster::load(&new, true).unwrap();
     let statuses = r.wait_converged(Duration::from_secs(30)).await.unwrap();
     assert_eq!(statuses.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_losing_quorum_the_survivors_local_state_is_saved_and_restored() {
+    let (dir, mut c) = start(3, &[]).await;
+    let user = client(&c);
+    wait_cluster_key(&user).await;
+    let token = signup(&user, "cy").await;
+    user.write(WriteOp::CreateGroup {
+        token,
+        group: "kept".into(),
+    })
+    .await
+    .unwrap();
+    let leader = c.wait_leader(Duration::from_secs(10)).await.unwrap();
+    c.wait_converged(Duration::from_secs(30)).await.unwrap();
+    let survivor = leader.node_id;
+    let dead: Vec<u64> = c
+        .nodes
+        .keys()
+        .copied()
+        .filter(|&id| id != survivor)
+        .collect();
+    for id in &dead {
+        assert!(c.kill(*id));
+    }
+    let flags = admin_flags(dir.path(), &c.trackers());
+    let work = tempfile::Builder::new()
+        .prefix("it-quorum-")
+        .tempdir()
+        .unwrap();
+
+    // No leader can take a consistent snapshot; the error says what to do instead.
+    let file = work.path().join("lost.snap");
+    let mut args = vec!["snapshot", "save", s(&file)];
+    args.extend(flags.iter().map(String::as_str));
+    let (ok, out, err) = run_cluster(&args);
+    assert!(!ok, "a snapshot was taken without a quorum: {out}");
+    assert!(err.contains("--from-node"), "{err}");
+
+    let saved = save(&file, &flags, &["--from-node", &survivor.to_string()]);
+    assert_eq!(saved["possibly_stale"], true);
+    let new = work.path().join("recovered");
+    let _down = DownOnDrop(new.clone());
+    let (ok, out, err) = run_cluster(&["snapshot", "restore", s(&file), "--dir", s(&new)]);
+    assert!(ok, "restore: {out}\n{err}");
+    assert!(out.contains("may be stale"), "{out}");
+    let (ok, out, err) = run_cluster(&["up", "--dir", s(&new), "--detach"]);
+    assert!(ok, "up: {out}\n{err}");
+    let r = LocalCluster::load(&new, true).unwrap();
+    let statuses = r.wait_converged(Duration::from_secs(30)).await.unwrap();
+    for st in &statuses {
+        assert_eq!(
+            st.digest.as_ref(),
+            saved["digest"].as_str().map(String::from).as_ref()
+        );
+    }
+    let mut cfg = ClientConfig::new(r.tracker_list(), user_tls(&new));
+    cfg.deadline = Duration::from_secs(20);
+    let cl = TrackerClient::new(cfg).unwrap();
+    let answer = cl
+        .write(WriteOp::Login {
+            username: "cy".into(),
+            password: "password-cy".into(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(answer, Response::Session { .. }), "{answer:?}");
 }

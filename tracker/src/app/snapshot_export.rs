@@ -7,7 +7,7 @@
 //! The caller (`api::snapshot`) checks the credential and, for a leader's export, the leadership
 //! and a read barrier before [`SnapshotExports::begin`].
 
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -263,10 +263,12 @@ fn write_export(
         ))
     };
     std::fs::create_dir_all(dir).map_err(io)?;
+    // Owner-only: the state holds password hashes, session tokens and the ticket signing key.
     let file = std::fs::File::options()
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(io)?;
     let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
@@ -345,7 +347,17 @@ mod tests {
         let past = exports.read(info.id, info.size_bytes + 1, 10).await;
         assert!(matches!(past, Err(ApiError::InvalidRequest(_))), "{past:?}");
         let files = dir.path().join(EXPORT_DIR);
-        assert_eq!(std::fs::read_dir(&files).unwrap().count(), 1);
+        let entries: Vec<_> = std::fs::read_dir(&files).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entries[0]
+            .as_ref()
+            .unwrap()
+            .metadata()
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "an export is readable by others: {mode:o}");
         exports.end(info.id);
         assert_eq!(std::fs::read_dir(&files).unwrap().count(), 0);
         let gone = exports.read(info.id, 0, 10).await;
