@@ -93,6 +93,35 @@ pub async fn restore(
         }
         Err(e) => return Err(dir_io(e)),
     }
+    let made = make_cluster(&header, image, dir, nodes, base_port).await;
+    if made.is_err() {
+        // The directory was empty or absent: leave it empty, so a retry needs no cleanup.
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+    Ok(Restored {
+        header,
+        nodes: made?,
+    })
+}
+
+/// Makes the cluster directory's certificates and `cluster.json` and seeds every node's data;
+/// returns the nodes.
+async fn make_cluster(
+    header: &SnapshotHeader,
+    image: Vec<u8>,
+    dir: &Path,
+    nodes: u64,
+    base_port: Option<u16>,
+) -> Result<Vec<NodeSpec>, SnapshotError> {
     let specs = LocalCluster::plan(dir, nodes, base_port)?;
     let cluster = LocalCluster::new(dir, specs.clone(), Vec::new(), true)?;
     let members: BTreeMap<u64, NodeInfo> = specs
@@ -125,8 +154,5 @@ pub async fn restore(
         })?;
     }
     cluster.save()?;
-    Ok(Restored {
-        header,
-        nodes: specs,
-    })
+    Ok(specs)
 }
