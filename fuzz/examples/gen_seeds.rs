@@ -110,6 +110,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             api_addr: "127.0.0.1:7004".into(),
             raft_addr: "127.0.0.1:7104".into(),
         }),
+        Request::Admin(AdminRequest::Members),
+        Request::Admin(AdminRequest::SnapshotBegin { local: true }),
+        Request::Admin(AdminRequest::SnapshotRead {
+            id: 77,
+            offset: 1 << 20,
+            len: 1 << 20,
+        }),
     ];
     for (i, request) in requests.into_iter().enumerate() {
         let frame = ClientFrame::Request {
@@ -148,6 +155,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ServerFrame::Reply {
             id: 2,
             result: Err(ApiError::Unavailable("no leader".into())),
+            meta,
+        },
+        ServerFrame::Reply {
+            id: 3,
+            result: Ok(Response::Members(vec![proto::tracker_msg::Member {
+                id: 1,
+                api_addr: "127.0.0.1:7001".into(),
+                raft_addr: "127.0.0.1:7101".into(),
+                voter: true,
+            }])),
+            meta,
+        },
+        ServerFrame::Reply {
+            id: 4,
+            result: Ok(Response::SnapshotBegun(proto::tracker_msg::SnapshotInfo {
+                id: 77,
+                node_id: 1,
+                local: false,
+                size_bytes: 4096,
+                applied_term: 3,
+                applied_leader: 1,
+                applied_index: 40,
+                digest: "da39a3ee5e6b4b0d3255bfef95601890afd80709".into(),
+            })),
+            meta,
+        },
+        ServerFrame::Reply {
+            id: 5,
+            result: Ok(Response::SnapshotChunk(vec![7; 64])),
             meta,
         },
     ];
