@@ -123,10 +123,29 @@ impl SnapshotExports {
             }
             *slot = Slot::Taking;
         }
+        // In a task of its own, so the slot is settled even if the request is dropped meanwhile
+        // (an export nobody reads is then reaped when idle).
+        tokio::spawn(self.clone().take(state.clone(), node_id, local))
+            .await
+            .unwrap_or_else(|e| {
+                *self.lock() = Slot::Empty;
+                Err(ApiError::Internal(format!(
+                    "snapshot export task failed: {e}"
+                )))
+            })
+    }
+
+    /// Writes the export of a claimed slot and fills the slot (or empties it on an error).
+    async fn take(
+        self,
+        state: StateView,
+        node_id: u64,
+        local: bool,
+    ) -> Result<SnapshotInfo, ApiError> {
         let id: u64 = rand::random();
         let path = self.dir.join(format!("export-{id:016x}.img"));
         let taken = {
-            let (state, dir, path) = (state.clone(), self.dir.clone(), path.clone());
+            let (dir, path) = (self.dir.clone(), path.clone());
             tokio::task::spawn_blocking(move || write_export(&state, &dir, &path)).await
         };
         let taken = match taken {
@@ -365,6 +384,29 @@ mod tests {
         // The slot is free again.
         let next = exports.begin(&view, 4, false).await.unwrap();
         assert_ne!(next.id, info.id);
+    }
+
+    // On one thread the task taking the image cannot run before the request is dropped.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_begin_dropped_while_the_image_is_taken_still_settles_the_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, view) = state(dir.path());
+        let exports = SnapshotExports::with_idle_timeout(dir.path(), Duration::from_millis(300));
+        // Dropped at its first await: the slot is claimed and the image is being written.
+        let dropped = tokio::time::timeout(Duration::ZERO, exports.begin(&view, 1, false)).await;
+        assert!(dropped.is_err());
+        // The slot ends up ready (then reaped when idle), never stuck taking.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match exports.begin(&view, 1, false).await {
+                Ok(_) => break,
+                Err(ApiError::Unavailable(m)) => {
+                    assert!(Instant::now() < deadline, "the slot stayed busy: {m}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
