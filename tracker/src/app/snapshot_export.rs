@@ -317,9 +317,10 @@ mod tests {
         let db = crate::store::open_db(&dir.join("db"), 4 << 20).unwrap();
         let sm = StateMachine::open(&db).unwrap();
         let mut w = WriteSet::new();
-        for i in 0..100u32 {
+        // A little over 1 MiB, so one chunk cannot hold it all.
+        for i in 0..1100u32 {
             w.insert(
-                (Table::Users, format!("user-{i:03}").into_bytes()),
+                (Table::Users, format!("user-{i:04}").into_bytes()),
                 Some(vec![7u8; 1000]),
             );
         }
@@ -353,7 +354,9 @@ mod tests {
             matches!(second, Err(ApiError::Unavailable(_))),
             "{second:?}"
         );
-        let bytes = read_all(&exports, info.id, 4096).await;
+        let capped = exports.read(info.id, 0, u32::MAX).await.unwrap();
+        assert_eq!(capped.len(), MAX_SNAPSHOT_CHUNK_BYTES as usize);
+        let bytes = read_all(&exports, info.id, 64 << 10).await;
         assert_eq!(bytes.len() as u64, info.size_bytes);
         assert_eq!(
             proto::tracker_msg::to_hex(&{
