@@ -3,7 +3,10 @@
 mod cli_flow;
 mod disk_safety;
 mod faults;
+mod http_api;
+mod http_client;
 mod limits;
+mod openapi_check;
 mod pages;
 mod peer_tls;
 mod seeder_bounds;
