@@ -243,7 +243,8 @@ impl Daemon {
 /// Runs the daemon until SIGINT or SIGTERM.
 ///
 /// # Errors
-/// Startup failures: not logged in, address in use, another daemon running, tracker unreachable.
+/// Startup failures: address in use, another daemon running, tracker unreachable, a bad
+/// `--http-addr`.
 pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> anyhow::Result<()> {
     let session = match home.session() {
         Ok(s) => Some(s),

@@ -4,6 +4,7 @@
 //! document lists is routed.
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ struct Api {
     addr: String,
     token: String,
     doc: Doc,
+    /// (method, template, status) of every checked reply.
+    seen: Mutex<Vec<(String, String, u16)>>,
 }
 
 impl Api {
@@ -28,6 +31,7 @@ impl Api {
             addr,
             token,
             doc: Doc::load(),
+            seen: Mutex::new(Vec::new()),
         }
     }
 
@@ -39,6 +43,10 @@ impl Api {
         }
         let reply = send(&self.addr, &req, LIMIT).await;
         self.doc.check(method, template, &reply);
+        self.seen
+            .lock()
+            .unwrap()
+            .push((method.into(), template.into(), reply.status));
         reply
     }
 
@@ -562,6 +570,26 @@ async fn a_browser_walk_from_sign_up_to_download_through_the_api() {
     assert_eq!(b.get("/api/v1/session").await.json()["logged_in"], false);
     let r = b.get("/api/v1/groups").await;
     assert_eq!(r.code(), "not_logged_in");
+    let r = b.get("/api/v1/openapi.json").await;
+    assert_status(&r, 200);
+
+    // The walk met every documented operation with a success (the event stream was read and
+    // checked above; rejecting a request answers the 501 the document gives until the tracker
+    // can), and every status it met is documented (checked on each reply).
+    let mut seen: Vec<(String, String, u16)> = a.seen.lock().unwrap().clone();
+    seen.extend(b.seen.lock().unwrap().iter().cloned());
+    seen.push(("GET".into(), "/api/v1/events".into(), events.status));
+    for (method, template) in a.doc.operations() {
+        let ok = seen
+            .iter()
+            .any(|(m, t, status)| *m == method && *t == template && (200..300).contains(status));
+        let rejected = template.ends_with("/reject")
+            && seen.iter().any(|(_, t, s)| *t == template && *s == 501);
+        assert!(
+            ok || rejected,
+            "the walk never met {method} {template} with a success"
+        );
+    }
 }
 
 /// A download's row.
