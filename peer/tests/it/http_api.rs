@@ -535,6 +535,14 @@ async fn a_browser_walk_from_sign_up_to_download_through_the_api() {
         "{m}"
     );
 
+    let r = b.get("/api/v1/daemon").await;
+    assert_eq!(r.json()["peer_id"], bob.peer_id());
+    assert!(r.json()["downloaded_bytes"].as_u64().unwrap() >= 3 << 20);
+    let r = b.get("/api/v1/shares").await;
+    let shares = r.json()["shares"].clone();
+    assert_eq!(shares.as_array().unwrap().len(), 1, "{shares}");
+    assert_eq!(shares[0]["path"], dest.display().to_string());
+    assert_eq!(shares[0]["sha1"], film_row["sha1"]);
     let r = b.get("/api/v1/cluster").await;
     assert_eq!(r.json()["reachable"], 3);
     assert!(r.json()["leader"].is_u64(), "{}", r.json());

@@ -12,7 +12,8 @@
 //! - [`auth`]: the token file, the token check, the Host/Origin guard.
 //! - [`error`]: the error shape and the mapping of the library's errors to codes.
 //! - `body`: JSON request bodies (size-limited, `application/json` only).
-//! - `session`, `groups`, `files`, `downloads`, `events`, `cluster`: the API, one file per area,
+//! - `session`, `groups`, `files`, `downloads`, `events`, `cluster`, `daemon_info`: the API, one
+//!   file per area,
 //!   each calling the code the CLI uses.
 //! - `assets`: the web UI's files (compiled in from `peer/ui/`) and the cookie login link.
 //! - `openapi`: the OpenAPI document.
@@ -22,6 +23,7 @@ mod assets;
 pub mod auth;
 mod body;
 mod cluster;
+mod daemon_info;
 mod downloads;
 pub mod error;
 mod events;
@@ -212,6 +214,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         )
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/cluster", get(cluster::status))
+        .route("/api/v1/daemon", get(daemon_info::info))
+        .route("/api/v1/shares", get(daemon_info::shares))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
