@@ -9,6 +9,7 @@ mod limits;
 mod openapi_check;
 mod pages;
 mod peer_tls;
+mod schemathesis;
 mod seeder_bounds;
 mod swarm;
 mod tickets;
