@@ -46,7 +46,7 @@ pub struct DaemonMetrics {
     tracker_requests: Family<Labels, Counter>,
     tracker_seconds: Family<Labels, Histogram>,
     process_resident_bytes: Gauge,
-    process_cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    process_cpu_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     process_open_fds: Gauge,
 }
 
@@ -76,7 +76,7 @@ impl DaemonMetrics {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 16))
             }),
             process_resident_bytes: Gauge::default(),
-            process_cpu_seconds: Gauge::default(),
+            process_cpu_seconds: Counter::default(),
             process_open_fds: Gauge::default(),
         };
         let r = &mut registry;
@@ -172,7 +172,11 @@ impl DaemonMetrics {
         self.shares.set(sampled.shares);
         let p = process_sample();
         self.process_resident_bytes.set(p.resident_bytes);
-        self.process_cpu_seconds.set(p.cpu_seconds);
+        // A counter: it moves by what the process used since the last scrape.
+        let used = p.cpu_seconds - self.process_cpu_seconds.get();
+        if used > 0.0 {
+            self.process_cpu_seconds.inc_by(used);
+        }
         self.process_open_fds.set(p.open_fds);
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -270,6 +274,7 @@ mod tests {
         assert!(text.contains("peer_download_peers 4"), "{text}");
         assert!(text.contains("peer_shares 5"), "{text}");
         assert!(process_sample().resident_bytes > 0);
+        assert!(text.contains("peer_process_cpu_seconds_total "), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

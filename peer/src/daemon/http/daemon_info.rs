@@ -37,7 +37,7 @@ pub async fn shares(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> 
             json!({
                 "group": e.group,
                 "name": e.name,
-                "path": e.path,
+                "path": e.path.to_string_lossy(),
                 "size_bytes": e.manifest.size_bytes,
                 "sha1": to_hex(&e.manifest.file_hash),
             })

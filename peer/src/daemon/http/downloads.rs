@@ -24,7 +24,8 @@ pub struct DownloadRow {
     id: String,
     group: String,
     name: String,
-    dest: PathBuf,
+    /// The destination (not UTF-8 parts replaced).
+    dest: String,
     /// `running`, `complete`, `failed` or `cancelled`.
     state: &'static str,
     size_bytes: u64,
@@ -62,7 +63,7 @@ impl From<DownloadInfo> for DownloadRow {
             id: d.id,
             group: d.group,
             name: d.name,
-            dest: d.dest,
+            dest: d.dest.to_string_lossy().into_owned(),
             size_bytes: d.total_bytes,
             bytes_done: d.bytes_done,
             percent,
