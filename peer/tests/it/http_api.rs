@@ -687,3 +687,43 @@ async fn every_operation_in_the_openapi_document_is_routed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_clients_fill_the_connection_cap_and_are_dropped_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_cluster(&dir.path().join("cluster")).await;
+    let mut alice = Peer::signup(dir.path(), "alice", &cluster);
+    alice.start_daemon(&[]).await;
+    let (addr, _) = alice.http();
+    // As many connections as the cap, each stuck in the middle of its request head.
+    let mut silent = Vec::new();
+    for _ in 0..peer::daemon::http::MAX_HTTP_CONNECTIONS {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /livez HTTP/1.1\r\n").await.unwrap();
+        silent.push(s);
+    }
+    let started = Instant::now();
+    let livez = Req::new("GET", "/livez");
+    let early = tokio::time::timeout(Duration::from_secs(2), send(&addr, &livez, LIMIT)).await;
+    assert!(
+        early.is_err(),
+        "a connection over the cap is not served while the cap is full"
+    );
+    // The head timeout frees the slots; the waiting request is then answered.
+    let r = send(&addr, &livez, Duration::from_secs(25)).await;
+    assert_status(&r, 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(8),
+        "answered after {waited:?}, before the timeout"
+    );
+    for mut s in silent {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+            "a silent connection was not closed"
+        );
+    }
+}

@@ -52,6 +52,7 @@ use tracing::Instrument;
 use super::Daemon;
 use crate::home::{write_json_private, Home};
 pub use openapi::OPENAPI_JSON;
+pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS as MAX_HTTP_CONNECTIONS};
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 64 << 10;
