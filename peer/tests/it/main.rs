@@ -3,8 +3,9 @@
 mod cli_flow;
 mod disk_safety;
 mod faults;
-mod http_api;
 mod http_client;
+mod http_guard;
+mod http_walk;
 mod limits;
 mod openapi_check;
 mod pages;
