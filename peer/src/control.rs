@@ -49,6 +49,11 @@ pub enum ControlRequest {
         /// File name.
         name: String,
     },
+    /// Cancel a running download (its `.part` file is removed).
+    Cancel {
+        /// The download's id.
+        id: String,
+    },
 }
 
 /// What the daemon answers.

@@ -305,8 +305,8 @@ fn print_progress(d: &DownloadInfo, tty: bool) {
     }
 }
 
-/// Runs `peer downloads`: `[D] group name percent`, `[C] group name`, `[F] group name reason`,
-/// `[X] group name cancelled`.
+/// Runs `peer downloads`: `[D] group name percent (id ID)`, `[C] group name`,
+/// `[F] group name reason`, `[X] group name cancelled`.
 ///
 /// # Errors
 /// Daemon not running.
@@ -326,13 +326,23 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
                 } else {
                     d.bytes_done as f64 * 100.0 / d.total_bytes as f64
                 };
-                println!("[D] {} {} {pct:.1}%", d.group, d.name);
+                println!("[D] {} {} {pct:.1}% (id {})", d.group, d.name, d.id);
             }
             DownloadState::Complete => println!("[C] {} {}", d.group, d.name),
             DownloadState::Failed(why) => println!("[F] {} {} {why}", d.group, d.name),
             DownloadState::Cancelled => println!("[X] {} {} cancelled", d.group, d.name),
         }
     }
+    Ok(())
+}
+
+/// Runs `peer cancel`.
+///
+/// # Errors
+/// Daemon not running, no such download, or it ended already.
+pub async fn cancel(ctx: &Ctx, id: String) -> anyhow::Result<()> {
+    ask(ctx, ControlRequest::Cancel { id: id.clone() }).await?;
+    println!("cancelled download {id}");
     Ok(())
 }
 

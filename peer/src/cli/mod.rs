@@ -70,6 +70,11 @@ enum Command {
     Download(files::DownloadArgs),
     /// List this home's downloads.
     Downloads,
+    /// Cancel a running download (its `.part` file is removed).
+    Cancel {
+        /// The download's id (`peer downloads` shows it).
+        id: String,
+    },
     /// Print the link to the running daemon's web UI (with this home's access token).
     Ui,
     /// Stop seeding a file and withdraw its availability.
@@ -181,6 +186,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files { group } => files::list(&ctx, &group).await,
         Command::Download(a) => files::download(&ctx, a).await,
         Command::Downloads => files::downloads(&ctx).await,
+        Command::Cancel { id } => files::cancel(&ctx, id).await,
         Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,
         Command::Ui => ui::run(&ctx).await,
     }

@@ -87,6 +87,15 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
         ControlRequest::Downloads => {
             ControlResponse::Downloads(daemon.downloads().iter().map(|h| h.info()).collect())
         }
+        ControlRequest::Cancel { id } => match daemon.download_by_id(&id) {
+            None => ControlResponse::Error(format!(
+                "no download {id:?}: `peer downloads` lists them with their ids"
+            )),
+            Some(h) if h.cancel() => ControlResponse::Done,
+            Some(h) => {
+                ControlResponse::Error(format!("download {id} is {} already", h.state().name()))
+            }
+        },
         ControlRequest::StopShare { group, name } => {
             match stop_share(daemon, &group, &name).await {
                 Ok(()) => ControlResponse::Done,

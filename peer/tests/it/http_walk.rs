@@ -220,6 +220,21 @@ async fn cancel_while_watching(b: &Api, bob: &Peer) -> Reply {
     assert!(bob
         .ok(&["downloads"])
         .contains("[X] films slow.bin cancelled"));
+    // Started again, it starts afresh under the same id; `peer cancel` ends it the same way.
+    let again = json!({"group": "films", "name": "slow.bin"});
+    let r = b.post("/api/v1/downloads", again).await;
+    assert_eq!(r.json()["id"], json!(id));
+    wait_state(b, &id, "running", Duration::from_secs(10)).await;
+    let listed = bob.ok(&["downloads"]);
+    assert!(
+        listed.contains("[D] films slow.bin") && listed.contains(&id),
+        "{listed}"
+    );
+    let said = bob.ok(&["cancel", &id]);
+    assert_eq!(said.trim(), format!("cancelled download {id}"));
+    wait_state(b, &id, "cancelled", Duration::from_secs(10)).await;
+    assert!(bob.fails(&["cancel", &id]).contains("cancelled already"));
+    assert!(bob.fails(&["cancel", "0000"]).contains("no download"));
     events
 }
 
