@@ -89,6 +89,11 @@ async fn the_token_and_the_host_and_origin_checks_guard_the_api() {
     let r = send(&addr, &form, LIMIT).await;
     assert_status(&r, 415);
     assert_eq!(r.code(), "bad_request");
+    // Bodies are bounded.
+    let big = "x".repeat(peer::daemon::http::MAX_BODY_BYTES + 1);
+    let r = send(&addr, &create.clone().json(json!({ "name": big })), LIMIT).await;
+    assert_status(&r, 413);
+    assert_eq!(r.code(), "bad_request");
 
     // The login link sets the cookie; the page without it says how to get the link.
     let r = send(&addr, &Req::new("GET", &format!("/?token={token}")), LIMIT).await;
