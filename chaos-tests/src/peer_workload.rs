@@ -306,6 +306,7 @@ async fn wait_download(home: &Home, dest: &Path, abandon: &AtomicBool) -> Ended 
                 match &d.state {
                     DownloadState::Complete => return Ended::Complete,
                     DownloadState::Failed(why) => return Ended::Failed(why.clone()),
+                    DownloadState::Cancelled => return Ended::Failed("cancelled".into()),
                     DownloadState::Running => last = Some(d),
                 }
             }

@@ -49,6 +49,11 @@ pub enum ControlRequest {
         /// File name.
         name: String,
     },
+    /// Cancel a running download (its `.part` file is removed).
+    Cancel {
+        /// The download's id.
+        id: String,
+    },
 }
 
 /// What the daemon answers.
@@ -102,6 +107,20 @@ pub enum DownloadState {
     Complete,
     /// Gave up; the reason says why.
     Failed(String),
+    /// Stopped by the user; its `.part` file was removed.
+    Cancelled,
+}
+
+impl DownloadState {
+    /// The state's name as the HTTP API and the metrics spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DownloadState::Running => "running",
+            DownloadState::Complete => "complete",
+            DownloadState::Failed(_) => "failed",
+            DownloadState::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// One download as listed.

@@ -165,6 +165,9 @@ pub enum DownloadError {
         /// How long without progress.
         after: Duration,
     },
+    /// The user cancelled the download (`DELETE /api/v1/downloads/{id}`).
+    #[error("cancelled")]
+    Cancelled,
     /// A task on the blocking pool panicked or was cancelled.
     #[error("bug: a background task of the download failed: {0}")]
     BugTaskFailed(#[from] tokio::task::JoinError),
@@ -237,6 +240,29 @@ pub enum UploadError {
     /// The hashing task panicked or was cancelled.
     #[error("bug: the hashing task failed: {0}")]
     BugTaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// Why an account, group or file-list operation ([`crate::ops`]) failed; the message is the
+/// one-line error the CLI prints and the HTTP API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerOpError {
+    /// The home directory (no session, a state file).
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The tracker refused or could not be reached.
+    #[error(transparent)]
+    Tracker(#[from] ApiError),
+    /// The tracker answered with something the operation does not expect.
+    #[error("unexpected answer from the tracker: {0}")]
+    UnexpectedAnswer(String),
+    /// The cluster CA given at login cannot be kept in the home.
+    #[error("cannot keep the cluster CA {} in the home: {reason}", path.display())]
+    KeepCa {
+        /// The CA file given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Why a seeded file may not be served any more: the seeder then stops seeding it and

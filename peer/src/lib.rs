@@ -12,6 +12,8 @@
 //! - [`rate_limit`]: upload and download caps.
 //! - [`scheduler`]: which chunk to ask which peer for (rarest first, end-game), no I/O.
 //! - [`daemon`]: seeding, downloading, reporting, heartbeats.
+//! - [`ops`]: tracker operations the CLI and the daemon's HTTP API share (accounts, groups,
+//!   file lists).
 //! - [`cli`]: the subcommands.
 //! - `fuzz_entry` (hidden): the home files' decoders as the fuzz target and its replay test call them.
 #![warn(clippy::unwrap_used)]
@@ -28,6 +30,7 @@ pub mod hashing;
 pub mod home;
 pub mod identity;
 pub mod io_buf;
+pub mod ops;
 pub mod rate_limit;
 pub mod scheduler;
 

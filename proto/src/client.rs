@@ -130,7 +130,23 @@ pub struct TrackerClient {
     routing: Mutex<Routing>,
     /// One write in flight per client id, so serials reach the log in order.
     write_turn: tokio::sync::Mutex<()>,
+    /// Told of every write and read once it settled (a daemon's metrics), if set.
+    observer: std::sync::OnceLock<RoundTripObserver>,
 }
+
+/// What a [`TrackerClient`] tells its observer about one settled write or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundTrip {
+    /// `"write"` or `"read"`.
+    pub kind: &'static str,
+    /// From the call until its answer, retries and failover included.
+    pub elapsed: Duration,
+    /// Whether the answer was a success (a refusal such as `NotMember` is not).
+    pub ok: bool,
+}
+
+/// A callback told of every [`RoundTrip`]; it must be quick (it runs on the caller's task).
+pub type RoundTripObserver = Arc<dyn Fn(RoundTrip) + Send + Sync>;
 
 impl TrackerClient {
     /// Creates a client with a fresh random client id.
@@ -155,7 +171,32 @@ impl TrackerClient {
             serial: AtomicU64::new(0),
             routing: Mutex::new(routing),
             write_turn: tokio::sync::Mutex::new(()),
+            observer: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets the observer told of every write and read from now on; a second call is ignored.
+    pub fn set_observer(&self, observer: RoundTripObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// The tracker addresses this client knows (the configured list, plus any a hint named).
+    pub fn trackers(&self) -> Vec<String> {
+        self.routing
+            .lock()
+            .map(|r| r.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Tells the observer, if any, how a request of `kind` started at `started` settled.
+    fn observe(&self, kind: &'static str, started: Instant, answer: &TracedAnswer) {
+        if let Some(observer) = self.observer.get() {
+            observer(RoundTrip {
+                kind,
+                elapsed: started.elapsed(),
+                ok: answer.0.is_ok(),
+            });
+        }
     }
 
     /// This client's id as carried by its writes.
@@ -183,6 +224,7 @@ impl TrackerClient {
     /// such as a request over the frame limit); for [`ApiError::NoTrackerReachable`], that of the
     /// last node that answered at all (`None` if none did).
     pub async fn write_traced(&self, op: WriteOp) -> TracedAnswer {
+        let started = Instant::now();
         let _turn = self.write_turn.lock().await;
         let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
         let request = Request::Write(WriteRequest {
@@ -190,7 +232,9 @@ impl TrackerClient {
             serial,
             op,
         });
-        self.send_traced(request).await
+        let answer = self.send_traced(request).await;
+        self.observe("write", started, &answer);
+        answer
     }
 
     /// Issues a linearizable read through the leader.
@@ -204,7 +248,10 @@ impl TrackerClient {
     /// [`TrackerClient::read`], also returning the [`ReplyMeta`] of the reply that settled it (as
     /// [`TrackerClient::write_traced`]).
     pub async fn read_traced(&self, op: ReadRequest) -> TracedAnswer {
-        self.send_traced(Request::Read(op)).await
+        let started = Instant::now();
+        let answer = self.send_traced(Request::Read(op)).await;
+        self.observe("read", started, &answer);
+        answer
     }
 
     /// Issues an administrative request to the leader.

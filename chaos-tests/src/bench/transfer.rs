@@ -158,6 +158,9 @@ pub async fn measure(
                     peer::control::DownloadState::Failed(why) => {
                         anyhow::bail!("download failed: {why}")
                     }
+                    peer::control::DownloadState::Cancelled => {
+                        anyhow::bail!("download was cancelled")
+                    }
                     peer::control::DownloadState::Running => {}
                 }
             }

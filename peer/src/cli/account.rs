@@ -2,10 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
-
 use super::{password, Ctx};
-use crate::home::Session;
+use crate::ops;
 
 /// `peer user ...`
 #[derive(Debug, Subcommand)]
@@ -41,12 +39,7 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let password = password::read(password_stdin, &username)?;
-            ctx.tracker()?
-                .write(WriteOp::CreateUser {
-                    username: username.clone(),
-                    password,
-                })
-                .await?;
+            ops::account::create_user(&ctx.tracker()?, &username, password).await?;
             println!("user {username} created; log in with `peer login {username}`");
             Ok(())
         }
@@ -59,20 +52,7 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
 /// Bad credentials or no tracker.
 pub async fn login(ctx: &Ctx, a: LoginArgs) -> anyhow::Result<()> {
     let password = password::read(a.password_stdin, &a.username)?;
-    let resp = ctx
-        .tracker()?
-        .write(WriteOp::Login {
-            username: a.username.clone(),
-            password,
-        })
-        .await?;
-    let Response::Session { token, .. } = resp else {
-        anyhow::bail!("unexpected answer from the tracker: {resp:?}");
-    };
-    ctx.home.save_session(&Session {
-        username: a.username.clone(),
-        token,
-    })?;
+    ops::account::login(&ctx.tracker()?, &ctx.home, &a.username, password).await?;
     ctx.remember_trackers()?;
     println!("logged in as {}", a.username);
     Ok(())
@@ -83,10 +63,8 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> anyhow::Result<()> {
 /// # Errors
 /// Not logged in.
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
-    let token = ctx.token()?;
-    let result = ctx.tracker()?.write(WriteOp::Logout { token }).await;
-    ctx.home.clear_session();
-    result?;
+    ctx.token()?;
+    ops::account::logout(&ctx.tracker()?, &ctx.home).await?;
     println!("logged out");
     Ok(())
 }
@@ -96,12 +74,10 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
 /// # Errors
 /// Not logged in or session expired.
 pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
-    let token = ctx.token()?;
-    match ctx.tracker()?.read(ReadRequest::WhoAmI { token }).await? {
-        Response::User { username } => {
-            println!("{username}");
-            Ok(())
-        }
-        other => anyhow::bail!("unexpected answer from the tracker: {other:?}"),
-    }
+    ctx.token()?;
+    println!(
+        "{}",
+        ops::account::whoami(&ctx.tracker()?, &ctx.home).await?
+    );
+    Ok(())
 }

@@ -30,6 +30,13 @@ pub struct DaemonArgs {
     /// Cap on download speed, bytes per second (e.g. 500K, 10M).
     #[arg(long, env = "PEER_DOWNLOAD_LIMIT", value_parser = crate::rate_limit::parse_rate)]
     download_limit: Option<u64>,
+    /// Address of the HTTP API and web UI (loopback unless --http-allow-remote).
+    #[arg(long, env = "PEER_HTTP_ADDR", default_value = "127.0.0.1:0")]
+    http_addr: String,
+    /// Allow --http-addr to be a non-loopback address (the API then answers anyone who has the
+    /// token, over plain HTTP: put TLS in front of it).
+    #[arg(long, env = "PEER_HTTP_ALLOW_REMOTE")]
+    http_allow_remote: bool,
     /// Testing only: corrupt every chunk served (to test downloaders against a lying seeder).
     #[arg(long, hide = true)]
     corrupt_chunks_for_testing: bool,
@@ -69,14 +76,21 @@ pub struct DownloadArgs {
 /// # Errors
 /// Startup failures.
 pub async fn daemon(ctx: &Ctx, a: DaemonArgs) -> anyhow::Result<()> {
+    let (tracker, tracker_tls, ca_file) = ctx.tracker_parts()?;
     let opts = DaemonOptions {
         listen: a.listen,
         advertise: a.advertise,
         corrupt_for_testing: a.corrupt_chunks_for_testing,
         upload_limit: a.upload_limit,
         download_limit: a.download_limit,
+        http: daemon::http::HttpOptions {
+            addr: a.http_addr,
+            allow_remote: a.http_allow_remote,
+        },
+        tracker_tls,
+        ca_file,
     };
-    daemon::run(ctx.home.clone(), ctx.tracker()?, opts).await
+    daemon::run(ctx.home.clone(), tracker, opts).await
 }
 
 async fn ask(ctx: &Ctx, req: ControlRequest) -> anyhow::Result<ControlResponse> {
@@ -153,8 +167,8 @@ struct FileRow {
 /// # Errors
 /// Not a member, unknown group.
 pub async fn list(ctx: &Ctx, group: &str) -> anyhow::Result<()> {
-    let token = ctx.token()?;
-    let files = proto::pages::all_files(&ctx.tracker()?, token, group).await?;
+    ctx.token()?;
+    let files = crate::ops::files::list(&ctx.tracker()?, &ctx.home, group).await?;
     let rows: Vec<FileRow> = files
         .into_iter()
         .map(|f| FileRow {
@@ -244,6 +258,12 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
                 }
                 anyhow::bail!("download of {} failed: {why}", info.name);
             }
+            DownloadState::Cancelled => {
+                if tty {
+                    eprintln!();
+                }
+                anyhow::bail!("download of {} was cancelled", info.name);
+            }
             DownloadState::Running => {
                 if tty || last_line.elapsed() >= Duration::from_secs(2) {
                     print_progress(&info, tty);
@@ -285,7 +305,8 @@ fn print_progress(d: &DownloadInfo, tty: bool) {
     }
 }
 
-/// Runs `peer downloads`: `[D] group name percent`, `[C] group name`, `[F] group name reason`.
+/// Runs `peer downloads`: `[D] group name percent (id ID)`, `[C] group name`,
+/// `[F] group name reason`, `[X] group name cancelled`.
 ///
 /// # Errors
 /// Daemon not running.
@@ -305,12 +326,23 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
                 } else {
                     d.bytes_done as f64 * 100.0 / d.total_bytes as f64
                 };
-                println!("[D] {} {} {pct:.1}%", d.group, d.name);
+                println!("[D] {} {} {pct:.1}% (id {})", d.group, d.name, d.id);
             }
             DownloadState::Complete => println!("[C] {} {}", d.group, d.name),
             DownloadState::Failed(why) => println!("[F] {} {} {why}", d.group, d.name),
+            DownloadState::Cancelled => println!("[X] {} {} cancelled", d.group, d.name),
         }
     }
+    Ok(())
+}
+
+/// Runs `peer cancel`.
+///
+/// # Errors
+/// Daemon not running, no such download, or it ended already.
+pub async fn cancel(ctx: &Ctx, id: String) -> anyhow::Result<()> {
+    ask(ctx, ControlRequest::Cancel { id: id.clone() }).await?;
+    println!("cancelled download {id}");
     Ok(())
 }
 

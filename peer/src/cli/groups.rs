@@ -3,9 +3,8 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use proto::tracker_msg::WriteOp;
-
 use super::{output, Ctx};
+use crate::ops::groups::{self, GroupChange};
 
 /// `peer group ...`
 #[derive(Debug, Subcommand)]
@@ -55,38 +54,24 @@ struct GroupRow {
 /// # Errors
 /// The tracker's refusal (not found, not owner, ...).
 pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
-    let token = ctx.token()?;
+    ctx.token()?;
     let tracker = ctx.tracker()?;
+    let home = &ctx.home;
     match cmd {
         GroupCmd::Create { group } => {
-            tracker
-                .write(WriteOp::CreateGroup {
-                    token,
-                    group: group.clone(),
-                })
-                .await?;
+            groups::change(&tracker, home, &group, GroupChange::Create).await?;
             println!("group {group} created; you own it");
         }
         GroupCmd::Join { group } => {
-            tracker
-                .write(WriteOp::JoinGroup {
-                    token,
-                    group: group.clone(),
-                })
-                .await?;
+            groups::change(&tracker, home, &group, GroupChange::Join).await?;
             println!("join request for {group} sent; the owner accepts it with `peer group accept {group} <you>`");
         }
         GroupCmd::Leave { group } => {
-            tracker
-                .write(WriteOp::LeaveGroup {
-                    token,
-                    group: group.clone(),
-                })
-                .await?;
+            groups::change(&tracker, home, &group, GroupChange::Leave).await?;
             println!("left {group}");
         }
         GroupCmd::Requests { group } => {
-            let users = proto::pages::all_requests(&tracker, token, &group).await?;
+            let users = groups::requests(&tracker, home, &group).await?;
             if ctx.json {
                 output::json(&users)?;
             } else if users.is_empty() {
@@ -98,42 +83,35 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
             }
         }
         GroupCmd::Accept { group, username } => {
-            tracker
-                .write(WriteOp::AcceptJoin {
-                    token,
-                    group: group.clone(),
-                    username: username.clone(),
-                })
-                .await?;
+            let accept = GroupChange::Accept(username.clone());
+            groups::change(&tracker, home, &group, accept).await?;
             println!("{username} is now a member of {group}");
         }
         GroupCmd::List => {
-            let groups = proto::pages::all_groups(&tracker, token).await?;
-            {
-                let rows: Vec<GroupRow> = groups
-                    .into_iter()
-                    .map(|g| GroupRow {
-                        name: g.name,
-                        owner: g.owner,
-                        members: g.member_count,
-                        member: g.is_member,
-                        pending: g.request_pending,
-                    })
-                    .collect();
-                if ctx.json {
-                    output::json(&rows)?;
-                } else {
-                    println!("{:<24} {:<16} {:>7}  YOU", "GROUP", "OWNER", "MEMBERS");
-                    for r in rows {
-                        let you = if r.member {
-                            "member"
-                        } else if r.pending {
-                            "pending"
-                        } else {
-                            "-"
-                        };
-                        println!("{:<24} {:<16} {:>7}  {}", r.name, r.owner, r.members, you);
-                    }
+            let rows: Vec<GroupRow> = groups::list(&tracker, home)
+                .await?
+                .into_iter()
+                .map(|g| GroupRow {
+                    name: g.name,
+                    owner: g.owner,
+                    members: g.member_count,
+                    member: g.is_member,
+                    pending: g.request_pending,
+                })
+                .collect();
+            if ctx.json {
+                output::json(&rows)?;
+            } else {
+                println!("{:<24} {:<16} {:>7}  YOU", "GROUP", "OWNER", "MEMBERS");
+                for r in rows {
+                    let you = if r.member {
+                        "member"
+                    } else if r.pending {
+                        "pending"
+                    } else {
+                        "-"
+                    };
+                    println!("{:<24} {:<16} {:>7}  {}", r.name, r.owner, r.members, you);
                 }
             }
         }

@@ -6,6 +6,7 @@ mod files;
 mod groups;
 mod output;
 mod password;
+mod ui;
 
 use std::path::PathBuf;
 
@@ -69,6 +70,13 @@ enum Command {
     Download(files::DownloadArgs),
     /// List this home's downloads.
     Downloads,
+    /// Cancel a running download (its `.part` file is removed).
+    Cancel {
+        /// The download's id (`peer downloads` shows it).
+        id: String,
+    },
+    /// Print the link to the running daemon's web UI (with this home's access token).
+    Ui,
     /// Stop seeding a file and withdraw its availability.
     StopShare {
         /// Group.
@@ -96,6 +104,14 @@ impl Ctx {
     /// # Errors
     /// If no tracker list is known.
     pub fn tracker(&self) -> anyhow::Result<TrackerClient> {
+        Ok(self.tracker_parts()?.0)
+    }
+
+    /// [`Ctx::tracker`], with the TLS configuration it uses and the CA file it trusts.
+    ///
+    /// # Errors
+    /// If no tracker list or no CA is known, or the CA does not load.
+    pub fn tracker_parts(&self) -> anyhow::Result<(TrackerClient, ClientTls, PathBuf)> {
         let list = match &self.trackers {
             Some(l) => l.clone(),
             None => std::fs::read_to_string(self.home.dir.join("trackers"))
@@ -119,7 +135,8 @@ impl Ctx {
             }
         };
         let tls = ClientTls::from_files(&ca, None)?;
-        Ok(TrackerClient::new(ClientConfig::from_list(&list, tls)?)?)
+        let client = TrackerClient::new(ClientConfig::from_list(&list, tls.clone())?)?;
+        Ok((client, tls, ca))
     }
 
     /// Remembers the tracker list and a copy of the CA in the home (after a successful login).
@@ -127,16 +144,11 @@ impl Ctx {
     /// # Errors
     /// If the CA file cannot be copied into the home.
     pub fn remember_trackers(&self) -> anyhow::Result<()> {
-        if let Some(l) = &self.trackers {
-            let _ = crate::home::write_private(&self.home.dir.join("trackers"), l.as_bytes());
-        }
-        if let Some(ca) = &self.ca {
-            // Parsed before it is kept: the login just used it, but say so if it is odd now.
-            proto::tls::pem::roots(ca)?;
-            let bytes = std::fs::read(ca)
-                .with_context(|| format!("while copying the CA {} into the home", ca.display()))?;
-            crate::home::write_private(&self.home.ca_path(), &bytes)?;
-        }
+        crate::ops::account::remember_trackers(
+            &self.home,
+            self.trackers.as_deref(),
+            self.ca.as_deref(),
+        )?;
         Ok(())
     }
 
@@ -174,6 +186,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files { group } => files::list(&ctx, &group).await,
         Command::Download(a) => files::download(&ctx, a).await,
         Command::Downloads => files::downloads(&ctx).await,
+        Command::Cancel { id } => files::cancel(&ctx, id).await,
         Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,
+        Command::Ui => ui::run(&ctx).await,
     }
 }

@@ -87,21 +87,64 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
         ControlRequest::Downloads => {
             ControlResponse::Downloads(daemon.downloads().iter().map(|h| h.info()).collect())
         }
+        ControlRequest::Cancel { id } => match daemon.download_by_id(&id) {
+            None => ControlResponse::Error(format!(
+                "no download {id:?}: `peer downloads` lists them with their ids"
+            )),
+            Some(h) if h.cancel() => ControlResponse::Done,
+            Some(h) => {
+                ControlResponse::Error(format!("download {id} is {} already", h.state().name()))
+            }
+        },
         ControlRequest::StopShare { group, name } => {
-            let had = daemon.shares.remove(&group, &name).unwrap_or(false);
-            match daemon.stop_share_at_tracker(&group, &name).await {
-                Ok(()) if had => ControlResponse::Done,
-                Ok(()) => ControlResponse::Error(format!(
-                    "this peer was not seeding {name:?} in {group:?} (availability withdrawn anyway)"
-                )),
-                Err(e) => ControlResponse::Error(format!("{e:#}")),
+            match stop_share(daemon, &group, &name).await {
+                Ok(()) => ControlResponse::Done,
+                Err(e) => ControlResponse::Error(e.to_string()),
             }
         }
     }
 }
 
+/// Why `peer stop-share` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StopShareError {
+    /// The daemon was not seeding the file (its availability was withdrawn anyway).
+    #[error("this peer was not seeding {name:?} in {group:?} (availability withdrawn anyway)")]
+    NotSeeding {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
+    /// The tracker refused or could not be reached.
+    #[error("{0:#}")]
+    Tracker(anyhow::Error),
+}
+
+/// Stops seeding a file and withdraws this peer's availability for it at the tracker.
+///
+/// # Errors
+/// [`StopShareError`].
+pub async fn stop_share(daemon: &Daemon, group: &str, name: &str) -> Result<(), StopShareError> {
+    let had = daemon.shares.remove(group, name).unwrap_or(false);
+    daemon
+        .stop_share_at_tracker(group, name)
+        .await
+        .map_err(StopShareError::Tracker)?;
+    if !had {
+        return Err(StopShareError::NotSeeding {
+            group: group.to_string(),
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Hashes a file, registers it in a group and seeds it from where it lies.
-async fn upload(
+///
+/// # Errors
+/// [`UploadError`]: the file cannot be read or hashed, or the tracker refused it.
+pub async fn upload(
     daemon: &Arc<Daemon>,
     group: String,
     path: std::path::PathBuf,

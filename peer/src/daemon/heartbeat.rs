@@ -10,24 +10,27 @@ use proto::ApiError;
 
 use super::Daemon;
 
+/// How often a daemon without a session looks for one (a `peer login` on the command line).
+const NOT_LOGGED_IN_RECHECK: Duration = Duration::from_secs(2);
+
 /// Runs forever.
 pub async fn task_heartbeat(daemon: Arc<Daemon>) {
     let mut interval = Duration::from_secs(5);
     loop {
         let activity = daemon.activity();
-        let result = match daemon.token() {
-            Ok(token) => {
-                daemon
-                    .tracker
-                    .read(ReadRequest::Heartbeat {
-                        token,
-                        peer_id: daemon.peer_id,
-                        activity,
-                    })
-                    .await
-            }
-            Err(e) => Err(ApiError::InvalidRequest(e.to_string())),
+        let Ok(token) = daemon.token() else {
+            // Nobody is logged in on this home yet (or any more): nothing to tell the tracker.
+            tokio::time::sleep(NOT_LOGGED_IN_RECHECK).await;
+            continue;
         };
+        let result = daemon
+            .tracker
+            .read(ReadRequest::Heartbeat {
+                token,
+                peer_id: daemon.peer_id,
+                activity,
+            })
+            .await;
         match result {
             Ok(Response::Heartbeat { interval_ms }) => {
                 interval = Duration::from_millis(interval_ms.clamp(500, 120_000));

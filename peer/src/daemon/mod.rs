@@ -1,11 +1,18 @@
 //! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]),
 //! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
-//! ([`heartbeat`]) and answers the CLI over the control socket ([`control_server`]). Stops
-//! cleanly on SIGINT/SIGTERM.
+//! ([`heartbeat`]), answers the CLI over the control socket ([`control_server`]) and the browser
+//! and scripts over HTTP ([`http`]), and counts what it does ([`metrics`]). Stops cleanly on
+//! SIGINT/SIGTERM.
+//!
+//! A daemon may start before anyone logged in on its home (the web UI's sign-in needs it
+//! running): it then registers its peer when a login arrives over HTTP, or at the first
+//! heartbeat after a `peer login` on the command line.
 
 pub mod control_server;
 pub mod download;
 pub mod heartbeat;
+pub mod http;
+pub mod metrics;
 pub mod reporter;
 pub mod seeder;
 pub mod shares;
@@ -48,6 +55,12 @@ pub struct DaemonOptions {
     pub upload_limit: Option<u64>,
     /// Cap on bytes received per second.
     pub download_limit: Option<u64>,
+    /// The HTTP API and web UI.
+    pub http: http::HttpOptions,
+    /// The TLS configuration of the tracker client (for the per-node status of the cluster view).
+    pub tracker_tls: proto::tls::ClientTls,
+    /// The cluster CA the tracker client trusts (kept in the home at a login over HTTP).
+    pub ca_file: std::path::PathBuf,
 }
 
 /// Shared state of the running daemon.
@@ -81,6 +94,12 @@ pub struct Daemon {
     pub upload_limiter: Option<crate::rate_limit::RateLimiter>,
     /// Download cap.
     pub download_limiter: Option<crate::rate_limit::RateLimiter>,
+    /// What `GET /metrics` shows.
+    pub metrics: Arc<metrics::DaemonMetrics>,
+    /// The tracker client's TLS configuration.
+    pub tracker_tls: proto::tls::ClientTls,
+    /// The cluster CA file the tracker client trusts.
+    pub ca_file: std::path::PathBuf,
 }
 
 impl Daemon {
@@ -106,6 +125,17 @@ impl Daemon {
                 peer_key: self.identity.public_key,
             })
             .await?;
+        Ok(())
+    }
+
+    /// After a login on this home (over HTTP): registers the peer under the new session and
+    /// announces the shares again.
+    ///
+    /// # Errors
+    /// The tracker's refusal of the registration.
+    pub async fn after_login(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.register().await?;
+        reannounce_shares(self).await;
         Ok(())
     }
 
@@ -213,9 +243,14 @@ impl Daemon {
 /// Runs the daemon until SIGINT or SIGTERM.
 ///
 /// # Errors
-/// Startup failures: not logged in, address in use, another daemon running, tracker unreachable.
+/// Startup failures: address in use, another daemon running, tracker unreachable, a bad
+/// `--http-addr`.
 pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> anyhow::Result<()> {
-    let session = home.session()?;
+    let session = match home.session() {
+        Ok(s) => Some(s),
+        Err(crate::home::HomeError::NotLoggedIn) => None,
+        Err(e) => return Err(e.into()),
+    };
     let peer_id = home.peer_id()?;
     let identity = crate::identity::load_or_create(&home)?;
     let listener = TcpListener::bind(&opts.listen)
@@ -227,6 +262,9 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     };
     let control = control_server::bind(&home).await?;
     let tracker = Arc::new(tracker);
+    let metrics = Arc::new(metrics::DaemonMetrics::new());
+    let observed = metrics.clone();
+    tracker.set_observer(Arc::new(move |rt| observed.observe_round_trip(rt)));
     let cluster_key = match tracker.read(ReadRequest::ClusterKey).await? {
         Response::ClusterKey { public_key } => public_key,
         other => anyhow::bail!("unexpected answer to the cluster key request: {other:?}"),
@@ -247,12 +285,18 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         corrupt_for_testing: opts.corrupt_for_testing,
         upload_limiter: opts.upload_limit.map(crate::rate_limit::RateLimiter::new),
         download_limiter: opts.download_limit.map(crate::rate_limit::RateLimiter::new),
+        metrics,
+        tracker_tls: opts.tracker_tls,
+        ca_file: opts.ca_file,
     });
-    daemon
-        .register()
-        .await
-        .context("while registering this peer with the tracker")?;
-    reannounce_shares(&daemon).await;
+    if session.is_some() {
+        daemon
+            .register()
+            .await
+            .context("while registering this peer with the tracker")?;
+        reannounce_shares(&daemon).await;
+    }
+    let web = http::start(daemon.clone(), &opts.http).await?;
     let reporter = tokio::spawn(reporter::task_report(daemon.clone(), report_rx));
     let seeder = tokio::spawn(seeder::task_serve(daemon.clone(), listener));
     let heartbeat = tokio::spawn(heartbeat::task_heartbeat(daemon.clone()));
@@ -260,16 +304,20 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     // answered, so `peer downloads` right after a restart shows what survived on disk.
     download::resume_all(&daemon).await;
     let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
+    let user = match &session {
+        Some(s) => format!("user {}", s.username),
+        None => "not logged in (log in with `peer login` or in the web UI)".to_string(),
+    };
     println!(
-        "peer daemon running: user {} peer {} serving on {} (control socket {})",
-        session.username,
-        peer_id,
+        "peer daemon running: {user} peer {peer_id} serving on {} (control socket {}, web UI and API on {}; `peer ui` prints the link)",
         daemon.advertise,
-        daemon.home.socket_path().display()
+        daemon.home.socket_path().display(),
+        web.url
     );
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     control_task.abort();
+    web.stop();
     seeder.abort();
     heartbeat.abort();
     reporter.abort();

@@ -93,6 +93,17 @@ impl Source {
 /// The sending half of a welcomed connection.
 type PeerWriter = WriteHalf<TlsStream<TcpStream>>;
 
+/// Lowers the served-connections gauge when the connection's future ends (or is dropped).
+fn count_connection(daemon: &Daemon) -> impl Drop + '_ {
+    struct Dec<'a>(&'a Daemon);
+    impl Drop for Dec<'_> {
+        fn drop(&mut self) {
+            self.0.metrics.upload_connections.dec();
+        }
+    }
+    Dec(daemon)
+}
+
 /// Tells the peer why it is refused (best effort, within the stall limit) and returns that as
 /// the connection's end.
 async fn refuse(wr: &mut PeerWriter, why: &str) -> ServeError {
@@ -106,6 +117,8 @@ async fn refuse(wr: &mut PeerWriter, why: &str) -> ServeError {
 
 async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), ServeError> {
     let _ = stream.set_nodelay(true);
+    daemon.metrics.upload_connections.inc();
+    let _counted = count_connection(&daemon);
     // The handshake, the hello and the ticket check share one time limit.
     let deadline = tokio::time::Instant::now() + hello::HELLO_TIMEOUT;
     let tls = tokio::time::timeout_at(deadline, daemon.identity.tls.accept(stream))
@@ -289,6 +302,8 @@ async fn serve_requests(
             .map_err(|source| ServeError::SendChunk { index, source })?;
         spare = Some(buf);
         daemon.chunks_served.fetch_add(1, Ordering::Relaxed);
+        daemon.metrics.chunks_served.inc();
+        daemon.metrics.uploaded_bytes.inc_by(len as u64);
         daemon.touch_transfer();
     }
     Ok(())

@@ -46,7 +46,7 @@ async fn wait_failed(p: &Peer, dest: &Path, limit: Duration) -> String {
         if let Some(DownloadInfo { state, .. }) = info_at(p, dest).await {
             match state {
                 DownloadState::Failed(why) => return why,
-                DownloadState::Complete => {
+                DownloadState::Complete | DownloadState::Cancelled => {
                     panic!("the download to {} should have failed", dest.display())
                 }
                 DownloadState::Running => {}

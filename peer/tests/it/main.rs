@@ -3,9 +3,14 @@
 mod cli_flow;
 mod disk_safety;
 mod faults;
+mod http_client;
+mod http_guard;
+mod http_walk;
 mod limits;
+mod openapi_check;
 mod pages;
 mod peer_tls;
+mod schemathesis;
 mod seeder_bounds;
 mod swarm;
 mod tickets;

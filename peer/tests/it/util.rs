@@ -76,6 +76,39 @@ impl Peer {
         p
     }
 
+    /// A peer of `cluster` with a fresh home and no account or session yet (its daemon is
+    /// started with `--ca`, and the account made and logged in over HTTP).
+    pub fn fresh(root: &Path, name: &str, cluster: &LocalCluster) -> Peer {
+        Home::open(&root.join(name)).unwrap();
+        Peer {
+            name: name.to_string(),
+            home: root.join(name),
+            trackers: cluster.trackers(),
+            daemon: None,
+            daemon_args: vec![],
+        }
+    }
+
+    /// The password `signup` gives this peer's account.
+    pub fn password_text(&self) -> String {
+        format!("pw-{}-123", self.name)
+    }
+
+    /// The daemon's HTTP address (`127.0.0.1:PORT`, from `HOME/http.json`) and the home's access
+    /// token (`HOME/http-token`).
+    pub fn http(&self) -> (String, String) {
+        let info: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.home.join("http.json")).unwrap()).unwrap();
+        let url = info["url"].as_str().unwrap();
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap()
+            .to_string();
+        let token = std::fs::read_to_string(self.home.join("http-token")).unwrap();
+        (addr, token.trim().to_string())
+    }
+
     fn password(&self) -> String {
         format!("pw-{}-123\n", self.name)
     }
@@ -227,6 +260,9 @@ impl Peer {
                     DownloadState::Complete => return d,
                     DownloadState::Failed(why) => {
                         panic!("download of {name} by {} failed: {why}", self.name)
+                    }
+                    DownloadState::Cancelled => {
+                        panic!("download of {name} by {} was cancelled", self.name)
                     }
                     DownloadState::Running => {}
                 }

@@ -37,6 +37,15 @@ pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
             tracing::info!(id = %handle.id, name = %handle.name, "download complete and verified");
             handle.set_state(DownloadState::Complete);
         }
+        Err(DownloadError::Cancelled) => {
+            tracing::info!(id = %handle.id, name = %handle.name, "download cancelled");
+            let part_path = handle.part.clone();
+            let removed = tokio::task::spawn_blocking(move || part::remove_stale(&part_path)).await;
+            if let Ok(Err(e)) = removed {
+                tracing::warn!(%e, "cannot remove the cancelled download's .part file");
+            }
+            handle.set_state(DownloadState::Cancelled);
+        }
         Err(why) => {
             tracing::warn!(id = %handle.id, name = %handle.name, %why, "download failed");
             handle.set_state(DownloadState::Failed(why.to_string()));
@@ -111,6 +120,7 @@ async fn fetch_all(
     let mut next_refresh = Instant::now();
     let mut last_flush = Instant::now();
     loop {
+        h.sample_speed();
         if let Some(why) = h.take_failure() {
             return Err(why);
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -17,6 +17,8 @@ use crate::control::{DownloadInfo, DownloadState};
 use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::scheduler::{PeerKey, Progress, Scheduler, SharedScheduler};
+
+use super::speed::SpeedMeter;
 
 /// What `downloads/<id>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,8 +61,8 @@ pub struct DownloadHandle {
     pub(super) bytes_done: AtomicU64,
     /// Source peers connected now.
     pub(super) peers_connected: AtomicU32,
-    /// (time, bytes_done) samples for the speed figure.
-    speed: Mutex<(Instant, u64, u64)>,
+    /// Samples of `bytes_done` for the speed figure (taken by the coordinator).
+    speed: Mutex<SpeedMeter>,
     /// Chunks verified since the last resume flush.
     pub(super) unflushed: AtomicU32,
     /// Latest download ticket from the tracker (refreshed with the sources).
@@ -102,7 +104,7 @@ impl DownloadHandle {
             changed: Notify::new(),
             bytes_done: AtomicU64::new(done_bytes),
             peers_connected: AtomicU32::new(0),
-            speed: Mutex::new((Instant::now(), done_bytes, 0)),
+            speed: Mutex::new(SpeedMeter::default()),
             unflushed: AtomicU32::new(0),
             ticket: Mutex::new(None),
             wrong_keys: Mutex::new(HashMap::new()),
@@ -145,6 +147,25 @@ impl DownloadHandle {
         self.failure.lock().ok()?.take()
     }
 
+    /// Stops a running download at the user's request: the coordinator ends it as
+    /// [`DownloadState::Cancelled`] and removes its `.part` file. Returns whether it was running.
+    pub fn cancel(&self) -> bool {
+        if self.state() != DownloadState::Running {
+            return false;
+        }
+        self.fail(DownloadError::Cancelled);
+        true
+    }
+
+    /// Records the verified byte count now, for the speed figure (the coordinator calls this on
+    /// every turn of its loop).
+    pub(super) fn sample_speed(&self) {
+        let done = self.bytes_done.load(Ordering::Relaxed);
+        if let Ok(mut m) = self.speed.lock() {
+            m.sample(Instant::now(), done);
+        }
+    }
+
     /// A listing row.
     pub fn info(&self) -> DownloadInfo {
         let Progress {
@@ -152,23 +173,17 @@ impl DownloadHandle {
             by_peer,
         } = self.sched.progress();
         let bytes_done = self.bytes_done.load(Ordering::Relaxed);
-        let bytes_per_sec = match self.speed.lock() {
-            Ok(mut sp) => {
-                let elapsed = sp.0.elapsed();
-                if elapsed >= Duration::from_millis(500) {
-                    let rate = (bytes_done.saturating_sub(sp.1)) as f64 / elapsed.as_secs_f64();
-                    *sp = (Instant::now(), bytes_done, rate as u64);
-                }
-                sp.2
-            }
-            Err(_) => 0,
+        let state = self.state();
+        let bytes_per_sec = match (&state, self.speed.lock()) {
+            (DownloadState::Running, Ok(m)) => m.bytes_per_sec(Instant::now()),
+            _ => 0,
         };
         DownloadInfo {
             id: self.id.clone(),
             group: self.group.clone(),
             name: self.name.clone(),
             dest: self.dest.clone(),
-            state: self.state(),
+            state,
             bytes_done,
             total_bytes: self.manifest.size_bytes,
             chunks_done: u32::try_from(chunks_done).unwrap_or(u32::MAX),

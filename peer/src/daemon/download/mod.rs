@@ -25,6 +25,7 @@
 //! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
 //! - `source`: one live connection to a source: the request pipeline and one step per event.
 //! - `store`: verify, write, mark held and announce a chunk; the resume flush.
+//! - `speed`: the speed over the last few seconds and the ETA.
 
 mod drive;
 mod fetch;
@@ -33,6 +34,7 @@ mod lookup;
 mod part;
 mod resume_file;
 mod source;
+mod speed;
 mod start;
 mod store;
 
@@ -46,6 +48,7 @@ use crate::io_buf::BufPool;
 pub use handle::{download_id, part_path, DownloadHandle, DownloadRecord};
 pub use part::open_checked as open_part;
 pub use resume_file::decode_resume_record;
+pub use speed::eta_secs;
 pub use start::{resume_all, start};
 
 /// What a download's tasks share to move chunk bytes: the `.part` file, the buffer pool and

@@ -70,8 +70,14 @@ pub(super) fn verify_and_store(
     index: u32,
     buf: AlignedBuf,
 ) {
-    if let Some(len) = verify_and_write(h, io, peer, index, buf) {
+    let checked = verify_and_write(h, io, peer, index, buf);
+    if checked == Checked::Rejected {
+        daemon.metrics.chunks_rejected.inc();
+    }
+    if let Checked::Held(len) = checked {
         h.bytes_done.fetch_add(len as u64, Ordering::Relaxed);
+        daemon.metrics.chunks_verified.inc();
+        daemon.metrics.downloaded_bytes.inc_by(len as u64);
         daemon.touch_transfer();
         daemon.report(Have {
             group: h.group.clone(),
@@ -82,18 +88,31 @@ pub(super) fn verify_and_store(
     h.changed.notify_waiters();
 }
 
+/// What [`verify_and_write`] made of one received chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Checked {
+    /// Newly held, this many bytes long.
+    Held(usize),
+    /// Its SHA-1 did not match: a strike against the peer.
+    Rejected,
+    /// Nothing changed: no such chunk, already held, or the write failed.
+    Unchanged,
+}
+
 /// The part of [`verify_and_store`] that touches only the download: checks the SHA-1, writes
 /// the chunk and, only once the write returned, marks it held. A failed write ends the
 /// download ([`DownloadHandle::fail`]; a full disk is [`DownloadError::DiskFull`]) and the
-/// chunk stays missing. Returns the chunk's length if it is newly held.
-fn verify_and_write(
+/// chunk stays missing.
+pub(super) fn verify_and_write(
     h: &DownloadHandle,
     io: &DataPath,
     peer: PeerKey,
     index: u32,
     buf: AlignedBuf,
-) -> Option<usize> {
-    let (offset, len) = chunk_range(&h.manifest, index)?;
+) -> Checked {
+    let Some((offset, len)) = chunk_range(&h.manifest, index) else {
+        return Checked::Unchanged;
+    };
     let expected = h.manifest.chunk_hashes.get(index as usize);
     let data = buf.data(len);
     let stored = if data.len() == len && expected == Some(&sha1(data)) {
@@ -112,19 +131,19 @@ fn verify_and_write(
                 dropped,
                 "chunk failed its SHA-1 check; fetching it elsewhere"
             );
-            return None;
+            return Checked::Rejected;
         }
         Err(e) => {
             h.fail(DownloadError::from_write(&h.dest, &h.part, e));
-            return None;
+            return Checked::Unchanged;
         }
     }
     match h.sched.on_verified(peer, index) {
         Received::Accepted { .. } => {
             h.unflushed.fetch_add(1, Ordering::Relaxed);
-            Some(len)
+            Checked::Held(len)
         }
-        _ => None,
+        _ => Checked::Unchanged,
     }
 }
 

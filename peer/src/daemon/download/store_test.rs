@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use proto::tracker_msg::FileManifest;
 
-use super::verify_and_write;
+use super::{verify_and_write, Checked};
 use crate::chunk_store::ChunkFile;
 use crate::control::DownloadState;
 use crate::daemon::download::{DataPath, DownloadHandle, DownloadRecord};
@@ -64,7 +64,11 @@ fn a_full_disk_ends_the_download_and_claims_nothing() {
     let index = h.sched.next_for(PEER).unwrap();
     let at = index as usize * CHUNK;
     let stored = verify_and_write(&h, &io, PEER, index, chunk_buf(&data[at..at + CHUNK]));
-    assert_eq!(stored, None, "a chunk whose write failed is not held");
+    assert_eq!(
+        stored,
+        Checked::Unchanged,
+        "a chunk whose write failed is not held"
+    );
     assert!(!h.has_chunk(index));
     assert!(h.sched.have_bits().iter().all(|b| !b), "nothing claimed");
     assert_eq!(h.unflushed.load(std::sync::atomic::Ordering::Relaxed), 0);
@@ -95,7 +99,7 @@ fn a_written_chunk_is_held_and_a_bad_one_is_not() {
     let at = first as usize * CHUNK;
     assert_eq!(
         verify_and_write(&h, &io, PEER, first, chunk_buf(&data[at..at + CHUNK])),
-        Some(CHUNK)
+        Checked::Held(CHUNK)
     );
     assert!(h.has_chunk(first));
     let at = second as usize * CHUNK;
@@ -103,7 +107,7 @@ fn a_written_chunk_is_held_and_a_bad_one_is_not() {
     wrong[0] ^= 1;
     assert_eq!(
         verify_and_write(&h, &io, PEER, second, chunk_buf(&wrong)),
-        None
+        Checked::Rejected
     );
     assert!(!h.has_chunk(second));
     assert!(h.take_failure().is_none(), "a bad hash does not end it");

@@ -1,0 +1,119 @@
+//! `/api/v1/groups...`: the group list with the caller's role in each, creating, joining and
+//! leaving groups, and the owner's pending requests.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::body::{JsonBody, Segments};
+use super::error::HttpError;
+use super::HttpState;
+use crate::ops::groups::{self, GroupChange};
+
+/// One group as listed.
+#[derive(Debug, Serialize)]
+pub struct GroupRow {
+    name: String,
+    owner: String,
+    member_count: u32,
+    /// `owner`, `member`, `pending` or `none`.
+    role: &'static str,
+}
+
+/// `POST /api/v1/groups` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    name: String,
+}
+
+/// `GET /api/v1/groups`.
+pub async fn list(State(s): State<Arc<HttpState>>) -> Result<Response, HttpError> {
+    let d = &s.daemon;
+    let me = d.home.session()?.username;
+    let rows: Vec<GroupRow> = groups::list(&d.tracker, &d.home)
+        .await?
+        .into_iter()
+        .map(|g| GroupRow {
+            role: if g.owner == me {
+                "owner"
+            } else if g.is_member {
+                "member"
+            } else if g.request_pending {
+                "pending"
+            } else {
+                "none"
+            },
+            name: g.name,
+            owner: g.owner,
+            member_count: g.member_count,
+        })
+        .collect();
+    Ok(Json(json!({ "groups": rows })).into_response())
+}
+
+/// `POST /api/v1/groups` (201).
+pub async fn create(
+    State(s): State<Arc<HttpState>>,
+    JsonBody(g): JsonBody<NewGroup>,
+) -> Result<Response, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &g.name, GroupChange::Create).await?;
+    Ok((StatusCode::CREATED, Json(json!({"name": g.name}))).into_response())
+}
+
+/// `POST /api/v1/groups/{group}/join` (202, pending until the owner accepts).
+pub async fn join(
+    State(s): State<Arc<HttpState>>,
+    Segments(group): Segments<String>,
+) -> Result<Response, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &group, GroupChange::Join).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"state": "pending"}))).into_response())
+}
+
+/// `POST /api/v1/groups/{group}/leave` (204).
+pub async fn leave(
+    State(s): State<Arc<HttpState>>,
+    Segments(group): Segments<String>,
+) -> Result<StatusCode, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &group, GroupChange::Leave).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/groups/{group}/requests` (owner).
+pub async fn requests(
+    State(s): State<Arc<HttpState>>,
+    Segments(group): Segments<String>,
+) -> Result<Response, HttpError> {
+    let d = &s.daemon;
+    let users = groups::requests(&d.tracker, &d.home, &group).await?;
+    let rows: Vec<_> = users.into_iter().map(|u| json!({ "user": u })).collect();
+    Ok(Json(json!({ "requests": rows })).into_response())
+}
+
+/// `POST /api/v1/groups/{group}/requests/{user}/accept` (204).
+pub async fn accept(
+    State(s): State<Arc<HttpState>>,
+    Segments((group, user)): Segments<(String, String)>,
+) -> Result<StatusCode, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &group, GroupChange::Accept(user)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/groups/{group}/requests/{user}/reject`: the tracker has no such operation yet
+/// (501 `not_implemented`).
+pub async fn reject(Segments((_group, _user)): Segments<(String, String)>) -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "the tracker cannot reject join requests yet; the request stays pending",
+    )
+}
