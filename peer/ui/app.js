@@ -384,7 +384,7 @@ async function busy(button, errEl, fn) {
 // ---------------------------------------------------------------- sign in
 
 function renderSignIn(mode = "login") {
-  const user = h("input", { type: "text", id: "login-user", name: "user", autocomplete: "username", required: true, autofocus: true });
+  const user = h("input", { type: "text", id: "login-user", name: "user", autocomplete: "username", required: true });
   const pass = h("input", {
     type: "password", id: "login-password", name: "password", required: true,
     autocomplete: mode === "login" ? "current-password" : "new-password",
