@@ -838,10 +838,12 @@ function renderCluster(main, _r, nav) {
         ? h("table", {},
           h("thead", {}, h("tr", {}, h("th", {}, "Node"), h("th", {}, "Address"), h("th", {}, "Role"),
             h("th", { class: "num" }, "Term"), h("th", { class: "num hide-sm" }, "Last log"), h("th", { class: "num" }, "Applied"))),
-          h("tbody", {}, nodes.map((n) => h("tr", { dataset: { node: n.id } },
-            h("td", {}, h("span", { class: "role-dot " + String(n.role || "").toLowerCase() }), `node ${n.id}`),
+          h("tbody", {}, nodes.map((n) => h("tr", { dataset: { node: n.id ?? "" } },
+            h("td", {}, h("span", { class: "role-dot " + nodeRole(n) }), n.id === null || n.id === undefined ? "–" : `node ${n.id}`),
             h("td", { class: "mono" }, n.api_addr || ""),
-            h("td", {}, n.role || ""),
+            h("td", {}, n.reachable === false
+              ? [h("span", { class: "badge failed" }, "unreachable"), n.error ? h("div", { class: "sub-line" }, n.error) : null]
+              : nodeRole(n)),
             h("td", { class: "num" }, String(n.term ?? "")),
             h("td", { class: "num hide-sm" }, String(n.last_log_index ?? "")),
             h("td", { class: "num" }, String(n.applied ?? ""))))))
@@ -849,6 +851,11 @@ function renderCluster(main, _r, nav) {
     setTimeout(load, 3000);
   };
   load();
+}
+
+/** A node's Raft role in lower case ("leader", "follower", "candidate", "learner"). */
+function nodeRole(n) {
+  return n.reachable === false ? "down" : String(n.role || "").toLowerCase();
 }
 
 // ---------------------------------------------------------------- start
