@@ -283,7 +283,14 @@ function brand() {
 }
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const decode = (x) => {
+    try {
+      return decodeURIComponent(x);
+    } catch (e) {
+      return x;
+    }
+  };
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decode);
   if (parts[0] === "groups" && parts[1]) return { name: "group", group: parts[1] };
   if (parts[0] === "downloads") return { name: "downloads" };
   if (parts[0] === "cluster") return { name: "cluster" };
@@ -296,15 +303,19 @@ function navItem(href, iconName, label, active, extra) {
 }
 
 async function render() {
-  state.nav++;
+  const nav = ++state.nav;
   state.screen = null;
   if (!state.session) {
+    let session;
     try {
-      state.session = await api("GET", "/session");
+      session = await api("GET", "/session");
     } catch (e) {
-      if (e.code !== "unauthorized") showFatal(e);
+      if (e.code !== "unauthorized" && current(nav)) showFatal(e);
       return;
     }
+    // A later render (a click, a hash change) took over while this one waited.
+    if (!current(nav)) return;
+    state.session = session;
   }
   if (!state.session.logged_in) {
     stopLive();
@@ -332,7 +343,7 @@ async function render() {
       main),
   );
   const screens = { groups: renderGroups, group: renderGroup, downloads: renderDownloads, cluster: renderCluster };
-  screens[r.name](main, r, state.nav);
+  screens[r.name](main, r, nav);
 }
 
 function showFatal(e) {
@@ -350,8 +361,13 @@ async function signOut() {
   }
   state.session = null;
   stopLive();
-  location.hash = "#/groups";
-  render();
+  go("#/groups");
+}
+
+/** Shows the screen of `hash`: through the hashchange event if it changes, else at once. */
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
 }
 
 /** Whether the screen that started at navigation `nav` is still the one shown. */
@@ -441,7 +457,7 @@ async function renderGroups(main, _r, nav) {
               const name = nameInput.value.trim();
               await api("POST", "/groups", { name });
               toast(`Created group ${name}`);
-              location.hash = "#/groups/" + enc(name);
+              go("#/groups/" + enc(name));
             });
           },
         }, nameInput, createBtn),
@@ -495,8 +511,13 @@ function roleBadge(role) {
   return h("span", { class: "badge " + role }, text);
 }
 
+/** How many members a group has (the API gives `member_count`, or a `members` list). */
+function memberCount(g) {
+  return typeof g.member_count === "number" ? g.member_count : (g.members || []).length;
+}
+
 function groupCard(g, requestCount = 0) {
-  const members = (g.members || []).length;
+  const members = memberCount(g);
   const meta = h("div", { class: "meta" }, `owned by ${g.owner} · ${plural(members, "member")}`);
   if (g.role === "owner" || g.role === "member") {
     return h("a", { class: "group-card", href: "#/groups/" + enc(g.name), dataset: { group: g.name } },
@@ -569,20 +590,20 @@ async function renderGroup(main, r, nav) {
     replace(body, section("Not found", null, emptyState(`There is no group named ${name}`, "It may have been removed. Pick one from Groups.")));
     return;
   }
-  const members = g.members || [];
+  const members = g.members || null;
   const leaveBtn = g.role === "member"
     ? h("button", {
       class: "btn danger", dataset: { action: "leave", group: name },
       onclick: (ev) => busy(ev.currentTarget, null, async () => {
         await api("POST", `/groups/${enc(name)}/leave`);
         toast(`You left ${name}`);
-        location.hash = "#/groups";
+        go("#/groups");
       }),
     }, "Leave group")
     : null;
   replace(head, pageHead(
     h("div", {}, h("div", { class: "crumbs" }, h("a", { href: "#/groups" }, "Groups"), " / "), h("h1", {}, name)),
-    `owned by ${g.owner} · ${plural(members.length, "member")}`, roleBadge(g.role), leaveBtn));
+    `owned by ${g.owner} · ${plural(memberCount(g), "member")}`, roleBadge(g.role), leaveBtn));
 
   if (g.role !== "owner" && g.role !== "member") {
     const err = h("div", { class: "error", role: "alert" });
@@ -603,8 +624,8 @@ async function renderGroup(main, r, nav) {
 
   const filesPanel = h("section", { class: "panel", id: "files" });
   replace(body, filesPanel, sharePanel(name, () => loadFiles(filesPanel, name, nav)),
-    section("Members", members.length, h("div", { class: "panel-body chips" },
-      members.map((m) => h("span", { class: "chip" }, m, m === g.owner ? " · owner" : "")))));
+    members ? section("Members", members.length, h("div", { class: "panel-body chips" },
+      members.map((m) => h("span", { class: "chip" }, m, m === g.owner ? " · owner" : "")))) : null);
   await loadFiles(filesPanel, name, nav);
 }
 
@@ -682,9 +703,9 @@ function fileRow(group, f, reload) {
     if (shown === key) return;
     shown = key;
     const parts = [];
+    if (d && d.state === "complete") parts.push(h("span", { class: "badge complete" }, icon("check"), "downloaded"), " ");
     if (f.shared_by_me) parts.push(h("span", { class: "badge member" }, "seeding"), " ", stop());
-    else if (d && d.state === "complete") parts.push(h("span", { class: "badge complete" }, icon("check"), "downloaded"));
-    else parts.push(download());
+    else if (!d || d.state !== "complete") parts.push(download());
     replace(cell, parts);
   };
   update();
@@ -737,9 +758,8 @@ function renderDownloads(main) {
     }
     if (!rows.size) list.replaceChildren();
     const seen = new Set();
-    // Newest first.
-    const ordered = [...downloads].reverse();
-    ordered.forEach((d, i) => {
+    // In the daemon's order (by group, then name), so rows never jump between updates.
+    downloads.forEach((d, i) => {
       seen.add(String(d.id));
       let row = rows.get(String(d.id));
       if (!row) {
