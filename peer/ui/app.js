@@ -3,7 +3,7 @@
 // Sections: DOM helpers (text goes in through text nodes only, never as HTML), the API client,
 // formatting, live downloads (server-sent events with a polling fallback), the shell (sidebar and
 // routing on location.hash), then one render function per screen: sign in, groups, one group's
-// files, downloads, cluster. Every error shows the API's own message next to what failed.
+// files, downloads, sharing, cluster. Every error shows the API's own message next to what failed.
 
 "use strict";
 
@@ -293,6 +293,7 @@ function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decode);
   if (parts[0] === "groups" && parts[1]) return { name: "group", group: parts[1] };
   if (parts[0] === "downloads") return { name: "downloads" };
+  if (parts[0] === "sharing") return { name: "sharing" };
   if (parts[0] === "cluster") return { name: "cluster" };
   return { name: "groups" };
 }
@@ -334,6 +335,7 @@ async function render() {
         navItem("#/groups", "groups", "Groups", r.name === "groups" || r.name === "group"),
         navItem("#/downloads", "download", "Downloads", r.name === "downloads",
           h("span", { id: "nav-running", class: "badge count", hidden: running === 0 }, String(running))),
+        navItem("#/sharing", "share", "Sharing", r.name === "sharing"),
         navItem("#/cluster", "cluster", "Cluster", r.name === "cluster"),
         h("div", { class: "sidebar-foot" },
           h("div", { class: "avatar", "aria-hidden": "true" }, user.slice(0, 1)),
@@ -342,7 +344,9 @@ async function render() {
             icon("logout")))),
       main),
   );
-  const screens = { groups: renderGroups, group: renderGroup, downloads: renderDownloads, cluster: renderCluster };
+  const screens = {
+    groups: renderGroups, group: renderGroup, downloads: renderDownloads, sharing: renderSharing, cluster: renderCluster,
+  };
   screens[r.name](main, r, nav);
 }
 
@@ -828,6 +832,56 @@ function downloadRow(d0) {
   };
   update(d0);
   return { el, update };
+}
+
+// ---------------------------------------------------------------- sharing
+
+async function renderSharing(main, _r, nav) {
+  const stats = h("div", { class: "stats-row" });
+  const panel = h("section", { class: "panel", id: "shares" }, h("div", { class: "boot" }, "Loading…"));
+  replace(main, pageHead("Sharing", "What this daemon seeds, from where it lies on this machine."), stats, panel);
+  let info;
+  let shares;
+  try {
+    [info, shares] = await Promise.all([api("GET", "/daemon"), api("GET", "/shares")]);
+  } catch (e) {
+    if (current(nav)) replace(panel, h("div", { class: "panel-body" }, h("div", { class: "error" }, e.message)));
+    return;
+  }
+  if (!current(nav)) return;
+  const stat = (label, value, id) => h("div", { class: "stat" }, h("span", {}, label), h("b", { id }, value));
+  replace(stats,
+    stat("Uploaded", fmtBytes(info.uploaded_bytes || 0), "uploaded"),
+    stat("Downloaded", fmtBytes(info.downloaded_bytes || 0), "downloaded"),
+    stat("Chunks served", String(info.chunks_served || 0), "chunks-served"),
+    // Not the peer id: a u64 above 2^53 loses digits as a JSON number in JavaScript.
+    stat("Files shared", String((shares.shares || []).length), "shares-count"));
+  const list = shares.shares || [];
+  const head = h("div", { class: "panel-head" }, h("h2", {}, "Shared files"), h("span", { class: "count" }, String(list.length)),
+    h("span", { class: "spacer" }),
+    info.advertise_addr ? h("span", { class: "sub-line" }, "peers reach this daemon at ", h("span", { class: "mono" }, info.advertise_addr)) : null);
+  if (!list.length) {
+    replace(panel, head, emptyState("Nothing shared yet", "Open a group and share a file by its path; downloaded files are shared too."));
+    return;
+  }
+  replace(panel, head, h("table", {},
+    h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Group"), h("th", { class: "num" }, "Size"), h("th", { class: "actions" }, ""))),
+    h("tbody", {}, list.map((f) => {
+      const err = h("div", { class: "error", role: "alert" });
+      return h("tr", { dataset: { share: f.name, group: f.group } },
+        h("td", {}, h("div", { class: "file-name" }, icon("file"),
+          h("div", {}, f.name, h("div", { class: "sub-line mono" }, f.path), err))),
+        h("td", {}, h("a", { href: "#/groups/" + enc(f.group) }, f.group)),
+        h("td", { class: "num" }, fmtBytes(f.size_bytes)),
+        h("td", { class: "actions" }, h("button", {
+          class: "btn small danger", dataset: { action: "stop-share" },
+          onclick: (ev) => busy(ev.currentTarget, err, async () => {
+            await api("DELETE", `/groups/${enc(f.group)}/files/${enc(f.name)}`);
+            toast(`Stopped sharing ${f.name}`);
+            render();
+          }),
+        }, "Stop sharing")));
+    }))));
 }
 
 // ---------------------------------------------------------------- cluster

@@ -1,5 +1,6 @@
 //! The web UI in a real browser: bob signs in on his daemon's page, asks to join alice's group,
-//! opens it once accepted, downloads her file and watches the live progress reach complete.
+//! opens it once accepted, downloads her files and watches the live progress reach complete,
+//! finds them on his sharing screen and sees the cluster's leader.
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says how to install
 //! them and passes, unless `P2P_REQUIRE_BROWSER` is set (as `.ci/run` does).
 
@@ -207,6 +208,17 @@ fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<
     b.click_css("a.group-card[data-group=g]", WAIT)?;
     b.wait_for(&format!("tr[data-file='{FILE}'] .badge.complete"), WAIT)?;
     b.screenshot(&shots.join("files.png"))?;
+    // bob now seeds what he downloaded, from where it went.
+    b.click_css("a.nav-item[href='#/sharing']", WAIT)?;
+    let share = format!("tr[data-share='{FILE}'][data-group=g] .sub-line.mono");
+    b.wait_for(&share, WAIT)?;
+    anyhow::ensure!(
+        Path::new(&b.text(&share)) == dests[0],
+        "shared from {:?}, downloaded to {}",
+        b.text(&share),
+        dests[0].display()
+    );
+    b.screenshot(&shots.join("sharing.png"))?;
     b.click_css("a.nav-item[href='#/cluster']", WAIT)?;
     b.wait_until(
         "a leader on the cluster screen",
