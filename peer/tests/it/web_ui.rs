@@ -1,6 +1,6 @@
-//! The web UI in a real browser: bob signs in on his daemon's page, asks to join alice's group,
-//! opens it once accepted, downloads her files and watches the live progress reach complete,
-//! finds them on his sharing screen and sees the cluster's leader.
+//! The web UI in a real browser: bob makes his account on his daemon's page, signs out and in,
+//! asks to join alice's group, opens it once accepted, downloads her files and watches the live
+//! progress reach complete, finds them on his sharing screen and sees the cluster's leader.
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says how to install
 //! them and passes, unless `P2P_REQUIRE_BROWSER` is set (as `.ci/run` does).
 
@@ -43,9 +43,10 @@ async fn bob_downloads_through_the_web_ui() {
     random_file(&notes, NOTES_BYTES, 17);
     alice.ok(&["upload", "g", notes.to_str().unwrap()]);
 
-    // bob's daemon needs a session to start; the page then signs him out and in again.
-    let mut bob = Peer::signup(root.path(), "bob", &cluster);
-    bob.start_daemon(&[]).await;
+    // bob has no account yet: his daemon starts without a session, and the page makes one.
+    let mut bob = Peer::fresh(root.path(), "bob", &cluster);
+    let ca = cluster.ca_file().display().to_string();
+    bob.start_daemon(&["--ca", &ca]).await;
     let link = ui_link(&bob).await;
 
     let shots = root.path().join("screenshots");
@@ -122,13 +123,31 @@ async fn ui_link(p: &Peer) -> String {
 fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<[PathBuf; 2]> {
     // The link sets the cookie and lands on `/` without the token in the address.
     b.goto(link)?;
-    b.wait_for("#sign-out, #login-user", WAIT)?;
+    b.wait_for("#login-user", WAIT)?;
     anyhow::ensure!(!b.url()?.contains("token="), "token left in {}", b.url()?);
-    if b.find("#sign-out").is_some() {
-        b.click_css("#sign-out", WAIT)?;
-    }
+    b.screenshot(&shots.join("sign-in.png"))?;
 
-    // A wrong password: the tracker's message, inline.
+    // Create an account: a taken name is refused inline with the tracker's message, then bob's.
+    b.click_css("#tab-create", WAIT)?;
+    b.type_into("#login-user", "alice")?;
+    b.type_into("#login-password", "pw-someone-123")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "the create-account error",
+        "return document.querySelector('#login-error').textContent.includes('already exists')",
+        WAIT,
+    )?;
+    b.type_into("#login-user", "bob")?;
+    b.type_into("#login-password", "pw-bob-123")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "signed in as bob after creating the account",
+        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'bob'",
+        WAIT,
+    )?;
+
+    // Sign out, then in: a wrong password first, answered inline.
+    b.click_css("#sign-out", WAIT)?;
     b.type_into("#login-user", "bob")?;
     b.type_into("#login-password", "not-his-password")?;
     b.click_css("#login-submit", WAIT)?;
