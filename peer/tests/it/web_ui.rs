@@ -16,6 +16,8 @@ const FILE_BYTES: usize = 12 << 20;
 /// A small file bob downloads first.
 const NOTES: &str = "notes.txt";
 const NOTES_BYTES: usize = 200_000;
+/// A file name that would be markup if the page inserted it as HTML (the tracker allows it).
+const HOSTILE: &str = "<img src=x onerror=document.title=1>.txt";
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,6 +44,9 @@ async fn bob_downloads_through_the_web_ui() {
     let notes = root.path().join(NOTES);
     random_file(&notes, NOTES_BYTES, 17);
     alice.ok(&["upload", "g", notes.to_str().unwrap()]);
+    let hostile = root.path().join("hostile.txt");
+    random_file(&hostile, 1000, 18);
+    alice.ok(&["upload", "g", hostile.to_str().unwrap(), "--name", HOSTILE]);
 
     // bob has no account yet: his daemon starts without a session, and the page makes one.
     let mut bob = Peer::fresh(root.path(), "bob", &cluster);
@@ -179,6 +184,14 @@ fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<
         WAIT,
     )?;
     b.wait_for(&format!("tr[data-file='{NOTES}'] .badge.complete"), WAIT)?;
+    // A name with markup in it shows as text: no element made of it.
+    let as_text = format!(
+        "const rows = [...document.querySelectorAll('#files tr[data-file]')]; \
+         return rows.some((r) => r.dataset.file === {name} && r.textContent.includes({name})) \
+           && document.querySelector('#files img') === null && document.title === 'peer'",
+        name = serde_json::json!(HOSTILE)
+    );
+    b.wait_until("the hostile name shown as text", &as_text, WAIT)?;
     b.click_css(&format!("[data-action=download][data-file='{FILE}']"), WAIT)?;
     let inline = format!("tr[data-file='{FILE}'] .mini, tr[data-file='{FILE}'] .badge.complete");
     b.wait_for(&inline, WAIT)?;
