@@ -15,3 +15,5 @@ mod seeder_bounds;
 mod swarm;
 mod tickets;
 mod util;
+mod web_ui;
+mod webdriver;

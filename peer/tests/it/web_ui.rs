@@ -1,0 +1,267 @@
+//! The web UI in a real browser: bob makes his account on his daemon's page, signs out and in,
+//! asks to join alice's group, opens it once accepted, downloads her files and watches the live
+//! progress reach complete, finds them on his sharing screen and sees the cluster's leader.
+//! Needs Debian's `chromium` and `chromium-driver`; without them the test says how to install
+//! them and passes, unless `P2P_REQUIRE_BROWSER` is set (as `.ci/run` does).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::util::{random_file, same_bytes, start_cluster, Peer};
+use super::webdriver::{Browser, BrowserPaths};
+
+/// The file bob watches download (a few seconds at alice's capped upload).
+const FILE: &str = "holiday.bin";
+const FILE_BYTES: usize = 12 << 20;
+/// A small file bob downloads first.
+const NOTES: &str = "notes.txt";
+const NOTES_BYTES: usize = 200_000;
+/// A file name that would be markup if the page inserted it as HTML (the tracker allows it).
+const HOSTILE: &str = "<img src=x onerror=document.title=1>.txt";
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bob_downloads_through_the_web_ui() {
+    let Some(paths) = BrowserPaths::find() else {
+        let msg = "web UI test: chromium or chromedriver not found; install them with \
+                   `apt-get install -y chromium chromium-driver` (or set CHROMIUM, CHROMEDRIVER)";
+        assert!(
+            std::env::var_os("P2P_REQUIRE_BROWSER").is_none(),
+            "{msg} (P2P_REQUIRE_BROWSER is set)"
+        );
+        println!("{msg}; skipped");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let cluster = start_cluster(&root.path().join("cluster")).await;
+    let mut alice = Peer::signup(root.path(), "alice", &cluster);
+    alice.ok(&["group", "create", "g"]);
+    // Capped upload: the download lasts a few seconds, so the page shows it running.
+    alice.start_daemon(&["--upload-limit", "3M"]).await;
+    let src = root.path().join(FILE);
+    random_file(&src, FILE_BYTES, 16);
+    alice.ok(&["upload", "g", src.to_str().unwrap()]);
+    let notes = root.path().join(NOTES);
+    random_file(&notes, NOTES_BYTES, 17);
+    alice.ok(&["upload", "g", notes.to_str().unwrap()]);
+    let hostile = root.path().join("hostile.txt");
+    random_file(&hostile, 1000, 18);
+    alice.ok(&["upload", "g", hostile.to_str().unwrap(), "--name", HOSTILE]);
+
+    // bob has no account yet: his daemon starts without a session, and the page makes one.
+    let mut bob = Peer::fresh(root.path(), "bob", &cluster);
+    let ca = cluster.ca_file().display().to_string();
+    bob.start_daemon(&["--ca", &ca]).await;
+    let link = ui_link(&bob).await;
+
+    let shots = root.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let result = tokio::task::block_in_place(|| {
+        let browser = Browser::start(&paths, root.path())?;
+        let r = drive(&browser, &link, &alice, &shots);
+        if r.is_err() {
+            let _ = browser.screenshot(&shots.join("failure.png"));
+            eprintln!("browser console: {:#?}", browser.console());
+        }
+        r
+    });
+    let dests = match result {
+        Ok(dests) => dests,
+        Err(e) => {
+            // Keep the directory: the screenshots and logs are what explain the failure.
+            let kept = root.keep();
+            panic!(
+                "{e:#}\nkept {}: screenshots/, bob/daemon.log, chromedriver.log",
+                kept.display()
+            )
+        }
+    };
+    println!("web UI screenshots: {}", shots.display());
+    for (orig, dest) in [&src, &notes].into_iter().zip(&dests) {
+        assert!(
+            dest.starts_with(&bob.home),
+            "the default destination {} is outside bob's home",
+            dest.display()
+        );
+        assert!(
+            same_bytes(orig, dest),
+            "{} differs from {}",
+            dest.display(),
+            orig.display()
+        );
+    }
+    // Keep the screenshots when asked (to look at them, or to refresh docs/ui.png).
+    if let Some(keep) = std::env::var_os("P2P_UI_SCREENSHOTS") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        for e in std::fs::read_dir(&shots).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), keep.join(e.file_name())).unwrap();
+        }
+        println!("copied to {}", keep.display());
+    }
+    drop(cluster);
+}
+
+/// The link `peer ui` prints once the daemon has written its address.
+async fn ui_link(p: &Peer) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = p.run(&["ui", "--json"]);
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let url = v["url"].as_str().unwrap().to_string();
+            assert!(url.contains("?token="), "{url}");
+            return url;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`peer ui` gave no link: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every step bob takes in the browser; alice accepts him from her command line. Returns where
+/// the downloads screen says the two files went (FILE, NOTES).
+fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<[PathBuf; 2]> {
+    // The link sets the cookie and lands on `/` without the token in the address.
+    b.goto(link)?;
+    b.wait_for("#login-user", WAIT)?;
+    anyhow::ensure!(!b.url()?.contains("token="), "token left in {}", b.url()?);
+    b.screenshot(&shots.join("sign-in.png"))?;
+
+    // Create an account: a taken name is refused inline with the tracker's message, then bob's.
+    b.click_css("#tab-create", WAIT)?;
+    b.type_into("#login-user", "alice")?;
+    b.type_into("#login-password", "pw-someone-123")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "the create-account error",
+        "return document.querySelector('#login-error').textContent.includes('already exists')",
+        WAIT,
+    )?;
+    b.type_into("#login-user", "bob")?;
+    b.type_into("#login-password", "pw-bob-123")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "signed in as bob after creating the account",
+        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'bob'",
+        WAIT,
+    )?;
+
+    // Sign out, then in: a wrong password first, answered inline.
+    b.click_css("#sign-out", WAIT)?;
+    b.type_into("#login-user", "bob")?;
+    b.type_into("#login-password", "not-his-password")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "the sign-in error",
+        "return document.querySelector('#login-error').textContent.includes('bad credentials')",
+        WAIT,
+    )?;
+    b.type_into("#login-password", "pw-bob-123")?;
+    b.click_css("#login-submit", WAIT)?;
+    b.wait_until(
+        "signed in as bob",
+        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'bob'",
+        WAIT,
+    )?;
+
+    // Ask to join; the card moves to "waiting for approval".
+    b.click_css("[data-action=join][data-group=g]", WAIT)?;
+    b.wait_for("[data-action=withdraw][data-group=g]", WAIT)?;
+    alice.ok(&["group", "accept", "g", "bob"]);
+
+    // Back to the group list (now a member), into the group, download.
+    b.click_css("a.nav-item[href='#/downloads']", WAIT)?;
+    b.click_css("a.nav-item[href='#/groups']", WAIT)?;
+    b.click_css("a.group-card[data-group=g]", WAIT)?;
+    // The small file first: its row turns into "downloaded" in place.
+    b.click_css(
+        &format!("[data-action=download][data-file='{NOTES}']"),
+        WAIT,
+    )?;
+    b.wait_for(&format!("tr[data-file='{NOTES}'] .badge.complete"), WAIT)?;
+    // A name with markup in it shows as text: no element made of it.
+    let as_text = format!(
+        "const rows = [...document.querySelectorAll('#files tr[data-file]')]; \
+         return rows.some((r) => r.dataset.file === {name} && r.textContent.includes({name})) \
+           && document.querySelector('#files img') === null && document.title === 'peer'",
+        name = serde_json::json!(HOSTILE)
+    );
+    b.wait_until("the hostile name shown as text", &as_text, WAIT)?;
+    b.click_css(&format!("[data-action=download][data-file='{FILE}']"), WAIT)?;
+    let inline = format!("tr[data-file='{FILE}'] .mini, tr[data-file='{FILE}'] .badge.complete");
+    b.wait_for(&inline, WAIT)?;
+    clear_toasts(b);
+    b.screenshot(&shots.join("files-downloading.png"))?;
+
+    // Live progress on the downloads screen, then complete.
+    b.click_css("a.nav-item[href='#/downloads']", WAIT)?;
+    let row = format!("[data-download][data-name='{FILE}']");
+    b.wait_for(&row, WAIT)?;
+    let running = format!(
+        "const r = document.querySelector(\"{row}\"); \
+         return !!r && (r.dataset.state === 'complete' || \
+           (r.dataset.state === 'running' && parseFloat(r.querySelector('.bar > i').style.width) > 5))"
+    );
+    b.wait_until("progress above 5%", &running, Duration::from_secs(60))?;
+    clear_toasts(b);
+    b.screenshot(&shots.join("downloading.png"))?;
+    let complete = format!(
+        "const r = document.querySelector(\"{row}\"); return !!r && r.dataset.state === 'complete'"
+    );
+    b.wait_until("the download complete", &complete, Duration::from_secs(90))?;
+    anyhow::ensure!(
+        b.text(&format!("{row} .stats b")) == "100.0%",
+        "complete but shows {}",
+        b.text(&format!("{row} .stats b"))
+    );
+    // The events stream carried the progress (not the polling fallback).
+    anyhow::ensure!(
+        b.text("[data-live]") == "Live",
+        "live indicator says {:?}",
+        b.text("[data-live]")
+    );
+    b.screenshot(&shots.join("downloads.png"))?;
+    let notes_row = format!("[data-download][data-name='{NOTES}']");
+    anyhow::ensure!(
+        b.text(&format!("{notes_row} .badge")) == "complete",
+        "{NOTES} shows {:?}",
+        b.text(&format!("{notes_row} .badge"))
+    );
+    let dest_of = |row: &str| PathBuf::from(b.text(&format!("{row} .sub-line .mono")));
+    let dests = [dest_of(&row), dest_of(&notes_row)];
+
+    // The group's files screen shows it downloaded; the cluster screen shows a leader.
+    b.click_css("a.nav-item[href='#/groups']", WAIT)?;
+    b.click_css("a.group-card[data-group=g]", WAIT)?;
+    b.wait_for(&format!("tr[data-file='{FILE}'] .badge.complete"), WAIT)?;
+    b.screenshot(&shots.join("files.png"))?;
+    // bob now seeds what he downloaded, from where it went.
+    b.click_css("a.nav-item[href='#/sharing']", WAIT)?;
+    let share = format!("tr[data-share='{FILE}'][data-group=g] .sub-line.mono");
+    b.wait_for(&share, WAIT)?;
+    anyhow::ensure!(
+        Path::new(&b.text(&share)) == dests[0],
+        "shared from {:?}, downloaded to {}",
+        b.text(&share),
+        dests[0].display()
+    );
+    b.screenshot(&shots.join("sharing.png"))?;
+    b.click_css("a.nav-item[href='#/cluster']", WAIT)?;
+    b.wait_until(
+        "a leader on the cluster screen",
+        "const l = document.querySelector('#leader'); return !!l && l.textContent.startsWith('node ')",
+        WAIT,
+    )?;
+    b.screenshot(&shots.join("cluster.png"))?;
+    Ok(dests)
+}
+
+/// Removes the passing notices, so a screenshot shows only the screen.
+fn clear_toasts(b: &Browser) {
+    let _ = b.execute("document.getElementById('toasts').replaceChildren()");
+}
