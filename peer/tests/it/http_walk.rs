@@ -253,7 +253,7 @@ async fn counters(a: &Api, b: &Api, bob: &Peer, dest: &Path, film_row: &Value) {
     let m = scrape(a).await;
     assert!(metric(&m, "peer_uploaded_bytes_total") >= size, "{m}");
     let r = b.get("/api/v1/daemon").await;
-    assert_eq!(r.json()["peer_id"], bob.peer_id());
+    assert_eq!(r.json()["peer_id"], bob.peer_id().to_string());
     assert!(r.json()["downloaded_bytes"].as_f64().unwrap() >= size);
     let shares = b.get("/api/v1/shares").await.json()["shares"].clone();
     assert_eq!(shares.as_array().unwrap().len(), 1, "{shares}");

@@ -16,7 +16,7 @@ use super::HttpState;
 pub async fn info(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
     let d = &s.daemon;
     Json(json!({
-        "peer_id": d.peer_id,
+        "peer_id": d.peer_id.to_string(),
         "advertise_addr": d.advertise,
         "version": env!("CARGO_PKG_VERSION"),
         "shares": d.shares.all().len(),
