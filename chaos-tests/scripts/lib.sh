@@ -80,10 +80,12 @@ for r in json.load(sys.stdin):
     esac
 }
 
-# Prints "ID ROLE PID REACHABLE" for every node of the cluster in directory $1.
+# Prints "ID ROLE PID REACHABLE" for every node of the cluster in directory $1. `cluster status`
+# exits 1 when a node is down and 2 when none leads; both still print every node.
 status_rows() {
-    local json
-    json="$("$CLUSTER" status --dir "$1" --json)" || die "\`cluster status --dir $1\` failed"
+    local json rc=0
+    json="$("$CLUSTER" status --dir "$1" --json)" || rc=$?
+    ((rc <= 2)) && [[ -n "$json" ]] || die "\`cluster status --dir $1\` failed"
     status_rows_from_json <<<"$json"
 }
 

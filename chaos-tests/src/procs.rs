@@ -13,16 +13,13 @@ use crate::proxy::FaultNet;
 
 /// If the process was started as `node ...` or `peer ...`, runs that and returns its exit code.
 pub fn run_embedded() -> Option<std::process::ExitCode> {
-    use clap::Parser;
     let mut args = std::env::args_os();
     let exe = args.next()?;
     let first = args.next()?;
     let rest: Vec<_> = std::iter::once(exe).chain(args).collect();
     match first.to_str()? {
-        "node" => Some(tracker::run_process(tracker::config::Args::parse_from(
-            rest,
-        ))),
-        "peer" => Some(peer::run_process(peer::cli::Cli::parse_from(rest))),
+        "node" => Some(tracker::run_command_line(rest)),
+        "peer" => Some(peer::run_command_line(rest)),
         _ => None,
     }
 }

@@ -68,13 +68,19 @@ fn bash(bin: &Path, json_tool: Option<&str>, name: &str, args: &[&str], dir: &Pa
     run(&mut c)
 }
 
-/// (id, role, pid, reachable) of every node.
+/// (id, role, pid, reachable) of every node. `cluster status` exits 1 when a node is down and 2
+/// when none leads; the code must be the one the rows show.
 fn status(bin: &Path, dir: &Path) -> Vec<Row> {
-    let out = run(Command::new(bin)
+    let out: Output = Command::new(bin)
         .args(["status", "--json", "--dir"])
-        .arg(dir));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    rows.as_array()
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let rows: Vec<Row> = rows
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| {
@@ -85,7 +91,17 @@ fn status(bin: &Path, dir: &Path) -> Vec<Row> {
                 r["reachable"].as_bool().unwrap(),
             )
         })
-        .collect()
+        .collect();
+    let leads = rows
+        .iter()
+        .any(|(_, role, _, up)| *up && role.as_deref() == Some("leader"));
+    let expected = match (leads, rows.iter().all(|r| r.3)) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, _) => 2,
+    };
+    assert_eq!(out.status.code(), Some(expected), "{rows:?}");
+    rows
 }
 
 type Row = (u64, Option<String>, Option<u64>, bool);

@@ -34,11 +34,25 @@ pub mod ops;
 pub mod rate_limit;
 pub mod scheduler;
 
-/// Runs the `peer` command line as the whole process: log subscriber (`RUST_LOG`, default
-/// `warn`), async runtime, one-line error and exit code. Shared by the `peer` binary and the
-/// `cluster peer` subcommand.
+/// Runs `peer`'s command line (`argv` with the program name first) as the whole process: parses
+/// it with the shared conventions ([`cli::CLI`]: `peer daemon --config`, `--print-config`,
+/// `completions`), then runs the command ([`run_process`]). Shared by the `peer` binary,
+/// `cluster peer` and the benchmarks' `peer`.
+pub fn run_command_line<I, A>(argv: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = A>,
+    A: Into<std::ffi::OsString> + Clone,
+{
+    match proto::cli::parse::<cli::Cli, _, _>(&cli::CLI, argv) {
+        proto::cli::Parsed::Run(cli) => run_process(cli),
+        proto::cli::Parsed::Exit(code) => code,
+    }
+}
+
+/// Runs a parsed `peer` command line as the whole process: log subscriber (`RUST_LOG`, default
+/// `warn`; `--log-format`), async runtime, one-line error and exit code.
 pub fn run_process(cli: cli::Cli) -> std::process::ExitCode {
-    proto::logging::init("warn");
+    proto::logging::init("warn", cli.log_format());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

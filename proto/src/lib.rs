@@ -17,7 +17,9 @@
 //!   for, the client's and the node's rustls configurations.
 //! - [`connection`]: one multiplexed TLS connection to a tracker (several requests in flight).
 //! - [`shutdown`]: waiting for SIGTERM/SIGINT in every long-running binary.
-//! - `logging` (feature `subscriber`): the log subscriber every binary installs.
+//! - `logging` (feature `subscriber`): the log subscriber every binary installs, text or JSON.
+//! - `cli` (feature `cli`): the command-line conventions every binary shares: `--config` and
+//!   `--print-config`, `completions SHELL`, the exit codes.
 //! - [`accept`]: the accept loop of every listener: a task per connection, its error chain logged;
 //!   [`conn_limits`]: the caps on open connections it enforces.
 //! - `fuzz_entry` (hidden): the decoders as the fuzz targets and the corpus replay tests call them.
@@ -28,6 +30,8 @@
 
 pub mod accept;
 pub mod byte_buf;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod conn_limits;
 pub mod connection;

@@ -9,14 +9,33 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use proto::cli::{CliSpec, ConfigSpec};
 use proto::conn_limits::ConnLimits;
+use proto::logging::LogFormat;
 use proto::tls::{NodeTls, TlsError};
 
 use crate::raft_types::{NodeId, NodeInfo};
 
+/// What `tracker`'s command line adds to [`Args`]: `--config FILE` (`TRACKER_CONFIG`) and
+/// `--print-config` over every flag, and `tracker completions SHELL`.
+pub const CLI: CliSpec = CliSpec {
+    bin: "tracker",
+    config: Some(ConfigSpec {
+        subcommand: None,
+        env: "TRACKER_CONFIG",
+        skip: &[],
+    }),
+};
+
+/// The exit codes `tracker --help` lists.
+pub const EXIT_CODES: &str = "Exit codes: 0 stopped cleanly after SIGTERM or SIGINT (or help, \
+version, completions, --print-config); 1 error: the configuration or the TLS files cannot be used, \
+or the node failed (the message on stderr says which); 2 usage: a bad flag, environment variable or \
+config file.";
+
 /// A tracker node: one member of the Raft group replicating users, groups, files and chunk maps.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tracker", version, about)]
+#[command(name = "tracker", version, about, after_help = EXIT_CODES)]
 pub struct Args {
     /// This node's Raft id (a positive integer, unique in the cluster).
     #[arg(long, env = "TRACKER_ID")]
@@ -162,6 +181,10 @@ pub struct Args {
     #[arg(long, env = "TRACKER_PEER_FORGET_AFTER_SECS", default_value_t = 7 * 24 * 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub peer_forget_after_secs: u64,
+
+    /// How log lines are written to stderr: `text`, or `json` (one object per line).
+    #[arg(long, env = "TRACKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Why the flags cannot be used; each message states the rule.

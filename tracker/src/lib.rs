@@ -103,11 +103,25 @@ pub mod served_by;
 pub mod store;
 pub mod tasks;
 
-/// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`), starts the runtime,
-/// runs until SIGINT/SIGTERM and turns errors into a message and an exit code. Shared by the
-/// `tracker` binary and `cluster node`.
+/// Runs `tracker`'s command line (`argv` with the program name first) as the whole process:
+/// parses it with the shared conventions ([`config::CLI`]: `--config`, `--print-config`,
+/// `completions`), then runs the node ([`run_process`]). Shared by the `tracker` binary,
+/// `cluster node` and the benchmarks' `node`.
+pub fn run_command_line<I, A>(argv: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = A>,
+    A: Into<std::ffi::OsString> + Clone,
+{
+    match proto::cli::parse::<config::Args, _, _>(&config::CLI, argv) {
+        proto::cli::Parsed::Run(args) => run_process(args),
+        proto::cli::Parsed::Exit(code) => code,
+    }
+}
+
+/// Runs a node as the whole process: installs the log subscriber (`RUST_LOG`, `--log-format`),
+/// starts the runtime, runs until SIGINT/SIGTERM and turns errors into a message and an exit code.
 pub fn run_process(args: config::Args) -> std::process::ExitCode {
-    proto::logging::init("info,openraft=warn,sled=warn");
+    proto::logging::init("info,openraft=warn,sled=warn", args.log_format);
     let node_id = args.id;
     let result = config::NodeConfig::from_args(args)
         .map_err(anyhow::Error::from)

@@ -1,7 +1,5 @@
 //! `tracker`: runs one tracker node. See `tracker --help`.
 
-use clap::Parser;
-
 /// mimalloc, set in every binary of the workspace (each other `main.rs` points here), so a node or
 /// peer run inside `bench`, `chaos` or `cluster` allocates as the shipped `tracker` and `peer` do.
 /// glibc's malloc gives each allocating thread an arena of its own, and memory freed on a node's
@@ -11,5 +9,5 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    tracker::run_process(tracker::config::Args::parse())
+    tracker::run_command_line(std::env::args_os())
 }

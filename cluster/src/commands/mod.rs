@@ -13,27 +13,47 @@ mod status;
 mod target;
 mod up;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use proto::cli::CliSpec;
+use proto::logging::LogFormat;
+
+/// What `cluster`'s command line adds to [`Cli`]: `cluster completions SHELL` (no config file).
+pub const CLI: CliSpec = CliSpec {
+    bin: "cluster",
+    config: None,
+};
+
+/// The exit codes `cluster --help` lists.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 error (the message on stderr says what to do); \
+2 usage: a bad flag or environment variable. `cluster status`: 0 every node answers and one leads, \
+1 some node is down but a leader answers, 2 no leader or nothing answers.";
+
 /// Launch and administer a Raft-replicated tracker cluster.
 #[derive(Debug, Parser)]
-#[command(name = "cluster", version, about)]
+#[command(name = "cluster", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// How log lines are written to stderr: `text`, or `json` (one object per line).
+    #[arg(long, env = "CLUSTER_LOG_FORMAT", global = true, value_enum,
+          default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
-impl Cli {
-    /// If this is `cluster node` or `cluster peer`, runs it as the whole process (with its own
-    /// runtime and logging) and returns its exit code; otherwise gives the command back.
-    pub fn run_embedded(self) -> Result<std::process::ExitCode, Box<Cli>> {
-        match self.command {
-            Command::Node(a) => Ok(tracker::run_process(a)),
-            Command::Peer(p) => Ok(peer::run_process(p)),
-            command => Err(Box::new(Cli { command })),
-        }
+/// If `argv` is `cluster node ...` or `cluster peer ...` (what `cluster up` and `cluster demo`
+/// start), runs the tracker's or the peer's command line as the whole process (its own flags,
+/// config file, runtime and logging) and returns its exit code.
+pub fn run_embedded(argv: &[OsString]) -> Option<ExitCode> {
+    let rest = || argv.iter().take(1).chain(argv.iter().skip(2)).cloned();
+    match argv.get(1)?.to_str()? {
+        "node" => Some(tracker::run_command_line(rest())),
+        "peer" => Some(peer::run_command_line(rest())),
+        _ => None,
     }
 }
 
@@ -73,27 +93,28 @@ enum Command {
     /// Show or change the cluster's quotas (groups per user, files per group, peer ids per
     /// user, pending join requests per group); needs the admin credential.
     Quotas(quotas::QuotasArgs),
-    /// Run the peer command line (what `cluster demo` starts; same as the `peer` binary).
-    #[command(hide = true)]
-    Peer(peer::cli::Cli),
-    /// Run one tracker node in this process (what `cluster up` starts; same flags as `tracker`).
-    #[command(hide = true)]
-    Node(tracker::config::Args),
     /// Start a 3-node cluster in a temporary directory, write through it, kill the leader, show
     /// the failover and that every acknowledged write survived, then clean up.
     Demo(demo::DemoArgs),
 }
 
-/// Runs the chosen subcommand.
+/// Runs the chosen subcommand; its exit code is 0 but for `cluster status` (see `EXIT_CODES`).
 ///
 /// # Errors
 /// Whatever the subcommand reports.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Status(a) = cli.command {
+        return status::run(a).await;
+    }
+    run_other(cli.command).await.map(|()| ExitCode::SUCCESS)
+}
+
+async fn run_other(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Up(a) => up::run(a).await,
         Command::Down { dir } => up::down(&dir),
         Command::StartNode { dir, id } => up::start_node(&dir, id).await,
-        Command::Status(a) => status::run(a).await,
+        Command::Status(_) => anyhow::bail!("`cluster status` has an exit code of its own"),
         Command::Certs(a) => certs::run(&a),
         Command::AddNode(a) => membership::add(a).await,
         Command::RemoveNode(a) => membership::remove(a).await,
@@ -101,8 +122,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Member(a) => member::run(a).await,
         Command::Snapshot(a) => snapshot::run(a).await,
         Command::Demo(a) => demo::run(a).await,
-        Command::Node(_) | Command::Peer(_) => {
-            anyhow::bail!("`cluster node` and `cluster peer` run outside the command runtime")
-        }
     }
 }

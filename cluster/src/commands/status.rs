@@ -1,6 +1,7 @@
 //! `cluster status`: every node's role, term, indexes, PID, membership and digest.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -15,6 +16,12 @@ use super::credential::{dir_admin_tls, CredentialArgs};
 
 /// Flags of `cluster status`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 every node answers and one leads; 1 some node is down \
+(a leader answers); 2 no answering node leads, or none answers. As for every command, an error \
+before any node is asked (no cluster file, bad flags) is 1 or 2 with a message on stderr and \
+nothing on stdout."
+)]
 pub struct StatusArgs {
     /// Client addresses of the trackers, comma-separated.
     #[arg(long, env = "PEER_TRACKERS", conflicts_with = "dir")]
@@ -49,11 +56,44 @@ struct Row {
     error: Option<String>,
 }
 
-/// Prints the status of every node.
+/// How healthy the answers say the cluster is; `cluster status` exits with its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// Every node answered and one of them leads: exit 0.
+    Whole,
+    /// A node leads, but some did not answer: exit 1.
+    Degraded,
+    /// No answering node leads, or none answered: exit 2.
+    Leaderless,
+}
+
+impl Health {
+    fn of(rows: &[Row]) -> Health {
+        let leads = rows
+            .iter()
+            .any(|r| r.reachable && r.role.as_deref() == Some("leader"));
+        match (leads, rows.iter().all(|r| r.reachable)) {
+            (true, true) => Health::Whole,
+            (true, false) => Health::Degraded,
+            (false, _) => Health::Leaderless,
+        }
+    }
+
+    fn exit_code(self) -> ExitCode {
+        match self {
+            Health::Whole => ExitCode::SUCCESS,
+            Health::Degraded => ExitCode::from(1),
+            Health::Leaderless => ExitCode::from(2),
+        }
+    }
+}
+
+/// Prints the status of every node; the exit code says how healthy the cluster is (0 every node
+/// answers and one leads, 1 some node is down but a leader answers, 2 no leader or no answer).
 ///
 /// # Errors
 /// If neither `--trackers` nor `--dir` is given, or the cluster file is unreadable.
-pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
+pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
     type Target = (Option<u64>, String, Option<u32>);
     let (targets, tls): (Vec<Target>, _) = match (&a.trackers, &a.dir) {
         (Some(list), _) => (
@@ -117,9 +157,19 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
         };
         rows.push(row);
     }
+    let health = Health::of(&rows);
+    let down = rows.iter().filter(|r| !r.reachable).count();
+    match health {
+        Health::Whole => {}
+        Health::Degraded => eprintln!("cluster: {down} of {} nodes did not answer", rows.len()),
+        Health::Leaderless => eprintln!(
+            "cluster: no node that answered leads ({down} of {} did not answer)",
+            rows.len()
+        ),
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
+        return Ok(health.exit_code());
     }
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     println!(
@@ -148,5 +198,5 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<()> {
             short_digest(r.digest.as_deref(), 12),
         );
     }
-    Ok(())
+    Ok(health.exit_code())
 }

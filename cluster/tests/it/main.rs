@@ -1,6 +1,7 @@
 //! Integration tests: real tracker processes on 127.0.0.1, started through the `cluster` binary.
 
 mod auth;
+mod cli;
 mod conn_limits;
 mod failover;
 mod formation;

@@ -13,14 +13,33 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use proto::cli::{CliSpec, ConfigSpec};
+use proto::logging::LogFormat;
 use proto::tls::ClientTls;
 use proto::{ClientConfig, TrackerClient};
 
 use crate::home::Home;
 
+/// What `peer`'s command line adds to [`Cli`]: `peer daemon --config FILE` (`PEER_CONFIG`) and
+/// `--print-config` over the daemon's flags and the global ones (`--trackers`, `--ca`, `--home`,
+/// `--log-format`), and `peer completions SHELL`.
+pub const CLI: CliSpec = CliSpec {
+    bin: "peer",
+    config: Some(ConfigSpec {
+        subcommand: Some("daemon"),
+        env: "PEER_CONFIG",
+        skip: &["json"],
+    }),
+};
+
+/// The exit codes `peer --help` lists.
+pub const EXIT_CODES: &str = "Exit codes: 0 success (for `peer daemon`: stopped by SIGTERM or \
+SIGINT); 1 error: the tracker or the daemon refused or could not be reached, a download failed \
+(the message on stderr says what to do); 2 usage: a bad flag, environment variable or config file.";
+
 /// Group-based peer-to-peer file sharing over a replicated tracker cluster.
 #[derive(Debug, Parser)]
-#[command(name = "peer", version, about)]
+#[command(name = "peer", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Tracker client addresses, comma-separated (remembered in the home after `peer login`).
     #[arg(long, env = "PEER_TRACKERS", global = true)]
@@ -32,11 +51,22 @@ pub struct Cli {
     /// This peer's home directory (session, shares, downloads).
     #[arg(long, env = "PEER_HOME", global = true)]
     home: Option<PathBuf>,
-    /// Machine-readable JSON output for listings.
+    /// Machine-readable JSON output (every command that prints something).
     #[arg(long, global = true)]
     json: bool,
+    /// How log lines are written to stderr: `text`, or `json` (one object per line).
+    #[arg(long, env = "PEER_LOG_FORMAT", global = true, value_enum,
+          default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// `--log-format`.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
 }
 
 #[derive(Debug, Subcommand)]
