@@ -1,6 +1,8 @@
 //! The `tracker` binary's command line as a separate process: `--config` and `--print-config`
-//! (round trip, precedence, refusals), `completions` and the help.
+//! (round trip, precedence, refusals), the deploy/ example, `completions`, and the systemd unit
+//! (checked with `systemd-analyze verify` where the tool is installed).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn tracker() -> Command {
@@ -32,6 +34,10 @@ fn printed(cmd: &mut Command) -> String {
     let (code, out, err) = run(cmd.arg("--print-config"));
     assert_eq!(code, 0, "{err}");
     out
+}
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
 
 const FLAGS: [&str; 18] = [
@@ -162,6 +168,20 @@ fn a_bad_config_file_is_refused_with_file_line_and_key() {
 }
 
 #[test]
+fn the_deploy_example_is_a_valid_config() {
+    let file = deploy_dir().join("tracker.toml");
+    let out = printed(tracker().arg("--config").arg(&file));
+    for line in [
+        "id = 1",
+        "data_dir = \"/var/lib/p2p-tracker\"",
+        "tls_cert = \"/etc/p2p-tracker/node-1.pem\"",
+        "log_format = \"json\"",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} missing in\n{out}");
+    }
+}
+
+#[test]
 fn completions_are_printed_for_every_shell_without_node_flags() {
     for (shell, marker) in [
         ("bash", "_tracker()"),
@@ -191,4 +211,33 @@ fn the_help_lists_the_exit_codes_and_the_config_flags() {
     ] {
         assert!(out.contains(want), "{want:?} missing in\n{out}");
     }
+}
+
+#[test]
+fn the_systemd_unit_verifies_where_systemd_analyze_is_installed() {
+    let Some(tool) = systemd_analyze() else {
+        eprintln!("systemd-analyze is not installed: the unit is not verified");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The unit names the installed binary; verify checks that it exists, so point it here.
+    let unit = std::fs::read_to_string(deploy_dir().join("tracker.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/tracker --config /etc/p2p-tracker/tracker.toml")
+    );
+    let unit = unit.replace("/usr/local/bin/tracker", env!("CARGO_BIN_EXE_tracker"));
+    let path = dir.path().join("tracker.service");
+    std::fs::write(&path, unit).unwrap();
+    let (code, out, err) = run(Command::new(tool).arg("verify").arg(&path));
+    assert_eq!(code, 0, "{out}{err}");
+    // verify only warns about unknown keys and bad values: it must say nothing.
+    assert!(err.trim().is_empty() && out.trim().is_empty(), "{out}{err}");
+}
+
+fn systemd_analyze() -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join("systemd-analyze"))
+        .find(|p| p.is_file())
 }
