@@ -1,8 +1,9 @@
 //! `peer user create`, `peer login`, `peer logout`, `peer whoami`.
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
-use super::{password, Ctx};
+use super::{output, password, Ctx};
 use crate::ops;
 
 /// `peer user ...`
@@ -28,6 +29,18 @@ pub struct LoginArgs {
     password_stdin: bool,
 }
 
+/// `--json` of `user create`, `login` and `whoami`: the user concerned.
+#[derive(Serialize)]
+struct UserJson<'a> {
+    username: &'a str,
+}
+
+/// `--json` of `logout`.
+#[derive(Serialize)]
+struct LogoutJson {
+    logged_out: bool,
+}
+
 /// Runs `peer user ...`.
 ///
 /// # Errors
@@ -40,6 +53,11 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
         } => {
             let password = password::read(password_stdin, &username)?;
             ops::account::create_user(&ctx.tracker()?, &username, password).await?;
+            if ctx.json {
+                return output::json(&UserJson {
+                    username: &username,
+                });
+            }
             println!("user {username} created; log in with `peer login {username}`");
             Ok(())
         }
@@ -54,6 +72,11 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> anyhow::Result<()> {
     let password = password::read(a.password_stdin, &a.username)?;
     ops::account::login(&ctx.tracker()?, &ctx.home, &a.username, password).await?;
     ctx.remember_trackers()?;
+    if ctx.json {
+        return output::json(&UserJson {
+            username: &a.username,
+        });
+    }
     println!("logged in as {}", a.username);
     Ok(())
 }
@@ -65,6 +88,9 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> anyhow::Result<()> {
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.token()?;
     ops::account::logout(&ctx.tracker()?, &ctx.home).await?;
+    if ctx.json {
+        return output::json(&LogoutJson { logged_out: true });
+    }
     println!("logged out");
     Ok(())
 }
@@ -75,9 +101,12 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
 /// Not logged in or session expired.
 pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.token()?;
-    println!(
-        "{}",
-        ops::account::whoami(&ctx.tracker()?, &ctx.home).await?
-    );
+    let username = ops::account::whoami(&ctx.tracker()?, &ctx.home).await?;
+    if ctx.json {
+        return output::json(&UserJson {
+            username: &username,
+        });
+    }
+    println!("{username}");
     Ok(())
 }

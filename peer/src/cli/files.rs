@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
 
+use super::files_json::{CancelledJson, DownloadJson, StartedJson, StoppedJson, UploadJson};
 use super::{output, Ctx};
 use crate::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
 use crate::daemon::{self, DaemonOptions};
@@ -83,6 +84,7 @@ pub async fn daemon(ctx: &Ctx, a: DaemonArgs) -> anyhow::Result<()> {
         corrupt_for_testing: a.corrupt_chunks_for_testing,
         upload_limit: a.upload_limit,
         download_limit: a.download_limit,
+        json: ctx.json,
         http: daemon::http::HttpOptions {
             addr: a.http_addr,
             allow_remote: a.http_allow_remote,
@@ -140,6 +142,16 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
         file_hash,
     } = resp
     {
+        if ctx.json {
+            return output::json(&UploadJson {
+                group: &a.group,
+                name: &name,
+                path: &path,
+                size_bytes,
+                chunk_count,
+                sha1: to_hex(&file_hash),
+            });
+        }
         println!(
             "shared {name} in {} ({}, {chunk_count} chunks, sha1 {}), seeding from {}",
             a.group,
@@ -222,6 +234,15 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
         other => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
     };
     if a.detach {
+        if ctx.json {
+            return output::json(&StartedJson {
+                id: &id,
+                group: &a.group,
+                name: &a.name,
+                dest: &dest,
+                state: "running",
+            });
+        }
         println!("download {id} started: follow it with `peer downloads`");
         return Ok(());
     }
@@ -241,6 +262,9 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
                 if tty {
                     eprintln!();
                 }
+                if ctx.json {
+                    return output::json(&DownloadJson::of(&info));
+                }
                 let secs = started.elapsed().as_secs_f64();
                 println!(
                     "downloaded {} to {} ({}, {:.1} MiB/s, verified; chunks from {} peers)",
@@ -256,11 +280,17 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
                 if tty {
                     eprintln!();
                 }
+                if ctx.json {
+                    output::json(&DownloadJson::of(&info))?;
+                }
                 anyhow::bail!("download of {} failed: {why}", info.name);
             }
             DownloadState::Cancelled => {
                 if tty {
                     eprintln!();
+                }
+                if ctx.json {
+                    output::json(&DownloadJson::of(&info))?;
                 }
                 anyhow::bail!("download of {} was cancelled", info.name);
             }
@@ -316,7 +346,8 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
         other => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
     };
     if ctx.json {
-        return output::json(&list);
+        let rows: Vec<DownloadJson<'_>> = list.iter().map(DownloadJson::of).collect();
+        return output::json(&rows);
     }
     for d in list {
         match d.state {
@@ -342,6 +373,12 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
 /// Daemon not running, no such download, or it ended already.
 pub async fn cancel(ctx: &Ctx, id: String) -> anyhow::Result<()> {
     ask(ctx, ControlRequest::Cancel { id: id.clone() }).await?;
+    if ctx.json {
+        return output::json(&CancelledJson {
+            id: &id,
+            state: "cancelled",
+        });
+    }
     println!("cancelled download {id}");
     Ok(())
 }
@@ -359,6 +396,13 @@ pub async fn stop_share(ctx: &Ctx, group: String, name: String) -> anyhow::Resul
         },
     )
     .await?;
+    if ctx.json {
+        return output::json(&StoppedJson {
+            group: &group,
+            name: &name,
+            seeding: false,
+        });
+    }
     println!("stopped sharing {name} in {group}");
     Ok(())
 }

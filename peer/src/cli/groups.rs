@@ -49,6 +49,26 @@ struct GroupRow {
     pending: bool,
 }
 
+/// `--json` of `group create`, `join`, `leave` and `accept`: the group, the user the change is
+/// about, and where that user now stands in it.
+#[derive(Serialize)]
+struct MembershipJson<'a> {
+    group: &'a str,
+    /// The user concerned: you, or with `accept` the user let in.
+    username: &'a str,
+    /// `owner`, `member`, `pending` (a join request waits for the owner) or `none`.
+    standing: &'static str,
+}
+
+/// Prints the outcome of a membership change: `text`, or with `--json` the object.
+fn done(ctx: &Ctx, json: MembershipJson<'_>, text: &str) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::json(&json);
+    }
+    println!("{text}");
+    Ok(())
+}
+
 /// Runs `peer group ...`.
 ///
 /// # Errors
@@ -60,15 +80,37 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
     match cmd {
         GroupCmd::Create { group } => {
             groups::change(&tracker, home, &group, GroupChange::Create).await?;
-            println!("group {group} created; you own it");
+            let me = home.session()?.username;
+            let json = MembershipJson {
+                group: &group,
+                username: &me,
+                standing: "owner",
+            };
+            done(ctx, json, &format!("group {group} created; you own it"))?;
         }
         GroupCmd::Join { group } => {
             groups::change(&tracker, home, &group, GroupChange::Join).await?;
-            println!("join request for {group} sent; the owner accepts it with `peer group accept {group} <you>`");
+            let me = home.session()?.username;
+            let json = MembershipJson {
+                group: &group,
+                username: &me,
+                standing: "pending",
+            };
+            let text = format!(
+                "join request for {group} sent; the owner accepts it with \
+                 `peer group accept {group} <you>`"
+            );
+            done(ctx, json, &text)?;
         }
         GroupCmd::Leave { group } => {
             groups::change(&tracker, home, &group, GroupChange::Leave).await?;
-            println!("left {group}");
+            let me = home.session()?.username;
+            let json = MembershipJson {
+                group: &group,
+                username: &me,
+                standing: "none",
+            };
+            done(ctx, json, &format!("left {group}"))?;
         }
         GroupCmd::Requests { group } => {
             let users = groups::requests(&tracker, home, &group).await?;
@@ -85,7 +127,12 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
         GroupCmd::Accept { group, username } => {
             let accept = GroupChange::Accept(username.clone());
             groups::change(&tracker, home, &group, accept).await?;
-            println!("{username} is now a member of {group}");
+            let json = MembershipJson {
+                group: &group,
+                username: &username,
+                standing: "member",
+            };
+            done(ctx, json, &format!("{username} is now a member of {group}"))?;
         }
         GroupCmd::List => {
             let rows: Vec<GroupRow> = groups::list(&tracker, home)

@@ -3,6 +3,7 @@
 
 mod account;
 mod files;
+mod files_json;
 mod groups;
 mod output;
 mod password;

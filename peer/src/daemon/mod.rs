@@ -57,6 +57,8 @@ pub struct DaemonOptions {
     pub download_limit: Option<u64>,
     /// The HTTP API and web UI.
     pub http: http::HttpOptions,
+    /// Print the ready line as one JSON object (`--json`).
+    pub json: bool,
     /// The TLS configuration of the tracker client (for the per-node status of the cluster view).
     pub tracker_tls: proto::tls::ClientTls,
     /// The cluster CA the tracker client trusts (kept in the home at a login over HTTP).
@@ -304,16 +306,27 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     // answered, so `peer downloads` right after a restart shows what survived on disk.
     download::resume_all(&daemon).await;
     let control_task = tokio::spawn(control_server::task_serve(daemon.clone(), control));
-    let user = match &session {
-        Some(s) => format!("user {}", s.username),
-        None => "not logged in (log in with `peer login` or in the web UI)".to_string(),
-    };
-    println!(
-        "peer daemon running: {user} peer {peer_id} serving on {} (control socket {}, web UI and API on {}; `peer ui` prints the link)",
-        daemon.advertise,
-        daemon.home.socket_path().display(),
-        web.url
-    );
+    if opts.json {
+        let ready = serde_json::json!({
+            "username": session.as_ref().map(|s| s.username.as_str()),
+            "peer_id": peer_id,
+            "advertise": daemon.advertise.to_string(),
+            "control_socket": daemon.home.socket_path(),
+            "web_url": web.url,
+        });
+        println!("{ready}");
+    } else {
+        let user = match &session {
+            Some(s) => format!("user {}", s.username),
+            None => "not logged in (log in with `peer login` or in the web UI)".to_string(),
+        };
+        println!(
+            "peer daemon running: {user} peer {peer_id} serving on {} (control socket {}, web UI and API on {}; `peer ui` prints the link)",
+            daemon.advertise,
+            daemon.home.socket_path().display(),
+            web.url
+        );
+    }
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     control_task.abort();

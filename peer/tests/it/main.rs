@@ -1,6 +1,7 @@
 //! Integration tests: real tracker processes and real peer daemons on 127.0.0.1.
 
 mod cli_flow;
+mod cli_json;
 mod disk_safety;
 mod faults;
 mod http_client;

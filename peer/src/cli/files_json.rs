@@ -1,0 +1,140 @@
+//! The `--json` shapes of `peer upload`, `peer download`, `peer downloads`, `peer cancel` and
+//! `peer stop-share`:
+//! snake_case objects, states as words with the failure's reason beside them, sizes in bytes.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::control::{DownloadInfo, DownloadState};
+
+/// `peer upload --json`.
+#[derive(Serialize)]
+pub(super) struct UploadJson<'a> {
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) path: &'a Path,
+    pub(super) size_bytes: u64,
+    pub(super) chunk_count: u32,
+    pub(super) sha1: String,
+}
+
+/// One download in `peer downloads --json` and `peer download --json`: the state as a word,
+/// the failure's reason beside it, sizes in bytes.
+#[derive(Serialize)]
+pub(super) struct DownloadJson<'a> {
+    pub(super) id: &'a str,
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) dest: &'a Path,
+    /// `running`, `complete`, `failed` or `cancelled`.
+    pub(super) state: &'static str,
+    /// Why it failed (`failed` only).
+    pub(super) error: Option<&'a str>,
+    pub(super) bytes_done: u64,
+    pub(super) total_bytes: u64,
+    pub(super) chunks_done: u32,
+    pub(super) chunk_count: u32,
+    pub(super) peers: u32,
+    pub(super) bytes_per_sec: u64,
+    pub(super) chunks_by_peer: Vec<PeerChunks>,
+}
+
+/// Verified chunks received from one source.
+#[derive(Serialize)]
+pub(super) struct PeerChunks {
+    pub(super) peer_id: u64,
+    pub(super) chunks: u32,
+}
+
+impl<'a> DownloadJson<'a> {
+    /// The listing's view of `d`.
+    pub(super) fn of(d: &'a DownloadInfo) -> Self {
+        let (state, error) = match &d.state {
+            DownloadState::Running => ("running", None),
+            DownloadState::Complete => ("complete", None),
+            DownloadState::Failed(why) => ("failed", Some(why.as_str())),
+            DownloadState::Cancelled => ("cancelled", None),
+        };
+        DownloadJson {
+            id: &d.id,
+            group: &d.group,
+            name: &d.name,
+            dest: &d.dest,
+            state,
+            error,
+            bytes_done: d.bytes_done,
+            total_bytes: d.total_bytes,
+            chunks_done: d.chunks_done,
+            chunk_count: d.chunk_count,
+            peers: d.peers,
+            bytes_per_sec: d.bytes_per_sec,
+            chunks_by_peer: d
+                .chunks_by_peer
+                .iter()
+                .map(|&(peer_id, chunks)| PeerChunks { peer_id, chunks })
+                .collect(),
+        }
+    }
+}
+
+/// `peer download --detach --json`: the started download.
+#[derive(Serialize)]
+pub(super) struct StartedJson<'a> {
+    pub(super) id: &'a str,
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) dest: &'a Path,
+    pub(super) state: &'static str,
+}
+
+/// `peer cancel --json`.
+#[derive(Serialize)]
+pub(super) struct CancelledJson<'a> {
+    pub(super) id: &'a str,
+    pub(super) state: &'static str,
+}
+
+/// `peer stop-share --json`.
+#[derive(Serialize)]
+pub(super) struct StoppedJson<'a> {
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) seeding: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_download_in_json_has_its_state_as_a_word_and_the_reason_beside_it() {
+        let mut d = DownloadInfo {
+            id: "d1".into(),
+            group: "g".into(),
+            name: "f".into(),
+            dest: "/tmp/f".into(),
+            state: DownloadState::Failed("disk full".into()),
+            bytes_done: 5,
+            total_bytes: 10,
+            chunks_done: 1,
+            chunk_count: 2,
+            peers: 0,
+            bytes_per_sec: 0,
+            chunks_by_peer: vec![(7, 1)],
+        };
+        let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();
+        assert_eq!(v["state"], "failed");
+        assert_eq!(v["error"], "disk full");
+        assert_eq!(v["total_bytes"], 10);
+        assert_eq!(v["chunks_by_peer"][0]["peer_id"], 7);
+        assert_eq!(v["chunks_by_peer"][0]["chunks"], 1);
+        d.state = DownloadState::Running;
+        let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();
+        assert_eq!(v["state"], "running");
+        assert!(v["error"].is_null());
+        d.state = DownloadState::Cancelled;
+        let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();
+        assert_eq!(v["state"], "cancelled");
+    }
+}
