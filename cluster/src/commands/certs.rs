@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use serde::Serialize;
 
 use cluster::pki::Pki;
 
@@ -19,6 +20,29 @@ pub struct CertsArgs {
     /// A node: ID=HOST[,HOST...] with the addresses or DNS names it is reached at (repeatable).
     #[arg(long = "node", required = true)]
     nodes: Vec<String>,
+    /// Print the files written as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `cluster certs --json`: every file, by what it is for.
+#[derive(Serialize)]
+struct CertsJson {
+    ca_file: PathBuf,
+    ca_key: PathBuf,
+    admin_cert: PathBuf,
+    admin_key: PathBuf,
+    nodes: Vec<NodeCertJson>,
+}
+
+/// One node's files in `cluster certs --json`.
+#[derive(Serialize)]
+struct NodeCertJson {
+    id: u64,
+    hosts: Vec<String>,
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
 }
 
 /// Parses `ID=HOST[,HOST...]`.
@@ -56,14 +80,37 @@ pub fn run(a: &CertsArgs) -> anyhow::Result<()> {
     let pki = Pki::open_or_create(&a.out)
         .with_context(|| format!("while opening the PKI in {}", a.out.display()))?;
     let (admin_cert, admin_key) = pki.ensure_admin()?;
+    let mut issued = Vec::new();
+    for (id, hosts) in &nodes {
+        let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        issued.push((*id, hosts.clone(), pki.ensure_node(*id, &names)?));
+    }
+    if a.json {
+        let out = CertsJson {
+            ca_file: pki.ca_file(),
+            ca_key: a.out.join("ca.key"),
+            admin_cert,
+            admin_key,
+            nodes: issued
+                .into_iter()
+                .map(|(id, hosts, f)| NodeCertJson {
+                    id,
+                    hosts,
+                    cert: f.cert,
+                    key: f.key,
+                    ca: f.ca,
+                })
+                .collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     println!(
         "CA: {} (key {})",
         pki.ca_file().display(),
         a.out.join("ca.key").display()
     );
-    for (id, hosts) in &nodes {
-        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        let f = pki.ensure_node(*id, &hosts)?;
+    for (id, _, f) in &issued {
         println!(
             "node {id}: copy {}, {} and {} to its host; run tracker --id {id} --tls-cert {} \
              --tls-key {} --ca {} ...",

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use serde::Serialize;
 
 use cluster::members::{self, Joining, MembersError};
 use cluster::{LocalCluster, NodeSpec};
@@ -30,6 +31,9 @@ pub struct AddNodeArgs {
     /// Raft address of the new node (default: a free port on 127.0.0.1).
     #[arg(long)]
     raft_addr: Option<String>,
+    /// Print the added node and the voters as one JSON object (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Flags of `cluster remove-node`.
@@ -41,6 +45,33 @@ pub struct RemoveNodeArgs {
     /// Id of the node to remove.
     #[arg(long)]
     id: u64,
+    /// Print the removed node and the voters left as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `cluster add-node --json` and `cluster remove-node --json`: the node, what was done (as
+/// `cluster member add|remove --json` says it) and the voters after.
+#[derive(Serialize)]
+struct MembershipJson<'a> {
+    id: u64,
+    /// `added`, `removed`, or `not_member` (the node was not in the membership; only its
+    /// process and record were removed).
+    action: &'static str,
+    api_addr: Option<&'a str>,
+    raft_addr: Option<&'a str>,
+    pid: Option<u32>,
+    /// The voters after the change (unknown after `not_member`).
+    voters: Option<&'a [u64]>,
+}
+
+/// A progress line: on stdout, or on stderr when stdout carries JSON.
+fn say(json: bool, line: &str) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// A client of `cluster`'s nodes with DIR's admin credential.
@@ -93,10 +124,13 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     };
     cluster.add_spec(spec.clone());
     cluster.start_node(id)?;
-    println!(
-        "started node {id} at {} (pid {})",
-        spec.api_addr,
-        cluster.pid(id).unwrap_or(0)
+    say(
+        a.json,
+        &format!(
+            "started node {id} at {} (pid {})",
+            spec.api_addr,
+            cluster.pid(id).unwrap_or(0)
+        ),
     );
     let client = client_for(&cluster)?;
     let node = Joining {
@@ -104,7 +138,7 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
         api_addr: spec.api_addr.clone(),
         raft_addr: spec.raft_addr.clone(),
     };
-    println!("adding node {id} as a learner");
+    say(a.json, &format!("adding node {id} as a learner"));
     let voters = members::add(
         &client,
         cluster.admin_tls(),
@@ -114,7 +148,19 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("while adding node {id}"))?;
-    println!("node {id} is a voter; voters now {voters:?}");
+    if a.json {
+        let out = MembershipJson {
+            id,
+            action: "added",
+            api_addr: Some(&spec.api_addr),
+            raft_addr: Some(&spec.raft_addr),
+            pid: cluster.pid(id),
+            voters: Some(&voters),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("node {id} is a voter; voters now {voters:?}");
+    }
     Ok(())
 }
 
@@ -128,9 +174,23 @@ pub async fn remove(a: RemoveNodeArgs) -> anyhow::Result<()> {
         bail!("no node {} in {}", a.id, a.dir.display());
     }
     let client = client_for(&cluster)?;
+    let removed = |action, voters| -> anyhow::Result<()> {
+        let out = MembershipJson {
+            id: a.id,
+            action,
+            api_addr: None,
+            raft_addr: None,
+            pid: None,
+            voters,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        Ok(())
+    };
     match members::remove(&client, a.id).await {
+        Ok(voters) if a.json => removed("removed", Some(&voters))?,
         Ok(voters) => println!("node {} removed; voters now {voters:?}", a.id),
         // Never added, or removed before: only the local process and record are left.
+        Err(MembersError::NotMember(_)) if a.json => removed("not_member", None)?,
         Err(MembersError::NotMember(_)) => println!("node {} is not a member", a.id),
         Err(e) => return Err(e).with_context(|| format!("while removing node {}", a.id)),
     }

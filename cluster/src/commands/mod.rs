@@ -66,6 +66,9 @@ enum Command {
         /// Cluster directory.
         #[arg(long, env = "CLUSTER_DIR")]
         dir: PathBuf,
+        /// Print how many nodes were stopped as a JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Restart one node of DIR on its data (e.g. after it was killed).
     StartNode {
@@ -75,6 +78,9 @@ enum Command {
         /// Node id.
         #[arg(long)]
         id: u64,
+        /// Print the started node as a JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Show every node: role, term, log and apply indexes, PID, membership, state digest.
     Status(status::StatusArgs),
@@ -112,8 +118,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn run_other(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(a) => up::run(a).await,
-        Command::Down { dir } => up::down(&dir),
-        Command::StartNode { dir, id } => up::start_node(&dir, id).await,
+        Command::Down { dir, json } => up::down(&dir, json),
+        Command::StartNode { dir, id, json } => up::start_node(&dir, id, json).await,
         Command::Status(_) => anyhow::bail!("`cluster status` has an exit code of its own"),
         Command::Certs(a) => certs::run(&a),
         Command::AddNode(a) => membership::add(a).await,

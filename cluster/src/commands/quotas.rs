@@ -45,6 +45,9 @@ enum Action {
         /// Join requests one group may have waiting.
         #[arg(long)]
         pending_requests_per_group: Option<u64>,
+        /// Print the quotas now in force as a JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -70,6 +73,7 @@ pub async fn run(a: QuotasArgs) -> anyhow::Result<()> {
             files_per_group,
             peer_ids_per_user,
             pending_requests_per_group,
+            json,
         } => {
             let changes = QuotaChanges {
                 groups_per_user,
@@ -86,7 +90,11 @@ pub async fn run(a: QuotasArgs) -> anyhow::Result<()> {
             let limits = ask(&target, AdminRequest::SetQuotas(changes))
                 .await
                 .context("while setting the quotas")?;
-            print_table(&limits);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&limits)?);
+            } else {
+                print_table(&limits);
+            }
         }
     }
     Ok(())

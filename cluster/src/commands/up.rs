@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use serde::Serialize;
 
 use cluster::cluster_file::path_in;
 use cluster::LocalCluster;
@@ -27,6 +28,54 @@ pub struct UpArgs {
     /// Extra flag passed to every tracker (repeatable), e.g. --tracker-arg=--snapshot-every=100.
     #[arg(long = "tracker-arg", allow_hyphen_values = true)]
     tracker_args: Vec<String>,
+    /// Print the started cluster as one JSON object (the other lines go to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `cluster up --json`.
+#[derive(Serialize)]
+struct UpJson<'a> {
+    nodes: Vec<NodeJson<'a>>,
+    leader_id: u64,
+    term: u64,
+    trackers: String,
+    cluster_file: PathBuf,
+    ca_file: PathBuf,
+    detached: bool,
+}
+
+/// One node in `cluster up --json`.
+#[derive(Serialize)]
+struct NodeJson<'a> {
+    id: u64,
+    api_addr: &'a str,
+    raft_addr: &'a str,
+    pid: Option<u32>,
+    data_dir: &'a Path,
+}
+
+/// `cluster down --json`.
+#[derive(Serialize)]
+struct DownJson {
+    stopped: usize,
+    nodes: usize,
+}
+
+/// `cluster start-node --json`.
+#[derive(Serialize)]
+struct StartedJson {
+    id: u64,
+    pid: Option<u32>,
+}
+
+/// A line for the operator: on stdout, or on stderr when stdout carries JSON.
+fn say(json: bool, line: &str) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Starts (or restarts) the cluster and prints its nodes.
@@ -53,9 +102,12 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         if !a.tracker_args.is_empty() {
             c.tracker_args = a.tracker_args.clone();
         }
-        println!(
-            "restarting the cluster recorded in {}",
-            path_in(&a.dir).display()
+        say(
+            a.json,
+            &format!(
+                "restarting the cluster recorded in {}",
+                path_in(&a.dir).display()
+            ),
         );
         c
     } else {
@@ -64,25 +116,52 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     };
     cluster.start_all()?;
     let leader = cluster.wait_leader(Duration::from_secs(30)).await?;
-    print_nodes(&cluster);
-    println!("leader: node {} (term {})", leader.node_id, leader.term);
-    println!("trackers: {}", cluster.trackers());
-    println!("cluster file: {}", path_in(&a.dir).display());
-    println!(
-        "CA: {} (peers: --ca {})",
-        cluster.ca_file().display(),
-        cluster.ca_file().display()
-    );
-    if a.detach {
+    if a.json {
+        let nodes = cluster
+            .nodes
+            .values()
+            .map(|spec| NodeJson {
+                id: spec.id,
+                api_addr: &spec.api_addr,
+                raft_addr: &spec.raft_addr,
+                pid: cluster.pid(spec.id),
+                data_dir: &spec.data_dir,
+            })
+            .collect();
+        let up = UpJson {
+            nodes,
+            leader_id: leader.node_id,
+            term: leader.term,
+            trackers: cluster.trackers(),
+            cluster_file: path_in(&a.dir),
+            ca_file: cluster.ca_file(),
+            detached: a.detach,
+        };
+        println!("{}", serde_json::to_string_pretty(&up)?);
+    } else {
+        print_nodes(&cluster);
+        println!("leader: node {} (term {})", leader.node_id, leader.term);
+        println!("trackers: {}", cluster.trackers());
+        println!("cluster file: {}", path_in(&a.dir).display());
         println!(
-            "running in the background; stop with `cluster down --dir {}`",
-            a.dir.display()
+            "CA: {} (peers: --ca {})",
+            cluster.ca_file().display(),
+            cluster.ca_file().display()
+        );
+    }
+    if a.detach {
+        say(
+            a.json,
+            &format!(
+                "running in the background; stop with `cluster down --dir {}`",
+                a.dir.display()
+            ),
         );
         return Ok(());
     }
-    println!("running; Ctrl-C stops every node");
+    say(a.json, "running; Ctrl-C stops every node");
     proto::shutdown::wait_for_shutdown().await;
-    println!("stopping...");
+    say(a.json, "stopping...");
     cluster.stop_all(Duration::from_secs(10));
     cluster.save()?;
     Ok(())
@@ -102,11 +181,11 @@ fn print_nodes(cluster: &LocalCluster) {
     }
 }
 
-/// Stops every node recorded in `dir`.
+/// Stops every node recorded in `dir`; with `json`, says how many as a JSON object.
 ///
 /// # Errors
 /// If `cluster.json` cannot be read.
-pub fn down(dir: &Path) -> anyhow::Result<()> {
+pub fn down(dir: &Path, json: bool) -> anyhow::Result<()> {
     let mut cluster = LocalCluster::load(dir, true)?;
     let ids: Vec<u64> = cluster.nodes.keys().copied().collect();
     let mut stopped = 0;
@@ -116,15 +195,23 @@ pub fn down(dir: &Path) -> anyhow::Result<()> {
         }
     }
     cluster.stop_all(Duration::from_secs(10));
-    println!("stopped {stopped} of {} nodes", ids.len());
+    if json {
+        let down = DownJson {
+            stopped,
+            nodes: ids.len(),
+        };
+        println!("{}", serde_json::to_string_pretty(&down)?);
+    } else {
+        println!("stopped {stopped} of {} nodes", ids.len());
+    }
     Ok(())
 }
 
-/// Restarts one node on its data.
+/// Restarts one node on its data; with `json`, prints its id and PID as a JSON object.
 ///
 /// # Errors
 /// If the node is unknown, still running, or cannot start.
-pub async fn start_node(dir: &Path, id: u64) -> anyhow::Result<()> {
+pub async fn start_node(dir: &Path, id: u64, json: bool) -> anyhow::Result<()> {
     let mut cluster = LocalCluster::load(dir, true)?;
     if !cluster.nodes.contains_key(&id) {
         bail!(
@@ -140,6 +227,14 @@ pub async fn start_node(dir: &Path, id: u64) -> anyhow::Result<()> {
         );
     }
     cluster.start_node(id)?;
-    println!("started node {id} (pid {})", cluster.pid(id).unwrap_or(0));
+    if json {
+        let started = StartedJson {
+            id,
+            pid: cluster.pid(id),
+        };
+        println!("{}", serde_json::to_string_pretty(&started)?);
+    } else {
+        println!("started node {id} (pid {})", cluster.pid(id).unwrap_or(0));
+    }
     Ok(())
 }

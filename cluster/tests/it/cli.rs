@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cluster::pki::Pki;
 
-use super::util::{cluster_exe, s, start};
+use super::util::{cluster_exe, s, start, DownOnDrop};
 
 /// `cluster ARGS`: (exit code, stdout, stderr).
 fn cluster(args: &[&str]) -> (i32, String, String) {
@@ -146,4 +146,80 @@ async fn a_node_runs_from_a_config_file_and_logs_json() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
     }
+}
+
+/// `cluster ARGS` that must exit 0; its stdout as JSON.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = cluster(args);
+    assert_eq!(code, 0, "cluster {args:?}: {out}\n{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("cluster {args:?}: {e}: {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cluster_command_that_prints_speaks_json() {
+    let root = tempfile::Builder::new()
+        .prefix("it-json-")
+        .tempdir()
+        .unwrap();
+    let dir = root.path().join("c");
+    let d = s(&dir);
+    let _down = DownOnDrop(dir.clone());
+    let up = json_of(&["up", "--nodes", "3", "--dir", d, "--detach", "--json"]);
+    assert_eq!(up["nodes"].as_array().map(Vec::len), Some(3), "{up}");
+    assert!(
+        up["leader_id"]
+            .as_u64()
+            .is_some_and(|id| (1..=3).contains(&id)),
+        "{up}"
+    );
+    assert!(up["nodes"][0]["pid"].as_u64().is_some(), "{up}");
+    assert_eq!(
+        up["trackers"].as_str().map(|t| t.split(',').count()),
+        Some(3)
+    );
+    assert_eq!(up["detached"], true);
+
+    let quotas = json_of(&[
+        "quotas",
+        "set",
+        "--dir",
+        d,
+        "--files-per-group",
+        "77",
+        "--json",
+    ]);
+    assert_eq!(quotas["files_per_group"], 77);
+
+    let added = json_of(&["add-node", "--dir", d, "--json"]);
+    assert_eq!(added["id"], 4);
+    assert_eq!(added["voters"], serde_json::json!([1, 2, 3, 4]));
+    assert!(added["api_addr"].is_string(), "{added}");
+    let removed = json_of(&["remove-node", "--dir", d, "--id", "4", "--json"]);
+    assert_eq!(removed["voters"], serde_json::json!([1, 2, 3]));
+
+    let down = json_of(&["down", "--dir", d, "--json"]);
+    assert_eq!((&down["stopped"], &down["nodes"]), (&3.into(), &3.into()));
+    let started = json_of(&["start-node", "--dir", d, "--id", "2", "--json"]);
+    assert_eq!(started["id"], 2);
+    assert!(started["pid"].as_u64().is_some(), "{started}");
+
+    let pki = root.path().join("pki");
+    let certs = json_of(&[
+        "certs",
+        "--out",
+        s(&pki),
+        "--node",
+        "1=10.0.0.1,a.lan",
+        "--json",
+    ]);
+    assert_eq!(certs["nodes"][0]["id"], 1);
+    assert_eq!(
+        certs["nodes"][0]["hosts"],
+        serde_json::json!(["10.0.0.1", "a.lan"])
+    );
+    for key in ["ca_file", "ca_key", "admin_cert", "admin_key"] {
+        let path = certs[key].as_str().unwrap_or_default();
+        assert!(std::path::Path::new(path).is_file(), "{key}: {certs}");
+    }
+    assert!(std::path::Path::new(certs["nodes"][0]["key"].as_str().unwrap()).is_file());
 }
