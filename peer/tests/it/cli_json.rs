@@ -41,8 +41,27 @@ async fn every_printing_command_speaks_plain_json() {
     )
     .unwrap();
     alice.start_daemon(&[]).await;
-    bob.start_daemon(&["--config", config.to_str().unwrap()])
+    bob.start_daemon(&["--config", config.to_str().unwrap(), "--json"])
         .await;
+    // With --json the daemon's ready line is an object (its stdout and stderr share the log;
+    // the line follows the control socket's start, so it may come a moment after it answers).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ready = loop {
+        let log = std::fs::read_to_string(bob.home.join("daemon.log")).unwrap();
+        if let Some(line) = log.lines().find(|l| l.starts_with('{')) {
+            break json(line);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no JSON ready line in\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(ready["username"], "bob");
+    assert!(
+        ready["peer_id"].is_u64() && ready["control_socket"].is_string(),
+        "{ready}"
+    );
 
     let file = root.path().join("film.bin");
     random_file(&file, 200_000, 7);

@@ -1,6 +1,6 @@
 //! The command-line conventions every binary shares (feature `cli`): `--config FILE` and
 //! `--print-config` (the [`config_file`] layering), `completions SHELL` (clap_complete), and
-//! the exit codes each `--help` states.
+//! the exit codes of what it handles itself (0 for what it printed, 2 for a usage error).
 //!
 //! A binary hands its clap-derived type and a [`CliSpec`] to [`parse`], which adds these to the
 //! command, parses the arguments and either returns the parsed type or says the process is done
@@ -20,10 +20,6 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches};
 
 pub use config_file::ConfigFileError;
-
-/// Exit codes every binary shares, for each `--help` (`after_help`).
-pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 error (the message on stderr says \
-what failed and what to do); 2 usage: a bad flag, environment variable or config file.";
 
 /// Id of the `--config` argument [`parse`] adds.
 const CONFIG: &str = "config";
