@@ -21,6 +21,22 @@ async fn every_printing_command_speaks_plain_json() {
     let mut bob = Peer::signup(root.path(), "bob", &cluster);
 
     assert_eq!(json(&alice.ok(&["--json", "whoami"]))["username"], "alice");
+    let stdout = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&String::from_utf8_lossy(&out.stdout))
+    };
+    let args = ["--json", "user", "create", "carol", "--password-stdin"];
+    let created = stdout(alice.command_with_stdin(&args, "pw-carol-123\n"));
+    assert_eq!(created["username"], "carol");
+    let args = ["--json", "login", "bob", "--password-stdin"];
+    assert_eq!(
+        stdout(bob.command_with_stdin(&args, "pw-bob-123\n"))["username"],
+        "bob"
+    );
     let created = json(&alice.ok(&["--json", "group", "create", "g"]));
     assert_eq!(created["group"], "g");
     assert_eq!(created["standing"], "owner");
