@@ -43,7 +43,9 @@ pub(super) struct DownloadJson<'a> {
 /// Verified chunks received from one source.
 #[derive(Serialize)]
 pub(super) struct PeerChunks {
-    pub(super) peer_id: u64,
+    /// The peer id as a decimal string: ids exceed 2^53, which a JSON reader that holds numbers
+    /// as doubles (JavaScript, jq 1.6) cannot keep exactly.
+    pub(super) peer_id: String,
     pub(super) chunks: u32,
 }
 
@@ -72,7 +74,10 @@ impl<'a> DownloadJson<'a> {
             chunks_by_peer: d
                 .chunks_by_peer
                 .iter()
-                .map(|&(peer_id, chunks)| PeerChunks { peer_id, chunks })
+                .map(|&(peer_id, chunks)| PeerChunks {
+                    peer_id: peer_id.to_string(),
+                    chunks,
+                })
                 .collect(),
         }
     }
@@ -127,7 +132,7 @@ mod tests {
         assert_eq!(v["state"], "failed");
         assert_eq!(v["error"], "disk full");
         assert_eq!(v["total_bytes"], 10);
-        assert_eq!(v["chunks_by_peer"][0]["peer_id"], 7);
+        assert_eq!(v["chunks_by_peer"][0]["peer_id"], "7");
         assert_eq!(v["chunks_by_peer"][0]["chunks"], 1);
         d.state = DownloadState::Running;
         let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();

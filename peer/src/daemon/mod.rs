@@ -309,7 +309,8 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     if opts.json {
         let ready = serde_json::json!({
             "username": session.as_ref().map(|s| s.username.as_str()),
-            "peer_id": peer_id,
+            // A decimal string: peer ids exceed 2^53 (see `cli/files_json.rs`).
+            "peer_id": peer_id.to_string(),
             "advertise": daemon.advertise.to_string(),
             "control_socket": daemon.home.socket_path(),
             "web_url": web.url,
