@@ -13,8 +13,7 @@ use openraft::LogId;
 use sha1::{Digest, Sha1};
 
 use super::framing::{push_sized, take_sized};
-use super::sm_trees::SmTrees;
-use super::state_machine::KEY_LAST_APPLIED;
+use super::sm_trees::{SmTrees, KEY_LAST_APPLIED};
 use crate::domain::kv::{decode_record, StoreError, Table};
 use crate::raft_types::NodeId;
 

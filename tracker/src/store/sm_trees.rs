@@ -19,6 +19,11 @@ use super::trees::{Trees, WriteSet};
 use crate::domain::kv::StoreError;
 use crate::domain::kv::Table;
 
+/// Key of the applied log id in the meta table (written by apply, read by the image and at start).
+pub(crate) const KEY_LAST_APPLIED: &[u8] = b"last_applied";
+/// Key of the last applied membership in the meta table.
+pub(crate) const KEY_MEMBERSHIP: &[u8] = b"membership";
+
 /// Bound of the decoded records kept between batches ([`RecordCache`]).
 const RECORD_CACHE_BYTES: usize = 32 << 20;
 

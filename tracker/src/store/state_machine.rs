@@ -29,9 +29,7 @@ use crate::domain::apply::apply_cmd;
 use crate::domain::kv::{encode_record, KvRead, KvWrite, StoreError, Table};
 use crate::raft_types::{NodeId, NodeInfo, StorageError, TypeConfig};
 
-/// Key of the applied log id in the meta table.
-pub(crate) const KEY_LAST_APPLIED: &[u8] = b"last_applied";
-const KEY_MEMBERSHIP: &[u8] = b"membership";
+use super::sm_trees::{KEY_LAST_APPLIED, KEY_MEMBERSHIP};
 
 /// The state machine. Clones share the same trees.
 #[derive(Clone)]
