@@ -47,6 +47,8 @@ struct Open {
     total: usize,
     /// Connections per source address (only addresses with at least one).
     per_source: HashMap<IpAddr, usize>,
+    /// Connections refused over a cap so far.
+    refused: u64,
 }
 
 /// Counts a listener's open connections against its [`ConnLimits`] (clones share the count).
@@ -72,10 +74,12 @@ impl ConnCounter {
     pub fn admit(&self, source: IpAddr) -> Result<ConnSlot, Refused> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.total >= self.limits.total {
+            open.refused += 1;
             return Err(Refused::Total(self.limits.total));
         }
         let from_source = open.per_source.get(&source).copied().unwrap_or(0);
         if from_source >= self.limits.per_source {
+            open.refused += 1;
             return Err(Refused::PerSource(self.limits.per_source));
         }
         open.total += 1;
@@ -84,6 +88,12 @@ impl ConnCounter {
             open: self.open.clone(),
             source,
         })
+    }
+
+    /// Connections open now in all, and those refused over a cap so far.
+    pub fn totals(&self) -> (usize, u64) {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        (open.total, open.refused)
     }
 
     /// Connections open now: (in all, from `source`).
@@ -139,6 +149,7 @@ mod tests {
         assert_eq!(c.open(ip(1)), (2, 1));
         let _c1 = c.admit(ip(3)).unwrap();
         assert_eq!(c.admit(ip(1)).unwrap_err(), Refused::Total(3));
+        assert_eq!(c.totals(), (3, 3));
     }
 
     #[test]

@@ -185,6 +185,17 @@ pub struct Args {
     /// How log lines are written to stderr: `text`, or `json` (one object per line).
     #[arg(long, env = "TRACKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Address of the HTTP surface (`/metrics`, `/livez`, `/readyz`, `/v1/status`, `/`),
+    /// host:port. Plain HTTP without authentication: bind a loopback or private address, or put
+    /// it behind your proxy. Omitted: no HTTP server.
+    #[arg(long, env = "TRACKER_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+
+    /// `/readyz` answers 503 while the applied index trails the committed index by more than
+    /// this many entries.
+    #[arg(long, env = "TRACKER_READY_MAX_APPLY_LAG", default_value_t = 1000)]
+    pub ready_max_apply_lag: u64,
 }
 
 /// Why the flags cannot be used; each message states the rule.
@@ -262,6 +273,10 @@ pub struct NodeConfig {
     pub peer_lease_intervals: u32,
     /// A peer offline this long is forgotten.
     pub peer_forget_after: Duration,
+    /// Where the HTTP surface listens (`None`: no HTTP server).
+    pub http_addr: Option<String>,
+    /// Most entries the applied index may trail the committed index on a ready node.
+    pub ready_max_apply_lag: u64,
 }
 
 impl NodeConfig {
@@ -358,6 +373,8 @@ impl NodeConfig {
             session_prune_every: Duration::from_secs(args.session_prune_every_secs),
             peer_lease_intervals: args.peer_lease_intervals,
             peer_forget_after: Duration::from_secs(args.peer_forget_after_secs),
+            http_addr: args.http_addr,
+            ready_max_apply_lag: args.ready_max_apply_lag,
         })
     }
 

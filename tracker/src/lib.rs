@@ -18,6 +18,7 @@
 //!   - [`api::members`]: the membership with addresses (admin).
 //!   - [`api::snapshot`]: snapshot export: begin, read, end (admin).
 //!   - [`api::token`]: session tokens.
+//!   - [`api::http`]: the HTTP surface: metrics, health, status JSON and page.
 //! - [`tasks`]: the background loops (liveness sweep, pruning of sessions and stale peers,
 //!   cluster-key ensure, election watchdog).
 //! - [`served_by`]: the node id, term and applied index every reply carries.
@@ -78,6 +79,7 @@
 //!   - [`domain::kv`]: the port: tables, codec, `KvRead` and `KvWrite`.
 //! - `fuzz_entry` (hidden): the decoders as the fuzz targets and the corpus replay tests call them.
 //! - [`config`]: flags and their validation.
+//! - [`counters`]: the atomics the hot paths bump for `GET /metrics` (below every other module).
 //! - [`raft_types`]: the openraft type config.
 //! - [`cmd`]: the replicated commands, their results and the batch one entry carries.
 #![warn(clippy::unwrap_used)]
@@ -91,6 +93,7 @@ pub mod app;
 pub mod backup;
 pub mod cmd;
 pub mod config;
+pub mod counters;
 pub mod domain;
 pub mod election;
 #[doc(hidden)]

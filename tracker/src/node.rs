@@ -54,6 +54,15 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("while binding the client address {}", config.api_addr))?;
 
+    let http_listener = match &config.http_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("while binding the HTTP address {addr}"))?,
+        ),
+        None => None,
+    };
+
     let raft_config = Arc::new(config.raft_config()?);
     let network = NetworkFactory {
         self_id: config.id,
@@ -144,12 +153,22 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         raft.clone(),
         served_by.clone(),
     ));
+    let api_caps = proto::conn_limits::ConnCounter::new(config.api_connections);
     let api_server = tokio::spawn(crate::api::serve(
         api_listener,
         app.clone(),
         served_by,
         config.tls.clone(),
+        api_caps.clone(),
     ));
+    let http_server = http_listener.map(|listener| {
+        let ctx = Arc::new(crate::api::http::HttpContext {
+            app: app.clone(),
+            api_caps: api_caps.clone(),
+            counts: Default::default(),
+        });
+        tokio::spawn(crate::api::http::serve(listener, ctx))
+    });
     let sweeper = tokio::spawn(crate::tasks::task_sweep(Sweep {
         raft: raft.clone(),
         liveness: app.liveness.clone(),
@@ -166,11 +185,20 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         silence_probe,
         config.tls.clone(),
     ));
-    tracing::info!(api = %config.api_addr, raft = %config.raft_addr, %raft_listen, "tracker node running");
+    tracing::info!(
+        api = %config.api_addr,
+        raft = %config.raft_addr,
+        %raft_listen,
+        http = config.http_addr.as_deref().unwrap_or("off"),
+        "tracker node running"
+    );
 
     proto::shutdown::wait_for_shutdown().await;
     tracing::info!("stopping");
     api_server.abort();
+    if let Some(http) = &http_server {
+        http.abort();
+    }
     role_watch.abort();
     served_by_watch.abort();
     sweeper.abort();

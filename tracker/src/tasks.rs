@@ -109,6 +109,12 @@ pub async fn task_sweep(sweep: Sweep) {
             continue;
         }
         tracing::info!(count = silent.len(), "marking silent peers offline");
+        let counters = &crate::counters::COUNTERS;
+        crate::counters::bump(&counters.offline_sweeps);
+        counters.peers_marked_offline.fetch_add(
+            u64::try_from(silent.len()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let cmd = Cmd {
             origin: None,
             now_ms: wall_ms(),
@@ -357,6 +363,7 @@ pub async fn task_watch_elections(
                     silent_ms = contact.silent_for().as_millis() as u64,
                     "triggering an election"
                 );
+                crate::counters::bump(&crate::counters::COUNTERS.elections_started);
                 let _ = raft.trigger().elect().await;
             }
             Ok(()) => {}

@@ -44,6 +44,7 @@ pub async fn handle(
         _ => return Err(ApiError::PeerNotFound(peer_id)),
     };
     let interval = app.liveness.heartbeat(peer_id, activity);
+    crate::counters::bump(&crate::counters::COUNTERS.heartbeats);
     if !peer.online {
         let cmd = Cmd {
             origin: None,

@@ -3,12 +3,13 @@
 //! [`read`] (linearizable queries), [`heartbeat`] (a peer's heartbeat: a read that may propose a
 //! write) and [`admin`] (status, membership and, through [`quotas`], [`members`] and
 //! [`snapshot`], the quotas, the member list and snapshot exports). [`token`] parses session
-//! tokens.
+//! tokens. [`http`] is the operators' HTTP surface (metrics, health, status).
 //!
 //! Handlers go through [`crate::app`] and the domain's queries; none of them names the store.
 
 pub mod admin;
 pub mod heartbeat;
+pub mod http;
 pub mod login;
 pub mod members;
 pub mod quotas;

@@ -36,6 +36,7 @@ use proto::ApiError;
 use super::admin::Role;
 use super::{admin, read, write};
 use crate::app::App;
+use crate::counters::{bump, RequestKind, COUNTERS};
 use crate::served_by::ServedBy;
 
 /// How long a new connection may take for the TLS handshake, and then again to say hello.
@@ -44,10 +45,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most requests one connection may have in flight.
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
 
-/// Accepts client connections forever, over TLS with `tls`; replies carry `served_by`'s meta.
-pub async fn serve(listener: TcpListener, app: Arc<App>, served_by: Arc<ServedBy>, tls: NodeTls) {
+/// Accepts client connections forever, over TLS with `tls`, under the caps of `caps` (made
+/// from `--max-connections` and `--max-connections-per-source`; the HTTP surface reads its
+/// counts); replies carry `served_by`'s meta.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    served_by: Arc<ServedBy>,
+    tls: NodeTls,
+    caps: ConnCounter,
+) {
     let acceptor = tls.api_acceptor();
-    let caps = ConnCounter::new(app.config.api_connections);
     proto::accept::serve_each_capped(
         listener,
         "api",
@@ -105,12 +113,25 @@ async fn idle_for(idle: Duration, activity: &Activity, permits: &tokio::sync::Se
     }
 }
 
+/// Counts the connection closed when dropped.
+struct ClosedOnDrop;
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        bump(&COUNTERS.connections_closed);
+    }
+}
+
 async fn handle(
     stream: TcpStream,
     acceptor: TlsAcceptor,
     app: Arc<App>,
     served_by: Arc<ServedBy>,
 ) -> Result<(), String> {
+    COUNTERS
+        .connections_accepted
+        .fetch_add(1, Ordering::Relaxed);
+    let _closed = ClosedOnDrop;
     let _ = stream.set_nodelay(true);
     // Where the client is, for the login throttle (unspecified if the socket cannot say).
     let source = stream
@@ -119,8 +140,9 @@ async fn handle(
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
         .await
-        .map_err(|_| "no TLS handshake in time".to_string())?
-        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        .map_err(|_| "no TLS handshake in time".to_string())
+        .and_then(|r| r.map_err(|e| format!("TLS handshake failed: {e}")))
+        .inspect_err(|_| bump(&COUNTERS.tls_handshake_failures))?;
     let role = if names::is_valid_for(stream.get_ref().1.peer_certificates(), ADMIN_NAME) {
         Role::Admin
     } else {
@@ -273,11 +295,13 @@ async fn dispatch(
     source: IpAddr,
     role: Role,
 ) -> Result<Response, ApiError> {
-    match request {
-        Request::Write(w) => write::handle(app, w, source).await,
-        Request::Read(r) => read::handle(app, r).await,
-        Request::Admin(a) => admin::handle(app, a, role).await,
-    }
+    let (kind, result) = match request {
+        Request::Write(w) => (RequestKind::Write, write::handle(app, w, source).await),
+        Request::Read(r) => (RequestKind::Read, read::handle(app, r).await),
+        Request::Admin(a) => (RequestKind::Admin, admin::handle(app, a, role).await),
+    };
+    COUNTERS.request_done(kind, &result);
+    result
 }
 
 #[cfg(test)]

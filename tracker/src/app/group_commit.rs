@@ -33,6 +33,7 @@ use proto::tracker_msg::Response;
 use proto::ApiError;
 
 use crate::cmd::{Cmd, CmdBatch};
+use crate::counters::COUNTERS;
 use crate::raft_types::{NodeId, NodeInfo, Raft};
 
 /// Most commands in one entry.
@@ -319,7 +320,17 @@ async fn commit(
         }
     };
     drop(parts);
+    COUNTERS.entries.fetch_add(1, Ordering::Relaxed);
+    COUNTERS
+        .proposals
+        .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+    COUNTERS.writes_per_entry.observe(count as f64);
+    let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(timeout, raft.client_write(batch)).await;
+    COUNTERS.commit_seconds.observe_duration(started.elapsed());
+    if !matches!(outcome, Ok(Ok(_))) {
+        COUNTERS.entries_failed.fetch_add(1, Ordering::Relaxed);
+    }
     let results: Vec<Result<Response, ApiError>> = match outcome {
         Err(_) => vec![
             Err(ApiError::Unavailable(format!(

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use proto::ApiError;
 
 use super::read_floor::ReadFloor;
+use crate::counters::{bump, COUNTERS};
 use crate::raft_types::Raft;
 
 /// Outcome shared by every read of one round.
@@ -50,6 +51,7 @@ impl ReadGate {
     /// # Errors
     /// `NotLeader`, or `Unavailable` if no quorum confirms within `timeout`.
     pub async fn barrier(self: &Arc<Self>, raft: &Raft, timeout: Duration) -> RoundResult {
+        bump(&COUNTERS.linearizable_reads);
         let (tx, rx) = oneshot::channel();
         let start_driver = {
             let Ok(mut q) = self.queue.lock() else {
@@ -91,6 +93,7 @@ impl ReadGate {
 
 /// One quorum confirmation plus waiting for the local apply, mapped to wire errors.
 async fn one_round(raft: &Raft, floor: &ReadFloor, timeout: Duration) -> RoundResult {
+    bump(&COUNTERS.read_index_rounds);
     let started = tokio::time::Instant::now();
     // Before the quorum round: the round confirms this vote or a later one.
     let floor_index = if floor.is_spent() {

@@ -89,6 +89,44 @@ impl StateView {
         })
     }
 
+    /// Counts the entries of `table` and, of them, those whose value `matching` accepts, one
+    /// page of `page` entries at a time (each page holds off batch writes only that long), at
+    /// most `max_pages` pages. Returns `(entries, matching, complete)`; `complete` is false if
+    /// the page cap stopped the count. Call it off the async executor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn count_entries(
+        &self,
+        table: Table,
+        page: usize,
+        max_pages: usize,
+        mut matching: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(u64, u64, bool), StoreError> {
+        let (mut all, mut matched) = (0u64, 0u64);
+        let mut after: Option<Vec<u8>> = None;
+        for _ in 0..max_pages {
+            after = self
+                .trees
+                .visit_page(table, b"", after.as_deref(), page, |_, v| {
+                    all += 1;
+                    if matching(v) {
+                        matched += 1;
+                    }
+                    Ok(())
+                })?;
+            if after.is_none() {
+                return Ok((all, matched, true));
+            }
+        }
+        Ok((all, matched, false))
+    }
+
+    /// Whether a stored peer record says the peer is online (false if it does not decode).
+    pub fn peer_is_online(record: &[u8]) -> bool {
+        decode_record::<PeerRec>(Table::Peers, record).is_ok_and(|p| p.online)
+    }
+
     /// One page of the sessions expired at `now_ms`: it looks at the sessions after `after` (from
     /// the first if `None`), at most `limit` of them, holding off batch writes only that long.
     /// Returns the expired tokens among them and where the next page starts (`None` at the end).

@@ -52,6 +52,7 @@ pub fn closed(raft: &Raft, contact: &Arc<LeaderContact>, from: NodeId) {
             silent_ms = contact.silent_for().as_millis() as u64,
             "the leader's connection closed and its lease ran out; starting an election"
         );
+        crate::counters::bump(&crate::counters::COUNTERS.elections_started);
         let _ = raft.trigger().elect().await;
     });
 }

@@ -327,7 +327,16 @@ impl RaftNetwork<TypeConfig> for PeerLink {
                 PayloadTooLarge::new_entries_hint(hint),
             ));
         }
-        match self.call_encoded(body, ttl).await {
+        let started = std::time::Instant::now();
+        let reply = self.call_encoded(body, ttl).await;
+        let counters = &crate::counters::COUNTERS;
+        counters
+            .append_entries_seconds
+            .observe_duration(started.elapsed());
+        if !matches!(reply, Ok(RaftReply::AppendEntries(Ok(_)))) {
+            crate::counters::bump(&counters.append_entries_failures);
+        }
+        match reply {
             Ok(RaftReply::AppendEntries(Ok(r))) => Ok(r),
             Ok(RaftReply::AppendEntries(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(
                 self.dialer.target,

@@ -221,6 +221,7 @@ fn take_over_election(raft: &Raft, contact: &LeaderContact) {
     );
     let raft = raft.clone();
     tokio::spawn(async move {
+        crate::counters::bump(&crate::counters::COUNTERS.elections_started);
         let _ = raft.trigger().elect().await;
     });
 }

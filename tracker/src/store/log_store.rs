@@ -268,14 +268,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError> {
+        crate::counters::COUNTERS.set_committed(committed.map(|c| c.index));
         // Not flushed on its own: losing it only means re-applying committed entries on restart.
         self.put_meta(KEY_COMMITTED, &committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
-        Ok(self
+        let committed = self
             .get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?
-            .flatten())
+            .flatten();
+        crate::counters::COUNTERS.set_committed(committed.map(|c| c.index));
+        Ok(committed)
     }
 
     async fn append<I>(

@@ -211,6 +211,14 @@ impl SmTrees {
             ok = stored.is_ok(),
             "drained staged writes"
         );
+        if stored.is_ok() {
+            let counters = &crate::counters::COUNTERS;
+            crate::counters::bump(&counters.drains);
+            counters.drained_keys.fetch_add(
+                u64::try_from(writes.len()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         let mut staged = self.write_gate();
         match stored {
             Ok(()) => staged.end_drain(),

@@ -72,7 +72,13 @@ impl Snapshots {
             .get(KEY_CURRENT_SNAPSHOT)
             .map_err(|e| read_err(&e))?
         {
-            Some(bytes) => decode_snapshot(&bytes).map(Some).map_err(|e| read_err(&e)),
+            Some(bytes) => {
+                let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+                crate::counters::COUNTERS
+                    .snapshot_bytes
+                    .store(len, Ordering::Relaxed);
+                decode_snapshot(&bytes).map(Some).map_err(|e| read_err(&e))
+            }
             None => Ok(None),
         }
     }
@@ -83,6 +89,10 @@ impl Snapshots {
     /// sled errors, or a meta that cannot be encoded.
     pub fn store(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
         let bytes = encode_snapshot(snapshot).map_err(|e| snap_err(&e))?;
+        let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        crate::counters::COUNTERS
+            .snapshot_bytes
+            .store(len, Ordering::Relaxed);
         self.tree
             .insert(KEY_CURRENT_SNAPSHOT, bytes)
             .map_err(|e| snap_err(&e))?;
