@@ -18,6 +18,10 @@ pub struct NodeEntry {
     pub pid: u32,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Its HTTP surface (`/metrics`, `/readyz`, `/v1/status`, `/`), if it has one. Absent in
+    /// files written before there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<String>,
 }
 
 /// The whole file.

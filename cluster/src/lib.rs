@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`cluster_file`]: `DIR/cluster.json`, what `cluster up` records for scripts.
+//! - [`http_probe`]: a minimal GET client for a tracker's HTTP surface (tests, benchmarks).
 //! - [`pki`]: the cluster CA, node certificates and the admin credential, as files in DIR.
 //! - [`process`]: spawning tracker processes, signalling and reaping them by PID.
 //! - [`peer_process`]: peers as separate processes (demo, benchmarks, chaos runs).
@@ -13,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cluster_file;
+pub mod http_probe;
 pub mod local;
 pub mod members;
 pub mod peer_process;

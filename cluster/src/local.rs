@@ -31,6 +31,8 @@ pub struct NodeSpec {
     pub raft_addr: String,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Address of its HTTP surface (`--http-addr`), if it has one.
+    pub http_addr: Option<String>,
 }
 
 /// A running (or partly running) local cluster.
@@ -98,7 +100,8 @@ pub enum ClusterError {
 
 impl LocalCluster {
     /// Plans `n` nodes in `dir` with ports from `base_port` (API = base + 2i, Raft = base + 2i + 1),
-    /// or free ports when `base_port` is `None`.
+    /// or free ports when `base_port` is `None`; each node's HTTP surface gets a free port on
+    /// 127.0.0.1 either way.
     ///
     /// # Errors
     /// If free ports cannot be found.
@@ -107,6 +110,13 @@ impl LocalCluster {
             Some(_) => Vec::new(),
             None => process::free_ports(usize::try_from(n * 2).unwrap_or(0), &[])?,
         };
+        let planned: Vec<u16> = match base_port {
+            Some(b) => (0..n.saturating_mul(2))
+                .map(|i| b.saturating_add(u16::try_from(i).unwrap_or(u16::MAX)))
+                .collect(),
+            None => free.clone(),
+        };
+        let http = process::free_ports(usize::try_from(n).unwrap_or(0), &planned)?;
         (1..=n)
             .map(|id| {
                 let (api, raft) = match base_port {
@@ -119,11 +129,13 @@ impl LocalCluster {
                         (free[i], free[i + 1])
                     }
                 };
+                let http_port = usize::try_from(id - 1).ok().and_then(|i| http.get(i));
                 Ok(NodeSpec {
                     id,
                     api_addr: format!("127.0.0.1:{api}"),
                     raft_addr: format!("127.0.0.1:{raft}"),
                     data_dir: dir.join(format!("node-{id}")),
+                    http_addr: http_port.map(|p| format!("127.0.0.1:{p}")),
                 })
             })
             .collect()
@@ -179,6 +191,7 @@ impl LocalCluster {
                 api_addr: n.api_addr.clone(),
                 raft_addr: n.raft_addr.clone(),
                 data_dir: n.data_dir.clone(),
+                http_addr: n.http_addr.clone(),
             })
             .collect();
         let mut c = LocalCluster::new(dir, specs, file.tracker_args.clone(), detach)?;
@@ -287,7 +300,7 @@ impl LocalCluster {
             raft_listen: self.raft_listen.get(&id).cloned(),
             initial_cluster: founding.then(|| self.founders.clone()),
             tls,
-            extra_args: self.tracker_args.clone(),
+            extra_args: self.tracker_args_for(&spec),
             detach: self.detach,
         };
         let child = process::spawn(&launch).map_err(|source| ClusterError::Spawn { id, source })?;
@@ -295,6 +308,17 @@ impl LocalCluster {
         self.children.insert(id, child);
         self.save()?;
         Ok(())
+    }
+
+    /// The extra flags of `spec`'s tracker: the cluster's, plus `--http-addr` if the node has one
+    /// and the cluster's flags do not set it.
+    fn tracker_args_for(&self, spec: &NodeSpec) -> Vec<String> {
+        let mut args = self.tracker_args.clone();
+        let set_by_cluster = args.iter().any(|a| a.starts_with("--http-addr"));
+        if let (Some(http), false) = (&spec.http_addr, set_by_cluster) {
+            args.extend(["--http-addr".to_string(), http.clone()]);
+        }
+        args
     }
 
     /// Adds a node that is not a founder (it starts empty and waits to be added as a learner).
@@ -374,6 +398,7 @@ impl LocalCluster {
                     raft_addr: s.raft_addr.clone(),
                     pid: self.pids.get(&s.id).copied().unwrap_or(0),
                     data_dir: s.data_dir.clone(),
+                    http_addr: s.http_addr.clone(),
                 })
                 .collect(),
             tracker_args: self.tracker_args.clone(),

@@ -102,7 +102,7 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
         .flat_map(|n| [&n.api_addr, &n.raft_addr])
         .filter_map(|addr| addr.rsplit(':').next()?.parse().ok())
         .collect();
-    let mut free = cluster::process::free_ports(2, &taken)?.into_iter();
+    let mut free = cluster::process::free_ports(3, &taken)?.into_iter();
     let mut fresh = || {
         free.next()
             .map(|port| format!("127.0.0.1:{port}"))
@@ -121,6 +121,7 @@ pub async fn add(a: AddNodeArgs) -> anyhow::Result<()> {
             None => fresh()?,
         },
         data_dir: a.dir.join(format!("node-{id}")),
+        http_addr: Some(fresh()?),
     };
     cluster.add_spec(spec.clone());
     cluster.start_node(id)?;

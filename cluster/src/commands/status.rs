@@ -42,6 +42,9 @@ pub struct StatusArgs {
 struct Row {
     id: Option<u64>,
     api_addr: String,
+    /// The node's HTTP surface, as `cluster.json` records it (with `--dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_addr: Option<String>,
     reachable: bool,
     role: Option<String>,
     term: Option<u64>,
@@ -94,13 +97,13 @@ impl Health {
 /// # Errors
 /// If neither `--trackers` nor `--dir` is given, or the cluster file is unreadable.
 pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
-    type Target = (Option<u64>, String, Option<u32>);
+    type Target = (Option<u64>, String, Option<u32>, Option<String>);
     let (targets, tls): (Vec<Target>, _) = match (&a.trackers, &a.dir) {
         (Some(list), _) => (
             list.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| (None, s.to_string(), None))
+                .map(|s| (None, s.to_string(), None, None))
                 .collect(),
             a.credential.client_tls()?,
         ),
@@ -110,7 +113,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
             let targets = file
                 .nodes
                 .into_iter()
-                .map(|n| (Some(n.id), n.api_addr, Some(n.pid)))
+                .map(|n| (Some(n.id), n.api_addr, Some(n.pid), n.http_addr))
                 .collect();
             (targets, tls)
         }
@@ -119,12 +122,13 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
     // The digest needs the admin credential; without it the table shows "-".
     let digest = tls.has_identity();
     let mut rows = Vec::new();
-    for (id, addr, pid) in targets {
+    for (id, addr, pid, http_addr) in targets {
         let timeout = Duration::from_millis(800);
         let row = match TrackerClient::node_status(&addr, &tls, digest, timeout).await {
             Ok(s) => Row {
                 id: Some(s.node_id),
                 api_addr: addr,
+                http_addr,
                 reachable: true,
                 role: Some(s.role),
                 term: Some(s.term),
@@ -141,6 +145,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Row {
                 id,
                 api_addr: addr,
+                http_addr,
                 reachable: false,
                 role: None,
                 term: None,

@@ -97,6 +97,7 @@ async fn a_node_started_by_hand_is_listed_added_caught_up_and_removed_over_track
         api_addr: format!("127.0.0.1:{}", ports[0]),
         raft_addr: format!("127.0.0.1:{}", ports[1]),
         data_dir: dir.path().join("node-4"),
+        http_addr: None,
     };
     c.add_spec(spec.clone());
     c.start_node(4).unwrap();
