@@ -5,6 +5,7 @@ mod cli;
 mod conn_limits;
 mod failover;
 mod formation;
+mod http;
 mod liveness;
 mod login_throttle;
 mod malformed;
