@@ -10,6 +10,7 @@
 //! - [`load`]: closed-loop clients that log every request.
 //! - [`heartbeat_sim`]: many simulated peers multiplexed over a few connections.
 //! - [`stats`]: percentiles, JSON lines, tables. [`procfs`]: CPU and memory from /proc.
+//! - [`scraper`]: `/metrics` scraped every N ms during a run (`bench writes --scrape-metrics-ms`).
 
 pub mod etcd;
 pub mod failover;
@@ -19,6 +20,7 @@ pub mod heartbeats;
 pub mod load;
 pub mod procfs;
 pub mod reads;
+pub mod scraper;
 pub mod stats;
 pub mod swarm;
 pub mod transfer;

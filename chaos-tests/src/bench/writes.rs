@@ -14,6 +14,7 @@ use proto::tracker_msg::WriteOp;
 use super::fixture::{manifest, ClusterOpts, Fixture, FixtureSpec, World};
 use super::load::{window, Call, Clients, NextCall, WindowStats};
 use super::procfs::CpuSample;
+use super::scraper::{ScrapeStats, Scraper};
 use super::stats::{fmt, print_json, print_table};
 
 /// Options of `bench writes`.
@@ -36,6 +37,10 @@ pub struct WritesArgs {
     /// Files registered before the rounds (ReportHave goes to them).
     #[arg(long, default_value_t = 32)]
     pub files: usize,
+    /// Scrape every node's `/metrics` this often during each round, in milliseconds, as a
+    /// Prometheus server would (0: no scraping).
+    #[arg(long, default_value_t = 0)]
+    pub scrape_metrics_ms: u64,
     #[command(flatten)]
     pub cluster: ClusterOpts,
 }
@@ -69,6 +74,11 @@ pub struct WritesResult {
     /// Tracker CPU per acknowledged write, in microseconds (all nodes together): steadier from
     /// run to run than ops/s on a shared machine, so a change's cost shows in it.
     pub cluster_cpu_us_per_write: f64,
+    /// The scrape interval (`--scrape-metrics-ms`; 0: none).
+    pub scrape_metrics_ms: u64,
+    /// What the scrapers did during the measured window and the warmup.
+    #[serde(flatten)]
+    pub scrapes: ScrapeStats,
 }
 
 /// CPU samples of the cluster's processes at one instant.
@@ -146,12 +156,22 @@ pub async fn run(args: WritesArgs) -> anyhow::Result<()> {
     for (round, &n) in args.clients.iter().enumerate() {
         let next = write_mix(fixture.world.clone(), args.mix.clone(), format!("r{round}"));
         let clients = Clients::start(&fixture.world, n, next)?;
+        let scraper = (args.scrape_metrics_ms > 0).then(|| {
+            let addrs = fixture
+                .cluster
+                .nodes
+                .values()
+                .filter_map(|s| s.http_addr.clone())
+                .collect();
+            Scraper::start(addrs, Duration::from_millis(args.scrape_metrics_ms))
+        });
         tokio::time::sleep(Duration::from_secs(args.warmup_secs)).await;
         let cpu_from = sample_nodes(&fixture, args.cluster.nodes);
         let from = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
         let to = Instant::now();
         let cpu_to = sample_nodes(&fixture, args.cluster.nodes);
+        let scrapes = scraper.map(Scraper::stop).unwrap_or_default();
         let logs = clients.stop().await;
         let stats = window(&logs, from, to);
         let cluster_cores = cores_between(&cpu_from, &cpu_to);
@@ -165,6 +185,8 @@ pub async fn run(args: WritesArgs) -> anyhow::Result<()> {
             },
             cluster_cores,
             stats,
+            scrape_metrics_ms: args.scrape_metrics_ms,
+            scrapes,
         };
         print_json(&r)?;
         rows.push(r);
