@@ -223,8 +223,6 @@ pub struct Counters {
     pub read_index_rounds: AtomicU64,
     /// Client connections that reached the TLS handshake.
     pub connections_accepted: AtomicU64,
-    /// Client connections closed after they were accepted.
-    pub connections_closed: AtomicU64,
     /// Client connections whose TLS handshake failed or timed out.
     pub tls_handshake_failures: AtomicU64,
     /// Requests per [`RequestKind`].
@@ -260,7 +258,6 @@ impl Counters {
             linearizable_reads: AtomicU64::new(0),
             read_index_rounds: AtomicU64::new(0),
             connections_accepted: AtomicU64::new(0),
-            connections_closed: AtomicU64::new(0),
             tls_handshake_failures: AtomicU64::new(0),
             requests: [const { AtomicU64::new(0) }; RequestKind::ALL.len()],
             request_errors: [const { [const { AtomicU64::new(0) }; ERROR_KINDS.len()] };

@@ -450,6 +450,8 @@ async fn readiness_fails_on_a_node_cut_off_from_its_quorum_and_recovers() {
 async fn the_http_listener_refuses_bodies_other_methods_and_slow_headers() {
     let (_dir, c) = start(1, &[]).await;
     let addr = http_addr(&c, 1);
+    // A single node is its own quorum.
+    wait_ready_status(&addr, 200, Duration::from_secs(10)).await;
     let send = |raw: &'static str| {
         let addr = addr.clone();
         async move {

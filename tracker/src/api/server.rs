@@ -113,25 +113,13 @@ async fn idle_for(idle: Duration, activity: &Activity, permits: &tokio::sync::Se
     }
 }
 
-/// Counts the connection closed when dropped.
-struct ClosedOnDrop;
-
-impl Drop for ClosedOnDrop {
-    fn drop(&mut self) {
-        bump(&COUNTERS.connections_closed);
-    }
-}
-
 async fn handle(
     stream: TcpStream,
     acceptor: TlsAcceptor,
     app: Arc<App>,
     served_by: Arc<ServedBy>,
 ) -> Result<(), String> {
-    COUNTERS
-        .connections_accepted
-        .fetch_add(1, Ordering::Relaxed);
-    let _closed = ClosedOnDrop;
+    bump(&COUNTERS.connections_accepted);
     let _ = stream.set_nodelay(true);
     // Where the client is, for the login throttle (unspecified if the socket cannot say).
     let source = stream
