@@ -357,7 +357,7 @@ impl Scrape {
             ];
             out.gauges(
                 "state_records",
-                "Records in the committed state (counted at most every 10 s).",
+                "Records in the committed state (counted at most every 30 s).",
                 &items,
             )?;
             out.gauge(

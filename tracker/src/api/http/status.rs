@@ -19,11 +19,13 @@ use crate::domain::kv::Table;
 use super::health::{apply_lag, role_name, Metrics};
 
 /// How long counted totals are served before they are counted again.
-pub const COUNTS_TTL: Duration = Duration::from_secs(10);
-/// Entries per page of the counting scan.
-const COUNT_PAGE: usize = 4096;
+/// Under write load a count of some tens of thousands of files takes on the order of 100 ms (see
+/// chaos-tests/reports/2026-12-02-metrics-cost.md), so it is not redone for every scrape.
+pub const COUNTS_TTL: Duration = Duration::from_secs(30);
+/// Entries per page of the counting scan (apply waits for at most one page).
+const COUNT_PAGE: usize = 1024;
 /// Pages one table's count looks at, at most (past that the count says it is incomplete).
-const COUNT_MAX_PAGES: usize = 4096;
+const COUNT_MAX_PAGES: usize = 16384;
 
 /// Totals of the committed state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -64,8 +66,15 @@ impl CountsCache {
             return Some(c);
         }
         let state = state.clone();
+        let started = Instant::now();
         match tokio::task::spawn_blocking(move || count(&state)).await {
             Ok(Ok(counts)) => {
+                tracing::debug!(
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    files = counts.files,
+                    peers = counts.peers,
+                    "counted the state for the status endpoints"
+                );
                 *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some((Instant::now(), counts));
                 Some(counts)
