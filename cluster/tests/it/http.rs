@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use cluster::http_probe::{self, HttpReply};
 use cluster::LocalCluster;
-use proto::tracker_msg::{FileManifest, PeerActivity, ReadRequest, WriteOp};
+use proto::tracker_msg::{PeerActivity, ReadRequest, WriteOp};
 
-use super::util::{client, signup, start};
+use super::util::{client, register_peer, register_small_file, signup, start};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -239,26 +239,13 @@ async fn metrics_status_and_page_show_the_cluster_and_no_names() {
     })
     .await
     .unwrap();
-    cl.write(WriteOp::RegisterPeer {
+    cl.write(register_peer(token, 4242)).await.unwrap();
+    cl.write(register_small_file(
         token,
-        peer_id: 4242,
-        addr: "127.0.0.1:9".into(),
-        peer_key: proto::ticket::public_key_of(&[42; 32]),
-    })
-    .await
-    .unwrap();
-    cl.write(WriteOp::RegisterFile {
-        token,
-        peer_id: 4242,
-        group: "hidden-group-name".into(),
-        manifest: FileManifest {
-            name: "secret-file-name.bin".into(),
-            size_bytes: 10_000,
-            chunk_size_bytes: 4096,
-            chunk_hashes: vec![[1; 20]; 3],
-            file_hash: [2; 20],
-        },
-    })
+        4242,
+        "hidden-group-name",
+        "secret-file-name.bin",
+    ))
     .await
     .unwrap();
     cl.read(ReadRequest::Heartbeat {

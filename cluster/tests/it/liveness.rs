@@ -4,12 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use proto::tracker_msg::{
-    FileManifest, PageRequest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp,
-};
+use proto::tracker_msg::{PageRequest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp};
 use proto::{ApiError, ClientConfig, TrackerClient};
 
-use super::util::{client, signup, start};
+use super::util::{client, register_peer, register_small_file, signup, start};
 
 async fn source_count(cl: &TrackerClient, token: &SessionToken) -> usize {
     match cl
@@ -48,29 +46,10 @@ async fn silent_peers_go_offline_and_come_back_with_a_heartbeat() {
     })
     .await
     .unwrap();
-    cl.write(WriteOp::RegisterPeer {
-        token,
-        peer_id: 77,
-        addr: "127.0.0.1:9".into(),
-        peer_key: proto::ticket::public_key_of(&[77; 32]),
-    })
-    .await
-    .unwrap();
-    let manifest = FileManifest {
-        name: "f.bin".into(),
-        size_bytes: 10_000,
-        chunk_size_bytes: 4096,
-        chunk_hashes: vec![[1; 20]; 3],
-        file_hash: [2; 20],
-    };
-    cl.write(WriteOp::RegisterFile {
-        token,
-        peer_id: 77,
-        group: "g".into(),
-        manifest,
-    })
-    .await
-    .unwrap();
+    cl.write(register_peer(token, 77)).await.unwrap();
+    cl.write(register_small_file(token, 77, "g", "f.bin"))
+        .await
+        .unwrap();
     match cl
         .read(ReadRequest::Heartbeat {
             token,
@@ -154,28 +133,10 @@ async fn a_new_leader_expires_silent_peers_it_never_heard_from() {
     })
     .await
     .unwrap();
-    cl.write(WriteOp::RegisterPeer {
-        token,
-        peer_id: 88,
-        addr: "127.0.0.1:9".into(),
-        peer_key: proto::ticket::public_key_of(&[88; 32]),
-    })
-    .await
-    .unwrap();
-    cl.write(WriteOp::RegisterFile {
-        token,
-        peer_id: 88,
-        group: "g".into(),
-        manifest: FileManifest {
-            name: "f.bin".into(),
-            size_bytes: 10_000,
-            chunk_size_bytes: 4096,
-            chunk_hashes: vec![[1; 20]; 3],
-            file_hash: [2; 20],
-        },
-    })
-    .await
-    .unwrap();
+    cl.write(register_peer(token, 88)).await.unwrap();
+    cl.write(register_small_file(token, 88, "g", "f.bin"))
+        .await
+        .unwrap();
     let old = c.wait_leader(Duration::from_secs(10)).await.unwrap();
     assert_eq!(
         source_count(&cl, &token).await,

@@ -3,28 +3,14 @@
 //! data written before, becomes a voter and is removed again; a user's connection is refused;
 //! the last voter cannot be removed.
 
-use std::path::Path;
 use std::time::Duration;
 
 use cluster::NodeSpec;
 use proto::tracker_msg::WriteOp;
 
-use super::util::{client, run_cluster, s, signup, start};
+use super::util::{admin_flags, client, run_cluster, s, signup, start};
 
 /// `--trackers` and the admin credential of the cluster in `dir`.
-fn admin_flags(dir: &Path, trackers: &str) -> Vec<String> {
-    vec![
-        "--trackers".into(),
-        trackers.into(),
-        "--ca".into(),
-        s(&dir.join("ca.pem")).into(),
-        "--admin-cert".into(),
-        s(&dir.join("admin.pem")).into(),
-        "--admin-key".into(),
-        s(&dir.join("admin.key")).into(),
-    ]
-}
-
 fn cluster_cmd(args: &[&str], flags: &[String]) -> (bool, String, String) {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(flags.iter().map(String::as_str));

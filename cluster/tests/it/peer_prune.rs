@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 
 use proto::quota::{Quota, QuotaChanges};
 use proto::tracker_msg::{
-    AdminRequest, FileManifest, PageRequest, PeerActivity, ReadRequest, Response, SessionToken,
-    WriteOp,
+    AdminRequest, PageRequest, PeerActivity, ReadRequest, Response, SessionToken, WriteOp,
 };
 use proto::{ApiError, TrackerClient};
 
-use super::util::{client, signup, start};
+use super::util::{client, register_peer, register_small_file, signup, start};
 
 async fn source_count(cl: &TrackerClient, token: SessionToken) -> usize {
     match cl
@@ -29,15 +28,6 @@ async fn source_count(cl: &TrackerClient, token: SessionToken) -> usize {
     {
         Response::Sources { sources, .. } => sources.len(),
         other => panic!("{other:?}"),
-    }
-}
-
-fn register(token: SessionToken, peer_id: u64) -> WriteOp {
-    WriteOp::RegisterPeer {
-        token,
-        peer_id,
-        addr: "127.0.0.1:9".into(),
-        peer_key: proto::ticket::public_key_of(&[9; 32]),
     }
 }
 
@@ -72,24 +62,13 @@ async fn a_peer_offline_for_long_is_forgotten_with_its_availability() {
     })
     .await
     .unwrap();
-    cl.write(register(token, 77)).await.unwrap();
-    cl.write(WriteOp::RegisterFile {
-        token,
-        peer_id: 77,
-        group: "g".into(),
-        manifest: FileManifest {
-            name: "f.bin".into(),
-            size_bytes: 10_000,
-            chunk_size_bytes: 4096,
-            chunk_hashes: vec![[1; 20]; 3],
-            file_hash: [2; 20],
-        },
-    })
-    .await
-    .unwrap();
+    cl.write(register_peer(token, 77)).await.unwrap();
+    cl.write(register_small_file(token, 77, "g", "f.bin"))
+        .await
+        .unwrap();
     assert_eq!(source_count(&cl, token).await, 1);
     assert_eq!(
-        cl.write(register(token, 78)).await,
+        cl.write(register_peer(token, 78)).await,
         Err(ApiError::QuotaExceeded {
             quota: Quota::PeerIdsPerUser,
             limit: 1
@@ -100,7 +79,7 @@ async fn a_peer_offline_for_long_is_forgotten_with_its_availability() {
     // refused try is refused on the leader, without an entry.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match cl.write(register(token, 78)).await {
+        match cl.write(register_peer(token, 78)).await {
             Ok(_) => break,
             Err(ApiError::QuotaExceeded { .. }) => {}
             Err(e) => panic!("{e}"),
@@ -119,7 +98,7 @@ async fn a_peer_offline_for_long_is_forgotten_with_its_availability() {
     );
     // Its id registers again as a new peer (with room for it), holding nothing.
     admin.admin(one_peer_id_each(2)).await.unwrap();
-    cl.write(register(token, 77)).await.unwrap();
+    cl.write(register_peer(token, 77)).await.unwrap();
     assert_eq!(source_count(&cl, token).await, 0);
 
     let leader = c.wait_leader(Duration::from_secs(10)).await.unwrap();

@@ -14,20 +14,7 @@ use proto::connection::Connection;
 use proto::tracker_msg::{AdminRequest, PageRequest, ReadRequest, WriteOp};
 use proto::{ApiError, ClientConfig, Request, Response, TrackerClient};
 
-use super::util::{client, run_cluster, s, signup, start, user_tls, DownOnDrop};
-
-fn admin_flags(dir: &Path, trackers: &str) -> Vec<String> {
-    vec![
-        "--trackers".into(),
-        trackers.into(),
-        "--ca".into(),
-        s(&dir.join("ca.pem")).into(),
-        "--admin-cert".into(),
-        s(&dir.join("admin.pem")).into(),
-        "--admin-key".into(),
-        s(&dir.join("admin.key")).into(),
-    ]
-}
+use super::util::{admin_flags, client, run_cluster, s, signup, start, user_tls, DownOnDrop};
 
 /// Waits until the first leader has created the cluster key (its first background write), so
 /// the state holds still once the test's own writes are in.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cluster::process::tracker_program;
 use cluster::LocalCluster;
 use proto::tls::ClientTls;
-use proto::tracker_msg::{Response, SessionToken, WriteOp};
+use proto::tracker_msg::{FileManifest, Response, SessionToken, WriteOp};
 use proto::TrackerClient;
 
 /// The `cluster` binary under test.
@@ -96,4 +96,46 @@ impl Drop for DownOnDrop {
 /// The path as a &str (temp dirs are UTF-8 here).
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `RegisterPeer` of `peer_id` at a placeholder address, with a key made from the id's low byte.
+pub fn register_peer(token: SessionToken, peer_id: u64) -> WriteOp {
+    WriteOp::RegisterPeer {
+        token,
+        peer_id,
+        addr: "127.0.0.1:9".into(),
+        peer_key: proto::ticket::public_key_of(&[peer_id as u8; 32]),
+    }
+}
+
+/// `RegisterFile` of a 10,000-byte file `name` in `group` (3 chunks of 4 KiB, placeholder
+/// hashes), seeded by `peer_id`.
+pub fn register_small_file(token: SessionToken, peer_id: u64, group: &str, name: &str) -> WriteOp {
+    WriteOp::RegisterFile {
+        token,
+        peer_id,
+        group: group.into(),
+        manifest: FileManifest {
+            name: name.into(),
+            size_bytes: 10_000,
+            chunk_size_bytes: 4096,
+            chunk_hashes: vec![[1; 20]; 3],
+            file_hash: [2; 20],
+        },
+    }
+}
+
+/// The flags that reach a cluster's admin API from outside its directory: `--trackers` and the
+/// admin credential of `dir`.
+pub fn admin_flags(dir: &Path, trackers: &str) -> Vec<String> {
+    vec![
+        "--trackers".into(),
+        trackers.into(),
+        "--ca".into(),
+        s(&dir.join("ca.pem")).into(),
+        "--admin-cert".into(),
+        s(&dir.join("admin.pem")).into(),
+        "--admin-key".into(),
+        s(&dir.join("admin.key")).into(),
+    ]
 }
