@@ -146,6 +146,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     addr: "127.0.0.1:9000".into(),
                     peer_key: proto::ticket::public_key_of(&[5; 32]),
                     bitfield: vec![0b101],
+                    online: true,
+                    last_seen_ms: Some(1_700_000_000_000),
                 }],
                 ticket: None,
                 next: Some("carol".into()),

@@ -8,8 +8,8 @@ use crate::client::TrackerClient;
 use crate::error::ApiError;
 use crate::ticket::SignedTicket;
 use crate::tracker_msg::{
-    FileManifest, FileSummary, GroupSummary, Page, PageRequest, ReadRequest, ReplyMeta, Response,
-    Source, MAX_PAGE_ITEMS,
+    FileManifest, FileSummary, GroupSummary, Page, PageRequest, PeerSummary, ReadRequest,
+    ReplyMeta, Response, Source, MAX_PAGE_ITEMS,
 };
 use crate::types::SessionToken;
 
@@ -167,6 +167,28 @@ pub async fn all_files(
     .await
 }
 
+/// Every online peer of `group`'s members (members only).
+///
+/// # Errors
+/// As [`collect`], or the read's refusal.
+pub async fn all_group_peers(
+    client: &TrackerClient,
+    token: SessionToken,
+    group: &str,
+) -> Result<Vec<PeerSummary>, ApiError> {
+    collect(|page| async move {
+        let group = group.to_string();
+        match client
+            .read(ReadRequest::GroupPeers { token, group, page })
+            .await?
+        {
+            Response::GroupPeers(p) => Ok(p),
+            other => Err(unexpected("a list of peers", &other)),
+        }
+    })
+    .await
+}
+
 /// Every pending join request of `group`, oldest first (owner only).
 ///
 /// # Errors
@@ -212,6 +234,30 @@ pub async fn all_sources(
     name: &str,
     peer_id: Option<u64>,
 ) -> Result<AllSources, ApiError> {
+    sources_pages(client, token, (group, name), peer_id, false).await
+}
+
+/// A file's manifest and every peer holding a chunk of it, online or not (no ticket).
+///
+/// # Errors
+/// The read's refusal, or those of [`Pager::advance`].
+pub async fn all_holders(
+    client: &TrackerClient,
+    token: SessionToken,
+    group: &str,
+    name: &str,
+) -> Result<AllSources, ApiError> {
+    sources_pages(client, token, (group, name), None, true).await
+}
+
+/// Every page of a file's sources.
+async fn sources_pages(
+    client: &TrackerClient,
+    token: SessionToken,
+    (group, name): (&str, &str),
+    peer_id: Option<u64>,
+    include_offline: bool,
+) -> Result<AllSources, ApiError> {
     let mut pager = Pager::new();
     let mut all: Option<AllSources> = None;
     while let Some(page) = pager.request() {
@@ -220,6 +266,7 @@ pub async fn all_sources(
             group: group.to_string(),
             name: name.to_string(),
             peer_id,
+            include_offline,
             page,
         };
         match client.read(request).await? {

@@ -23,7 +23,7 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 /// Ed25519 key, sources carry it, and `FileSources` names the downloading peer, whose key the
 /// ticket carries; 9: the admin's membership list ([`AdminRequest::Members`]) and snapshot export
 /// ([`AdminRequest::SnapshotBegin`], [`AdminRequest::SnapshotRead`], [`AdminRequest::SnapshotEnd`])).
-pub const API_VERSION: u32 = 9;
+pub const API_VERSION: u32 = 10;
 
 /// Most bytes one [`AdminRequest::SnapshotRead`] returns, whatever it asks for (well within
 /// [`crate::frame::MAX_API_FRAME_BYTES`]).
@@ -210,6 +210,14 @@ pub enum WriteOp {
         /// File name.
         name: String,
     },
+    /// A stopping daemon signs off: its peer is marked offline at once, as the liveness sweep
+    /// would mark it once its lease ran out (the next registration or heartbeat signs it on).
+    SignOff {
+        /// Caller's session.
+        token: SessionToken,
+        /// The caller's peer that stops.
+        peer_id: u64,
+    },
 }
 
 /// Metadata of a shared file.
@@ -283,6 +291,20 @@ pub enum ReadRequest {
         /// The caller's peer that will download: the ticket names its registered key. `None`
         /// lists the sources without a ticket.
         peer_id: Option<u64>,
+        /// Also list the peers that hold chunks but are offline (`peer sources`); a download
+        /// asks for the online ones only.
+        include_offline: bool,
+        /// Which page.
+        page: PageRequest,
+    },
+    /// Members only: the online peers of the group's members, by peer id (one page), each with
+    /// how many of the group's files it seeds. A page may hold fewer items than asked, even
+    /// none, and still have a next page (the tracker looks at a bounded number of peers each).
+    GroupPeers {
+        /// Caller's session.
+        token: SessionToken,
+        /// Group name.
+        group: String,
         /// Which page.
         page: PageRequest,
     },
@@ -445,7 +467,8 @@ pub enum Response {
     Sources {
         /// The file.
         manifest: FileManifest,
-        /// Online peers that hold at least one chunk (this page of them).
+        /// Peers that hold at least one chunk (this page of them): the online ones, and the
+        /// offline ones too when the request asked for them.
         sources: Vec<Source>,
         /// Ticket that lets the caller's peer (the request's `peer_id`, with its registered key)
         /// fetch this file from the sources; `None` when the request named no peer.
@@ -453,6 +476,8 @@ pub enum Response {
         /// Where the next page of sources starts; `None` on the last page.
         next: Option<String>,
     },
+    /// Answer to [`ReadRequest::GroupPeers`].
+    GroupPeers(Page<PeerSummary>),
     /// Answer to [`ReadRequest::ClusterKey`].
     ClusterKey {
         /// Ed25519 public key of the cluster.
@@ -565,6 +590,28 @@ pub struct Source {
     pub peer_key: [u8; 32],
     /// Bit i (LSB-first within each byte) set when the peer holds chunk i.
     pub bitfield: Vec<u8>,
+    /// Whether it is online (handed out to downloads).
+    pub online: bool,
+    /// When the tracker last heard from it (ms since the Unix epoch): its last heartbeat or
+    /// registration if online (`None` when the current leader has not heard from it yet), the
+    /// time it went offline if offline (`None` if that was never recorded).
+    pub last_seen_ms: Option<u64>,
+}
+
+/// An online peer of a group's member, as [`ReadRequest::GroupPeers`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSummary {
+    /// Peer id.
+    pub peer_id: u64,
+    /// Owning user (a member of the group).
+    pub username: String,
+    /// Where it serves chunks.
+    pub addr: String,
+    /// Its last heartbeat or registration (ms since the Unix epoch); `None` when the current
+    /// leader has not heard from it yet.
+    pub last_seen_ms: Option<u64>,
+    /// How many of the group's files it holds chunks of.
+    pub files_seeded: u32,
 }
 
 /// One node's view of itself and the cluster.

@@ -186,6 +186,14 @@ pub enum Op {
         /// A peer marked offline after this time (ms since the epoch) is kept.
         offline_before_ms: u64,
     },
+    /// A stopping daemon signs its peer off: marked offline as the sweep would mark it (the
+    /// caller must own the peer). Appended last, like every new variant.
+    SignOff {
+        /// Caller's session.
+        token: TokenBytes,
+        /// The caller's peer.
+        peer_id: u64,
+    },
 }
 
 /// New values for some quotas, as the log carries them (its own type, like [`Op`], so the log's

@@ -94,6 +94,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
                     group,
                     name,
                     peer_id: peer_of_user.get(user).copied().flatten(),
+                    include_offline: false,
                     page: PageRequest::default(),
                 }),
             )

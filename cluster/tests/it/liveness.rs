@@ -16,6 +16,7 @@ async fn source_count(cl: &TrackerClient, token: &SessionToken) -> usize {
             group: "g".into(),
             name: "f.bin".into(),
             peer_id: None,
+            include_offline: false,
             page: PageRequest::default(),
         })
         .await

@@ -7,6 +7,7 @@ mod files_json;
 mod groups;
 mod output;
 mod password;
+mod swarm;
 mod ui;
 
 use std::path::PathBuf;
@@ -94,6 +95,18 @@ enum Command {
     Upload(files::UploadArgs),
     /// List the files of a group.
     Files {
+        /// Group.
+        group: String,
+    },
+    /// List every peer holding a file: user, address, chunks held, online or not, last seen.
+    Sources {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
+    /// List the online peers of a group's members: address, last seen, files each seeds.
+    Peers {
         /// Group.
         group: String,
     },
@@ -215,6 +228,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daemon(a) => files::daemon(&ctx, a).await,
         Command::Upload(a) => files::upload(&ctx, a).await,
         Command::Files { group } => files::list(&ctx, &group).await,
+        Command::Sources { group, name } => swarm::sources(&ctx, &group, &name).await,
+        Command::Peers { group } => swarm::peers(&ctx, &group).await,
         Command::Download(a) => files::download(&ctx, a).await,
         Command::Downloads => files::downloads(&ctx).await,
         Command::Cancel { id } => files::cancel(&ctx, id).await,

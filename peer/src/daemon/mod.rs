@@ -2,7 +2,7 @@
 //! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
 //! ([`heartbeat`]), answers the CLI over the control socket ([`control_server`]) and the browser
 //! and scripts over HTTP ([`http`]), and counts what it does ([`metrics`]). Stops cleanly on
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM, signing its peer off at the tracker first.
 //!
 //! A daemon may start before anyone logged in on its home (the web UI's sign-in needs it
 //! running): it then registers its peer when a login arrives over HTTP, or at the first
@@ -224,6 +224,23 @@ impl Daemon {
         }
     }
 
+    /// Signs this peer off at the tracker: it goes offline at once instead of when its lease runs
+    /// out. Gives up after [`SIGN_OFF_WITHIN`] (no tracker answering must not hold the exit).
+    pub async fn sign_off(&self) {
+        let Ok(token) = self.token() else { return };
+        let op = WriteOp::SignOff {
+            token,
+            peer_id: self.peer_id,
+        };
+        match tokio::time::timeout(SIGN_OFF_WITHIN, self.tracker.write(op)).await {
+            Ok(Ok(_)) => tracing::info!(peer_id = self.peer_id, "signed off"),
+            Ok(Err(e)) => tracing::warn!(%e, "could not sign off; the tracker marks this peer offline when its lease runs out"),
+            Err(_) => tracing::warn!(
+                "no tracker answered the sign-off within {SIGN_OFF_WITHIN:?}; the tracker marks this peer offline when its lease runs out"
+            ),
+        }
+    }
+
     /// Withdraws this peer's availability for a file at the tracker.
     ///
     /// # Errors
@@ -242,7 +259,11 @@ impl Daemon {
     }
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Longest a stopping daemon waits for the tracker to take its sign-off.
+pub const SIGN_OFF_WITHIN: Duration = Duration::from_secs(2);
+
+/// Runs the daemon until SIGINT or SIGTERM, then signs its peer off (at most
+/// [`SIGN_OFF_WITHIN`]).
 ///
 /// # Errors
 /// Startup failures: address in use, another daemon running, tracker unreachable, a bad
@@ -335,6 +356,8 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     seeder.abort();
     heartbeat.abort();
     reporter.abort();
+    // After the heartbeat stopped, so no late heartbeat signs the peer on again.
+    daemon.sign_off().await;
     let _ = std::fs::remove_file(daemon.home.socket_path());
     let _ = daemon.chunks_served.load(Ordering::Relaxed);
     Ok(())

@@ -67,6 +67,7 @@ async fn sources(
             group: "g".into(),
             name: "secret.bin".into(),
             peer_id,
+            include_offline: false,
             page: PageRequest::default(),
         })
         .await?

@@ -1,7 +1,7 @@
 //! The client API: the listener and its connections ([`server`]), then one file per kind of
 //! request: [`write`](mod@write) (replicated writes), [`login`] (a write that first checks a password),
 //! [`read`] (linearizable queries), [`heartbeat`] (a peer's heartbeat: a read that may propose a
-//! write) and [`admin`] (status, membership and, through [`quotas`], [`members`] and
+//! write), [`last_seen`] (the leader's last-seen times added to the listings of peers) and [`admin`] (status, membership and, through [`quotas`], [`members`] and
 //! [`snapshot`], the quotas, the member list and snapshot exports). [`token`] parses session
 //! tokens. [`http`] is the operators' HTTP surface (metrics, health, status).
 //!
@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod heartbeat;
 pub mod http;
+pub mod last_seen;
 pub mod login;
 pub mod members;
 pub mod quotas;

@@ -6,12 +6,13 @@ use tracing::Instrument;
 use proto::tracker_msg::{PageRequest, ReadRequest, Response, SessionToken};
 use proto::ApiError;
 
-use super::heartbeat;
+use super::{heartbeat, last_seen};
 use super::token::session_bytes;
 use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
 use crate::domain::error::Fail;
 use crate::domain::lookup::{own_peer, session_user};
+use crate::domain::group_peers::group_peers;
 use crate::domain::queries;
 use crate::leader::cluster_key;
 
@@ -57,12 +58,22 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
                 group,
                 name,
                 peer_id,
+                include_offline,
                 page,
             } => {
-                query(app, |kv, now| {
-                    file_sources(app, kv, now, &token, (&group, &name), peer_id, &page)
+                let listed = query(app, |kv, now| {
+                    let which = (peer_id, include_offline);
+                    file_sources(app, kv, now, &token, (&group, &name), which, &page)
                 })
-                .await
+                .await?;
+                Ok(last_seen::of_sources(&app.liveness, listed))
+            }
+            ReadRequest::GroupPeers { token, group, page } => {
+                let listed = query(app, |kv, now| {
+                    group_peers(kv, &session_bytes(&token)?, now, &group, &page)
+                })
+                .await?;
+                Ok(last_seen::of_peers(&app.liveness, listed))
             }
             ReadRequest::ClusterKey => {
                 query(app, |_, _| {
@@ -98,11 +109,11 @@ fn file_sources(
     now: u64,
     token: &SessionToken,
     (group, name): (&str, &str),
-    peer_id: Option<u64>,
+    (peer_id, include_offline): (Option<u64>, bool),
     page: &PageRequest,
 ) -> Result<Response, Fail> {
     let token = session_bytes(token)?;
-    let listed = queries::file_sources(kv, &token, now, group, name, page);
+    let listed = queries::file_sources(kv, &token, now, group, name, include_offline, page);
     let Some(peer_id) = peer_id else {
         return listed;
     };

@@ -44,6 +44,10 @@ pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Respon
             WriteOp::RegisterPeer { peer_id, .. } => Some(*peer_id),
             _ => None,
         };
+        let signing_off = match &w.op {
+            WriteOp::SignOff { peer_id, .. } => Some(*peer_id),
+            _ => None,
+        };
         let origin = Origin {
             client_id: w.client_id,
             serial: w.serial,
@@ -72,6 +76,10 @@ pub async fn handle(app: &App, w: WriteRequest, source: IpAddr) -> Result<Respon
             // A new peer gets a full lease before its first heartbeat is due.
             app.liveness.registered(peer_id);
         }
+        if let (Some(peer_id), Ok(_)) = (signing_off, &result) {
+            // Offline already: the sweep has nothing left to mark.
+            app.liveness.forget(peer_id);
+        }
         tracing::debug!(ok = result.is_ok(), "write done");
         result
     }
@@ -99,7 +107,8 @@ fn write_scope(op: &WriteOp) -> Option<(u8, Vec<u8>)> {
         | WriteOp::RegisterPeer { token, .. }
         | WriteOp::RegisterFile { token, .. }
         | WriteOp::ReportHave { token, .. }
-        | WriteOp::StopShare { token, .. } => token,
+        | WriteOp::StopShare { token, .. }
+        | WriteOp::SignOff { token, .. } => token,
     };
     token.bytes().map(|b| (SCOPE_SESSION, b.to_vec()))
 }
@@ -142,6 +151,7 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::RegisterFile { .. } => "register_file",
         WriteOp::ReportHave { .. } => "report_have",
         WriteOp::StopShare { .. } => "stop_share",
+        WriteOp::SignOff { .. } => "sign_off",
     }
 }
 
@@ -301,6 +311,10 @@ fn session_op(op: WriteOp) -> Result<Op, ApiError> {
             peer_id,
             group,
             name,
+        },
+        WriteOp::SignOff { token, peer_id } => Op::SignOff {
+            token: t(&token)?,
+            peer_id,
         },
         WriteOp::CreateUser { .. } | WriteOp::Login { .. } => {
             return Err(ApiError::Internal(

@@ -61,6 +61,10 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
             member_group(kv, group, &user)?;
             own_peer(kv, *peer_id, &user).map(drop)
         }
+        Op::SignOff { token, peer_id } => {
+            let user = session_user(kv, token, now_ms)?;
+            own_peer(kv, *peer_id, &user).map(drop)
+        }
         Op::ReportHave {
             token,
             peer_id,

@@ -117,7 +117,8 @@ pub fn scope(op: &Op) -> (u8, &[u8]) {
         | Op::RegisterPeer { token, .. }
         | Op::RegisterFile { token, .. }
         | Op::ReportHave { token, .. }
-        | Op::StopShare { token, .. } => (SCOPE_SESSION, token.as_slice()),
+        | Op::StopShare { token, .. }
+        | Op::SignOff { token, .. } => (SCOPE_SESSION, token.as_slice()),
         Op::CreateUser { username, .. } | Op::OpenSession { username, .. } => {
             (SCOPE_ACCOUNT, username.as_bytes())
         }

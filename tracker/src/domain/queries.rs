@@ -29,7 +29,7 @@ pub fn whoami(kv: &impl KvRead, token: &TokenBytes, now_ms: u64) -> Result<Respo
 const MAX_SOURCE_PAGE_BYTES: usize = 4 << 20;
 
 /// How many items a page holds: the request's limit, 0 meaning the default, capped.
-fn page_len(page: &PageRequest) -> usize {
+pub(super) fn page_len(page: &PageRequest) -> usize {
     let asked = if page.limit == 0 {
         DEFAULT_PAGE_ITEMS
     } else {
@@ -58,7 +58,7 @@ fn cursor(page: &PageRequest) -> Result<Option<&str>, Fail> {
 ///
 /// # Errors
 /// [`ApiError::InvalidRequest`] if it is not a number.
-fn numeric_cursor(page: &PageRequest) -> Result<Option<u64>, Fail> {
+pub(super) fn numeric_cursor(page: &PageRequest) -> Result<Option<u64>, Fail> {
     cursor(page)?
         .map(|c| {
             c.parse::<u64>().map_err(|_| {
@@ -146,6 +146,19 @@ fn online_counts(
     Ok((full, partial))
 }
 
+/// The peer of availability entry `key` and its record, if it holds any chunk, online or not.
+fn holder(kv: &impl KvRead, key: &[u8], bits: &[u8]) -> Result<Option<(u64, PeerRec)>, Fail> {
+    let Some(peer_id) = peer_of_avail_key(key) else {
+        return Ok(None);
+    };
+    if bitfield_count(bits) == 0 {
+        return Ok(None);
+    }
+    Ok(kv
+        .get::<PeerRec>(Table::Peers, &peer_key(peer_id))?
+        .map(|p| (peer_id, p)))
+}
+
 /// The peer of availability entry `key`, its record and how many chunks it holds, if it is
 /// online and holds any.
 fn online_holder(
@@ -163,12 +176,14 @@ fn online_holder(
     Ok((p.online && held > 0).then_some((peer_id, p, held)))
 }
 
-/// One page of a file's online sources, by peer id, and the cursor of the next page.
-fn online_sources_page(
+/// One page of a file's sources, by peer id, and the cursor of the next page: the online ones,
+/// and with `include_offline` the offline ones too (with the time each went offline as its last
+/// seen; an online source's last seen is the leader's to fill in, it is not replicated).
+fn sources_page(
     kv: &impl KvRead,
-    group: &str,
-    name: &str,
+    (group, name): (&str, &str),
     chunk_count: usize,
+    include_offline: bool,
     page: &PageRequest,
 ) -> Result<(Vec<Source>, Option<String>), Fail> {
     let prefix = avail_prefix(group, name);
@@ -178,8 +193,16 @@ fn online_sources_page(
     let (entries, last) = kv.scan_page(Table::Avail, &prefix, after.as_deref(), len)?;
     let mut sources = Vec::with_capacity(entries.len());
     for (k, bits) in entries {
-        let Some((peer_id, p, _)) = online_holder(kv, &k, &bits)? else {
+        let Some((peer_id, p)) = holder(kv, &k, &bits)? else {
             continue;
+        };
+        if !p.online && !include_offline {
+            continue;
+        }
+        let last_seen_ms = if p.online {
+            None
+        } else {
+            super::offline::since(kv, peer_id)?
         };
         sources.push(Source {
             peer_id,
@@ -187,6 +210,8 @@ fn online_sources_page(
             addr: p.addr,
             peer_key: p.public_key,
             bitfield: bits,
+            online: p.online,
+            last_seen_ms,
         });
     }
     let next = last
@@ -242,13 +267,14 @@ pub fn file_sources(
     now_ms: u64,
     gname: &str,
     name: &str,
+    include_offline: bool,
     page: &PageRequest,
 ) -> Result<Response, Fail> {
     let user = session_user(kv, token, now_ms)?;
     member_group(kv, gname, &user)?;
     let f = file(kv, gname, name)?;
     let count = f.manifest.chunk_hashes.len();
-    let (sources, next) = online_sources_page(kv, gname, name, count, page)?;
+    let (sources, next) = sources_page(kv, (gname, name), count, include_offline, page)?;
     Ok(Response::Sources {
         manifest: f.manifest,
         sources,
@@ -362,22 +388,38 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!((files[0].full_seeders, files[0].partial_peers), (1, 1));
         let Response::Sources { sources, .. } =
-            file_sources(&kv, &ann, 0, "g", "f", &all()).unwrap()
+            file_sources(&kv, &ann, 0, "g", "f", false, &all()).unwrap()
         else {
             panic!("not sources");
         };
         let ids: Vec<u64> = sources.iter().map(|s| s.peer_id).collect();
         assert_eq!(ids, vec![1, 2], "the offline peer is no source");
+        assert!(sources.iter().all(|s| s.online && s.last_seen_ms.is_none()));
+        super::super::offline::stamp(&mut kv, 3, 77);
+        let Response::Sources { sources, .. } =
+            file_sources(&kv, &ann, 0, "g", "f", true, &all()).unwrap()
+        else {
+            panic!("not sources");
+        };
+        let seen: Vec<(u64, bool, Option<u64>)> = sources
+            .iter()
+            .map(|s| (s.peer_id, s.online, s.last_seen_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(1, true, None), (2, true, None), (3, false, Some(77))],
+            "asked for, the offline holder is listed with the time it went offline"
+        );
         assert_eq!(
             refused(list_files(&kv, &bob, 0, "g", &all())),
             ApiError::NotMember("g".into())
         );
         assert!(matches!(
-            refused(file_sources(&kv, &ann, 0, "g", "nope", &all())),
+            refused(file_sources(&kv, &ann, 0, "g", "nope", false, &all())),
             ApiError::FileNotFound { .. }
         ));
         assert_eq!(
-            refused(file_sources(&kv, &bob, 0, "g", "f", &all())),
+            refused(file_sources(&kv, &bob, 0, "g", "f", false, &all())),
             ApiError::NotMember("g".into())
         );
     }
@@ -437,7 +479,7 @@ mod tests {
             ApiError::InvalidRequest(_)
         ));
         assert!(matches!(
-            refused(file_sources(&kv, &ann, 0, "g", "f", &page(Some("-1"), 5))),
+            refused(file_sources(&kv, &ann, 0, "g", "f", false, &page(Some("-1"), 5))),
             ApiError::InvalidRequest(_)
         ));
     }
@@ -498,7 +540,7 @@ mod tests {
         let mut after: Option<String> = None;
         for _ in 0..10 {
             let Response::Sources { sources, next, .. } =
-                file_sources(&kv, &ann, 0, "g", "f0", &page(after.as_deref(), 2)).unwrap()
+                file_sources(&kv, &ann, 0, "g", "f0", false, &page(after.as_deref(), 2)).unwrap()
             else {
                 panic!()
             };

@@ -62,7 +62,8 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
         | Op::SetPeersOnline { .. }
         | Op::PruneSessions { .. }
         | Op::SetQuotas { .. }
-        | Op::PrunePeers { .. } => Ok(()),
+        | Op::PrunePeers { .. }
+        | Op::SignOff { .. } => Ok(()),
     }
 }
 

@@ -71,6 +71,21 @@ impl Liveness {
         }
     }
 
+    /// Drops a peer that signed off (it is offline until it heartbeats or registers again).
+    pub fn forget(&self, peer_id: u64) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.remove(&peer_id);
+        }
+    }
+
+    /// The instant `peer_id` last heartbeated or registered to this leader, if it did this term.
+    pub fn last_seen(&self, peer_id: u64) -> Option<Instant> {
+        self.seen
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&peer_id).map(|(at, _)| *at))
+    }
+
     /// Removes and returns the peers whose lease ran out before `now`.
     pub fn take_expired(&self, now: Instant) -> Vec<u64> {
         let Ok(mut seen) = self.seen.lock() else {

@@ -78,5 +78,6 @@ pub fn apply_op(kv: &mut impl KvWrite, now_ms: u64, op: &Op) -> Result<Response,
             peer_ids,
             offline_before_ms,
         } => peer_prune::prune(kv, peer_ids, *offline_before_ms),
+        Op::SignOff { token, peer_id } => peer::sign_off(kv, now_ms, token, *peer_id),
     }
 }

@@ -9,7 +9,7 @@ use proto::ApiError;
 use crate::cmd::TokenBytes;
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
-use crate::domain::lookup::session_user;
+use crate::domain::lookup::{own_peer, session_user};
 use crate::domain::records::{peer_key, PeerRec};
 use crate::domain::validate::check_peer_key;
 use crate::domain::{offline, quota};
@@ -102,6 +102,23 @@ pub fn set_online(
     Ok(Response::Done)
 }
 
+/// Signs the caller's peer `peer_id` off: it goes offline now, stamped with `now_ms`, as the
+/// liveness sweep marks a silent peer ([`set_online`]). A peer already offline stays as it is.
+///
+/// # Errors
+/// [`ApiError::NotLoggedIn`]; [`ApiError::PeerNotFound`] if the peer is unknown or someone
+/// else's.
+pub fn sign_off(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    token: &TokenBytes,
+    peer_id: u64,
+) -> Result<Response, Fail> {
+    let user = session_user(kv, token, now_ms)?;
+    own_peer(kv, peer_id, &user)?;
+    set_online(kv, now_ms, &[peer_id], false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +205,28 @@ mod tests {
         register(&mut kv, 90, &ann, 7, "127.0.0.1:1", &peer_public_key(1)).unwrap();
         assert!(peer(&kv, 7).unwrap().online);
         assert_eq!(offline::since(&kv, 7).unwrap(), None);
+    }
+
+    #[test]
+    fn only_the_owner_signs_a_peer_off_and_it_is_stamped_offline() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        let bob = signed_in(&mut kv, "bob", 2);
+        register(&mut kv, 0, &ann, 7, "127.0.0.1:1", &peer_public_key(1)).unwrap();
+        assert!(matches!(
+            sign_off(&mut kv, 10, &bob, 7),
+            Err(Fail::Api(ApiError::PeerNotFound(7)))
+        ));
+        assert!(peer(&kv, 7).unwrap().online, "bob changed nothing");
+        assert!(matches!(
+            sign_off(&mut kv, 10, &ann, 8),
+            Err(Fail::Api(ApiError::PeerNotFound(8)))
+        ));
+        sign_off(&mut kv, 20, &ann, 7).unwrap();
+        assert!(!peer(&kv, 7).unwrap().online);
+        assert_eq!(offline::since(&kv, 7).unwrap(), Some(20));
+        // Registering again signs it on.
+        register(&mut kv, 30, &ann, 7, "127.0.0.1:1", &peer_public_key(1)).unwrap();
+        assert!(peer(&kv, 7).unwrap().online);
     }
 }

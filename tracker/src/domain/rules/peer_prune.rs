@@ -61,7 +61,7 @@ mod tests {
     }
 
     fn source_ids(kv: &MemKv, ann: &[u8; 32]) -> Vec<u64> {
-        match queries::file_sources(kv, ann, 0, "g", "f", &PageRequest::default()) {
+        match queries::file_sources(kv, ann, 0, "g", "f", false, &PageRequest::default()) {
             Ok(Response::Sources { sources, .. }) => sources.iter().map(|s| s.peer_id).collect(),
             other => panic!("{other:?}"),
         }
