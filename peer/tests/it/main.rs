@@ -2,6 +2,7 @@
 
 mod cli_flow;
 mod cli_json;
+mod discovery;
 mod disk_safety;
 mod faults;
 mod http_client;

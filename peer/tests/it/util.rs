@@ -232,6 +232,23 @@ impl Peer {
         }
     }
 
+    /// SIGTERMs the daemon (a clean stop) and waits up to `limit` for it to exit: its exit
+    /// status, or `None` (then SIGKILLed) if it did not exit in time.
+    pub fn terminate_daemon(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.daemon.take()?;
+        cluster::process::signal(c.id(), libc::SIGTERM);
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     /// The session token stored in a peer's home.
     pub fn token_of(p: &Peer) -> proto::tracker_msg::SessionToken {
         Home::open(&p.home).unwrap().session().unwrap().token
