@@ -1,38 +1,10 @@
 //! `peer sources GROUP NAME` (every peer holding a file: user, address, chunks held, online or
 //! not, last seen) and `peer peers GROUP` (the online peers of the group's members: address,
-//! last seen, files of the group each seeds), as a table or with `--json`: peer ids as decimal
-//! strings, times as `_secs` since the Unix epoch.
-
-use serde::Serialize;
+//! last seen, files of the group each seeds), as a table or with `--json` (the rows of
+//! [`crate::ops::swarm`]: peer ids as decimal strings, times as `_secs` since the Unix epoch).
 
 use super::{output, Ctx};
-use crate::ops::swarm;
-
-/// One holder in `peer sources --json`.
-#[derive(Debug, Serialize)]
-struct SourceJson {
-    /// Decimal string: ids exceed 2^53 (see `files_json.rs`).
-    peer_id: String,
-    username: String,
-    addr: String,
-    chunks_held: u64,
-    chunk_count: u64,
-    online: bool,
-    /// Seconds since the Unix epoch; `null` when the tracker has no time for it.
-    last_seen_secs: Option<u64>,
-}
-
-/// One peer in `peer peers --json`.
-#[derive(Debug, Serialize)]
-struct PeerJson {
-    /// Decimal string: ids exceed 2^53.
-    peer_id: String,
-    username: String,
-    addr: String,
-    /// Seconds since the Unix epoch; `null` when the leader has not heard from it yet.
-    last_seen_secs: Option<u64>,
-    files_seeded: u32,
-}
+use crate::ops::swarm::{self, PeerRow, SourceRow};
 
 /// "12 s ago", or "-" without a time.
 fn ago(last_seen_secs: Option<u64>) -> String {
@@ -51,18 +23,10 @@ pub async fn sources(ctx: &Ctx, group: &str, name: &str) -> anyhow::Result<()> {
     ctx.token()?;
     let found = swarm::sources(&ctx.tracker()?, &ctx.home, group, name).await?;
     let count = found.manifest.chunk_hashes.len();
-    let rows: Vec<SourceJson> = found
+    let rows: Vec<SourceRow> = found
         .holders
         .iter()
-        .map(|s| SourceJson {
-            peer_id: s.peer_id.to_string(),
-            username: s.username.clone(),
-            addr: s.addr.clone(),
-            chunks_held: swarm::chunks_held(&s.bitfield, count) as u64,
-            chunk_count: count as u64,
-            online: s.online,
-            last_seen_secs: s.last_seen_ms.map(|ms| ms / 1000),
-        })
+        .map(|s| SourceRow::of(s, count))
         .collect();
     if ctx.json {
         return output::json(&rows);
@@ -92,16 +56,7 @@ pub async fn sources(ctx: &Ctx, group: &str, name: &str) -> anyhow::Result<()> {
 pub async fn peers(ctx: &Ctx, group: &str) -> anyhow::Result<()> {
     ctx.token()?;
     let found = swarm::peers(&ctx.tracker()?, &ctx.home, group).await?;
-    let rows: Vec<PeerJson> = found
-        .into_iter()
-        .map(|p| PeerJson {
-            peer_id: p.peer_id.to_string(),
-            username: p.username,
-            addr: p.addr,
-            last_seen_secs: p.last_seen_ms.map(|ms| ms / 1000),
-            files_seeded: p.files_seeded,
-        })
-        .collect();
+    let rows: Vec<PeerRow> = found.into_iter().map(PeerRow::of).collect();
     if ctx.json {
         return output::json(&rows);
     }

@@ -48,17 +48,36 @@ async fn sources_and_peers_of_a_live_swarm_and_a_daemon_that_signs_off() {
     let dest = root.path().join("bob-f.bin");
     bob.ok(&["download", "g", "f.bin", dest.to_str().unwrap()]);
 
-    // Both hold all three chunks and are online, seen just now.
-    let rows = sources_by_user(&alice);
+    // Both hold all three chunks and are online, seen just now (bob's daemon reports its chunks
+    // in batches: wait, bounded, until the tracker has them all).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rows = loop {
+        let rows = sources_by_user(&alice);
+        let complete = rows.len() == 2 && rows.iter().all(|(_, r)| r["chunks_held"] == 3);
+        if complete || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let users: Vec<&str> = rows.iter().map(|(u, _)| u.as_str()).collect();
     assert_eq!(users, ["alice", "bob"]);
     for ((_, r), p) in rows.iter().zip([&alice, &bob]) {
         assert_eq!(r["peer_id"], p.peer_id().to_string(), "{r}");
-        assert_eq!((&r["chunks_held"], &r["chunk_count"]), (&3.into(), &3.into()));
+        assert_eq!(
+            (&r["chunks_held"], &r["chunk_count"]),
+            (&3.into(), &3.into())
+        );
         assert_eq!(r["online"], true, "{r}");
-        let seen = r["last_seen_secs"].as_u64().expect("an online peer's last seen");
+        let seen = r["last_seen_secs"]
+            .as_u64()
+            .expect("an online peer's last seen");
         assert!(now_secs().abs_diff(seen) < 120, "{r}");
-        assert!(r["addr"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")), "{r}");
+        assert!(
+            r["addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("127.0.0.1:")),
+            "{r}"
+        );
     }
     let table = alice.ok(&["sources", "g", "f.bin"]);
     assert!(table.contains("3/3") && table.contains("bob"), "{table}");
@@ -93,7 +112,10 @@ async fn sources_and_peers_of_a_live_swarm_and_a_daemon_that_signs_off() {
     // SIGTERM: bob signs off; the daemon's own read of the sources no longer names it.
     let status = bob.terminate_daemon(Duration::from_secs(10));
     let stopped = Instant::now();
-    assert!(status.is_some_and(|s| s.success()), "bob's daemon: {status:?}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "bob's daemon: {status:?}"
+    );
     let client = TrackerClient::new(cluster.user_config()).unwrap();
     let token = Peer::token_of(&alice);
     let online = proto::pages::all_sources(&client, token, "g", "f.bin", None)
@@ -106,9 +128,15 @@ async fn sources_and_peers_of_a_live_swarm_and_a_daemon_that_signs_off() {
         "read within a second of the stop"
     );
     let rows = sources_by_user(&alice);
-    let bob_row = &rows.iter().find(|(u, _)| u == "bob").expect("bob still holds it").1;
+    let bob_row = &rows
+        .iter()
+        .find(|(u, _)| u == "bob")
+        .expect("bob still holds it")
+        .1;
     assert_eq!(bob_row["online"], false, "{bob_row}");
-    let went = bob_row["last_seen_secs"].as_u64().expect("when it went offline");
+    let went = bob_row["last_seen_secs"]
+        .as_u64()
+        .expect("when it went offline");
     assert!(now_secs().abs_diff(went) < 120, "{bob_row}");
     let peers = json(&alice.ok(&["--json", "peers", "g"]));
     let names: Vec<&str> = peers
@@ -129,7 +157,10 @@ async fn sources_and_peers_of_a_live_swarm_and_a_daemon_that_signs_off() {
     cluster.stop_all(Duration::from_secs(10));
     let started = Instant::now();
     let status = alice.terminate_daemon(Duration::from_secs(15));
-    assert!(status.is_some_and(|s| s.success()), "alice's daemon: {status:?}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "alice's daemon: {status:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "stopped in {:?} without a tracker",

@@ -33,6 +33,7 @@ async fn a_browser_walk_from_sign_up_to_download_through_the_api() {
     random_file(&slow, 24 << 20, 8);
     let film_row = group_with_files(&a, &b, &[&film, &slow]).await;
     let dest = download(&b, &bob, &film).await;
+    swarm_views(&a, &b).await;
     let events = cancel_while_watching(&b, &bob).await;
     counters(&a, &b, &bob, &dest, &film_row).await;
     leave_and_log_out(&a, &b).await;
@@ -173,6 +174,58 @@ async fn download(b: &Api, bob: &Peer, film: &Path) -> PathBuf {
     let unknown = json!({"group": "films", "name": "nope.bin"});
     assert_status(&b.post("/api/v1/downloads", unknown).await, 404);
     dest
+}
+
+/// After bob's download of film.bin both hold all of it: its sources name alice and bob, online;
+/// the group's peers are their two daemons, each seeding film.bin (and alice slow.bin too).
+async fn swarm_views(a: &Api, b: &Api) {
+    let want: [(String, bool, bool); 2] =
+        [("alice".into(), true, true), ("bob".into(), true, true)];
+    // bob's daemon reports its chunks in batches: wait (bounded) until the tracker has them all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = b.get("/api/v1/groups/films/files/film.bin/sources").await;
+        assert_status(&r, 200);
+        let body = r.json();
+        assert_eq!(body["file"]["name"], "film.bin");
+        let mut holders: Vec<(String, bool, bool)> = body["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let all = s["chunks_held"] == s["chunk_count"];
+                (
+                    s["username"].as_str().unwrap().to_string(),
+                    s["online"] == true,
+                    all,
+                )
+            })
+            .collect();
+        holders.sort();
+        if holders == want {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sources of film.bin: {holders:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = a.get("/api/v1/groups/films/peers").await;
+    assert_status(&r, 200);
+    let mut peers: Vec<(String, u64)> = r.json()["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let user = p["username"].as_str().unwrap().to_string();
+            (user, p["files_seeded"].as_u64().unwrap())
+        })
+        .collect();
+    peers.sort();
+    assert_eq!(peers, [("alice".into(), 2), ("bob".into(), 1)]);
+    let missing = b.get("/api/v1/groups/films/files/nope.bin/sources").await;
+    assert_status(&missing, 404);
 }
 
 /// slow.bin (24 MiB at bob's 2 MiB/s) runs long enough to watch its progress and events, then

@@ -6,13 +6,13 @@ use tracing::Instrument;
 use proto::tracker_msg::{PageRequest, ReadRequest, Response, SessionToken};
 use proto::ApiError;
 
-use super::{heartbeat, last_seen};
 use super::token::session_bytes;
+use super::{heartbeat, last_seen};
 use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
 use crate::domain::error::Fail;
-use crate::domain::lookup::{own_peer, session_user};
 use crate::domain::group_peers::group_peers;
+use crate::domain::lookup::{own_peer, session_user};
 use crate::domain::queries;
 use crate::leader::cluster_key;
 

@@ -37,8 +37,12 @@ pub fn group_peers(
     let members: HashSet<&str> = g.members.iter().map(String::as_str).collect();
     let after = numeric_cursor(page)?.map(peer_key);
     let want = page_len(page);
-    let (entries, last) =
-        kv.scan_page(Table::Peers, b"", after.as_deref(), PEERS_LOOKED_AT_PER_PAGE)?;
+    let (entries, last) = kv.scan_page(
+        Table::Peers,
+        b"",
+        after.as_deref(),
+        PEERS_LOOKED_AT_PER_PAGE,
+    )?;
     let mut items = Vec::new();
     let mut next = last.as_deref().and_then(peer_id_of_key);
     for (k, v) in entries {

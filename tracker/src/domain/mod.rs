@@ -11,9 +11,9 @@ pub mod admit_quota;
 pub mod apply;
 pub mod avail;
 pub mod error;
-pub mod group_peers;
 #[cfg(test)]
 mod fixtures;
+pub mod group_peers;
 pub mod kv;
 pub mod lookup;
 #[cfg(test)]

@@ -479,7 +479,15 @@ mod tests {
             ApiError::InvalidRequest(_)
         ));
         assert!(matches!(
-            refused(file_sources(&kv, &ann, 0, "g", "f", false, &page(Some("-1"), 5))),
+            refused(file_sources(
+                &kv,
+                &ann,
+                0,
+                "g",
+                "f",
+                false,
+                &page(Some("-1"), 5)
+            )),
             ApiError::InvalidRequest(_)
         ));
     }

@@ -12,9 +12,8 @@
 //! - [`auth`]: the token file, the token check, the Host/Origin guard.
 //! - [`error`]: the error shape and the mapping of the library's errors to codes.
 //! - `body`: JSON request bodies (size-limited, `application/json` only).
-//! - `session`, `groups`, `files`, `downloads`, `events`, `cluster`, `daemon_info`: the API, one
-//!   file per area,
-//!   each calling the code the CLI uses.
+//! - `session`, `groups`, `files`, `swarm`, `downloads`, `events`, `cluster`, `daemon_info`: the
+//!   API, one file per area, each calling the code the CLI uses.
 //! - `assets`: the web UI's files (compiled in from `peer/ui/`) and the cookie login link.
 //! - `openapi`: the OpenAPI document.
 //! - `meta`: `/metrics` and `/livez`.
@@ -33,6 +32,7 @@ mod meta;
 mod openapi;
 mod server;
 mod session;
+mod swarm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -205,6 +205,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
             "/api/v1/groups/{group}/files/{name}",
             axum::routing::delete(files::stop_share),
         )
+        .route(
+            "/api/v1/groups/{group}/files/{name}/sources",
+            get(swarm::sources),
+        )
+        .route("/api/v1/groups/{group}/peers", get(swarm::peers))
         .route(
             "/api/v1/downloads",
             get(downloads::list).post(downloads::start),
