@@ -53,3 +53,88 @@ pub fn of_peers(liveness: &Liveness, listed: Response) -> Response {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use proto::tracker_msg::{FileManifest, PeerActivity, PeerSummary, Source};
+
+    fn liveness() -> Liveness {
+        let s = Duration::from_secs(1);
+        Liveness::new(s, s, s, 3)
+    }
+
+    fn source(peer_id: u64, online: bool, last_seen_ms: Option<u64>) -> Source {
+        Source {
+            peer_id,
+            username: "ann".into(),
+            addr: "127.0.0.1:1".into(),
+            peer_key: [0; 32],
+            bitfield: vec![1],
+            online,
+            last_seen_ms,
+        }
+    }
+
+    #[test]
+    fn online_sources_get_the_leaders_time_and_offline_ones_keep_theirs() {
+        let l = liveness();
+        l.heartbeat(1, PeerActivity::Idle);
+        let listed = Response::Sources {
+            manifest: FileManifest {
+                name: "f".into(),
+                size_bytes: 1,
+                chunk_size_bytes: 1,
+                chunk_hashes: vec![[0; 20]],
+                file_hash: [0; 20],
+            },
+            sources: vec![
+                source(1, true, None),
+                source(2, true, None),
+                source(3, false, Some(5)),
+            ],
+            ticket: None,
+            next: None,
+        };
+        let before = wall_ms();
+        let Response::Sources { sources, .. } = of_sources(&l, listed) else {
+            panic!("not sources");
+        };
+        let seen = sources[0].last_seen_ms.expect("heard from");
+        assert!(
+            seen <= wall_ms() && seen + 1000 >= before,
+            "{seen} vs {before}"
+        );
+        assert_eq!(sources[1].last_seen_ms, None, "never heard from this term");
+        assert_eq!(sources[2].last_seen_ms, Some(5), "the offline stamp stays");
+    }
+
+    #[test]
+    fn a_peer_that_signed_off_has_no_leader_time_any_more() {
+        let l = liveness();
+        l.registered(4);
+        let page = |id| {
+            Response::GroupPeers(Page {
+                items: vec![PeerSummary {
+                    peer_id: id,
+                    username: "ann".into(),
+                    addr: "127.0.0.1:1".into(),
+                    last_seen_ms: None,
+                    files_seeded: 0,
+                }],
+                next: None,
+            })
+        };
+        let Response::GroupPeers(p) = of_peers(&l, page(4)) else {
+            panic!("not peers");
+        };
+        assert!(p.items[0].last_seen_ms.is_some());
+        l.forget(4);
+        let Response::GroupPeers(p) = of_peers(&l, page(4)) else {
+            panic!("not peers");
+        };
+        assert_eq!(p.items[0].last_seen_ms, None);
+    }
+}

@@ -289,6 +289,44 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_sign_off_does_not_take_a_peer_that_came_back_offline_again() {
+        use crate::domain::fixtures::peer_of;
+        use crate::domain::records::{peer_key, PeerRec};
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        peer_of(&mut kv, 7, "ann");
+        let online = |kv: &MemKv| {
+            kv.get::<PeerRec>(Table::Peers, &peer_key(7))
+                .unwrap()
+                .unwrap()
+                .online
+        };
+        let sign_off = || Op::SignOff {
+            token: ann,
+            peer_id: 7,
+        };
+        let first = apply_cmd(&mut kv, &cmd(42, 1, 10, sign_off())).unwrap();
+        assert_eq!(first.0, Ok(Response::Done));
+        assert!(!online(&kv));
+        let back = Op::SetPeersOnline {
+            peer_ids: vec![7],
+            online: true,
+        };
+        apply_cmd(
+            &mut kv,
+            &Cmd {
+                origin: None,
+                now_ms: 11,
+                op: back,
+            },
+        )
+        .unwrap();
+        let retry = apply_cmd(&mut kv, &cmd(42, 1, 12, sign_off())).unwrap();
+        assert_eq!(retry.0, Ok(Response::Done), "the stored reply");
+        assert!(online(&kv), "the retry did not run the rule again");
+    }
+
+    #[test]
     fn leader_commands_carry_no_origin_and_leave_no_client_record() {
         let mut kv = MemKv::new();
         let prune = Cmd {
