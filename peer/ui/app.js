@@ -149,6 +149,11 @@ function fmtPercent(d) {
   return Math.max(0, Math.min(100, p));
 }
 
+function fmtAgo(secs) {
+  if (secs === null || secs === undefined) return "–";
+  return fmtEta(Date.now() / 1000 - secs) + " ago";
+}
+
 function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many || one + "s"}`;
 }
@@ -627,10 +632,63 @@ async function renderGroup(main, r, nav) {
   }
 
   const filesPanel = h("section", { class: "panel", id: "files" });
+  const peersPanel = h("section", { class: "panel", id: "peers" });
   replace(body, filesPanel, sharePanel(name, () => loadFiles(filesPanel, name, nav)),
     members ? section("Members", members.length, h("div", { class: "panel-body chips" },
-      members.map((m) => h("span", { class: "chip" }, m, m === g.owner ? " · owner" : "")))) : null);
+      members.map((m) => h("span", { class: "chip" }, m, m === g.owner ? " · owner" : "")))) : null,
+    peersPanel);
   await loadFiles(filesPanel, name, nav);
+  await loadPeers(peersPanel, name, nav);
+}
+
+// The online peers of the group's members (as `peer peers`).
+async function loadPeers(panel, group, nav) {
+  let peers;
+  try {
+    peers = (await api("GET", `/groups/${enc(group)}/peers`)).peers || [];
+  } catch (e) {
+    if (current(nav)) replace(panel, h("div", { class: "panel-body" }, h("div", { class: "error" }, e.message)));
+    return;
+  }
+  if (!current(nav)) return;
+  const head = h("div", { class: "panel-head" }, h("h2", {}, "Online peers"), h("span", { class: "count" }, String(peers.length)),
+    h("span", { class: "spacer" }),
+    h("button", { class: "btn ghost small", onclick: () => loadPeers(panel, group, nav) }, "Refresh"));
+  if (!peers.length) {
+    replace(panel, head, emptyState("No member's daemon is online", "Peers show here while their daemons run."));
+    return;
+  }
+  replace(panel, head, h("table", {},
+    h("thead", {}, h("tr", {},
+      h("th", {}, "User"), h("th", { class: "hide-sm" }, "Address"), h("th", { class: "num" }, "Files seeded"),
+      h("th", { class: "num" }, "Last seen"))),
+    h("tbody", {}, peers.map((p) => h("tr", { dataset: { peer: p.peer_id, user: p.username } },
+      h("td", {}, p.username, h("div", { class: "sub-line mono" }, "peer " + p.peer_id)),
+      h("td", { class: "mono hide-sm" }, p.addr),
+      h("td", { class: "num" }, String(p.files_seeded)),
+      h("td", { class: "num" }, fmtAgo(p.last_seen_secs)))))));
+}
+
+// Every peer holding a file, online or not (as `peer sources`), in a row under the file's.
+async function toggleSources(tr, group, name, err) {
+  const next = tr.nextElementSibling;
+  if (next && next.dataset.sourcesOf === name) {
+    next.remove();
+    return;
+  }
+  const r = await api("GET", `/groups/${enc(group)}/files/${enc(name)}/sources`);
+  const list = r.sources || [];
+  const rows = list.map((s) => h("tr", { dataset: { source: s.peer_id, user: s.username } },
+    h("td", {}, s.username, h("div", { class: "sub-line mono" }, s.addr)),
+    h("td", { class: "num" }, `${s.chunks_held}/${s.chunk_count}`),
+    h("td", {}, h("span", { class: "badge " + (s.online ? "member" : "pending") }, s.online ? "online" : "offline")),
+    h("td", { class: "num" }, fmtAgo(s.last_seen_secs))));
+  const inner = list.length
+    ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Holder"), h("th", { class: "num" }, "Chunks"),
+      h("th", {}, "State"), h("th", { class: "num" }, "Last seen"))), h("tbody", {}, rows))
+    : h("div", { class: "sub-line" }, "Nobody holds it right now.");
+  err.textContent = "";
+  tr.after(h("tr", { class: "sources", dataset: { sourcesOf: name } }, h("td", { colspan: "5" }, inner)));
 }
 
 async function loadFiles(panel, group, nav) {
@@ -690,6 +748,11 @@ function fileRow(group, f, reload) {
     }),
   }, "Stop sharing");
 
+  const sources = () => h("button", {
+    class: "btn ghost small", dataset: { action: "sources", file: f.name },
+    onclick: (ev) => busy(ev.currentTarget, err, () => toggleSources(tr, group, f.name, err)),
+  }, "Sources");
+
   let shown = null;
   const update = () => {
     const d = downloadOf(group, f.name);
@@ -710,6 +773,7 @@ function fileRow(group, f, reload) {
     if (d && d.state === "complete") parts.push(h("span", { class: "badge complete" }, icon("check"), "downloaded"), " ");
     if (f.shared_by_me) parts.push(h("span", { class: "badge member" }, "seeding"), " ", stop());
     else if (!d || d.state !== "complete") parts.push(download());
+    parts.push(" ", sources());
     replace(cell, parts);
   };
   update();

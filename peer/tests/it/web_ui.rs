@@ -240,6 +240,18 @@ fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<
     b.click_css("a.group-card[data-group=g]", WAIT)?;
     b.wait_for(&format!("tr[data-file='{FILE}'] .badge.complete"), WAIT)?;
     b.screenshot(&shots.join("files.png"))?;
+    // Both daemons are online peers of the group; the file's sources name alice, online.
+    b.wait_for("#peers tr[data-user=alice]", WAIT)?;
+    b.wait_for("#peers tr[data-user=bob]", WAIT)?;
+    b.click_css(&format!("[data-action=sources][data-file='{FILE}']"), WAIT)?;
+    let alice_source = format!("tr.sources[data-sources-of='{FILE}'] tr[data-user=alice]");
+    b.wait_for(&alice_source, WAIT)?;
+    anyhow::ensure!(
+        b.text(&alice_source).contains("online"),
+        "alice's row: {}",
+        b.text(&alice_source)
+    );
+    b.screenshot(&shots.join("sources.png"))?;
     // bob now seeds what he downloaded, from where it went.
     b.click_css("a.nav-item[href='#/sharing']", WAIT)?;
     let share = format!("tr[data-share='{FILE}'][data-group=g] .sub-line.mono");
