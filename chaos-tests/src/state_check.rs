@@ -326,6 +326,7 @@ mod tests {
             member_count: members,
             is_member: member,
             request_pending: pending,
+            open: false,
         }
     }
 

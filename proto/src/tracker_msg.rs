@@ -140,7 +140,7 @@ pub enum WriteOp {
         /// Group name.
         group: String,
     },
-    /// File a join request with the group's owner.
+    /// File a join request with the group's owner; in an open group, become a member at once.
     JoinGroup {
         /// Caller's session.
         token: SessionToken,
@@ -217,6 +217,31 @@ pub enum WriteOp {
         token: SessionToken,
         /// The caller's peer that stops.
         peer_id: u64,
+    },
+    /// Create an open group owned by the caller: anyone who joins becomes a member at once.
+    CreateOpenGroup {
+        /// Caller's session.
+        token: SessionToken,
+        /// Group name.
+        group: String,
+    },
+    /// Owner only: refuse a pending join request (the user may ask again).
+    RejectJoin {
+        /// Caller's session.
+        token: SessionToken,
+        /// Group name.
+        group: String,
+        /// Whose request to refuse.
+        username: String,
+    },
+    /// Owner only: remove a member other than the owner; their peers stop being sources.
+    RemoveMember {
+        /// Caller's session.
+        token: SessionToken,
+        /// Group name.
+        group: String,
+        /// The member to remove.
+        username: String,
     },
 }
 
@@ -556,6 +581,8 @@ pub struct GroupSummary {
     pub is_member: bool,
     /// Whether the caller has a join request pending.
     pub request_pending: bool,
+    /// Whether anyone may join without the owner's acceptance.
+    pub open: bool,
 }
 
 /// A file as listed in a group.

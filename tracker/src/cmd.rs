@@ -194,6 +194,32 @@ pub enum Op {
         /// The caller's peer.
         peer_id: u64,
     },
+    /// Create an open group: joining makes one a member at once. A variant of its own, not a
+    /// field of [`Op::CreateGroup`], so entries written before it decode unchanged.
+    CreateOpenGroup {
+        /// Caller's session.
+        token: TokenBytes,
+        /// Group name.
+        group: String,
+    },
+    /// Refuse a join request (owner).
+    RejectJoin {
+        /// Caller's session.
+        token: TokenBytes,
+        /// Group name.
+        group: String,
+        /// Whose request.
+        username: String,
+    },
+    /// Remove a member other than the owner (owner).
+    RemoveMember {
+        /// Caller's session.
+        token: TokenBytes,
+        /// Group name.
+        group: String,
+        /// The member to remove.
+        username: String,
+    },
 }
 
 /// New values for some quotas, as the log carries them (its own type, like [`Op`], so the log's

@@ -325,6 +325,7 @@ mod tests {
                 member_count: 1,
                 is_member: true,
                 request_pending: false,
+                open: false,
             })
             .collect();
         let page = Page {

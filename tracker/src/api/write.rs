@@ -104,6 +104,9 @@ fn write_scope(op: &WriteOp) -> Option<(u8, Vec<u8>)> {
         | WriteOp::JoinGroup { token, .. }
         | WriteOp::LeaveGroup { token, .. }
         | WriteOp::AcceptJoin { token, .. }
+        | WriteOp::CreateOpenGroup { token, .. }
+        | WriteOp::RejectJoin { token, .. }
+        | WriteOp::RemoveMember { token, .. }
         | WriteOp::RegisterPeer { token, .. }
         | WriteOp::RegisterFile { token, .. }
         | WriteOp::ReportHave { token, .. }
@@ -147,6 +150,9 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::JoinGroup { .. } => "join_group",
         WriteOp::LeaveGroup { .. } => "leave_group",
         WriteOp::AcceptJoin { .. } => "accept_join",
+        WriteOp::CreateOpenGroup { .. } => "create_open_group",
+        WriteOp::RejectJoin { .. } => "reject_join",
+        WriteOp::RemoveMember { .. } => "remove_member",
         WriteOp::RegisterPeer { .. } => "register_peer",
         WriteOp::RegisterFile { .. } => "register_file",
         WriteOp::ReportHave { .. } => "report_have",
@@ -262,6 +268,28 @@ fn session_op(op: WriteOp) -> Result<Op, ApiError> {
             group,
             username,
         } => Op::AcceptJoin {
+            token: t(&token)?,
+            group,
+            username,
+        },
+        WriteOp::CreateOpenGroup { token, group } => Op::CreateOpenGroup {
+            token: t(&token)?,
+            group,
+        },
+        WriteOp::RejectJoin {
+            token,
+            group,
+            username,
+        } => Op::RejectJoin {
+            token: t(&token)?,
+            group,
+            username,
+        },
+        WriteOp::RemoveMember {
+            token,
+            group,
+            username,
+        } => Op::RemoveMember {
             token: t(&token)?,
             group,
             username,

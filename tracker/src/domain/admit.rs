@@ -6,7 +6,8 @@
 //! would give, and a non-member learns nothing about a group's files): the session for every
 //! write made under one; membership and peer ownership for the file writes; for a chunk report,
 //! that every chunk is one the file has (the manifest's sizes are read without its hashes,
-//! [`chunk_count`]); that a new account's or group's name is free. Whatever else depends on the
+//! [`chunk_count`]); that a new account's or group's name is free; for refusing a request or
+//! removing a member, the owner and the request or member. Whatever else depends on the
 //! state (an owner check, a name taken by a write still in flight) is left to apply, which
 //! re-checks everything deterministically.
 //!
@@ -21,8 +22,9 @@ use proto::ApiError;
 
 use super::error::Fail;
 use super::kv::{KvRead, StoreError, Table};
-use super::lookup::{member_group, own_peer, session_user};
+use super::lookup::{group as lookup_group, member_group, own_peer, session_user};
 use super::records::file_key;
+use super::rules::group::{check_reject, check_remove};
 use crate::cmd::Op;
 
 /// Checks `op` against the state in `kv` at leader time `now_ms` (see the module doc).
@@ -39,12 +41,28 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
             }
             Ok(())
         }
-        Op::CreateGroup { token, group } => {
+        Op::CreateGroup { token, group } | Op::CreateOpenGroup { token, group } => {
             session_user(kv, token, now_ms)?;
             if kv.get_raw(Table::Groups, group.as_bytes())?.is_some() {
                 return Err(ApiError::GroupExists(group.clone()).into());
             }
             Ok(())
+        }
+        Op::RejectJoin {
+            token,
+            group,
+            username,
+        } => {
+            let user = session_user(kv, token, now_ms)?;
+            check_reject(&lookup_group(kv, group)?, group, &user, username).map_err(Fail::from)
+        }
+        Op::RemoveMember {
+            token,
+            group,
+            username,
+        } => {
+            let user = session_user(kv, token, now_ms)?;
+            check_remove(&lookup_group(kv, group)?, group, &user, username).map_err(Fail::from)
         }
         Op::JoinGroup { token, .. }
         | Op::LeaveGroup { token, .. }

@@ -114,6 +114,9 @@ pub fn scope(op: &Op) -> (u8, &[u8]) {
         | Op::JoinGroup { token, .. }
         | Op::LeaveGroup { token, .. }
         | Op::AcceptJoin { token, .. }
+        | Op::CreateOpenGroup { token, .. }
+        | Op::RejectJoin { token, .. }
+        | Op::RemoveMember { token, .. }
         | Op::RegisterPeer { token, .. }
         | Op::RegisterFile { token, .. }
         | Op::ReportHave { token, .. }

@@ -37,6 +37,7 @@ pub fn group_of(kv: &mut MemKv, name: &str, owner: &str, others: &[&str]) {
         members,
         requests: Vec::new(),
         created_at_ms: 0,
+        open: false,
     };
     kv.put(Table::Groups, name.as_bytes().to_vec(), &rec)
         .unwrap();

@@ -93,6 +93,7 @@ pub fn list_groups(
             member_count: u32::try_from(g.members.len()).unwrap_or(u32::MAX),
             is_member: g.members.contains(&user),
             request_pending: g.requests.contains(&user),
+            open: g.open,
         });
     }
     let next = last.map(|k| String::from_utf8_lossy(&k).into_owned());

@@ -27,7 +27,12 @@ pub struct SessionRec {
 }
 
 /// A group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `open` was appended in API version 10. Records stored before end after `created_at_ms`; the
+/// stored encoding decodes structs as fixed tuples, where `#[serde(default)]` alone does not
+/// help (the missing field is an end of input, not an absent element), so the field is read by
+/// [`open_or_closed`], which takes a record that ends there as a closed group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupRec {
     /// Current owner (always also in `members`).
     pub owner: String,
@@ -37,6 +42,52 @@ pub struct GroupRec {
     pub requests: Vec<String>,
     /// When the group was created (ms).
     pub created_at_ms: u64,
+    /// Whether anyone may join without the owner's acceptance (`false` for records from before
+    /// open groups).
+    pub open: bool,
+}
+
+impl<'de> Deserialize<'de> for GroupRec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Reads the fields in order; see [`GroupRec`] for the last one.
+        struct RecVisitor;
+        impl<'de> serde::de::Visitor<'de> for RecVisitor {
+            type Value = GroupRec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a group record")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<GroupRec, A::Error> {
+                let missing = |i| serde::de::Error::invalid_length(i, &"a group record");
+                let owner = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let members = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let requests = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let created_at_ms = seq.next_element()?.ok_or_else(|| missing(3))?;
+                let open = open_or_closed(&mut seq);
+                Ok(GroupRec {
+                    owner,
+                    members,
+                    requests,
+                    created_at_ms,
+                    open,
+                })
+            }
+        }
+        d.deserialize_struct(
+            "GroupRec",
+            &["owner", "members", "requests", "created_at_ms", "open"],
+            RecVisitor,
+        )
+    }
+}
+
+/// The `open` flag that ends a group record, or `false` if the record ends before it (one
+/// stored before open groups existed: reading past its end fails, and that failure is the
+/// answer). A record with bytes after the flag still fails to decode (trailing bytes).
+fn open_or_closed<'de, A: serde::de::SeqAccess<'de>>(seq: &mut A) -> bool {
+    matches!(seq.next_element::<bool>(), Ok(Some(true)))
 }
 
 /// A registered file.

@@ -24,9 +24,16 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
             check_name("username", username)
         }
         Op::CreateGroup { group, .. }
+        | Op::CreateOpenGroup { group, .. }
         | Op::JoinGroup { group, .. }
         | Op::LeaveGroup { group, .. } => check_name("group name", group),
         Op::AcceptJoin {
+            group, username, ..
+        }
+        | Op::RejectJoin {
+            group, username, ..
+        }
+        | Op::RemoveMember {
             group, username, ..
         } => {
             check_name("group name", group)?;

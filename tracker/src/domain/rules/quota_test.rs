@@ -45,28 +45,28 @@ fn groups_owned_are_limited_and_counted_through_transfer_and_removal() {
             ..QuotaUpdate::default()
         },
     );
-    group::create(&mut kv, 0, &ann, "g1").unwrap();
-    group::create(&mut kv, 0, &ann, "g2").unwrap();
+    group::create(&mut kv, 0, &ann, "g1", false).unwrap();
+    group::create(&mut kv, 0, &ann, "g2", false).unwrap();
     assert_eq!(
-        exceeded(group::create(&mut kv, 0, &ann, "g3")),
+        exceeded(group::create(&mut kv, 0, &ann, "g3", false)),
         (Quota::GroupsPerUser, 2)
     );
     assert!(kv.get_raw(Table::Groups, b"g3").unwrap().is_none());
     // The last member leaves: the group goes, and so does its place in the count.
     group::leave(&mut kv, 0, &ann, "g1").unwrap();
     assert_eq!(count(&kv, Counted::GroupsOwned, "ann").unwrap(), 1);
-    group::create(&mut kv, 0, &ann, "g3").unwrap();
+    group::create(&mut kv, 0, &ann, "g3", false).unwrap();
     // Ownership passes on: the old owner's count goes down, the new one's up (past its quota
     // if need be: nothing is refused that adds nothing).
-    group::create(&mut kv, 0, &bob, "b1").unwrap();
-    group::create(&mut kv, 0, &bob, "b2").unwrap();
+    group::create(&mut kv, 0, &bob, "b1", false).unwrap();
+    group::create(&mut kv, 0, &bob, "b2", false).unwrap();
     group::join(&mut kv, 0, &bob, "g2").unwrap();
     group::accept(&mut kv, 0, &ann, "g2", "bob").unwrap();
     group::leave(&mut kv, 0, &ann, "g2").unwrap();
     assert_eq!(count(&kv, Counted::GroupsOwned, "ann").unwrap(), 1);
     assert_eq!(count(&kv, Counted::GroupsOwned, "bob").unwrap(), 3);
     assert_eq!(
-        exceeded(group::create(&mut kv, 0, &bob, "b3")),
+        exceeded(group::create(&mut kv, 0, &bob, "b3", false)),
         (Quota::GroupsPerUser, 2)
     );
     // Lowering the quota refuses new groups and deletes none.
@@ -78,7 +78,7 @@ fn groups_owned_are_limited_and_counted_through_transfer_and_removal() {
         },
     );
     assert_eq!(
-        exceeded(group::create(&mut kv, 0, &ann, "g4")),
+        exceeded(group::create(&mut kv, 0, &ann, "g4", false)),
         (Quota::GroupsPerUser, 0)
     );
     assert_eq!(kv.len(Table::Groups), 4);
@@ -95,8 +95,8 @@ fn files_per_group_are_limited_and_the_count_goes_with_the_group() {
             ..QuotaUpdate::default()
         },
     );
-    group::create(&mut kv, 0, &ann, "g").unwrap();
-    group::create(&mut kv, 0, &ann, "h").unwrap();
+    group::create(&mut kv, 0, &ann, "g", false).unwrap();
+    group::create(&mut kv, 0, &ann, "h", false).unwrap();
     peer::register(&mut kv, 0, &ann, 1, "127.0.0.1:1", &peer_public_key(1)).unwrap();
     file::register(&mut kv, 0, &ann, 1, "g", &manifest("a", 2)).unwrap();
     // The same file again adds nothing; another group has its own count.
@@ -110,7 +110,7 @@ fn files_per_group_are_limited_and_the_count_goes_with_the_group() {
     // The group goes with its files and its count; a new group of that name starts at zero.
     group::leave(&mut kv, 0, &ann, "g").unwrap();
     assert_eq!(count(&kv, Counted::FilesInGroup, "g").unwrap(), 0);
-    group::create(&mut kv, 0, &ann, "g").unwrap();
+    group::create(&mut kv, 0, &ann, "g", false).unwrap();
     file::register(&mut kv, 0, &ann, 1, "g", &manifest("b", 2)).unwrap();
     assert_eq!(count(&kv, Counted::FilesInGroup, "h").unwrap(), 1);
 }
@@ -161,7 +161,7 @@ fn pending_requests_are_limited_and_each_answer_or_withdrawal_frees_a_place() {
             ..QuotaUpdate::default()
         },
     );
-    group::create(&mut kv, 0, &ann, "g").unwrap();
+    group::create(&mut kv, 0, &ann, "g", false).unwrap();
     group::join(&mut kv, 0, &bob, "g").unwrap();
     // Asking again adds nothing, so it is no refusal.
     group::join(&mut kv, 0, &bob, "g").unwrap();
