@@ -530,6 +530,9 @@ pub enum Response {
     SnapshotBegun(SnapshotInfo),
     /// Answer to [`AdminRequest::SnapshotRead`]: empty at the end of the image.
     SnapshotChunk(#[serde(with = "crate::byte_buf")] Vec<u8>),
+    /// Answer to [`WriteOp::JoinGroup`] in an open group: the caller is a member now (a join
+    /// request filed with the owner answers [`Response::Done`]).
+    Joined,
 }
 
 /// Most items one page of a list holds, whatever the request asks for.

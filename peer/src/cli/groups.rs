@@ -1,10 +1,10 @@
-//! `peer group create|join|leave|requests|accept|list`.
+//! `peer group create|join|leave|requests|accept|reject|remove|list`.
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use super::{output, Ctx};
-use crate::ops::groups::{self, GroupChange};
+use crate::ops::groups::{self, ChangeOutcome, GroupChange};
 
 /// `peer group ...`
 #[derive(Debug, Subcommand)]
@@ -13,6 +13,9 @@ pub enum GroupCmd {
     Create {
         /// Group name.
         group: String,
+        /// Anyone may join without your acceptance.
+        #[arg(long)]
+        open: bool,
     },
     /// Ask the owner to let you in.
     Join {
@@ -36,7 +39,21 @@ pub enum GroupCmd {
         /// User to let in.
         username: String,
     },
-    /// Every group: owner, members, whether you are in or pending.
+    /// Owner: refuse a join request (the user may ask again).
+    Reject {
+        /// Group name.
+        group: String,
+        /// User to refuse.
+        username: String,
+    },
+    /// Owner: remove a member (not yourself: use `leave`); their peers stop being sources.
+    Remove {
+        /// Group name.
+        group: String,
+        /// Member to remove.
+        username: String,
+    },
+    /// Every group: owner, members, whether it is open, whether you are in or pending.
     List,
 }
 
@@ -47,14 +64,16 @@ struct GroupRow {
     members: u32,
     member: bool,
     pending: bool,
+    /// Anyone may join without the owner's acceptance.
+    open: bool,
 }
 
-/// `--json` of `group create`, `join`, `leave` and `accept`: the group, the user the change is
-/// about, and where that user now stands in it.
+/// `--json` of `group create`, `join`, `leave`, `accept`, `reject` and `remove`: the group, the
+/// user the change is about, and where that user now stands in it.
 #[derive(Serialize)]
 struct MembershipJson<'a> {
     group: &'a str,
-    /// The user concerned: you, or with `accept` the user let in.
+    /// The user concerned: you, or with `accept`, `reject` or `remove` the user named.
     username: &'a str,
     /// `owner`, `member`, `pending` (a join request waits for the owner) or `none`.
     standing: &'static str,
@@ -78,28 +97,43 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
     let tracker = ctx.tracker()?;
     let home = &ctx.home;
     match cmd {
-        GroupCmd::Create { group } => {
-            groups::change(&tracker, home, &group, GroupChange::Create).await?;
+        GroupCmd::Create { group, open } => {
+            let create = if open {
+                GroupChange::CreateOpen
+            } else {
+                GroupChange::Create
+            };
+            groups::change(&tracker, home, &group, create).await?;
             let me = home.session()?.username;
             let json = MembershipJson {
                 group: &group,
                 username: &me,
                 standing: "owner",
             };
-            done(ctx, json, &format!("group {group} created; you own it"))?;
+            let text = if open {
+                format!("open group {group} created; you own it and anyone may join")
+            } else {
+                format!("group {group} created; you own it")
+            };
+            done(ctx, json, &text)?;
         }
         GroupCmd::Join { group } => {
-            groups::change(&tracker, home, &group, GroupChange::Join).await?;
+            let outcome = groups::change(&tracker, home, &group, GroupChange::Join).await?;
             let me = home.session()?.username;
+            let joined = outcome == ChangeOutcome::Joined;
             let json = MembershipJson {
                 group: &group,
                 username: &me,
-                standing: "pending",
+                standing: if joined { "member" } else { "pending" },
             };
-            let text = format!(
-                "join request for {group} sent; the owner accepts it with \
-                 `peer group accept {group} <you>`"
-            );
+            let text = if joined {
+                format!("you are now a member of {group} (an open group)")
+            } else {
+                format!(
+                    "join request for {group} sent; the owner accepts it with \
+                     `peer group accept {group} <you>`"
+                )
+            };
             done(ctx, json, &text)?;
         }
         GroupCmd::Leave { group } => {
@@ -134,6 +168,27 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
             };
             done(ctx, json, &format!("{username} is now a member of {group}"))?;
         }
+        GroupCmd::Reject { group, username } => {
+            let reject = GroupChange::Reject(username.clone());
+            groups::change(&tracker, home, &group, reject).await?;
+            let json = MembershipJson {
+                group: &group,
+                username: &username,
+                standing: "none",
+            };
+            let text = format!("join request of {username} for {group} refused");
+            done(ctx, json, &text)?;
+        }
+        GroupCmd::Remove { group, username } => {
+            let remove = GroupChange::Remove(username.clone());
+            groups::change(&tracker, home, &group, remove).await?;
+            let json = MembershipJson {
+                group: &group,
+                username: &username,
+                standing: "none",
+            };
+            done(ctx, json, &format!("{username} removed from {group}"))?;
+        }
         GroupCmd::List => {
             let rows: Vec<GroupRow> = groups::list(&tracker, home)
                 .await?
@@ -144,13 +199,18 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                     members: g.member_count,
                     member: g.is_member,
                     pending: g.request_pending,
+                    open: g.open,
                 })
                 .collect();
             if ctx.json {
                 output::json(&rows)?;
             } else {
-                println!("{:<24} {:<16} {:>7}  YOU", "GROUP", "OWNER", "MEMBERS");
+                println!(
+                    "{:<24} {:<16} {:>7}  {:<6}  YOU",
+                    "GROUP", "OWNER", "MEMBERS", "ACCESS"
+                );
                 for r in rows {
+                    let access = if r.open { "open" } else { "closed" };
                     let you = if r.member {
                         "member"
                     } else if r.pending {
@@ -158,7 +218,10 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                     } else {
                         "-"
                     };
-                    println!("{:<24} {:<16} {:>7}  {}", r.name, r.owner, r.members, you);
+                    println!(
+                        "{:<24} {:<16} {:>7}  {:<6}  {}",
+                        r.name, r.owner, r.members, access, you
+                    );
                 }
             }
         }

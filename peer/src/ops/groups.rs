@@ -1,7 +1,8 @@
-//! Groups as the home's user sees and changes them: create, join, leave, the owner's pending
-//! requests and accepting them, and the list of every group.
+//! Groups as the home's user sees and changes them: create (closed or open), join, leave, the
+//! owner's pending requests, accepting or refusing them, removing a member, and the list of
+//! every group.
 
-use proto::tracker_msg::{GroupSummary, WriteOp};
+use proto::tracker_msg::{GroupSummary, Response, WriteOp};
 use proto::TrackerClient;
 
 use crate::error::TrackerOpError;
@@ -18,6 +19,21 @@ pub enum GroupChange {
     Leave,
     /// Owner: accept the join request of this user.
     Accept(String),
+    /// Create an open group the user owns: anyone who joins is a member at once.
+    CreateOpen,
+    /// Owner: refuse the join request of this user (they may ask again).
+    Reject(String),
+    /// Owner: remove this member (not the owner).
+    Remove(String),
+}
+
+/// Where a change left the user it was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Done as asked (for a join: the request waits for the owner).
+    Done,
+    /// A join of an open group: the user is a member at once.
+    Joined,
 }
 
 /// Applies `change` to `group` for the home's user.
@@ -29,7 +45,7 @@ pub async fn change(
     home: &Home,
     group: &str,
     change: GroupChange,
-) -> Result<(), TrackerOpError> {
+) -> Result<ChangeOutcome, TrackerOpError> {
     let token = home.session()?.token;
     let group = group.to_string();
     let op = match change {
@@ -41,9 +57,22 @@ pub async fn change(
             group,
             username,
         },
+        GroupChange::CreateOpen => WriteOp::CreateOpenGroup { token, group },
+        GroupChange::Reject(username) => WriteOp::RejectJoin {
+            token,
+            group,
+            username,
+        },
+        GroupChange::Remove(username) => WriteOp::RemoveMember {
+            token,
+            group,
+            username,
+        },
     };
-    tracker.write(op).await?;
-    Ok(())
+    Ok(match tracker.write(op).await? {
+        Response::Joined => ChangeOutcome::Joined,
+        _ => ChangeOutcome::Done,
+    })
 }
 
 /// Every group, as the home's user sees them (every page).

@@ -5,6 +5,7 @@ mod cli_json;
 mod discovery;
 mod disk_safety;
 mod faults;
+mod group_admin;
 mod http_client;
 mod http_guard;
 mod http_walk;

@@ -1,5 +1,6 @@
-//! `/api/v1/groups...`: the group list with the caller's role in each, creating, joining and
-//! leaving groups, and the owner's pending requests.
+//! `/api/v1/groups...`: the group list with the caller's role in each, creating (closed or
+//! open), joining and leaving groups, and the owner's pending requests (accept, reject) and
+//! members (remove).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::json;
 use super::body::{JsonBody, Segments};
 use super::error::HttpError;
 use super::HttpState;
-use crate::ops::groups::{self, GroupChange};
+use crate::ops::groups::{self, ChangeOutcome, GroupChange};
 
 /// One group as listed.
 #[derive(Debug, Serialize)]
@@ -23,6 +24,8 @@ pub struct GroupRow {
     member_count: u32,
     /// `owner`, `member`, `pending` or `none`.
     role: &'static str,
+    /// Anyone may join without the owner's acceptance.
+    open: bool,
 }
 
 /// `POST /api/v1/groups` body.
@@ -30,6 +33,9 @@ pub struct GroupRow {
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     name: String,
+    /// An open group: joining makes one a member at once.
+    #[serde(default)]
+    open: bool,
 }
 
 /// `GET /api/v1/groups`.
@@ -52,6 +58,7 @@ pub async fn list(State(s): State<Arc<HttpState>>) -> Result<Response, HttpError
             name: g.name,
             owner: g.owner,
             member_count: g.member_count,
+            open: g.open,
         })
         .collect();
     Ok(Json(json!({ "groups": rows })).into_response())
@@ -63,18 +70,27 @@ pub async fn create(
     JsonBody(g): JsonBody<NewGroup>,
 ) -> Result<Response, HttpError> {
     let d = &s.daemon;
-    groups::change(&d.tracker, &d.home, &g.name, GroupChange::Create).await?;
+    let create = if g.open {
+        GroupChange::CreateOpen
+    } else {
+        GroupChange::Create
+    };
+    groups::change(&d.tracker, &d.home, &g.name, create).await?;
     Ok((StatusCode::CREATED, Json(json!({"name": g.name}))).into_response())
 }
 
-/// `POST /api/v1/groups/{group}/join` (202, pending until the owner accepts).
+/// `POST /api/v1/groups/{group}/join`: 202 pending until the owner accepts, or 200 member at
+/// once for an open group.
 pub async fn join(
     State(s): State<Arc<HttpState>>,
     Segments(group): Segments<String>,
 ) -> Result<Response, HttpError> {
     let d = &s.daemon;
-    groups::change(&d.tracker, &d.home, &group, GroupChange::Join).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"state": "pending"}))).into_response())
+    let reply = match groups::change(&d.tracker, &d.home, &group, GroupChange::Join).await? {
+        ChangeOutcome::Joined => (StatusCode::OK, Json(json!({"state": "member"}))),
+        ChangeOutcome::Done => (StatusCode::ACCEPTED, Json(json!({"state": "pending"}))),
+    };
+    Ok(reply.into_response())
 }
 
 /// `POST /api/v1/groups/{group}/leave` (204).
@@ -108,12 +124,22 @@ pub async fn accept(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/groups/{group}/requests/{user}/reject`: the tracker has no such operation yet
-/// (501 `not_implemented`).
-pub async fn reject(Segments((_group, _user)): Segments<(String, String)>) -> HttpError {
-    HttpError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "the tracker cannot reject join requests yet; the request stays pending",
-    )
+/// `POST /api/v1/groups/{group}/requests/{user}/reject` (204; the user may ask again).
+pub async fn reject(
+    State(s): State<Arc<HttpState>>,
+    Segments((group, user)): Segments<(String, String)>,
+) -> Result<StatusCode, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &group, GroupChange::Reject(user)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/groups/{group}/members/{user}/remove` (204).
+pub async fn remove(
+    State(s): State<Arc<HttpState>>,
+    Segments((group, user)): Segments<(String, String)>,
+) -> Result<StatusCode, HttpError> {
+    let d = &s.daemon;
+    groups::change(&d.tracker, &d.home, &group, GroupChange::Remove(user)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

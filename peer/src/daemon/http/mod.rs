@@ -198,6 +198,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
             post(groups::reject),
         )
         .route(
+            "/api/v1/groups/{group}/members/{user}/remove",
+            post(groups::remove),
+        )
+        .route(
             "/api/v1/groups/{group}/files",
             get(files::list).post(files::share),
         )

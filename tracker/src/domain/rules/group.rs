@@ -46,8 +46,9 @@ pub fn create(
     Ok(Response::Done)
 }
 
-/// Files the caller's join request (once; asking again changes nothing). In an open group the
-/// caller becomes the newest member at once.
+/// Files the caller's join request (once; asking again changes nothing), answering
+/// [`Response::Done`]. In an open group the caller becomes the newest member at once, answering
+/// [`Response::Joined`].
 ///
 /// # Errors
 /// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::AlreadyMember`],
@@ -67,7 +68,9 @@ pub fn join(
         g.requests.retain(|r| *r != user);
         g.members.push(user);
         kv.put(Table::Groups, name.as_bytes().to_vec(), &g)?;
-    } else if !g.requests.contains(&user) {
+        return Ok(Response::Joined);
+    }
+    if !g.requests.contains(&user) {
         quota::check_pending(kv, g.requests.len())?;
         g.requests.push(user);
         kv.put(Table::Groups, name.as_bytes().to_vec(), &g)?;
@@ -470,7 +473,7 @@ mod tests {
         let bob = signed_in(&mut kv, "bob", 2);
         create(&mut kv, 0, &ann, "g", true).unwrap();
         assert!(stored(&kv, "g").open);
-        join(&mut kv, 0, &bob, "g").unwrap();
+        assert_eq!(join(&mut kv, 0, &bob, "g").unwrap(), Response::Joined);
         let g = stored(&kv, "g");
         assert_eq!(g.members, vec!["ann".to_string(), "bob".to_string()]);
         assert!(g.requests.is_empty());
