@@ -62,7 +62,8 @@
 //!   - [`domain::apply`]: one command, applied at most once per (client id, serial).
 //!   - [`domain::rules`]: what each operation does: a dispatcher over one file per area.
 //!   - [`domain::rules::account`]: users and sessions.
-//!   - [`domain::rules::group`]: groups, join requests, leaving.
+//!   - [`domain::rules::group`]: groups (closed or open), join requests (accepted or refused),
+//!     removing a member, leaving.
 //!   - [`domain::rules::peer`]: peer registration and online marking.
 //!   - [`domain::rules::peer_prune`]: forgetting peers offline for long.
 //!   - [`domain::rules::file`]: files and chunk availability.
