@@ -288,6 +288,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 members: vec!["alice".into(), "bob".into()],
                 requests: vec!["carol".into()],
                 created_at_ms: 3,
+                open: true,
             })?,
         ),
         (

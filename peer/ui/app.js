@@ -452,6 +452,8 @@ function renderSignIn(mode = "login") {
 async function renderGroups(main, _r, nav) {
   const createErr = h("div", { class: "error", role: "alert" });
   const nameInput = h("input", { type: "text", id: "new-group", placeholder: "New group name", "aria-label": "New group name" });
+  const openBox = h("input", { type: "checkbox", id: "new-group-open" });
+  const openLabel = h("label", { class: "check", for: "new-group-open", title: "Anyone may join without your acceptance" }, openBox, " Open group");
   const createBtn = h("button", { class: "btn primary", type: "submit" }, icon("plus"), "Create group");
   const body = h("div", {}, h("div", { class: "boot" }, "Loading groups…"));
   replace(main,
@@ -464,12 +466,12 @@ async function renderGroups(main, _r, nav) {
             ev.preventDefault();
             busy(createBtn, createErr, async () => {
               const name = nameInput.value.trim();
-              await api("POST", "/groups", { name });
-              toast(`Created group ${name}`);
+              await api("POST", "/groups", { name, open: openBox.checked });
+              toast(`Created ${openBox.checked ? "open " : ""}group ${name}`);
               go("#/groups/" + enc(name));
             });
           },
-        }, nameInput, createBtn),
+        }, nameInput, openLabel, createBtn),
         createErr)),
     body);
 
@@ -525,6 +527,11 @@ function memberCount(g) {
   return typeof g.member_count === "number" ? g.member_count : (g.members || []).length;
 }
 
+/** The "open" badge of a group anyone may join without acceptance (null for a closed one). */
+function openBadge(g) {
+  return g.open ? h("span", { class: "badge open", title: "Anyone may join without acceptance" }, "open") : null;
+}
+
 function groupCard(g, requestCount = 0) {
   const members = memberCount(g);
   const meta = h("div", { class: "meta" }, `owned by ${g.owner} · ${plural(members, "member")}`);
@@ -532,7 +539,7 @@ function groupCard(g, requestCount = 0) {
     return h("a", { class: "group-card", href: "#/groups/" + enc(g.name), dataset: { group: g.name } },
       h("div", { class: "title" }, g.name),
       meta,
-      h("div", { class: "row" }, roleBadge(g.role),
+      h("div", { class: "row" }, roleBadge(g.role), openBadge(g),
         requestCount ? h("span", { class: "badge pending" }, plural(requestCount, "request")) : null));
   }
   const err = h("div", { class: "error", role: "alert" });
@@ -554,10 +561,10 @@ function groupCard(g, requestCount = 0) {
         toast(r && r.state === "member" ? `You joined ${g.name}` : `Asked ${g.owner} to let you into ${g.name}`);
         render();
       }),
-    }, "Request to join");
+    }, g.open ? "Join" : "Request to join");
   }
   return h("div", { class: "group-card", dataset: { group: g.name } },
-    h("div", { class: "title" }, g.name), meta, h("div", { class: "row" }, roleBadge(g.role || "none"), h("span", { class: "spacer" }), action), err);
+    h("div", { class: "title" }, g.name), meta, h("div", { class: "row" }, roleBadge(g.role || "none"), openBadge(g), h("span", { class: "spacer" }), action), err);
 }
 
 function requestRow(group, user) {
