@@ -329,6 +329,10 @@ pub enum ServeError {
     /// The peer was sent a refusal.
     #[error("refused: {0}")]
     Refused(String),
+    /// The connection's ticket expired: the downloader must connect again with a fresh one
+    /// (which the tracker gives only to a member).
+    #[error("the ticket expired")]
+    TicketExpired,
     /// Nothing asked for too long after the welcome.
     #[error("idle for {after:?} with nothing asked")]
     Idle {

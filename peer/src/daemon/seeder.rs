@@ -17,7 +17,8 @@
 //! handshake and a hello of at most 16 KiB within 10 s together, and a bounded pool of ticket
 //! checks ([`hello`]); after it, requests and cancels of a few bytes each, a bounded number
 //! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
-//! is dropped after 20 s.
+//! is dropped after 20 s. A connection ends at the first request after its ticket expired, so
+//! a member removed from the group (who gets no fresh ticket) loses it within the ticket's TTL.
 
 mod hello;
 mod intake;
@@ -176,7 +177,8 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
 
     // A reader task queues requests and records cancels; this loop serves them in order.
     let mut intake = Intake::start(rd);
-    serve_requests(&daemon, &source, &file, &mut wr, &mut intake).await
+    let expires_at_ms = ticket.expires_at_ms;
+    serve_requests(&daemon, &source, &file, &mut wr, &mut intake, expires_at_ms).await
 }
 
 /// What reading a chunk found.
@@ -235,11 +237,17 @@ async fn serve_requests(
     file: &Arc<ChunkFile>,
     wr: &mut PeerWriter,
     intake: &mut Intake,
+    expires_at_ms: u64,
 ) -> Result<(), ServeError> {
     let chunk_bytes = usize::try_from(source.manifest().chunk_size_bytes).unwrap_or(usize::MAX);
     // One buffer per connection, reused for every chunk; it moves to the blocking read and back.
     let mut spare = Some(AlignedBuf::new(chunk_bytes));
     while let Some(index) = intake.next().await? {
+        // The ticket holds for the connection only while it is valid: a downloader reconnects
+        // with the fresh one it keeps fetching, one removed from the group gets none.
+        if super::wall_ms() >= expires_at_ms {
+            return Err(ServeError::TicketExpired);
+        }
         let Some((_, len)) = chunk_range(source.manifest(), index) else {
             send_status(wr, index, ChunkStatus::NotFound).await?;
             continue;

@@ -1,12 +1,19 @@
 //! The owner's say over a group, through the real binaries: a refused join request leaves the
 //! user outside (free to ask again), a removed member loses the file list and the sources at
-//! once, an open group is joined without acceptance, and only the owner may refuse or remove.
+//! once, and their download stops when its ticket expires; an open group is joined without
+//! acceptance; only the owner may refuse or remove.
 
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cluster::process::tracker_program;
+use cluster::LocalCluster;
+use peer::control::DownloadState;
 use proto::tracker_msg::{PageRequest, ReadRequest, Response, SessionToken};
 use proto::{ApiError, TrackerClient};
 use serde_json::Value;
 
-use super::util::{group_with, random_file, Peer};
+use super::util::{cluster_exe, group_with, random_file, same_bytes, Peer};
 
 /// The sources of `g/shared.bin` as the holder of `token` sees them; with `peer_id`, with a
 /// ticket for that peer.
@@ -150,4 +157,87 @@ async fn an_open_group_is_joined_without_acceptance() {
     // A closed group still waits for the owner.
     let out = carol.ok(&["group", "join", "g"]);
     assert!(out.contains("join request for g sent"), "{out}");
+}
+
+/// A 3-node cluster whose download tickets last `ttl_secs`.
+async fn cluster_with_ticket_ttl(dir: &Path, ttl_secs: &str) -> LocalCluster {
+    let specs = LocalCluster::plan(dir, 3, None).unwrap();
+    let args = vec!["--ticket-ttl-secs".to_string(), ttl_secs.to_string()];
+    let mut c = LocalCluster::new(dir, specs, args, false).unwrap();
+    c.program = tracker_program(Some(cluster_exe()));
+    c.start_all().unwrap();
+    c.wait_leader(Duration::from_secs(30)).await.unwrap();
+    c.wait_converged(Duration::from_secs(30)).await.unwrap();
+    c
+}
+
+/// Tickets last 2 s here and alice's uploads are slow, so each download outlives several
+/// tickets: a member's goes on to the end (each cut connection comes back with the fresh ticket
+/// the downloader keeps fetching), a removed member's stops within a ticket's life and does not
+/// start again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_download_stops_when_its_ticket_expires() {
+    let root = tempfile::tempdir().unwrap();
+    let cluster = cluster_with_ticket_ttl(&root.path().join("cluster"), "2").await;
+    let mut alice = Peer::signup(root.path(), "alice", &cluster);
+    alice.ok(&["group", "create", "g"]);
+    let mut bob = Peer::signup(root.path(), "bob", &cluster);
+    bob.ok(&["group", "join", "g"]);
+    alice.ok(&["group", "accept", "g", "bob"]);
+    alice.start_daemon(&["--upload-limit", "1M"]).await;
+    bob.start_daemon(&[]).await;
+    let (first, second) = (
+        root.path().join("first.bin"),
+        root.path().join("second.bin"),
+    );
+    random_file(&first, 5 << 20, 11);
+    random_file(&second, 16 << 20, 12);
+    alice.ok(&["upload", "g", first.to_str().unwrap()]);
+    alice.ok(&["upload", "g", second.to_str().unwrap()]);
+    let downloads = root.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+
+    let dest = downloads.join("first.bin");
+    let started = Instant::now();
+    bob.ok(&[
+        "download",
+        "g",
+        "first.bin",
+        dest.to_str().unwrap(),
+        "--detach",
+    ]);
+    bob.wait_complete("first.bin", Duration::from_secs(60))
+        .await;
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the download must outlive a ticket to show anything: {:?}",
+        started.elapsed()
+    );
+    assert!(same_bytes(&first, &dest));
+
+    let dest = downloads.join("second.bin");
+    bob.ok(&[
+        "download",
+        "g",
+        "second.bin",
+        dest.to_str().unwrap(),
+        "--detach",
+    ]);
+    bob.wait_progress("second.bin", 0.05, Duration::from_secs(30))
+        .await;
+    alice.ok(&["group", "remove", "g", "bob"]);
+    // Within a ticket's life (plus a chunk in flight) the connection is cut ...
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stopped = bob.download_info("second.bin").await.unwrap();
+    // ... and no fresh ticket brings it back.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let later = bob.download_info("second.bin").await.unwrap();
+    assert_ne!(later.state, DownloadState::Complete);
+    assert_eq!(
+        later.bytes_done, stopped.bytes_done,
+        "a removed member kept downloading: {stopped:?} then {later:?}"
+    );
+    assert!(later.bytes_done < later.total_bytes);
+    bob.kill_daemon();
+    alice.kill_daemon();
 }
