@@ -280,4 +280,51 @@ mod tests {
             ApiError::PeerNotFound(5)
         );
     }
+
+    #[test]
+    fn refusing_a_request_and_removing_a_member_are_checked_before_proposing() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        let bob = signed_in(&mut kv, "bob", 2);
+        group_of(&mut kv, "g", "ann", &["bob"]);
+        let reject = |token, who: &str| Op::RejectJoin {
+            token,
+            group: "g".into(),
+            username: who.into(),
+        };
+        let remove = |token, who: &str| Op::RemoveMember {
+            token,
+            group: "g".into(),
+            username: who.into(),
+        };
+        assert_eq!(
+            refusal(admit(&kv, 0, &reject(ann, "carol"))),
+            ApiError::NoSuchRequest {
+                group: "g".into(),
+                user: "carol".into()
+            }
+        );
+        assert_eq!(
+            refusal(admit(&kv, 0, &reject(bob, "carol"))),
+            ApiError::NotOwner("g".into())
+        );
+        assert!(admit(&kv, 0, &remove(ann, "bob")).is_ok());
+        assert_eq!(
+            refusal(admit(&kv, 0, &remove(bob, "ann"))),
+            ApiError::NotOwner("g".into())
+        );
+        assert!(matches!(
+            refusal(admit(&kv, 0, &remove(ann, "ann"))),
+            ApiError::InvalidRequest(_)
+        ));
+        let elsewhere = Op::RemoveMember {
+            token: ann,
+            group: "h".into(),
+            username: "bob".into(),
+        };
+        assert_eq!(
+            refusal(admit(&kv, 0, &elsewhere)),
+            ApiError::GroupNotFound("h".into())
+        );
+    }
 }
