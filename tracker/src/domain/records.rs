@@ -31,7 +31,8 @@ pub struct SessionRec {
 /// `open` was appended in API version 10. Records stored before end after `created_at_ms`; the
 /// stored encoding decodes structs as fixed tuples, where `#[serde(default)]` alone does not
 /// help (the missing field is an end of input, not an absent element), so the field is read by
-/// [`open_or_closed`], which takes a record that ends there as a closed group.
+/// [`open_or_closed`], which takes a record that ends there as a closed group. The hand-written
+/// `Deserialize` reads a sequence only: records are never read from a self-describing format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupRec {
     /// Current owner (always also in `members`).
