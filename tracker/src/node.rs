@@ -50,13 +50,13 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let following = state_machine.following_flag();
 
     let raft_listen = config.raft_listen.clone();
-    let api_listener = TcpListener::bind(&config.api_addr)
+    let api_listener = bind_waiting(&config.api_addr)
         .await
         .with_context(|| format!("while binding the client address {}", config.api_addr))?;
 
     let http_listener = match &config.http_addr {
         Some(addr) => Some(
-            TcpListener::bind(addr)
+            bind_waiting(addr)
                 .await
                 .with_context(|| format!("while binding the HTTP address {addr}"))?,
         ),
@@ -76,7 +76,10 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         RaftRuntime::start().context("while starting the raft runtime")?;
     // Bound inside the Raft runtime, so its connections are driven by that runtime's reactor.
     let raft_listener = raft_rt
-        .spawn(TcpListener::bind(raft_listen.clone()))
+        .spawn({
+            let addr = raft_listen.clone();
+            async move { bind_waiting(&addr).await }
+        })
         .await
         .context("while binding the raft address")?
         .with_context(|| format!("while binding the raft address {raft_listen}"))?;
@@ -241,5 +244,56 @@ impl Drop for RaftRuntime {
         if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// How long a start waits for a listen address that is in use.
+const BIND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Binds `addr`, waiting up to [`BIND_WAIT`] while it is in use: on a restart the node's own
+/// port may briefly be held by a socket the kernel gave another process meanwhile (an outgoing
+/// connection takes any free local port). Any other error is returned at once.
+async fn bind_waiting(addr: &str) -> std::io::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + BIND_WAIT;
+    let mut warned = false;
+    loop {
+        match TcpListener::bind(addr).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                if !warned {
+                    tracing::warn!(addr, "address in use; waiting up to {BIND_WAIT:?} for it");
+                    warned = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind_waiting;
+
+    #[tokio::test]
+    async fn a_start_waits_for_its_address_to_be_released() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = held.local_addr().unwrap().to_string();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        let listener = bind_waiting(&addr).await.unwrap();
+        assert_eq!(listener.local_addr().unwrap().to_string(), addr);
+        release.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn other_bind_errors_are_returned_at_once() {
+        let started = std::time::Instant::now();
+        assert!(bind_waiting("192.0.2.1:1").await.is_err());
+        assert!(started.elapsed() < super::BIND_WAIT);
     }
 }
