@@ -157,8 +157,10 @@ pub struct Args {
     #[arg(long, env = "TRACKER_PEER_TRANSFERRING_SECS", default_value_t = 5)]
     pub peer_transferring_secs: u64,
 
-    /// Download tickets issued with a file's sources stay valid this many seconds.
-    #[arg(long, env = "TRACKER_TICKET_TTL_SECS", default_value_t = 900)]
+    /// Download tickets issued with a file's sources stay valid this many seconds (downloaders
+    /// fetch a fresh one every refresh; a member removed from a group keeps access at most this
+    /// long).
+    #[arg(long, env = "TRACKER_TICKET_TTL_SECS", default_value_t = 60)]
     pub ticket_ttl_secs: u64,
 
     /// At-most-once records of clients idle this long are pruned (a retry older than this may be
