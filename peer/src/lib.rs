@@ -50,7 +50,8 @@ where
 }
 
 /// Runs a parsed `peer` command line as the whole process: log subscriber (`RUST_LOG`, default
-/// `warn`; `--log-format`), async runtime, one-line error and exit code.
+/// `warn`; `--log-format`), async runtime, one-line error and exit code. `peer shell` runs its
+/// session on the same runtime ([`cli::shell::run`]).
 pub fn run_process(cli: cli::Cli) -> std::process::ExitCode {
     proto::logging::init("warn", cli.log_format());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -63,6 +64,9 @@ pub fn run_process(cli: cli::Cli) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if cli.is_shell() {
+        return cli::shell::run(&cli, &runtime);
+    }
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -7,6 +7,7 @@ mod files_json;
 mod groups;
 mod output;
 mod password;
+pub mod shell;
 mod swarm;
 mod ui;
 
@@ -69,6 +70,11 @@ impl Cli {
     pub fn log_format(&self) -> LogFormat {
         self.log_format
     }
+
+    /// Whether this is `peer shell`, which [`shell::run`] runs instead of [`run`].
+    pub fn is_shell(&self) -> bool {
+        matches!(self.command, Command::Shell)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +134,9 @@ enum Command {
         /// File name.
         name: String,
     },
+    /// Run these commands in one session: a prompt with line editing, history and completion,
+    /// or lines read from stdin when it is not a terminal (`help` in it lists the commands).
+    Shell,
 }
 
 /// Everything a command needs.
@@ -235,5 +244,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cancel { id } => files::cancel(&ctx, id).await,
         Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,
         Command::Ui => ui::run(&ctx).await,
+        Command::Shell => anyhow::bail!("{}", shell::NOT_NESTED),
     }
 }
