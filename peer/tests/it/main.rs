@@ -15,6 +15,7 @@ mod pages;
 mod peer_tls;
 mod schemathesis;
 mod seeder_bounds;
+mod shell;
 mod swarm;
 mod tickets;
 mod util;
