@@ -288,6 +288,39 @@ mod tests {
     }
 
     #[test]
+    fn the_history_is_bounded_owner_only_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut editor = LineEditor::open(dir.path(), peer_command()).unwrap();
+        for i in 0..MAX_HISTORY_ENTRIES + 5 {
+            editor.remember(&format!("files g{i}"));
+        }
+        // A line starting with a space is not kept (as in bash's ignorespace).
+        editor.remember(" login secret");
+        let path = dir.path().join(HISTORY_FILE);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("secret"));
+        assert!(
+            !text.contains("files g4\n") && text.contains("files g5\n"),
+            "oldest not dropped"
+        );
+        let again = LineEditor::open(dir.path(), peer_command()).unwrap();
+        assert_eq!(again.history_len(), MAX_HISTORY_ENTRIES);
+    }
+
+    #[test]
+    fn an_oversized_history_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HISTORY_FILE);
+        let line = "files g\n".repeat(usize::try_from(MAX_HISTORY_FILE_BYTES).unwrap() / 8 + 1);
+        std::fs::write(&path, line).unwrap();
+        let editor = LineEditor::open(dir.path(), peer_command()).unwrap();
+        assert_eq!(editor.history_len(), 0);
+    }
+
+    #[test]
     fn a_position_inside_a_character_completes_nothing() {
         assert_eq!(complete(&peer_command(), "é", 1), None);
     }

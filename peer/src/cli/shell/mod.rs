@@ -224,12 +224,15 @@ fn global_flags(session: &Cli) -> Vec<OsString> {
 async fn until_ctrl_c(
     command: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
+    // Biased, the listener first: it is registered before the command first runs, so a Ctrl-C
+    // is never the default one that ends the process.
     tokio::select! {
-        result = command => result,
+        biased;
         Ok(()) = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
             "interrupted: stopped waiting; what the daemon or the tracker was already asked may \
              still happen (`downloads` shows the daemon's downloads)"
         )),
+        result = command => result,
     }
 }
 
