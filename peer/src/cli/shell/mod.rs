@@ -96,6 +96,16 @@ impl Shell {
                 return;
             }
         };
+        // From here on SIGINT is tokio's for the whole process (its handlers stay installed):
+        // a Ctrl-C between the prompt and a command's listener does not end the session.
+        {
+            let _runtime = runtime.enter();
+            if let Err(e) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            {
+                eprintln!("peer: warning: Ctrl-C will end the session: {e}");
+            }
+        }
         eprintln!("peer shell: `help` lists the commands; `exit` or Ctrl-D ends the session");
         loop {
             match editor.read(&self.prompt()) {
