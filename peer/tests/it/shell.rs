@@ -1,6 +1,8 @@
 //! `peer shell` driven through stdin as a script: the session keeps its global flags, runs the
 //! CLI's commands and aliases line by line, prints an error and goes on, stops at `exit`, and
-//! exits with the code of the last command that failed.
+//! exits with the code of the last command that failed. On a terminal (a pseudo-terminal from
+//! util-linux `script`): the prompt names the logged-in user, Ctrl-C drops the line, Ctrl-D ends
+//! the session, and the history file keeps the lines run (mode 0600).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -180,4 +182,114 @@ async fn a_session_logs_in_shares_lists_survives_errors_and_downloads() {
     assert_eq!(g["members"], 2, "{g}");
     // The last command that failed was `files no-such-group`: a runtime error, exit code 1.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
+
+/// What `peer shell` on a terminal shows, read as it comes.
+struct Screen {
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    text: String,
+}
+
+impl Screen {
+    /// Waits, at most 20 s, until `what` has been shown `count` times.
+    fn wait_for(&mut self, what: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.text.matches(what).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => self.text.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(_) => panic!("{what:?} not shown {count} times: {}", self.text),
+            }
+        }
+    }
+}
+
+#[test]
+fn on_a_terminal_the_prompt_names_the_user_ctrl_c_clears_and_history_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let root = tempfile::tempdir().unwrap();
+    let home = root.path().join("home");
+    // A session on the home, as `peer login` leaves one (no tracker is asked in this test).
+    peer::home::Home::open(&home)
+        .unwrap()
+        .save_session(&peer::home::Session {
+            username: "alice".into(),
+            token: proto::tracker_msg::SessionToken::from_bytes([7; 32]),
+        })
+        .unwrap();
+    let peer_cmd = shlex::try_join([
+        peer_exe().to_str().unwrap(),
+        "--home",
+        home.to_str().unwrap(),
+        "shell",
+    ])
+    .unwrap();
+    // util-linux `script` runs it on a pseudo-terminal; -e passes its exit code on.
+    let mut child = Command::new("script")
+        .args(["-qec", &peer_cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs the shell on a terminal");
+    let mut keys = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Screen {
+        chunks: rx,
+        text: String::new(),
+    };
+    let prompt = "peer alice> ";
+    let mut type_line = |keys_in: &[u8], prompts: usize, screen: &mut Screen| {
+        screen.wait_for(prompt, prompts);
+        keys.write_all(keys_in).unwrap();
+        keys.flush().unwrap();
+    };
+    // Ctrl-C drops the half-typed line; Enter runs a line; Ctrl-D ends the session.
+    type_line(b"files half-typed\x03", 1, &mut screen);
+    type_line(b"help\r", 2, &mut screen);
+    type_line(b"bogus\r", 3, &mut screen);
+    type_line(b"\x04", 4, &mut screen);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("peer shell did not end on Ctrl-D: {}", screen.text);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    while let Ok(chunk) = screen.chunks.try_recv() {
+        screen.text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(screen.text.contains("Aliases:"), "{}", screen.text);
+    assert!(
+        screen.text.contains("unrecognized subcommand"),
+        "{}",
+        screen.text
+    );
+    assert_eq!(status.code(), Some(2), "{}", screen.text);
+    let history = home.join("shell-history");
+    let lines: Vec<String> = std::fs::read_to_string(&history)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines, ["#V2", "help", "bogus"]);
+    let mode = std::fs::metadata(&history).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
