@@ -38,7 +38,8 @@ pub const CLI: CliSpec = CliSpec {
 /// The exit codes `peer --help` lists.
 pub const EXIT_CODES: &str = "Exit codes: 0 success (for `peer daemon`: stopped by SIGTERM or \
 SIGINT); 1 error: the tracker or the daemon refused or could not be reached, a download failed \
-(the message on stderr says what to do); 2 usage: a bad flag, environment variable or config file.";
+(the message on stderr says what to do); 2 usage: a bad flag, environment variable or config file. \
+`peer shell` exits with the code of the last command that failed in it, or 0.";
 
 /// Group-based peer-to-peer file sharing over a replicated tracker cluster.
 #[derive(Debug, Parser)]
