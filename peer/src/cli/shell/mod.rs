@@ -1,7 +1,7 @@
 //! `peer shell`: one session that runs `peer`'s commands line by line, for users who prefer a
 //! prompt to separate processes.
 //!
-//! Each line is split into words ([`line`]), and the words go through the same parser as the
+//! Each line is split into words ([`mod@line`]), and the words go through the same parser as the
 //! command line ([`proto::cli::parse`] over [`Cli`]) after the global flags the session was
 //! started with (`--home`, `--trackers`, `--ca`, `--json`), so help, errors and exit codes are
 //! those of `peer` itself; the parsed command runs through the same [`crate::cli::run`] on the
