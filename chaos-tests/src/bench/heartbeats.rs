@@ -57,6 +57,13 @@ pub struct HeartbeatsArgs {
     /// Percent of peers idle, active, transferring.
     #[arg(long, value_delimiter = ',', default_value = "80,15,5")]
     pub mix: Vec<u32>,
+    /// Also run with every interval set to SECS (fixed heartbeats, a fresh cluster) and print
+    /// both runs in one table: fixed against the adaptive intervals given above.
+    #[arg(long, value_name = "SECS")]
+    pub compare_fixed: Option<u64>,
+    /// Print one JSON object instead of the JSON lines and the table (with --compare-fixed).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cluster: ClusterOpts,
 }
@@ -121,11 +128,93 @@ pub struct SteadyResult {
     pub leader_changed: bool,
 }
 
-/// Runs the benchmark.
+/// One row of the fixed-against-adaptive table.
+#[derive(Debug, Serialize)]
+pub struct CompareRow {
+    /// `fixed` or `adaptive`.
+    pub mode: &'static str,
+    /// Idle, active and transferring intervals handed out, in seconds.
+    pub intervals_secs: [u64; 3],
+    /// The steady window.
+    pub steady: SteadyResult,
+}
+
+/// The table of `--compare-fixed`: one row per mode.
+pub fn compare_table(rows: &[CompareRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            let s = &r.steady;
+            let [i, a, t] = r.intervals_secs;
+            vec![
+                r.mode.to_string(),
+                format!("{i}/{a}/{t}"),
+                s.peers.to_string(),
+                fmt(s.sent_per_sec * s.seconds, 0),
+                fmt(s.seconds, 0),
+                fmt(s.target_per_sec, 0),
+                fmt(s.sent_per_sec, 0),
+                fmt(s.leader_cpu_cores, 2),
+                fmt(s.latency.p50_ms, 2),
+                fmt(s.latency.p99_ms, 2),
+                s.errors.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// Runs the benchmark (twice with `--compare-fixed`).
 ///
 /// # Errors
 /// If the cluster, the setup or the registration fails.
 pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
+    let Some(fixed) = args.compare_fixed else {
+        return run_one(args).await;
+    };
+    anyhow::ensure!(fixed >= 1, "--compare-fixed must be at least 1 second");
+    let mut rows = Vec::new();
+    let adaptive = [args.idle_secs, args.active_secs, args.transferring_secs];
+    for (mode, [idle, active, transferring]) in [("fixed", [fixed; 3]), ("adaptive", adaptive)] {
+        let one = HeartbeatsArgs {
+            idle_secs: idle,
+            active_secs: active,
+            transferring_secs: transferring,
+            ..args.clone()
+        };
+        let (reg, steady) = measure_run(&one).await?;
+        if !args.json {
+            print_json(&reg)?;
+            print_json(&steady)?;
+        }
+        rows.push(CompareRow {
+            mode,
+            intervals_secs: [idle, active, transferring],
+            steady,
+        });
+    }
+    if args.json {
+        return print_json(&serde_json::json!({ "scenario": "heartbeats-compare", "rows": rows }));
+    }
+    print_table(
+        &[
+            "MODE",
+            "INTERVALS_S",
+            "PEERS",
+            "REQUESTS",
+            "WINDOW_S",
+            "TARGET/S",
+            "REQUESTS/S",
+            "LEADER_CPU",
+            "P50_MS",
+            "P99_MS",
+            "ERRORS",
+        ],
+        &compare_table(&rows),
+    );
+    Ok(())
+}
+
+/// One cluster, one registration, one steady window.
+async fn measure_run(args: &HeartbeatsArgs) -> anyhow::Result<(RegisterResult, SteadyResult)> {
     let mix: [u32; 3] =
         args.mix.as_slice().try_into().map_err(|_| {
             anyhow::anyhow!("--mix takes three percentages: idle,active,transferring")
@@ -159,9 +248,17 @@ pub async fn run(args: HeartbeatsArgs) -> anyhow::Result<()> {
         keep: args.cluster.keep,
     };
     let fixture = Fixture::start("heartbeats", &spec).await?;
-    let outcome = measure(&fixture, &args, mix, u32_peers).await;
+    let outcome = measure(&fixture, args, mix, u32_peers).await;
     fixture.stop();
-    let (reg, steady) = outcome?;
+    outcome
+}
+
+/// One run, printed as JSON lines and a table.
+async fn run_one(args: HeartbeatsArgs) -> anyhow::Result<()> {
+    let (reg, steady) = measure_run(&args).await?;
+    if args.json {
+        return print_json(&serde_json::json!({ "register": reg, "steady": steady }));
+    }
     print_json(&reg)?;
     print_json(&steady)?;
     let rows = vec![
@@ -377,4 +474,65 @@ fn entries_between(a: &NodeStatus, b: &NodeStatus) -> u64 {
 
 fn lag_p99(l: &Latencies) -> f64 {
     l.summary().p99_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steady(peers: usize, seconds: f64, sent_per_sec: f64, cpu: f64) -> SteadyResult {
+        SteadyResult {
+            scenario: "heartbeats",
+            peers,
+            connections: 16,
+            seconds,
+            target_per_sec: sent_per_sec,
+            sent_per_sec,
+            latency: Summary::default(),
+            errors: 0,
+            first_error: None,
+            send_lag_p99_ms: 0.0,
+            leader_cpu_cores: cpu,
+            generator_cpu_cores: 0.0,
+            leader_rss_mib: 0.0,
+            leader_peak_rss_mib: 0.0,
+            raft_entries_per_sec: 0.0,
+            leader_changed: false,
+        }
+    }
+
+    #[test]
+    fn compare_table_counts_requests_of_the_window() {
+        let rows = vec![
+            CompareRow {
+                mode: "fixed",
+                intervals_secs: [5; 3],
+                steady: steady(1000, 10.0, 300.0, 0.5),
+            },
+            CompareRow {
+                mode: "adaptive",
+                intervals_secs: [60, 15, 5],
+                steady: steady(1000, 10.0, 40.0, 0.1),
+            },
+        ];
+        let t = compare_table(&rows);
+        assert_eq!(t[0][..6], ["fixed", "5/5/5", "1000", "3000", "10", "300"]);
+        assert_eq!(t[1][1], "60/15/5");
+        assert_eq!(t[1][3], "400");
+        assert_eq!(t[1][7], "0.10");
+    }
+
+    #[test]
+    fn compare_fixed_parses() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: HeartbeatsArgs,
+        }
+        let c = Cli::try_parse_from(["bench", "--compare-fixed", "5", "--json"]).unwrap();
+        assert_eq!(c.a.compare_fixed, Some(5));
+        assert!(c.a.json);
+        assert!(Cli::try_parse_from(["bench", "--compare-fixed", "x"]).is_err());
+    }
 }

@@ -43,9 +43,16 @@ impl Latencies {
         let mut s = self.micros.clone();
         s.sort_unstable();
         let ms = |us: u64| us as f64 / 1000.0;
+        let mean_us = if s.is_empty() {
+            0.0
+        } else {
+            s.iter().map(|&us| us as f64).sum::<f64>() / s.len() as f64
+        };
         Summary {
             count: s.len() as u64,
+            mean_ms: mean_us / 1000.0,
             p50_ms: ms(percentile(&s, 0.50)),
+            p95_ms: ms(percentile(&s, 0.95)),
             p99_ms: ms(percentile(&s, 0.99)),
             p999_ms: ms(percentile(&s, 0.999)),
             max_ms: ms(s.last().copied().unwrap_or(0)),
@@ -58,8 +65,12 @@ impl Latencies {
 pub struct Summary {
     /// Samples.
     pub count: u64,
+    /// Arithmetic mean.
+    pub mean_ms: f64,
     /// Median.
     pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
     /// 99.9th percentile.
@@ -147,6 +158,8 @@ mod tests {
         let s = l.summary();
         assert_eq!(s.count, 4);
         assert_eq!(s.p50_ms, 2.0);
+        assert_eq!(s.mean_ms, 2.5);
+        assert_eq!(s.p95_ms, 4.0);
         assert_eq!(s.max_ms, 4.0);
         assert_eq!(Latencies::new().summary().count, 0);
     }
