@@ -3,8 +3,8 @@
 //! it started, and prints one JSON object per result line followed by a short table.
 //!
 //! # Layout
-//! - Scenarios: [`transfer`], [`swarm`] (peer daemons); [`writes`], [`reads`], [`failover`],
-//!   [`heartbeats`] (tracker cluster driven by `TrackerClient`s); [`etcd`] (the tracker's writes
+//! - Scenarios: [`transfer`], [`sizes`], [`swarm`] (peer daemons); [`writes`], [`reads`],
+//!   [`failover`], [`heartbeats`], [`ops`] (tracker cluster driven by `TrackerClient`s); [`etcd`] (the tracker's writes
 //!   and etcd's puts in alternating rounds of one run).
 //! - [`fixture`]: the cluster plus users, sessions, a group, peers and files to measure against.
 //! - [`load`]: closed-loop clients that log every request.
@@ -18,9 +18,11 @@ pub mod fixture;
 pub mod heartbeat_sim;
 pub mod heartbeats;
 pub mod load;
+pub mod ops;
 pub mod procfs;
 pub mod reads;
 pub mod scraper;
+pub mod sizes;
 pub mod stats;
 pub mod swarm;
 pub mod transfer;

@@ -16,8 +16,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Scenario {
-    /// One file seeded by 1, 3 and 5 peers, downloaded by a fresh peer: MiB/s, first byte, RSS.
+    /// One file seeded by 1, 3 and 5 peers, downloaded by a fresh peer: MiB/s, speedup, per seeder.
     Transfer(bench::transfer::TransferArgs),
+    /// Upload and download time of 1 KiB to 1 GiB files and of 1000 small files.
+    Sizes(bench::sizes::SizesArgs),
     /// One seeder and N leechers starting together, every upload capped: swarm efficiency.
     Swarm(bench::swarm::SwarmArgs),
     /// ReportHave and RegisterFile writes from 1, 16 and 64 clients: ops/s and latency.
@@ -26,8 +28,11 @@ enum Scenario {
     Reads(bench::reads::ReadsArgs),
     /// Writes while the leader is SIGKILLed K times: time to the first write acknowledged after.
     Failover(bench::failover::FailoverArgs),
-    /// 100 000 simulated peers heartbeating: leader CPU and memory, latency, Raft entries.
+    /// 100 000 simulated peers heartbeating: leader CPU and memory, latency, Raft entries
+    /// (`--compare-fixed SECS`: fixed against adaptive intervals).
     Heartbeats(bench::heartbeats::HeartbeatsArgs),
+    /// Latency of register, publish, sources, list, heartbeat at 1k / 10k / 100k clients.
+    Ops(bench::ops::OpsArgs),
     /// Tracker writes and etcd puts from 64 clients each, in alternating rounds of one run.
     Etcd(bench::etcd::EtcdArgs),
 }
@@ -56,6 +61,8 @@ fn main() -> std::process::ExitCode {
         match cli.scenario {
             Scenario::Transfer(a) => bench::transfer::run(a).await,
             Scenario::Swarm(a) => bench::swarm::run(a).await,
+            Scenario::Sizes(a) => bench::sizes::run(a).await,
+            Scenario::Ops(a) => bench::ops::run(a).await,
             Scenario::Writes(a) => bench::writes::run(a).await,
             Scenario::Reads(a) => bench::reads::run(a).await,
             Scenario::Failover(a) => bench::failover::run(a).await,
