@@ -28,6 +28,11 @@ pub struct TransferArgs {
     /// Seeder counts to measure, in increasing order.
     #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
     pub seeders: Vec<usize>,
+    /// Cap each seeder's upload at this rate (the daemon's `--upload-limit`, e.g. `20M` for
+    /// 20 MiB/s), to model seeders whose uplink, not the downloader, is the bottleneck, as on
+    /// separate machines; without it every seeder sends as fast as the shared cores allow.
+    #[arg(long)]
+    pub seeder_upload_limit: Option<String>,
     /// Print one JSON object holding every round instead of the JSON lines and the tables.
     #[arg(long)]
     pub json: bool,
@@ -120,7 +125,13 @@ pub fn seeder_table(rows: &[TransferResult]) -> Vec<Vec<String>> {
 /// # Errors
 /// If any step fails or a download is not byte-identical.
 pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
-    let mut rows = measure(args.size_mib, &args.seeders, !args.json).await?;
+    let mut rows = measure(
+        args.size_mib,
+        &args.seeders,
+        args.seeder_upload_limit.as_deref(),
+        !args.json,
+    )
+    .await?;
     fill_speedups(&mut rows);
     if args.json {
         return print_json(&serde_json::json!({ "scenario": "transfer", "rounds": rows }));
@@ -144,13 +155,15 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Measures each seeder count in turn (printing each result as a JSON line if `lines`).
+/// Measures each seeder count in turn, each seeder's upload capped at `seeder_upload_limit` if
+/// given (printing each result as a JSON line if `lines`).
 ///
 /// # Errors
 /// If any step fails or a download is not byte-identical.
 pub async fn measure(
     size_mib: u64,
     seeder_counts: &[usize],
+    seeder_upload_limit: Option<&str>,
     lines: bool,
 ) -> anyhow::Result<Vec<TransferResult>> {
     let root = tempfile::Builder::new()
@@ -181,7 +194,11 @@ pub async fn measure(
     let mut started = 0;
     for (round, &k) in seeder_counts.iter().enumerate() {
         while started < k {
-            seeders[started].start_daemon(&[]).await?;
+            let limit: Vec<&str> = match seeder_upload_limit {
+                Some(rate) => vec!["--upload-limit", rate],
+                None => Vec::new(),
+            };
+            seeders[started].start_daemon(&limit).await?;
             seeders[started].cli(&[
                 "upload",
                 "bench",
