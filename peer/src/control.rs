@@ -37,8 +37,12 @@ pub enum ControlRequest {
         group: String,
         /// File name.
         name: String,
-        /// Absolute destination path.
-        dest: PathBuf,
+        /// Absolute destination path; `None`: `NAME` in the daemon's download folder, refused
+        /// if something is there already.
+        dest: Option<PathBuf>,
+        /// What the file must be (from a link): the download is refused if the group's file
+        /// differs.
+        expect: Option<ExpectedContent>,
     },
     /// Every download of this home.
     Downloads,
@@ -54,6 +58,15 @@ pub enum ControlRequest {
         /// The download's id.
         id: String,
     },
+}
+
+/// The size and whole-file SHA-1 a download must find in the group's manifest (a link's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedContent {
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Whole-file SHA-1.
+    pub file_hash: Sha1Digest,
 }
 
 /// What the daemon answers.

@@ -78,8 +78,21 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
             Ok(r) => r,
             Err(e) => ControlResponse::Error(e.to_string()),
         },
-        ControlRequest::Download { group, name, dest } => {
-            match super::download::start(daemon, group, name, dest).await {
+        ControlRequest::Download {
+            group,
+            name,
+            dest,
+            expect,
+        } => {
+            let dest = match dest {
+                Some(d) => Ok(d),
+                None => super::download::default_dest(daemon, &name),
+            };
+            let started = match dest {
+                Ok(dest) => super::download::start(daemon, group, name, dest, expect).await,
+                Err(e) => Err(e),
+            };
+            match started {
                 Ok(id) => ControlResponse::DownloadStarted { id },
                 Err(e) => ControlResponse::Error(e.to_string()),
             }

@@ -10,6 +10,7 @@ mod http_client;
 mod http_guard;
 mod http_walk;
 mod limits;
+mod links;
 mod openapi_check;
 mod pages;
 mod peer_tls;
