@@ -215,7 +215,7 @@ impl Ctx {
     ) -> anyhow::Result<(TrackerClient, ClientTls, PathBuf)> {
         let ca = ca.to_path_buf();
         let tls = ClientTls::from_files(&ca, None)?;
-        let client = TrackerClient::new(ClientConfig::from_list(&list, tls.clone())?)?;
+        let client = TrackerClient::new(ClientConfig::from_list(list, tls.clone())?)?;
         Ok((client, tls, ca))
     }
 
