@@ -30,6 +30,9 @@ pub enum ControlRequest {
         name: String,
         /// Chunk size in bytes.
         chunk_size_bytes: u32,
+        /// Register a new file even if the group has one with the same content (size and
+        /// whole-file SHA-1) under another name; without it, that file is seeded instead.
+        as_new: bool,
     },
     /// Start downloading a file.
     Download {
@@ -82,6 +85,11 @@ pub enum ControlResponse {
         chunk_count: u32,
         /// Whole-file SHA-1.
         file_hash: Sha1Digest,
+        /// The name this file is seeded as: the one asked for, or the name of the file of the
+        /// group that has the same content (then nothing new was registered).
+        seeded_as: String,
+        /// Whether the group had this content under another name, which is seeded instead.
+        existing: bool,
     },
     /// A download started (or was already running / done).
     DownloadStarted {

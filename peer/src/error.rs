@@ -278,6 +278,19 @@ pub enum UploadError {
     /// The hashing task panicked or was cancelled.
     #[error("bug: the hashing task failed: {0}")]
     BugTaskFailed(#[from] tokio::task::JoinError),
+    /// Looking for a file of the group with the same content got an answer it did not expect.
+    #[error("while looking for the same content in the group: {0}")]
+    Lookup(String),
+}
+
+impl From<TrackerOpError> for UploadError {
+    fn from(e: TrackerOpError) -> Self {
+        match e {
+            TrackerOpError::Home(h) => UploadError::Home(h),
+            TrackerOpError::Tracker(t) => UploadError::Tracker(t),
+            other => UploadError::Lookup(other.to_string()),
+        }
+    }
 }
 
 /// Why an account, group or file-list operation ([`crate::ops`]) failed; the message is the

@@ -63,6 +63,10 @@ pub struct UploadArgs {
     /// Chunk size in bytes.
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE_BYTES)]
     chunk_size: u32,
+    /// Register it as a new file even if the group has the same content under another name
+    /// (without it, that file is seeded from this path instead).
+    #[arg(long)]
+    as_new: bool,
 }
 
 /// `peer download GROUP NAME [DEST]` or `peer download LINK [DEST]`
@@ -189,6 +193,7 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
             path: path.clone(),
             name: name.clone(),
             chunk_size_bytes: a.chunk_size,
+            as_new: a.as_new,
         },
     )
     .await?;
@@ -196,18 +201,30 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
         size_bytes,
         chunk_count,
         file_hash,
+        seeded_as,
+        existing,
     } = resp
     {
+        if existing {
+            eprintln!(
+                "warning: {} already has this content as {seeded_as}: seeding {seeded_as} from \
+                 {} instead of registering {name} (pass --as-new to register {name} anyway)",
+                a.group,
+                path.display()
+            );
+        }
         if ctx.json {
             return output::json(&UploadJson {
                 group: &a.group,
-                name: &name,
+                name: &seeded_as,
                 path: &path,
                 size_bytes,
                 chunk_count,
                 sha1: to_hex(&file_hash),
+                existing,
             });
         }
+        let name = seeded_as;
         println!(
             "shared {name} in {} ({}, {chunk_count} chunks, sha1 {}), seeding from {}",
             a.group,

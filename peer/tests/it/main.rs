@@ -4,6 +4,7 @@ mod cli_flow;
 mod cli_json;
 mod discovery;
 mod disk_safety;
+mod duplicates;
 mod faults;
 mod group_admin;
 mod http_client;
