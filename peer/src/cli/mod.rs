@@ -4,6 +4,7 @@
 mod account;
 mod files;
 mod files_json;
+mod find;
 mod groups;
 mod link;
 mod output;
@@ -120,6 +121,11 @@ enum Command {
     },
     /// Download a file (GROUP NAME, or a link from `peer link`), verified chunk by chunk.
     Download(files::DownloadArgs),
+    /// List the files with this whole-file SHA-1 in your groups: group, name, size, seeders.
+    Find {
+        /// The SHA-1 (40 hexadecimal digits, as `peer files` shows it).
+        sha1: String,
+    },
     /// Print a link to a file (group, name, size, SHA-1, trackers) that `peer download LINK` takes.
     Link {
         /// Group.
@@ -267,6 +273,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources { group, name } => swarm::sources(&ctx, &group, &name).await,
         Command::Peers { group } => swarm::peers(&ctx, &group).await,
         Command::Download(a) => files::download(&ctx, a).await,
+        Command::Find { sha1 } => find::run(&ctx, &sha1).await,
         Command::Link { group, name } => link::run(&ctx, &group, &name).await,
         Command::Downloads => files::downloads(&ctx).await,
         Command::Cancel { id } => files::cancel(&ctx, id).await,

@@ -6,6 +6,7 @@ mod discovery;
 mod disk_safety;
 mod duplicates;
 mod faults;
+mod find;
 mod group_admin;
 mod http_client;
 mod http_guard;
