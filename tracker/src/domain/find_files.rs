@@ -69,7 +69,7 @@ pub fn find_files(
             None => {
                 let m = kv
                     .get::<GroupRec>(Table::Groups, group_bytes)?
-                    .is_some_and(|g| g.members.iter().any(|m| *m == user));
+                    .is_some_and(|g| g.members.contains(&user));
                 member_of.insert(group_bytes.to_vec(), m);
                 m
             }
