@@ -30,6 +30,9 @@ pub enum ControlRequest {
         name: String,
         /// Chunk size in bytes.
         chunk_size_bytes: u32,
+        /// Register a new file even if the group has one with the same content (size and
+        /// whole-file SHA-1) under another name; without it, that file is seeded instead.
+        as_new: bool,
     },
     /// Start downloading a file.
     Download {
@@ -37,8 +40,12 @@ pub enum ControlRequest {
         group: String,
         /// File name.
         name: String,
-        /// Absolute destination path.
-        dest: PathBuf,
+        /// Absolute destination path; `None`: `NAME` in the daemon's download folder, refused
+        /// if something is there already.
+        dest: Option<PathBuf>,
+        /// What the file must be (from a link): the download is refused if the group's file
+        /// differs.
+        expect: Option<ExpectedContent>,
     },
     /// Every download of this home.
     Downloads,
@@ -56,6 +63,15 @@ pub enum ControlRequest {
     },
 }
 
+/// The size and whole-file SHA-1 a download must find in the group's manifest (a link's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedContent {
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Whole-file SHA-1.
+    pub file_hash: Sha1Digest,
+}
+
 /// What the daemon answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ControlResponse {
@@ -69,6 +85,11 @@ pub enum ControlResponse {
         chunk_count: u32,
         /// Whole-file SHA-1.
         file_hash: Sha1Digest,
+        /// The name this file is seeded as: the one asked for, or the name of the file of the
+        /// group that has the same content (then nothing new was registered).
+        seeded_as: String,
+        /// Whether the group had this content under another name, which is seeded instead.
+        existing: bool,
     },
     /// A download started (or was already running / done).
     DownloadStarted {

@@ -40,6 +40,44 @@ pub enum DownloadError {
         /// The destination.
         path: PathBuf,
     },
+    /// A download without a destination would land on something already in the download folder.
+    #[error(
+        "{} already exists: pass DEST to save elsewhere, or remove it",
+        path.display()
+    )]
+    DownloadDirTaken {
+        /// The path in the download folder.
+        path: PathBuf,
+    },
+    /// The download folder cannot be created.
+    #[error("cannot create the download folder {}: {source} (set --download-dir or PEER_DOWNLOAD_DIR on the daemon)", path.display())]
+    CreateDownloadDir {
+        /// The folder.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file in the group is not the one a link describes (changed or replaced since).
+    #[error(
+        "{name} in {group} is not the file the link describes (link: {link_size} bytes, sha1 \
+         {link_sha1}; group now: {size} bytes, sha1 {sha1}): it changed since the link was made; \
+         ask for a new link"
+    )]
+    LinkMismatch {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+        /// The link's size.
+        link_size: u64,
+        /// The link's SHA-1 (hex).
+        link_sha1: String,
+        /// The tracker's size.
+        size: u64,
+        /// The tracker's SHA-1 (hex).
+        sha1: String,
+    },
     /// A symbolic link is at the `.part` file's path: nothing is written through it.
     #[error(
         "{} is a symbolic link: refusing to write through it; remove it, then download again",
@@ -240,6 +278,19 @@ pub enum UploadError {
     /// The hashing task panicked or was cancelled.
     #[error("bug: the hashing task failed: {0}")]
     BugTaskFailed(#[from] tokio::task::JoinError),
+    /// Looking for a file of the group with the same content got an answer it did not expect.
+    #[error("while looking for the same content in the group: {0}")]
+    Lookup(String),
+}
+
+impl From<TrackerOpError> for UploadError {
+    fn from(e: TrackerOpError) -> Self {
+        match e {
+            TrackerOpError::Home(h) => UploadError::Home(h),
+            TrackerOpError::Tracker(t) => UploadError::Tracker(t),
+            other => UploadError::Lookup(other.to_string()),
+        }
+    }
 }
 
 /// Why an account, group or file-list operation ([`crate::ops`]) failed; the message is the

@@ -8,8 +8,12 @@
 //! HOME/ca.pem            a copy of the cluster CA given at login (`--ca`)
 //! HOME/daemon.sock       control socket of the running daemon (mode 0600)
 //! HOME/shares.json       files this peer seeds (uploads and finished downloads)
-//! HOME/downloads/        one JSON state file and one bitfield file per download
+//! HOME/partial/          one JSON state file and one bitfield file per download (resume state)
+//! HOME/downloads/        finished downloads without a destination (the default `--download-dir`)
 //! ```
+//!
+//! The resume state lived in `HOME/downloads/` before that became the user's download folder;
+//! [`Home::move_old_resume_state`] moves it to `HOME/partial/` once, at the daemon's start.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -71,7 +75,7 @@ impl Home {
             path: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir.join("downloads")).map_err(io)?;
+        std::fs::create_dir_all(dir.join(PARTIAL_DIR)).map_err(io)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         Ok(Home {
             dir: dir.to_path_buf(),
@@ -96,9 +100,47 @@ impl Home {
         self.dir.join("ca.pem")
     }
 
-    /// Directory of download state files.
-    pub fn downloads_dir(&self) -> PathBuf {
+    /// Directory of the downloads' resume state (`HOME/partial`).
+    pub fn partial_dir(&self) -> PathBuf {
+        self.dir.join(PARTIAL_DIR)
+    }
+
+    /// The default download folder (`HOME/downloads`), where `peer download GROUP NAME` without
+    /// a destination saves.
+    pub fn default_download_dir(&self) -> PathBuf {
         self.dir.join("downloads")
+    }
+
+    /// Moves resume state files (`<id>.json`, `<id>.bits`, an id being 16 lowercase hex digits)
+    /// left in `HOME/downloads/` by an older daemon into `HOME/partial/`, so that folder holds
+    /// only the user's finished files. A file whose name is taken in `partial/` stays. Returns
+    /// how many were moved.
+    ///
+    /// # Errors
+    /// [`HomeError::Io`] if a file cannot be moved.
+    pub fn move_old_resume_state(&self) -> Result<usize, HomeError> {
+        let old = self.default_download_dir();
+        let Ok(entries) = std::fs::read_dir(&old) else {
+            return Ok(0);
+        };
+        let mut moved = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !is_resume_file_name(name) || !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let to = self.partial_dir().join(name);
+            if std::fs::symlink_metadata(&to).is_ok() {
+                continue;
+            }
+            std::fs::rename(e.path(), &to).map_err(|source| HomeError::Io {
+                path: e.path(),
+                source,
+            })?;
+            moved += 1;
+        }
+        Ok(moved)
     }
 
     /// The current session.
@@ -146,6 +188,22 @@ impl Home {
         write_private(&path, id.to_string().as_bytes())?;
         Ok(id)
     }
+}
+
+/// The resume state's folder inside the home.
+const PARTIAL_DIR: &str = "partial";
+
+/// Whether `name` is a download's resume file: a download id (16 lowercase hex digits) with
+/// `.json` or `.bits`.
+fn is_resume_file_name(name: &str) -> bool {
+    let Some((stem, ext)) = name.split_once('.') else {
+        return false;
+    };
+    (ext == "json" || ext == "bits")
+        && stem.len() == 16
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Largest state file the peer reads back (a download record holds its whole manifest, one
@@ -299,6 +357,39 @@ mod tests {
             ..good
         };
         assert!(check_stored_manifest(path, &short).is_err());
+    }
+
+    #[test]
+    fn old_resume_files_move_to_partial_once_and_user_files_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::open(dir.path()).unwrap();
+        let old = home.default_download_dir();
+        std::fs::create_dir_all(&old).unwrap();
+        for name in [
+            "0123456789abcdef.json",
+            "0123456789abcdef.bits",
+            "notes.json",
+            "film.mkv",
+        ] {
+            std::fs::write(old.join(name), name).unwrap();
+        }
+        // Taken in partial/ already: stays where it is.
+        std::fs::write(old.join("fedcba9876543210.json"), "old").unwrap();
+        std::fs::write(home.partial_dir().join("fedcba9876543210.json"), "new").unwrap();
+        assert_eq!(home.move_old_resume_state().unwrap(), 2);
+        let partial = home.partial_dir();
+        assert_eq!(
+            std::fs::read_to_string(partial.join("0123456789abcdef.json")).unwrap(),
+            "0123456789abcdef.json"
+        );
+        assert!(partial.join("0123456789abcdef.bits").exists());
+        assert!(!old.join("0123456789abcdef.json").exists());
+        assert!(old.join("notes.json").exists() && old.join("film.mkv").exists());
+        assert_eq!(
+            std::fs::read_to_string(partial.join("fedcba9876543210.json")).unwrap(),
+            "new"
+        );
+        assert_eq!(home.move_old_resume_state().unwrap(), 0, "once");
     }
 
     #[test]

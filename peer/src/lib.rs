@@ -8,6 +8,7 @@
 //! - [`hashing`]: SHA-1 manifests of files and chunk checks.
 //! - [`io_buf`]: aligned, pooled chunk buffers.
 //! - [`chunk_store`]: chunk reads and writes at their offsets, direct I/O where possible.
+//! - [`link`]: file links (`p2p:?g=..&n=..&s=..&h=..&tr=..`), made and parsed.
 //! - [`control`]: the daemon's local control protocol (a unix socket in the home, owner-only).
 //! - [`rate_limit`]: upload and download caps.
 //! - [`scheduler`]: which chunk to ask which peer for (rarest first, end-game), no I/O.
@@ -30,6 +31,7 @@ pub mod hashing;
 pub mod home;
 pub mod identity;
 pub mod io_buf;
+pub mod link;
 pub mod ops;
 pub mod rate_limit;
 pub mod scheduler;

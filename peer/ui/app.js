@@ -804,7 +804,9 @@ function sharePanel(group, reload) {
             const body = { path: path.value.trim() };
             if (name.value.trim()) body.name = name.value.trim();
             const r = await api("POST", `/groups/${enc(group)}/files`, body);
-            toast(`Sharing ${r.name} (${fmtBytes(r.size_bytes)})`);
+            toast(r.existing
+              ? `Same content as ${r.name} in this group: seeding ${r.name} from this path`
+              : `Sharing ${r.name} (${fmtBytes(r.size_bytes)})`);
             path.value = "";
             name.value = "";
             reload();

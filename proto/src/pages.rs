@@ -8,10 +8,10 @@ use crate::client::TrackerClient;
 use crate::error::ApiError;
 use crate::ticket::SignedTicket;
 use crate::tracker_msg::{
-    FileManifest, FileSummary, GroupSummary, Page, PageRequest, PeerSummary, ReadRequest,
-    ReplyMeta, Response, Source, MAX_PAGE_ITEMS,
+    FileManifest, FileSummary, FoundFile, GroupSummary, Page, PageRequest, PeerSummary,
+    ReadRequest, ReplyMeta, Response, Source, MAX_PAGE_ITEMS,
 };
-use crate::types::SessionToken;
+use crate::types::{SessionToken, Sha1Digest};
 
 /// Most pages one list is followed through (10 M items at full pages), so a server that keeps
 /// answering with new cursors cannot keep a client reading forever.
@@ -184,6 +184,31 @@ pub async fn all_group_peers(
         {
             Response::GroupPeers(p) => Ok(p),
             other => Err(unexpected("a list of peers", &other)),
+        }
+    })
+    .await
+}
+
+/// Every file with whole-file SHA-1 `file_hash` in the groups the caller is a member of.
+///
+/// # Errors
+/// As [`collect`], or the read's refusal.
+pub async fn all_found_files(
+    client: &TrackerClient,
+    token: SessionToken,
+    file_hash: Sha1Digest,
+) -> Result<Vec<FoundFile>, ApiError> {
+    collect(|page| async move {
+        match client
+            .read(ReadRequest::FindFiles {
+                token,
+                file_hash,
+                page,
+            })
+            .await?
+        {
+            Response::FoundFiles(p) => Ok(p),
+            other => Err(unexpected("a list of found files", &other)),
         }
     })
     .await

@@ -23,7 +23,7 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 /// Ed25519 key, sources carry it, and `FileSources` names the downloading peer, whose key the
 /// ticket carries; 9: the admin's membership list ([`AdminRequest::Members`]) and snapshot export
 /// ([`AdminRequest::SnapshotBegin`], [`AdminRequest::SnapshotRead`], [`AdminRequest::SnapshotEnd`])).
-pub const API_VERSION: u32 = 10;
+pub const API_VERSION: u32 = 11;
 
 /// Most bytes one [`AdminRequest::SnapshotRead`] returns, whatever it asks for (well within
 /// [`crate::frame::MAX_API_FRAME_BYTES`]).
@@ -344,6 +344,17 @@ pub enum ReadRequest {
         /// What the peer is doing; sets the next interval.
         activity: PeerActivity,
     },
+    /// Members only: the files with this whole-file SHA-1 in the groups the caller is a member
+    /// of, by group then name (one page). A page may hold fewer items than asked, even none,
+    /// and still have a next page (the tracker looks at a bounded number of files each).
+    FindFiles {
+        /// Caller's session.
+        token: SessionToken,
+        /// The whole-file SHA-1 looked for.
+        file_hash: Sha1Digest,
+        /// Which page.
+        page: PageRequest,
+    },
 }
 
 /// What a peer is doing, which decides how often it must heartbeat.
@@ -533,6 +544,8 @@ pub enum Response {
     /// Answer to [`WriteOp::JoinGroup`] in an open group: the caller is a member now (a join
     /// request filed with the owner answers [`Response::Done`]).
     Joined,
+    /// Answer to [`ReadRequest::FindFiles`].
+    FoundFiles(Page<FoundFile>),
 }
 
 /// Most items one page of a list holds, whatever the request asks for.
@@ -601,6 +614,21 @@ pub struct FileSummary {
     pub file_hash: Sha1Digest,
     /// Who registered it.
     pub uploader: String,
+    /// Online peers holding every chunk.
+    pub full_seeders: u32,
+    /// Online peers holding some but not all chunks.
+    pub partial_peers: u32,
+}
+
+/// A file with the SHA-1 asked for, as [`ReadRequest::FindFiles`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundFile {
+    /// Its group (one the caller is a member of).
+    pub group: String,
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
     /// Online peers holding every chunk.
     pub full_seeders: u32,
     /// Online peers holding some but not all chunks.

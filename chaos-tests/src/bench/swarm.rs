@@ -171,7 +171,8 @@ async fn swarm(
             let req = ControlRequest::Download {
                 group: "swarm".into(),
                 name: "payload.bin".into(),
-                dest: dest.clone(),
+                dest: Some(dest.clone()),
+                expect: None,
             };
             tokio::spawn(async move {
                 let home = Home::open(&home)?;

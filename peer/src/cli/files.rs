@@ -1,4 +1,5 @@
-//! `peer daemon`, `peer upload`, `peer files`, `peer download`, `peer downloads`, `peer stop-share`.
+//! `peer daemon`, `peer upload`, `peer files`, `peer download` (GROUP NAME or a link),
+//! `peer downloads`, `peer stop-share`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,7 +12,9 @@ use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
 
 use super::files_json::{CancelledJson, DownloadJson, StartedJson, StoppedJson, UploadJson};
 use super::{output, Ctx};
-use crate::control::{self, ControlRequest, ControlResponse, DownloadInfo, DownloadState};
+use crate::control::{
+    self, ControlRequest, ControlResponse, DownloadInfo, DownloadState, ExpectedContent,
+};
 use crate::daemon::{self, DaemonOptions};
 
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(600);
@@ -38,6 +41,10 @@ pub struct DaemonArgs {
     /// token, over plain HTTP: put TLS in front of it).
     #[arg(long, env = "PEER_HTTP_ALLOW_REMOTE")]
     http_allow_remote: bool,
+    /// Where `peer download GROUP NAME` without a destination saves (as DIR/NAME, never over an
+    /// existing file); default HOME/downloads.
+    #[arg(long, env = "PEER_DOWNLOAD_DIR")]
+    download_dir: Option<PathBuf>,
     /// Testing only: corrupt every chunk served (to test downloaders against a lying seeder).
     #[arg(long, hide = true)]
     corrupt_chunks_for_testing: bool,
@@ -56,20 +63,72 @@ pub struct UploadArgs {
     /// Chunk size in bytes.
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE_BYTES)]
     chunk_size: u32,
+    /// Register it as a new file even if the group has the same content under another name
+    /// (without it, that file is seeded from this path instead).
+    #[arg(long)]
+    as_new: bool,
 }
 
-/// `peer download`
+/// `peer download GROUP NAME [DEST]` or `peer download LINK [DEST]`
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// Group.
-    group: String,
-    /// File name in the group.
-    name: String,
-    /// Where to put it (written as DEST.part and renamed when verified).
-    dest: PathBuf,
+    /// The group, or a link from `peer link` (`p2p:?...`; quote it in the shell).
+    #[arg(value_name = "GROUP|LINK")]
+    target: String,
+    /// With a group: the file name in it. With a link: DEST.
+    #[arg(value_name = "NAME|DEST")]
+    second: Option<String>,
+    /// Where to put it (written as DEST.part and renamed when verified); default: NAME in the
+    /// daemon's download folder (`--download-dir`, HOME/downloads), never over an existing file.
+    #[arg(value_name = "DEST")]
+    dest: Option<PathBuf>,
     /// Hand the download to the daemon and return at once.
     #[arg(long)]
     detach: bool,
+}
+
+/// What `peer download` was asked for, its arguments sorted out.
+struct DownloadTarget {
+    group: String,
+    name: String,
+    dest: Option<PathBuf>,
+    expect: Option<ExpectedContent>,
+}
+
+impl DownloadTarget {
+    /// Sorts out GROUP NAME [DEST] from LINK [DEST]; a link is parsed and checked against the
+    /// group's file at the tracker.
+    async fn of(ctx: &Ctx, a: &DownloadArgs) -> anyhow::Result<Self> {
+        if a.target.starts_with("p2p:") {
+            let link = crate::link::FileLink::parse(&a.target)?;
+            if a.dest.is_some() {
+                anyhow::bail!("with a link, give at most one more argument: DEST");
+            }
+            super::link::check(ctx, &link).await?;
+            return Ok(DownloadTarget {
+                dest: a
+                    .second
+                    .as_deref()
+                    .map(|d| absolute(d.as_ref()))
+                    .transpose()?,
+                expect: Some(ExpectedContent {
+                    size_bytes: link.size_bytes,
+                    file_hash: link.file_hash,
+                }),
+                group: link.group,
+                name: link.name,
+            });
+        }
+        let Some(name) = a.second.clone() else {
+            anyhow::bail!("give the file's NAME after the group (or a link from `peer link`)");
+        };
+        Ok(DownloadTarget {
+            group: a.target.clone(),
+            name,
+            dest: a.dest.as_deref().map(absolute).transpose()?,
+            expect: None,
+        })
+    }
 }
 
 /// Runs the daemon in the foreground.
@@ -91,6 +150,7 @@ pub async fn daemon(ctx: &Ctx, a: DaemonArgs) -> anyhow::Result<()> {
         },
         tracker_tls,
         ca_file,
+        download_dir: a.download_dir.as_deref().map(absolute).transpose()?,
     };
     daemon::run(ctx.home.clone(), tracker, opts).await
 }
@@ -133,6 +193,7 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
             path: path.clone(),
             name: name.clone(),
             chunk_size_bytes: a.chunk_size,
+            as_new: a.as_new,
         },
     )
     .await?;
@@ -140,18 +201,30 @@ pub async fn upload(ctx: &Ctx, a: UploadArgs) -> anyhow::Result<()> {
         size_bytes,
         chunk_count,
         file_hash,
+        seeded_as,
+        existing,
     } = resp
     {
+        if existing {
+            eprintln!(
+                "warning: {} already has this content as {seeded_as}: seeding {seeded_as} from \
+                 {} instead of registering {name} (pass --as-new to register {name} anyway)",
+                a.group,
+                path.display()
+            );
+        }
         if ctx.json {
             return output::json(&UploadJson {
                 group: &a.group,
-                name: &name,
+                name: &seeded_as,
                 path: &path,
                 size_bytes,
                 chunk_count,
                 sha1: to_hex(&file_hash),
+                existing,
             });
         }
+        let name = seeded_as;
         println!(
             "shared {name} in {} ({}, {chunk_count} chunks, sha1 {}), seeding from {}",
             a.group,
@@ -219,13 +292,14 @@ pub async fn list(ctx: &Ctx, group: &str) -> anyhow::Result<()> {
 /// # Errors
 /// Unknown file, no access, daemon not running, download failed.
 pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
-    let dest = absolute(&a.dest)?;
+    let t = DownloadTarget::of(ctx, &a).await?;
     let id = match ask(
         ctx,
         ControlRequest::Download {
-            group: a.group.clone(),
-            name: a.name.clone(),
-            dest: dest.clone(),
+            group: t.group.clone(),
+            name: t.name.clone(),
+            dest: t.dest.clone(),
+            expect: t.expect,
         },
     )
     .await?
@@ -235,10 +309,21 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> anyhow::Result<()> {
     };
     if a.detach {
         if ctx.json {
+            let dest = match t.dest {
+                Some(d) => d,
+                None => match ask(ctx, ControlRequest::Downloads).await? {
+                    ControlResponse::Downloads(list) => list
+                        .into_iter()
+                        .find(|d| d.id == id)
+                        .map(|d| d.dest)
+                        .unwrap_or_default(),
+                    _ => PathBuf::new(),
+                },
+            };
             return output::json(&StartedJson {
                 id: &id,
-                group: &a.group,
-                name: &a.name,
+                group: &t.group,
+                name: &t.name,
                 dest: &dest,
                 state: "running",
             });

@@ -17,6 +17,8 @@ pub(super) struct UploadJson<'a> {
     pub(super) size_bytes: u64,
     pub(super) chunk_count: u32,
     pub(super) sha1: String,
+    /// Whether the group had this content under `name` already, which is seeded instead.
+    pub(super) existing: bool,
 }
 
 /// One download in `peer downloads --json` and `peer download --json`: the state as a word,

@@ -4,7 +4,9 @@
 mod account;
 mod files;
 mod files_json;
+mod find;
 mod groups;
+mod link;
 mod output;
 mod password;
 pub mod shell;
@@ -117,8 +119,20 @@ enum Command {
         /// Group.
         group: String,
     },
-    /// Download a file, verified chunk by chunk and as a whole.
+    /// Download a file (GROUP NAME, or a link from `peer link`), verified chunk by chunk.
     Download(files::DownloadArgs),
+    /// List the files with this whole-file SHA-1 in your groups: group, name, size, seeders.
+    Find {
+        /// The SHA-1 (40 hexadecimal digits, as `peer files` shows it).
+        sha1: String,
+    },
+    /// Print a link to a file (group, name, size, SHA-1, trackers) that `peer download LINK` takes.
+    Link {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
     /// List this home's downloads.
     Downloads,
     /// Cancel a running download (its `.part` file is removed).
@@ -166,30 +180,48 @@ impl Ctx {
     /// # Errors
     /// If no tracker list or no CA is known, or the CA does not load.
     pub fn tracker_parts(&self) -> anyhow::Result<(TrackerClient, ClientTls, PathBuf)> {
-        let list = match &self.trackers {
-            Some(l) => l.clone(),
+        let list = self.tracker_list().ok_or_else(|| {
+            anyhow::anyhow!("no tracker list: pass --trackers HOST:PORT,... or set PEER_TRACKERS")
+        })?;
+        let ca = self.ca_file().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cluster CA: pass --ca DIR/ca.pem (from `cluster up`) or set PEER_CA"
+            )
+        })?;
+        self.client_for(&list, &ca)
+    }
+
+    /// The configured tracker list: `--trackers`, else the one remembered in the home.
+    pub fn tracker_list(&self) -> Option<String> {
+        match &self.trackers {
+            Some(l) => Some(l.clone()),
             None => std::fs::read_to_string(self.home.dir.join("trackers"))
+                .ok()
                 .map(|s| s.trim().to_string())
-                .map_err(|_| {
-                    anyhow::anyhow!(
-                        "no tracker list: pass --trackers HOST:PORT,... or set PEER_TRACKERS"
-                    )
-                })?,
-        };
-        let ca = match &self.ca {
-            Some(path) => path.clone(),
-            None => {
-                let remembered = self.home.ca_path();
-                if !remembered.exists() {
-                    anyhow::bail!(
-                        "no cluster CA: pass --ca DIR/ca.pem (from `cluster up`) or set PEER_CA"
-                    );
-                }
-                remembered
-            }
-        };
+                .filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// The configured cluster CA: `--ca`, else the copy kept in the home at login.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        match &self.ca {
+            Some(path) => Some(path.clone()),
+            None => Some(self.home.ca_path()).filter(|p| p.exists()),
+        }
+    }
+
+    /// A tracker client for the tracker list `list` (comma-separated) trusting the CA `ca`.
+    ///
+    /// # Errors
+    /// If the CA does not load or the list does not parse.
+    pub fn client_for(
+        &self,
+        list: &str,
+        ca: &std::path::Path,
+    ) -> anyhow::Result<(TrackerClient, ClientTls, PathBuf)> {
+        let ca = ca.to_path_buf();
         let tls = ClientTls::from_files(&ca, None)?;
-        let client = TrackerClient::new(ClientConfig::from_list(&list, tls.clone())?)?;
+        let client = TrackerClient::new(ClientConfig::from_list(list, tls.clone())?)?;
         Ok((client, tls, ca))
     }
 
@@ -241,6 +273,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources { group, name } => swarm::sources(&ctx, &group, &name).await,
         Command::Peers { group } => swarm::peers(&ctx, &group).await,
         Command::Download(a) => files::download(&ctx, a).await,
+        Command::Find { sha1 } => find::run(&ctx, &sha1).await,
+        Command::Link { group, name } => link::run(&ctx, &group, &name).await,
         Command::Downloads => files::downloads(&ctx).await,
         Command::Cancel { id } => files::cancel(&ctx, id).await,
         Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,

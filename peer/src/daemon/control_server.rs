@@ -74,12 +74,26 @@ async fn handle(daemon: &Arc<Daemon>, req: ControlRequest) -> ControlResponse {
             path,
             name,
             chunk_size_bytes,
-        } => match upload(daemon, group, path, name, chunk_size_bytes).await {
+            as_new,
+        } => match upload(daemon, group, path, name, chunk_size_bytes, as_new).await {
             Ok(r) => r,
             Err(e) => ControlResponse::Error(e.to_string()),
         },
-        ControlRequest::Download { group, name, dest } => {
-            match super::download::start(daemon, group, name, dest).await {
+        ControlRequest::Download {
+            group,
+            name,
+            dest,
+            expect,
+        } => {
+            let dest = match dest {
+                Some(d) => Ok(d),
+                None => super::download::default_dest(daemon, &name),
+            };
+            let started = match dest {
+                Ok(dest) => super::download::start(daemon, group, name, dest, expect).await,
+                Err(e) => Err(e),
+            };
+            match started {
                 Ok(id) => ControlResponse::DownloadStarted { id },
                 Err(e) => ControlResponse::Error(e.to_string()),
             }
@@ -140,7 +154,10 @@ pub async fn stop_share(daemon: &Daemon, group: &str, name: &str) -> Result<(), 
     Ok(())
 }
 
-/// Hashes a file, registers it in a group and seeds it from where it lies.
+/// Hashes a file, registers it in a group and seeds it from where it lies. If the group has a
+/// file with the same content (size and whole-file SHA-1) under another name and `as_new` is
+/// false, that file is seeded from this path instead (registered again with its own manifest,
+/// which makes this peer a full seeder of it) and no copy is registered.
 ///
 /// # Errors
 /// [`UploadError`]: the file cannot be read or hashed, or the tracker refused it.
@@ -150,6 +167,7 @@ pub async fn upload(
     path: std::path::PathBuf,
     name: String,
     chunk_size_bytes: u32,
+    as_new: bool,
 ) -> Result<ControlResponse, UploadError> {
     let before = Fingerprint::of(&path).map_err(|source| UploadError::Read {
         path: path.clone(),
@@ -177,6 +195,16 @@ pub async fn upload(
         return Err(UploadError::ChangedWhileHashing { path });
     }
     let token = daemon.token()?;
+    let existing = if as_new {
+        None
+    } else {
+        same_content(daemon, &group, &manifest).await?
+    };
+    let hashed_chunks = manifest.chunk_hashes.clone();
+    let (manifest, is_existing) = match existing {
+        Some(m) => (m, true),
+        None => (manifest, false),
+    };
     daemon
         .tracker
         .write(WriteOp::RegisterFile {
@@ -190,14 +218,51 @@ pub async fn upload(
         size_bytes: manifest.size_bytes,
         chunk_count: u32::try_from(manifest.chunk_hashes.len()).unwrap_or(u32::MAX),
         file_hash: manifest.file_hash,
+        seeded_as: manifest.name.clone(),
+        existing: is_existing,
     };
-    // Every chunk was just hashed under this fingerprint: the seeder need not hash them again.
-    daemon.shares.insert_verified(ShareEntry {
+    // The chunks just hashed are verified under this fingerprint unless the existing file cuts
+    // its chunks differently (then the seeder checks each against its manifest when served).
+    let verified = manifest.chunk_hashes == hashed_chunks;
+    let entry = ShareEntry {
         group,
-        name,
+        name: manifest.name.clone(),
         path,
         manifest,
         fingerprint: after,
-    })?;
+    };
+    if verified {
+        daemon.shares.insert_verified(entry)?;
+    } else {
+        daemon.shares.insert(entry)?;
+    }
     Ok(resp)
+}
+
+/// The manifest of a file of `group` with the same size and whole-file SHA-1 as `hashed` under
+/// another name, if there is one (the first by name). The group's file list is read page by
+/// page: its length is bounded by the group's file quota.
+///
+/// # Errors
+/// [`UploadError`]: the tracker refused a read.
+async fn same_content(
+    daemon: &Daemon,
+    group: &str,
+    hashed: &proto::tracker_msg::FileManifest,
+) -> Result<Option<proto::tracker_msg::FileManifest>, UploadError> {
+    let files = crate::ops::files::list(&daemon.tracker, &daemon.home, group)
+        .await
+        .map_err(UploadError::from)?;
+    let Some(twin) = files.into_iter().find(|f| {
+        f.name != hashed.name
+            && f.size_bytes == hashed.size_bytes
+            && f.file_hash == hashed.file_hash
+    }) else {
+        return Ok(None);
+    };
+    let m = crate::ops::files::manifest(&daemon.tracker, &daemon.home, group, &twin.name)
+        .await
+        .map_err(UploadError::from)?;
+    tracing::info!(%group, name = %hashed.name, existing = %m.name, "same content as a file of the group: seeding that one");
+    Ok(Some(m))
 }

@@ -63,6 +63,8 @@ pub struct DaemonOptions {
     pub tracker_tls: proto::tls::ClientTls,
     /// The cluster CA the tracker client trusts (kept in the home at a login over HTTP).
     pub ca_file: std::path::PathBuf,
+    /// Where downloads without a destination go (`None`: `HOME/downloads`).
+    pub download_dir: Option<std::path::PathBuf>,
 }
 
 /// Shared state of the running daemon.
@@ -102,6 +104,8 @@ pub struct Daemon {
     pub tracker_tls: proto::tls::ClientTls,
     /// The cluster CA file the tracker client trusts.
     pub ca_file: std::path::PathBuf,
+    /// Where downloads without a destination go (`--download-dir`).
+    pub download_dir: std::path::PathBuf,
 }
 
 impl Daemon {
@@ -293,7 +297,17 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
         other => anyhow::bail!("unexpected answer to the cluster key request: {other:?}"),
     };
     let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let download_dir = opts
+        .download_dir
+        .unwrap_or_else(|| home.default_download_dir());
+    let moved = home
+        .move_old_resume_state()
+        .context("while moving resume state from HOME/downloads to HOME/partial")?;
+    if moved > 0 {
+        tracing::info!(files = moved, "moved resume state files to HOME/partial");
+    }
     let daemon = Arc::new(Daemon {
+        download_dir,
         shares: Shares::load(&home)?,
         home,
         tracker,

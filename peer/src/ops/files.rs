@@ -1,6 +1,6 @@
-//! A group's file list as the home's user sees it.
+//! A group's file list and one file's manifest, as the home's user sees them.
 
-use proto::tracker_msg::FileSummary;
+use proto::tracker_msg::{FileManifest, FileSummary, PageRequest, ReadRequest, Response};
 use proto::TrackerClient;
 
 use crate::error::TrackerOpError;
@@ -17,4 +17,29 @@ pub async fn list(
 ) -> Result<Vec<FileSummary>, TrackerOpError> {
     let token = home.session()?.token;
     Ok(proto::pages::all_files(tracker, token, group).await?)
+}
+
+/// The manifest of file `name` of `group` (one page of its sources is read for it, no ticket).
+///
+/// # Errors
+/// Not logged in, not a member, no such group or file, an unexpected answer.
+pub async fn manifest(
+    tracker: &TrackerClient,
+    home: &Home,
+    group: &str,
+    name: &str,
+) -> Result<FileManifest, TrackerOpError> {
+    let token = home.session()?.token;
+    let req = ReadRequest::FileSources {
+        token,
+        group: group.to_string(),
+        name: name.to_string(),
+        peer_id: None,
+        include_offline: false,
+        page: PageRequest::first(1),
+    };
+    match tracker.read(req).await? {
+        Response::Sources { manifest, .. } => Ok(manifest),
+        other => Err(TrackerOpError::UnexpectedAnswer(format!("{other:?}"))),
+    }
 }

@@ -216,7 +216,7 @@ async fn a_full_disk_ends_the_download_at_once_and_claims_only_what_is_on_disk()
     // The resume state claims no chunk that is not on disk with the right bytes.
     let id = download_id("g", "f.bin", &dest);
     let home = Home::open(&bob.home).unwrap();
-    let bits = std::fs::read(home.downloads_dir().join(format!("{id}.bits"))).unwrap();
+    let bits = std::fs::read(home.partial_dir().join(format!("{id}.bits"))).unwrap();
     let part = std::fs::read(small_dir.join("f.bin.part")).unwrap();
     let want = std::fs::read(&src).unwrap();
     let mut claimed = 0;

@@ -166,7 +166,7 @@ async fn download(b: &Api, bob: &Peer, film: &Path) -> PathBuf {
         (&json!(100.0), &json!(size))
     );
     assert_eq!(done["eta_secs"], Value::Null);
-    let dest = bob.home.join("files").join(name);
+    let dest = bob.home.join("downloads").join(name);
     assert_eq!(done["dest"], dest.display().to_string());
     assert!(same_bytes(film, &dest));
     let taken = json!({"group": "films", "name": "slow.bin", "dest": bob.home.join("daemon.log")});
@@ -259,7 +259,7 @@ async fn cancel_while_watching(b: &Api, bob: &Peer) -> Reply {
     let one = format!("/api/v1/downloads/{id}");
     assert_status(&b.delete(&one).await, 204);
     wait_state(b, &id, "cancelled", Duration::from_secs(10)).await;
-    let part = bob.home.join("files").join("slow.bin.part");
+    let part = bob.home.join("downloads").join("slow.bin.part");
     let gone = Instant::now() + Duration::from_secs(10);
     while part.exists() && Instant::now() < gone {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -129,6 +129,14 @@ impl Peer {
         self.command(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    /// Runs a `peer` command without `--trackers` (only what the home remembers, if anything).
+    pub fn run_without_trackers(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(peer_exe());
+        c.arg("--home").arg(&self.home).args(args);
+        c.env_remove("PEER_PASSWORD").env_remove("PEER_TRACKERS");
+        c.stdin(Stdio::null()).output().unwrap()
+    }
+
     /// Runs a command that must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);

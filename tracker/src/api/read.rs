@@ -11,6 +11,7 @@ use super::{heartbeat, last_seen};
 use crate::app::state::Kv;
 use crate::app::{wall_ms, App};
 use crate::domain::error::Fail;
+use crate::domain::find_files::find_files;
 use crate::domain::group_peers::group_peers;
 use crate::domain::lookup::{own_peer, session_user};
 use crate::domain::queries;
@@ -74,6 +75,16 @@ pub async fn handle(app: &App, r: ReadRequest) -> Result<Response, ApiError> {
                 })
                 .await?;
                 Ok(last_seen::of_peers(&app.liveness, listed))
+            }
+            ReadRequest::FindFiles {
+                token,
+                file_hash,
+                page,
+            } => {
+                query(app, |kv, now| {
+                    find_files(kv, &session_bytes(&token)?, now, &file_hash, &page)
+                })
+                .await
             }
             ReadRequest::ClusterKey => {
                 query(app, |_, _| {

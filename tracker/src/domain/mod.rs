@@ -2,7 +2,7 @@
 //! tables, the codec and the read/write traits the store implements), how they fail ([`error`]),
 //! records and keys ([`records`]), name checks ([`validate`]), what each replicated operation does
 //! ([`rules`]), what the leader checks before it proposes ([`admit`], [`admit_quota`]) and what each read returns
-//! ([`queries`], [`group_peers`]); the quotas and their counters ([`quota`]), availability entries with each
+//! ([`queries`], [`group_peers`], [`find_files`]); the quotas and their counters ([`quota`]), availability entries with each
 //! peer's index of them ([`avail`]) and when offline peers went offline ([`offline`]). Both `apply` and the read path go through
 //! [`kv::KvRead`], so the same helpers (session lookup, membership checks) serve both.
 
@@ -11,6 +11,7 @@ pub mod admit_quota;
 pub mod apply;
 pub mod avail;
 pub mod error;
+pub mod find_files;
 #[cfg(test)]
 mod fixtures;
 pub mod group_peers;

@@ -42,7 +42,7 @@ pub(super) fn page_len(page: &PageRequest) -> usize {
 ///
 /// # Errors
 /// [`ApiError::InvalidRequest`] if it is longer than [`MAX_CURSOR_BYTES`].
-fn cursor(page: &PageRequest) -> Result<Option<&str>, Fail> {
+pub(super) fn cursor(page: &PageRequest) -> Result<Option<&str>, Fail> {
     match page.after.as_deref() {
         Some(c) if c.len() > MAX_CURSOR_BYTES => Err(ApiError::InvalidRequest(format!(
             "a page cursor is at most {MAX_CURSOR_BYTES} bytes, this one has {}; pass the \
@@ -128,7 +128,7 @@ pub fn list_requests(
 }
 
 /// Counts of one file's online holders: (full seeders, partial peers).
-fn online_counts(
+pub(super) fn online_counts(
     kv: &impl KvRead,
     group: &str,
     name: &str,

@@ -53,7 +53,7 @@ pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
     }
     let path = daemon
         .home
-        .downloads_dir()
+        .partial_dir()
         .join(format!("{}.json", handle.id));
     if let Err(e) = write_json_private(&path, &handle.record()) {
         tracing::warn!(%e, "cannot record the download's final state");

@@ -1,5 +1,5 @@
 //! [`DownloadHandle`]: a running or finished download as the seeder, the control server and
-//! the download's own tasks see it, and [`DownloadRecord`], what `downloads/<id>.json` holds.
+//! the download's own tasks see it, and [`DownloadRecord`], what `partial/<id>.json` holds.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use crate::scheduler::{PeerKey, Progress, Scheduler, SharedScheduler};
 
 use super::speed::SpeedMeter;
 
-/// What `downloads/<id>.json` holds.
+/// What `partial/<id>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DownloadRecord {
     /// Id.
@@ -194,7 +194,7 @@ impl DownloadHandle {
         }
     }
 
-    /// What to write to `downloads/<id>.json`.
+    /// What to write to `partial/<id>.json`.
     pub(super) fn record(&self) -> DownloadRecord {
         DownloadRecord {
             id: self.id.clone(),

@@ -10,7 +10,7 @@
 //! SHA-1 pass over the file (plus reading it back), which cost as much CPU as the rest of the
 //! download and, with chunks arriving in random order, ran mostly after the last chunk.
 //!
-//! Resume: `downloads/<id>.json` holds the download and `downloads/<id>.bits` the verified chunks;
+//! Resume: `partial/<id>.json` holds the download and `partial/<id>.bits` the verified chunks;
 //! the bits are written only after the data they claim was fsynced, and re-verified on restart.
 //! A chunk is served and reported before that fsync; `store` says why that is safe.
 //!
@@ -49,7 +49,7 @@ pub use handle::{download_id, part_path, DownloadHandle, DownloadRecord};
 pub use part::open_checked as open_part;
 pub use resume_file::decode_resume_record;
 pub use speed::eta_secs;
-pub use start::{resume_all, start};
+pub use start::{default_dest, resume_all, start};
 
 /// What a download's tasks share to move chunk bytes: the `.part` file, the buffer pool and
 /// the verify slots.
@@ -59,7 +59,7 @@ struct DataPath {
     slots: Arc<Semaphore>,
 }
 
-/// Encodes booleans as a bitfield (LSB first), as `downloads/<id>.bits` and the tracker hold it.
+/// Encodes booleans as a bitfield (LSB first), as `partial/<id>.bits` and the tracker hold it.
 fn bits_to_bytes(bits: &[bool]) -> Vec<u8> {
     let mut out = vec![0u8; bits.len().div_ceil(8)];
     for (i, &b) in bits.iter().enumerate() {

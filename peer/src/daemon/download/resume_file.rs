@@ -1,4 +1,4 @@
-//! A download's record read back from the home after a restart (`downloads/<id>.json`), checked
+//! A download's record read back from the home after a restart (`partial/<id>.json`), checked
 //! before anything is sized from it: its manifest sizes the chunk buffers and the scheduler.
 
 use std::path::Path;

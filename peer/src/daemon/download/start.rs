@@ -11,7 +11,7 @@ use super::resume_file::decode_resume_record;
 use super::{
     bits_to_bytes, bytes_to_bits, download_id, part, part_path, DownloadHandle, DownloadRecord,
 };
-use crate::control::DownloadState;
+use crate::control::{DownloadState, ExpectedContent};
 use crate::daemon::reporter::Have;
 use crate::daemon::Daemon;
 use crate::error::DownloadError;
@@ -19,15 +19,39 @@ use crate::hashing::{chunk_range, sha1};
 use crate::home::{read_state_file, write_json_private, write_private};
 use crate::io_buf::AlignedBuf;
 
-/// Starts a new download (or returns the running one for the same destination).
+/// Where a download without a destination goes: `NAME` in the daemon's download folder (created
+/// if missing), refused if something is at that path already (a finished file is never
+/// replaced; the user passes a destination or removes it).
 ///
 /// # Errors
-/// [`DownloadError`], whose message is for the user (unknown file, no access, bad destination).
+/// [`DownloadError::NameNotAllowed`], [`DownloadError::CreateDownloadDir`],
+/// [`DownloadError::DownloadDirTaken`].
+pub fn default_dest(daemon: &Daemon, name: &str) -> Result<PathBuf, DownloadError> {
+    proto_check_name(name)?;
+    let dir = &daemon.download_dir;
+    std::fs::create_dir_all(dir).map_err(|source| DownloadError::CreateDownloadDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let path = dir.join(name);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Err(DownloadError::DownloadDirTaken { path });
+    }
+    Ok(path)
+}
+
+/// Starts a new download (or returns the running one for the same destination). With `expect`
+/// (a link's size and SHA-1), refuses a file in the group whose manifest differs.
+///
+/// # Errors
+/// [`DownloadError`], whose message is for the user (unknown file, no access, bad destination,
+/// a link that no longer matches).
 pub async fn start(
     daemon: &Arc<Daemon>,
     group: String,
     name: String,
     dest: PathBuf,
+    expect: Option<ExpectedContent>,
 ) -> Result<String, DownloadError> {
     proto_check_name(&name)?;
     let id = download_id(&group, &name, &dest);
@@ -44,6 +68,18 @@ pub async fn start(
         return Err(DownloadError::DestinationExists { path: dest });
     }
     let (manifest, _, _) = fetch_sources(daemon, &group, &name).await?;
+    if let Some(want) = expect {
+        if want.size_bytes != manifest.size_bytes || want.file_hash != manifest.file_hash {
+            return Err(DownloadError::LinkMismatch {
+                group,
+                name,
+                link_size: want.size_bytes,
+                link_sha1: proto::tracker_msg::to_hex(&want.file_hash),
+                size: manifest.size_bytes,
+                sha1: proto::tracker_msg::to_hex(&manifest.file_hash),
+            });
+        }
+    }
     let record = DownloadRecord {
         id: id.clone(),
         group,
@@ -64,10 +100,10 @@ pub async fn start(
     let chunk_count = record.manifest.chunk_hashes.len();
     let home = daemon.home.clone();
     write_private(
-        &home.downloads_dir().join(format!("{id}.bits")),
+        &home.partial_dir().join(format!("{id}.bits")),
         &bits_to_bytes(&vec![false; chunk_count]),
     )?;
-    write_json_private(&home.downloads_dir().join(format!("{id}.json")), &record)?;
+    write_json_private(&home.partial_dir().join(format!("{id}.json")), &record)?;
     let handle = Arc::new(DownloadHandle::new(&record, &[]));
     daemon.add_download(handle.clone());
     tokio::spawn(run(daemon.clone(), handle));
@@ -85,7 +121,7 @@ fn proto_check_name(name: &str) -> Result<(), DownloadError> {
 
 /// Restarts unfinished downloads recorded in the home, re-verifying the chunks on disk.
 pub async fn resume_all(daemon: &Arc<Daemon>) {
-    let dir = daemon.home.downloads_dir();
+    let dir = daemon.home.partial_dir();
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };

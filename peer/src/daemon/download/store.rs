@@ -147,7 +147,7 @@ pub(super) fn verify_and_write(
     }
 }
 
-/// fsyncs the data, then records which chunks it holds in `downloads/<id>.bits`. The chunks
+/// fsyncs the data, then records which chunks it holds in `partial/<id>.bits`. The chunks
 /// are read from the scheduler before the fsync, so the file claims only chunks whose write
 /// had returned before the fsync began.
 ///
@@ -163,7 +163,7 @@ pub(super) async fn flush_resume(
     let bits = h.sched.have_bits();
     h.unflushed.store(0, Ordering::Relaxed);
     let disk = io.clone();
-    let path = daemon.home.downloads_dir().join(format!("{}.bits", h.id));
+    let path = daemon.home.partial_dir().join(format!("{}.bits", h.id));
     let (dest, part) = (h.dest.clone(), h.part.clone());
     tokio::task::spawn_blocking(move || {
         disk.file

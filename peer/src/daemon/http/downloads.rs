@@ -100,7 +100,8 @@ pub async fn list(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
 }
 
 /// `POST /api/v1/downloads` (201 `{"id"}`): `dest` must be absolute; without it the file goes
-/// to `HOME/files/NAME`. Something already at the destination is never replaced (409).
+/// to `NAME` in the daemon's download folder (`--download-dir`, default `HOME/downloads`).
+/// Something already at the destination is never replaced (409).
 pub async fn start(
     State(s): State<Arc<HttpState>>,
     JsonBody(r): JsonBody<StartRequest>,
@@ -115,22 +116,10 @@ pub async fn start(
                 p.display()
             )))
         }
-        None => {
-            let dir = default_dest_dir(d);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                HttpError::internal(format!("cannot create {}: {e}", dir.display()))
-            })?;
-            dir.join(&r.name)
-        }
+        None => download::default_dest(d, &r.name)?,
     };
-    let id = download::start(d, r.group, r.name, dest).await?;
+    let id = download::start(d, r.group, r.name, dest, None).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
-}
-
-/// Where downloads without a `dest` go: `HOME/files/` (not `HOME/downloads/`, which holds the
-/// downloads' state files, whose names a file could take).
-pub fn default_dest_dir(daemon: &Daemon) -> PathBuf {
-    daemon.home.dir.join("files")
 }
 
 /// `DELETE /api/v1/downloads/{id}` (204): stops a running download and removes its `.part`

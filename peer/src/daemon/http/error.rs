@@ -115,6 +115,8 @@ impl From<DownloadError> for HttpError {
             DownloadError::Tracker(t) => t.into(),
             DownloadError::NameNotAllowed { .. } => HttpError::bad_request(e.to_string()),
             DownloadError::DestinationExists { .. }
+            | DownloadError::DownloadDirTaken { .. }
+            | DownloadError::LinkMismatch { .. }
             | DownloadError::PartExists { .. }
             | DownloadError::PartIsSymlink { .. }
             | DownloadError::DestinationAppeared { .. } => {

@@ -41,6 +41,9 @@ pub struct ShareRequest {
     path: PathBuf,
     name: Option<String>,
     chunk_size_bytes: Option<u32>,
+    /// Register a new file even if the group has the same content under another name.
+    #[serde(default)]
+    as_new: bool,
 }
 
 /// `GET /api/v1/groups/{group}/files`.
@@ -67,7 +70,9 @@ pub async fn list(
 }
 
 /// `POST /api/v1/groups/{group}/files` (201): hashes the file at `path` (absolute), registers
-/// it and seeds it from where it lies.
+/// it and seeds it from where it lies; if the group has the same content under another name
+/// (and `as_new` is not set), seeds that file instead: the answer's `name` is the one seeded and
+/// `existing` is true.
 pub async fn share(
     State(s): State<Arc<HttpState>>,
     Segments(group): Segments<String>,
@@ -95,20 +100,24 @@ pub async fn share(
     };
     s.daemon.home.session()?;
     let chunk_size = r.chunk_size_bytes.unwrap_or(DEFAULT_CHUNK_SIZE_BYTES);
-    let answer = control_server::upload(&s.daemon, group, r.path, name.clone(), chunk_size).await?;
+    let answer =
+        control_server::upload(&s.daemon, group, r.path, name, chunk_size, r.as_new).await?;
     let ControlResponse::Uploaded {
         size_bytes,
         chunk_count,
         file_hash,
+        seeded_as,
+        existing,
     } = answer
     else {
         return Err(HttpError::internal(format!("unexpected answer {answer:?}")));
     };
     let body = json!({
-        "name": name,
+        "name": seeded_as,
         "size_bytes": size_bytes,
         "chunks": chunk_count,
         "sha1": to_hex(&file_hash),
+        "existing": existing,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
