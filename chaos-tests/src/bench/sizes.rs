@@ -210,6 +210,7 @@ async fn batch(
             path: src.clone(),
             name: name.clone(),
             chunk_size_bytes: DEFAULT_CHUNK_SIZE_BYTES,
+            as_new: false,
         };
         match control::call(seed_home, &req, limit).await? {
             ControlResponse::Uploaded { .. } => {}
@@ -228,7 +229,8 @@ async fn batch(
         let req = ControlRequest::Download {
             group: "bench".into(),
             name: name.clone(),
-            dest: dest.clone(),
+            dest: Some(dest.clone()),
+            expect: None,
         };
         match control::call(down_home, &req, Duration::from_secs(30)).await? {
             ControlResponse::DownloadStarted { id } => ids.insert(id),
