@@ -310,6 +310,7 @@ impl Injector {
             op: WriteOp::CreateUser {
                 username: format!("probe{}", self.faults.len()),
                 password: "probe-password".into(),
+                display_name: None,
             },
         });
         let tls = self.cluster.user_tls().clone();

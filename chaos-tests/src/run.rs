@@ -410,6 +410,7 @@ async fn check_writes(
         .write(WriteOp::CreateUser {
             username: "checker".into(),
             password: "checker-pw".into(),
+            display_name: None,
         })
         .await;
     let token = match checker

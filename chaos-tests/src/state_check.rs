@@ -327,6 +327,7 @@ mod tests {
             is_member: member,
             request_pending: pending,
             open: false,
+            owner_display_name: None,
         }
     }
 

@@ -52,6 +52,7 @@ pub async fn task_client(
             .write(WriteOp::CreateUser {
                 username: user.clone(),
                 password: password.clone(),
+                display_name: None,
             })
             .await;
         if let Ok(Response::Session { token: t, .. }) = client

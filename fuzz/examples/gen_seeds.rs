@@ -101,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             op: WriteOp::CreateUser {
                 username: "alice".into(),
                 password: "correct horse".into(),
+                display_name: None,
             },
         }),
         Request::Read(ReadRequest::ClusterKey),
@@ -272,6 +273,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             encode(&UserRec {
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
                 created_at_ms: 1,
+                display_name: Some("Alice".into()),
+                last_login_ms: Some(2),
             })?,
         ),
         (

@@ -194,6 +194,14 @@ pub enum DownloadError {
          get the new version"
     )]
     FileReplaced,
+    /// The file was removed from its group (`peer unpublish`) while it downloaded.
+    #[error("{group}/{name} was unpublished: its uploader or the group's owner removed it from the group, so the download stopped and its .part file was removed")]
+    Unpublished {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
     /// No chunk arrived for too long.
     #[error(
         "no progress for {after:?}: no online peer holds the missing chunks; try again when \

@@ -62,8 +62,8 @@ pub enum ApiError {
         /// Username whose request was expected.
         user: String,
     },
-    /// No such file in the group.
-    #[error("no file named {name:?} in group {group:?}: list files with `peer files {group}`")]
+    /// No such file in the group: never shared, or unpublished.
+    #[error("no file named {name:?} in group {group:?} (never shared, or unpublished): list files with `peer files {group}`")]
     FileNotFound {
         /// Group name.
         group: String,

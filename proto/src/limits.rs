@@ -18,6 +18,8 @@ use crate::error::ApiError;
 
 /// Longest username or group name.
 pub const MAX_NAME_BYTES: usize = 64;
+/// Longest display name of an account (printable characters, no control characters).
+pub const MAX_DISPLAY_NAME_BYTES: usize = 64;
 /// Longest file name.
 pub const MAX_FILE_NAME_BYTES: usize = 255;
 /// Longest serving address a peer may register (`host:port`).

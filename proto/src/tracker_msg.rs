@@ -22,7 +22,10 @@ pub const API_MAGIC: u32 = 0x5032_5054;
 /// [`ApiError::QuotaExceeded`] and the admin requests that show and set them; 8: peers register an
 /// Ed25519 key, sources carry it, and `FileSources` names the downloading peer, whose key the
 /// ticket carries; 9: the admin's membership list ([`AdminRequest::Members`]) and snapshot export
-/// ([`AdminRequest::SnapshotBegin`], [`AdminRequest::SnapshotRead`], [`AdminRequest::SnapshotEnd`])).
+/// ([`AdminRequest::SnapshotBegin`], [`AdminRequest::SnapshotRead`], [`AdminRequest::SnapshotEnd`]);
+/// 10: sign-off, sources and peers, open groups, reject and remove; 11: finding files by
+/// content ([`ReadRequest::FindFiles`]), unpublish, display names, and `whoami` answers
+/// [`Response::Account`]).
 pub const API_VERSION: u32 = 11;
 
 /// Most bytes one [`AdminRequest::SnapshotRead`] returns, whatever it asks for (well within
@@ -120,6 +123,9 @@ pub enum WriteOp {
         username: String,
         /// Password in clear (hashed by the tracker before it is replicated).
         password: String,
+        /// The name shown beside the username (at most
+        /// [`crate::limits::MAX_DISPLAY_NAME_BYTES`], printable); `None` for none.
+        display_name: Option<String>,
     },
     /// Check the password and open a session; answers [`Response::Session`].
     Login {
@@ -242,6 +248,16 @@ pub enum WriteOp {
         group: String,
         /// The member to remove.
         username: String,
+    },
+    /// The file's uploader or the group's owner removes the file from the group: it leaves the
+    /// listings, every peer's availability of it is deleted, and no ticket is issued for it.
+    Unpublish {
+        /// Caller's session.
+        token: SessionToken,
+        /// Group name.
+        group: String,
+        /// File name.
+        name: String,
     },
 }
 
@@ -488,7 +504,7 @@ pub enum Response {
         /// When it expires (ms since the Unix epoch).
         expires_at_ms: u64,
     },
-    /// The session's user.
+    /// The session's user (answers of API version 10 and older; [`Response::Account`] now).
     User {
         /// Username.
         username: String,
@@ -546,6 +562,22 @@ pub enum Response {
     Joined,
     /// Answer to [`ReadRequest::FindFiles`].
     FoundFiles(Page<FoundFile>),
+    /// Answer to [`ReadRequest::WhoAmI`]: the session's account.
+    Account(AccountInfo),
+}
+
+/// An account as `whoami` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// Username.
+    pub username: String,
+    /// The name shown beside it (`None`: none was given).
+    pub display_name: Option<String>,
+    /// When the account was created (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// When it last opened a session (ms since the Unix epoch); `None` for an account that has
+    /// not logged in since logins were recorded.
+    pub last_login_ms: Option<u64>,
 }
 
 /// Most items one page of a list holds, whatever the request asks for.
@@ -599,6 +631,8 @@ pub struct GroupSummary {
     pub request_pending: bool,
     /// Whether anyone may join without the owner's acceptance.
     pub open: bool,
+    /// The owner's display name, if they gave one.
+    pub owner_display_name: Option<String>,
 }
 
 /// A file as listed in a group.

@@ -220,6 +220,26 @@ pub enum Op {
         /// The member to remove.
         username: String,
     },
+    /// Remove a file from its group (its uploader or the group's owner): the manifest, every
+    /// peer's availability of it and its count against the group's quota go.
+    Unpublish {
+        /// Caller's session.
+        token: TokenBytes,
+        /// Group name.
+        group: String,
+        /// File name.
+        name: String,
+    },
+    /// Create an account with a display name (a variant of its own, not a field of
+    /// [`Op::CreateUser`], so entries written before it decode unchanged).
+    CreateUserNamed {
+        /// Username.
+        username: String,
+        /// PHC-format argon2id hash (salt included).
+        password_hash: String,
+        /// The name shown beside the username (checked by `validate::check_display_name`).
+        display_name: String,
+    },
 }
 
 /// New values for some quotas, as the log carries them (its own type, like [`Op`], so the log's

@@ -209,6 +209,7 @@ async fn create_world(
             WriteOp::CreateUser {
                 username: username.clone(),
                 password: password.clone(),
+                display_name: None,
             },
         )
         .await?;

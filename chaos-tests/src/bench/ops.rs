@@ -290,6 +290,7 @@ async fn measure(world: &Arc<World>, args: &OpsArgs) -> anyhow::Result<Vec<OpRes
             Call::Write(WriteOp::CreateUser {
                 username: format!("ops-{tag:x}-{i}"),
                 password: format!("bench-pw-ops-{i}"),
+                display_name: None,
             })
         });
         let p = phase(world, 1, args.user_samples, make).await?;

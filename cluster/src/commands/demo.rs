@@ -73,6 +73,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         .write(WriteOp::CreateUser {
             username: "demo".into(),
             password: "demo-password".into(),
+            display_name: None,
         })
         .await
         .context("while creating the demo user")?;

@@ -39,7 +39,8 @@ async fn refusals_reach_the_client_typed() {
     assert_eq!(
         cl.write(WriteOp::CreateUser {
             username: "alice".into(),
-            password: "another-pw".into()
+            password: "another-pw".into(),
+            display_name: None,
         })
         .await,
         Err(ApiError::UserExists("alice".into()))
@@ -47,7 +48,8 @@ async fn refusals_reach_the_client_typed() {
     assert!(matches!(
         cl.write(WriteOp::CreateUser {
             username: "../x".into(),
-            password: "password".into()
+            password: "password".into(),
+            display_name: None,
         })
         .await,
         Err(ApiError::InvalidRequest(_))

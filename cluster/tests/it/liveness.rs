@@ -179,6 +179,7 @@ async fn a_leader_without_quorum_answers_unavailable_quickly() {
         .write(WriteOp::CreateUser {
             username: "cut-off".into(),
             password: "password".into(),
+            display_name: None,
         })
         .await;
     let took = started.elapsed();

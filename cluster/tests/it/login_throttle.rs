@@ -40,6 +40,7 @@ async fn run(cl: &TrackerClient, user: &str) -> Option<Run> {
         .write_traced(WriteOp::CreateUser {
             username: user.into(),
             password: "right-password".into(),
+            display_name: None,
         })
         .await;
     created.unwrap();

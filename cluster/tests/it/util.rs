@@ -55,6 +55,7 @@ pub async fn signup(client: &TrackerClient, user: &str) -> SessionToken {
         .write(WriteOp::CreateUser {
             username: user.into(),
             password: format!("password-{user}"),
+            display_name: None,
         })
         .await
         .unwrap();

@@ -171,6 +171,7 @@ async fn run(c: &cluster::LocalCluster, alice: SessionToken, group: &str) -> Opt
         .call(WriteOp::CreateUser {
             username: "alice".into(),
             password: "another-password".into(),
+            display_name: None,
         })
         .await;
     let last = status(c.user_tls(), &addr).await;

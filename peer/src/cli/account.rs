@@ -1,9 +1,12 @@
-//! `peer user create`, `peer login`, `peer logout`, `peer whoami`.
+//! `peer user create` (with an optional display name), `peer login`, `peer logout`,
+//! `peer whoami` (username, display name, account creation and last-login times).
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{output, password, Ctx};
+use proto::limits::MAX_DISPLAY_NAME_BYTES;
+
+use super::{output, password, rfc3339, Ctx};
 use crate::ops;
 
 /// `peer user ...`
@@ -16,6 +19,9 @@ pub enum UserCmd {
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
+        /// The name shown beside the username (at most 64 bytes, printable).
+        #[arg(long, env = "PEER_DISPLAY_NAME")]
+        display_name: Option<String>,
     },
 }
 
@@ -29,10 +35,29 @@ pub struct LoginArgs {
     password_stdin: bool,
 }
 
-/// `--json` of `user create`, `login` and `whoami`: the user concerned.
+/// `--json` of `login`: the user concerned.
 #[derive(Serialize)]
 struct UserJson<'a> {
     username: &'a str,
+}
+
+/// `--json` of `whoami`: the account, its times as RFC 3339 (UTC) and in ms since the epoch.
+#[derive(Serialize)]
+struct WhoamiJson<'a> {
+    username: &'a str,
+    display_name: Option<&'a str>,
+    created_at: String,
+    created_at_ms: u64,
+    /// `null` before the account's first login since logins were recorded.
+    last_login: Option<String>,
+    last_login_ms: Option<u64>,
+}
+
+/// `--json` of `user create`.
+#[derive(Serialize)]
+struct CreatedJson<'a> {
+    username: &'a str,
+    display_name: Option<&'a str>,
 }
 
 /// `--json` of `logout`.
@@ -50,12 +75,18 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
         UserCmd::Create {
             username,
             password_stdin,
+            display_name,
         } => {
+            if let Some(d) = &display_name {
+                check_display_name(d)?;
+            }
             let password = password::read(password_stdin, &username)?;
-            ops::account::create_user(&ctx.tracker()?, &username, password).await?;
+            let tracker = ctx.tracker()?;
+            ops::account::create_user(&tracker, &username, password, display_name.clone()).await?;
             if ctx.json {
-                return output::json(&UserJson {
+                return output::json(&CreatedJson {
                     username: &username,
+                    display_name: display_name.as_deref(),
                 });
             }
             println!("user {username} created; log in with `peer login {username}`");
@@ -101,12 +132,46 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
 /// Not logged in or session expired.
 pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.token()?;
-    let username = ops::account::whoami(&ctx.tracker()?, &ctx.home).await?;
+    let a = ops::account::whoami(&ctx.tracker()?, &ctx.home).await?;
+    let created_at = rfc3339::format_ms(a.created_at_ms);
+    let last_login = a.last_login_ms.map(rfc3339::format_ms);
     if ctx.json {
-        return output::json(&UserJson {
-            username: &username,
+        return output::json(&WhoamiJson {
+            username: &a.username,
+            display_name: a.display_name.as_deref(),
+            created_at,
+            created_at_ms: a.created_at_ms,
+            last_login,
+            last_login_ms: a.last_login_ms,
         });
     }
-    println!("{username}");
+    match &a.display_name {
+        Some(d) => println!("{} ({d})", a.username),
+        None => println!("{}", a.username),
+    }
+    println!("account created {created_at}");
+    println!(
+        "last login      {}",
+        last_login.as_deref().unwrap_or("not recorded yet")
+    );
+    Ok(())
+}
+
+/// The tracker's display-name rule, checked before the password is asked for: at most
+/// [`MAX_DISPLAY_NAME_BYTES`] bytes, printable, no spaces at either end.
+///
+/// # Errors
+/// The rule that was broken.
+fn check_display_name(d: &str) -> anyhow::Result<()> {
+    let ok = !d.trim().is_empty()
+        && d.len() <= MAX_DISPLAY_NAME_BYTES
+        && d.trim() == d
+        && !d.chars().any(char::is_control);
+    if !ok {
+        anyhow::bail!(
+            "--display-name {} is not allowed: use 1 to {MAX_DISPLAY_NAME_BYTES} bytes of printable characters, without control characters or spaces at either end",
+            proto::limits::quote(d)
+        );
+    }
     Ok(())
 }

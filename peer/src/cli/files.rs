@@ -1,5 +1,5 @@
 //! `peer daemon`, `peer upload`, `peer files`, `peer download` (GROUP NAME or a link),
-//! `peer downloads`, `peer stop-share`.
+//! `peer downloads`, `peer stop-share`, `peer unpublish`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
 
-use super::files_json::{CancelledJson, DownloadJson, StartedJson, StoppedJson, UploadJson};
+use super::files_json::{
+    CancelledJson, DownloadJson, StartedJson, StoppedJson, UnpublishedJson, UploadJson,
+};
 use super::{output, Ctx};
 use crate::control::{
     self, ControlRequest, ControlResponse, DownloadInfo, DownloadState, ExpectedContent,
@@ -489,5 +491,34 @@ pub async fn stop_share(ctx: &Ctx, group: String, name: String) -> anyhow::Resul
         });
     }
     println!("stopped sharing {name} in {group}");
+    Ok(())
+}
+
+/// How long `peer unpublish` waits for this home's daemon to drop its share.
+const DROP_SHARE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Runs `peer unpublish`: removes the file from the group at the tracker, then tells this
+/// home's daemon, if one runs and seeds the file, to stop at once (other seeders stop at their
+/// next connection for it, see `daemon::published`).
+///
+/// # Errors
+/// Not logged in, not a member, no such group or file, neither uploader nor owner.
+pub async fn unpublish(ctx: &Ctx, group: String, name: String) -> anyhow::Result<()> {
+    ctx.token()?;
+    crate::ops::files::unpublish(&ctx.tracker()?, &ctx.home, &group, &name).await?;
+    let drop_share = ControlRequest::StopShare {
+        group: group.clone(),
+        name: name.clone(),
+    };
+    // Best effort: no daemon, or one that does not seed the file, is no error.
+    let _ = control::call(&ctx.home, &drop_share, DROP_SHARE_WITHIN).await;
+    if ctx.json {
+        return output::json(&UnpublishedJson {
+            group: &group,
+            name: &name,
+            unpublished: true,
+        });
+    }
+    println!("unpublished {name} from {group}: it is gone from the listings and its seeders stop serving it");
     Ok(())
 }

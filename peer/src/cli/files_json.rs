@@ -110,6 +110,14 @@ pub(super) struct StoppedJson<'a> {
     pub(super) seeding: bool,
 }
 
+/// `--json` of `peer unpublish`.
+#[derive(Serialize)]
+pub(super) struct UnpublishedJson<'a> {
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) unpublished: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,8 @@ pub enum GroupCmd {
 struct GroupRow {
     name: String,
     owner: String,
+    /// The owner's display name, if they gave one.
+    owner_display_name: Option<String>,
     members: u32,
     member: bool,
     pending: bool,
@@ -196,6 +198,7 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                 .map(|g| GroupRow {
                     name: g.name,
                     owner: g.owner,
+                    owner_display_name: g.owner_display_name,
                     members: g.member_count,
                     member: g.is_member,
                     pending: g.request_pending,
@@ -218,9 +221,13 @@ pub async fn run(ctx: &Ctx, cmd: GroupCmd) -> anyhow::Result<()> {
                     } else {
                         "-"
                     };
+                    let owner = match &r.owner_display_name {
+                        Some(d) => format!("{} ({d})", r.owner),
+                        None => r.owner.clone(),
+                    };
                     println!(
                         "{:<24} {:<16} {:>7}  {:<6}  {}",
-                        r.name, r.owner, r.members, access, you
+                        r.name, owner, r.members, access, you
                     );
                 }
             }

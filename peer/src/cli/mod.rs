@@ -9,6 +9,7 @@ mod groups;
 mod link;
 mod output;
 mod password;
+mod rfc3339;
 pub mod shell;
 mod swarm;
 mod ui;
@@ -152,6 +153,14 @@ enum Command {
     /// Run these commands in one session: a prompt with line editing, history and completion,
     /// or lines read from stdin when it is not a terminal (`help` in it lists the commands).
     Shell,
+    /// Remove a file from a group (its uploader or the group's owner): it leaves the listings,
+    /// its seeders stop serving it and running downloads of it fail.
+    Unpublish {
+        /// Group.
+        group: String,
+        /// File name.
+        name: String,
+    },
 }
 
 /// Everything a command needs.
@@ -278,6 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Downloads => files::downloads(&ctx).await,
         Command::Cancel { id } => files::cancel(&ctx, id).await,
         Command::StopShare { group, name } => files::stop_share(&ctx, group, name).await,
+        Command::Unpublish { group, name } => files::unpublish(&ctx, group, name).await,
         Command::Ui => ui::run(&ctx).await,
         Command::Shell => anyhow::bail!("{}", shell::NOT_NESTED),
     }

@@ -1,5 +1,6 @@
 //! The peer daemon: serves chunks ([`seeder`]), runs downloads ([`download`]),
-//! keeps the seeded files ([`shares`]), reports new chunks ([`reporter`]), heartbeats
+//! keeps the seeded files ([`shares`]) and stops those unpublished ([`published`]), reports
+//! new chunks ([`reporter`]), heartbeats
 //! ([`heartbeat`]), answers the CLI over the control socket ([`control_server`]) and the browser
 //! and scripts over HTTP ([`http`]), and counts what it does ([`metrics`]). Stops cleanly on
 //! SIGINT/SIGTERM, signing its peer off at the tracker first.
@@ -13,6 +14,7 @@ pub mod download;
 pub mod heartbeat;
 pub mod http;
 pub mod metrics;
+pub mod published;
 pub mod reporter;
 pub mod seeder;
 pub mod shares;
@@ -83,6 +85,8 @@ pub struct Daemon {
     pub identity: crate::identity::Identity,
     /// Seeded files.
     pub shares: Shares,
+    /// When each seeded file was last confirmed published.
+    published: published::PublishedCache,
     /// Downloads by id.
     downloads: Mutex<HashMap<String, Arc<DownloadHandle>>>,
     /// Announces new chunks (unbounded, so a slow tracker never stalls the data path; it holds
@@ -309,6 +313,7 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     let daemon = Arc::new(Daemon {
         download_dir,
         shares: Shares::load(&home)?,
+        published: published::PublishedCache::default(),
         home,
         tracker,
         peer_id,
@@ -377,11 +382,15 @@ pub async fn run(home: Home, tracker: TrackerClient, opts: DaemonOptions) -> any
     Ok(())
 }
 
-/// Re-registers every share whose file is unchanged; drops the others.
+/// Re-registers every share whose file is unchanged and still published; drops the others
+/// (an unpublished one without registering it again, see [`published`]).
 async fn reannounce_shares(daemon: &Arc<Daemon>) {
     for share in daemon.shares.all() {
         if let Err(why) = share.check_unchanged() {
             daemon.withdraw_share(&share, &why).await;
+            continue;
+        }
+        if daemon.still_published(&share).await == published::Published::Gone {
             continue;
         }
         let Ok(token) = daemon.token() else { return };

@@ -75,9 +75,16 @@ async fn flush(daemon: &Daemon, pending: &mut BTreeMap<(String, String), Vec<u32
             name: name.clone(),
             chunks: chunks.clone(),
         };
-        if let Err(e) = daemon.tracker.write(op).await {
-            tracing::warn!(%group, %name, %e, "could not report chunks; will retry with the next batch");
-            pending.insert((group, name), chunks);
+        match daemon.tracker.write(op).await {
+            Ok(_) => {}
+            Err(proto::ApiError::FileNotFound { .. }) => {
+                // Unpublished: there is nothing to report chunks of any more.
+                tracing::info!(%group, %name, "not reporting chunks of a file no longer in its group");
+            }
+            Err(e) => {
+                tracing::warn!(%group, %name, %e, "could not report chunks; will retry with the next batch");
+                pending.insert((group, name), chunks);
+            }
         }
     }
 }

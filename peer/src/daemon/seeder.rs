@@ -19,6 +19,11 @@
 //! outstanding, and an idle timeout ([`intake`]); a peer that stops reading what it asked for
 //! is dropped after 20 s. A connection ends at the first request after its ticket expired, so
 //! a member removed from the group (who gets no fresh ticket) loses it within the ticket's TTL.
+//!
+//! A file unpublished from its group is not served to a new connection: the seeder asks the
+//! tracker whether a seeded file is still published when a connection for it arrives
+//! ([`super::published`]), and a connection whose share was dropped meanwhile ends at its next
+//! request.
 
 mod hello;
 mod intake;
@@ -37,6 +42,7 @@ use proto::tracker_msg::FileManifest;
 
 use intake::Intake;
 
+use super::published::Published;
 use super::shares::{Fingerprint, ShareEntry, VerifiedChunks};
 use super::Daemon;
 use crate::chunk_store::ChunkFile;
@@ -155,6 +161,10 @@ async fn serve_connection(daemon: Arc<Daemon>, stream: TcpStream) -> Result<(), 
                 daemon.withdraw_share(&s.entry, &why).await;
                 return Err(refuse(&mut wr, "file not shared here any more").await);
             }
+            if daemon.still_published(&s.entry).await == Published::Gone {
+                let why = format!("{}/{} was unpublished", s.entry.group, s.entry.name);
+                return Err(refuse(&mut wr, &why).await);
+            }
             // Seeded files are read again and again: through the page cache.
             ChunkFile::open_read_cached(&s.entry.path)
         }
@@ -247,6 +257,16 @@ async fn serve_requests(
         // with the fresh one it keeps fetching, one removed from the group gets none.
         if super::wall_ms() >= expires_at_ms {
             return Err(ServeError::TicketExpired);
+        }
+        if let Source::Share(s) = source.as_ref() {
+            // Dropped here meanwhile (unpublished, withdrawn, stopped): serve it no longer.
+            let current = daemon.shares.get(&s.entry.group, &s.entry.name);
+            if !current.is_some_and(|c| Arc::ptr_eq(&c, &s.entry)) {
+                send_status(wr, index, ChunkStatus::NotFound).await?;
+                return Err(ServeError::Refused(
+                    "the file is not shared here any more".into(),
+                ));
+            }
         }
         let Some((_, len)) = chunk_range(source.manifest(), index) else {
             send_status(wr, index, ChunkStatus::NotFound).await?;

@@ -3,25 +3,28 @@
 
 use std::path::Path;
 
-use proto::tracker_msg::{ReadRequest, Response, WriteOp};
+use proto::tracker_msg::{AccountInfo, ReadRequest, Response, WriteOp};
 use proto::TrackerClient;
 
 use crate::error::TrackerOpError;
 use crate::home::{write_private, Home, Session};
 
-/// Creates an account.
+/// Creates an account, with a display name if one is given.
 ///
 /// # Errors
-/// The tracker's refusal (the name is taken or breaks a rule), or no tracker answered.
+/// The tracker's refusal (the name is taken, or it or the display name breaks a rule), or no
+/// tracker answered.
 pub async fn create_user(
     tracker: &TrackerClient,
     username: &str,
     password: String,
+    display_name: Option<String>,
 ) -> Result<(), TrackerOpError> {
     tracker
         .write(WriteOp::CreateUser {
             username: username.to_string(),
             password,
+            display_name,
         })
         .await?;
     Ok(())
@@ -96,14 +99,15 @@ pub async fn logout(tracker: &TrackerClient, home: &Home) -> Result<(), TrackerO
     Ok(())
 }
 
-/// The user the tracker says the home's session belongs to.
+/// The account the tracker says the home's session belongs to: username, display name,
+/// creation and last-login times.
 ///
 /// # Errors
 /// Not logged in, the session expired, or no tracker.
-pub async fn whoami(tracker: &TrackerClient, home: &Home) -> Result<String, TrackerOpError> {
+pub async fn whoami(tracker: &TrackerClient, home: &Home) -> Result<AccountInfo, TrackerOpError> {
     let token = home.session()?.token;
     match tracker.read(ReadRequest::WhoAmI { token }).await? {
-        Response::User { username } => Ok(username),
+        Response::Account(info) => Ok(info),
         other => Err(TrackerOpError::UnexpectedAnswer(format!("{other:?}"))),
     }
 }

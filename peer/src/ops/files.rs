@@ -1,6 +1,7 @@
-//! A group's file list and one file's manifest, as the home's user sees them.
+//! A group's file list and one file's manifest, as the home's user sees them, and
+//! unpublishing a file.
 
-use proto::tracker_msg::{FileManifest, FileSummary, PageRequest, ReadRequest, Response};
+use proto::tracker_msg::{FileManifest, FileSummary, PageRequest, ReadRequest, Response, WriteOp};
 use proto::TrackerClient;
 
 use crate::error::TrackerOpError;
@@ -42,4 +43,27 @@ pub async fn manifest(
         Response::Sources { manifest, .. } => Ok(manifest),
         other => Err(TrackerOpError::UnexpectedAnswer(format!("{other:?}"))),
     }
+}
+
+/// Removes file `name` from `group` at the tracker (the caller must be its uploader or the
+/// group's owner): it leaves the listings, its availability is deleted, and downloads and
+/// seeders of it stop.
+///
+/// # Errors
+/// Not logged in, not a member, no such group or file, neither uploader nor owner.
+pub async fn unpublish(
+    tracker: &TrackerClient,
+    home: &Home,
+    group: &str,
+    name: &str,
+) -> Result<(), TrackerOpError> {
+    let token = home.session()?.token;
+    tracker
+        .write(WriteOp::Unpublish {
+            token,
+            group: group.to_string(),
+            name: name.to_string(),
+        })
+        .await?;
+    Ok(())
 }

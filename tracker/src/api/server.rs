@@ -326,6 +326,7 @@ mod tests {
                 is_member: true,
                 request_pending: false,
                 open: false,
+                owner_display_name: None,
             })
             .collect();
         let page = Page {

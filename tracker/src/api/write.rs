@@ -22,7 +22,7 @@ use crate::cmd::{Cmd, Op, Origin};
 use crate::domain::apply::{recorded, SCOPE_ACCOUNT, SCOPE_SESSION};
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvRead, Table};
-use crate::domain::validate::{check_name, check_op};
+use crate::domain::validate::{check_display_name, check_name, check_op};
 
 /// Handles one write request from a client at `source`.
 ///
@@ -111,7 +111,8 @@ fn write_scope(op: &WriteOp) -> Option<(u8, Vec<u8>)> {
         | WriteOp::RegisterFile { token, .. }
         | WriteOp::ReportHave { token, .. }
         | WriteOp::StopShare { token, .. }
-        | WriteOp::SignOff { token, .. } => token,
+        | WriteOp::SignOff { token, .. }
+        | WriteOp::Unpublish { token, .. } => token,
     };
     token.bytes().map(|b| (SCOPE_SESSION, b.to_vec()))
 }
@@ -158,6 +159,7 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::ReportHave { .. } => "report_have",
         WriteOp::StopShare { .. } => "stop_share",
         WriteOp::SignOff { .. } => "sign_off",
+        WriteOp::Unpublish { .. } => "unpublish",
     }
 }
 
@@ -216,9 +218,16 @@ async fn changes_nothing(app: &App, op: &Op) -> Result<bool, ApiError> {
 /// rest carry the same fields with the session token as its bytes ([`session_op`]).
 async fn translate(app: &App, now_ms: u64, op: WriteOp, source: IpAddr) -> Result<Op, ApiError> {
     match op {
-        WriteOp::CreateUser { username, password } => {
+        WriteOp::CreateUser {
+            username,
+            password,
+            display_name,
+        } => {
             check_name("username", &username)?;
             check_password(&password)?;
+            if let Some(d) = &display_name {
+                check_display_name(d)?;
+            }
             // Accounts are never deleted, so a name taken in the applied state is taken for
             // good: it costs no hashing (`admit` checks it again once the hash is made).
             let taken = app
@@ -230,9 +239,16 @@ async fn translate(app: &App, now_ms: u64, op: WriteOp, source: IpAddr) -> Resul
                 return Err(ApiError::UserExists(username));
             }
             let password_hash = app.passwords.hash(password).await?;
-            Ok(Op::CreateUser {
-                username,
-                password_hash,
+            Ok(match display_name {
+                None => Op::CreateUser {
+                    username,
+                    password_hash,
+                },
+                Some(display_name) => Op::CreateUserNamed {
+                    username,
+                    password_hash,
+                    display_name,
+                },
             })
         }
         WriteOp::Login { username, password } => {
@@ -343,6 +359,11 @@ fn session_op(op: WriteOp) -> Result<Op, ApiError> {
         WriteOp::SignOff { token, peer_id } => Op::SignOff {
             token: t(&token)?,
             peer_id,
+        },
+        WriteOp::Unpublish { token, group, name } => Op::Unpublish {
+            token: t(&token)?,
+            group,
+            name,
         },
         WriteOp::CreateUser { .. } | WriteOp::Login { .. } => {
             return Err(ApiError::Internal(

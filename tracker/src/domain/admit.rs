@@ -7,7 +7,8 @@
 //! write made under one; membership and peer ownership for the file writes; for a chunk report,
 //! that every chunk is one the file has (the manifest's sizes are read without its hashes,
 //! [`chunk_count`]); that a new account's or group's name is free; for refusing a request or
-//! removing a member, the owner and the request or member. Whatever else depends on the
+//! removing a member, the owner and the request or member; for unpublishing, membership, the
+//! file and that the caller is its uploader or the group's owner. Whatever else depends on the
 //! state (an owner check, a name taken by a write still in flight) is left to apply, which
 //! re-checks everything deterministically.
 //!
@@ -22,8 +23,11 @@ use proto::ApiError;
 
 use super::error::Fail;
 use super::kv::{KvRead, StoreError, Table};
-use super::lookup::{group as lookup_group, member_group, own_peer, session_user};
+use super::lookup::{
+    file as lookup_file, group as lookup_group, member_group, own_peer, session_user,
+};
 use super::records::file_key;
+use super::rules::file::check_unpublish;
 use super::rules::group::{check_reject, check_remove};
 use crate::cmd::Op;
 
@@ -34,7 +38,7 @@ use crate::cmd::Op;
 /// `GroupNotFound`, `PeerNotFound`, `InvalidRequest` for a chunk out of range); [`Fail::Store`].
 pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
     match op {
-        Op::CreateUser { username, .. } => {
+        Op::CreateUser { username, .. } | Op::CreateUserNamed { username, .. } => {
             // Accounts are never deleted: one in the applied state is taken for good.
             if kv.get_raw(Table::Users, username.as_bytes())?.is_some() {
                 return Err(ApiError::UserExists(username.clone()).into());
@@ -82,6 +86,12 @@ pub fn admit(kv: &impl KvRead, now_ms: u64, op: &Op) -> Result<(), Fail> {
         Op::SignOff { token, peer_id } => {
             let user = session_user(kv, token, now_ms)?;
             own_peer(kv, *peer_id, &user).map(drop)
+        }
+        Op::Unpublish { token, group, name } => {
+            let user = session_user(kv, token, now_ms)?;
+            let g = member_group(kv, group, &user)?;
+            let f = lookup_file(kv, group, name)?;
+            check_unpublish(&g, &f, group, &user).map_err(Fail::from)
         }
         Op::ReportHave {
             token,
@@ -325,6 +335,43 @@ mod tests {
         assert_eq!(
             refusal(admit(&kv, 0, &elsewhere)),
             ApiError::GroupNotFound("h".into())
+        );
+    }
+
+    #[test]
+    fn an_unpublish_is_refused_before_proposing_unless_by_the_uploader_or_the_owner() {
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        let bob = signed_in(&mut kv, "bob", 2);
+        let carol = signed_in(&mut kv, "carol", 3);
+        let dave = signed_in(&mut kv, "dave", 4);
+        group_of(&mut kv, "g", "ann", &["bob", "carol"]);
+        file_in(&mut kv, "g", manifest("f", 2), "bob");
+        let unpublish = |token, name: &str| Op::Unpublish {
+            token,
+            group: "g".into(),
+            name: name.into(),
+        };
+        assert!(admit(&kv, 0, &unpublish(bob, "f")).is_ok(), "the uploader");
+        assert!(admit(&kv, 0, &unpublish(ann, "f")).is_ok(), "the owner");
+        assert!(matches!(
+            refusal(admit(&kv, 0, &unpublish(carol, "f"))),
+            ApiError::Forbidden(why) if why.contains("uploader (bob)")
+        ));
+        assert_eq!(
+            refusal(admit(&kv, 0, &unpublish(dave, "f"))),
+            ApiError::NotMember("g".into())
+        );
+        assert_eq!(
+            refusal(admit(&kv, 0, &unpublish(ann, "nope"))),
+            ApiError::FileNotFound {
+                group: "g".into(),
+                name: "nope".into()
+            }
+        );
+        assert_eq!(
+            refusal(admit(&kv, 0, &unpublish([9; 32], "f"))),
+            ApiError::NotLoggedIn
         );
     }
 }

@@ -121,10 +121,11 @@ pub fn scope(op: &Op) -> (u8, &[u8]) {
         | Op::RegisterFile { token, .. }
         | Op::ReportHave { token, .. }
         | Op::StopShare { token, .. }
-        | Op::SignOff { token, .. } => (SCOPE_SESSION, token.as_slice()),
-        Op::CreateUser { username, .. } | Op::OpenSession { username, .. } => {
-            (SCOPE_ACCOUNT, username.as_bytes())
-        }
+        | Op::SignOff { token, .. }
+        | Op::Unpublish { token, .. } => (SCOPE_SESSION, token.as_slice()),
+        Op::CreateUser { username, .. }
+        | Op::CreateUserNamed { username, .. }
+        | Op::OpenSession { username, .. } => (SCOPE_ACCOUNT, username.as_bytes()),
         Op::SetClusterKey { .. }
         | Op::PruneClients { .. }
         | Op::SetPeersOnline { .. }

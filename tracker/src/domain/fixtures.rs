@@ -16,6 +16,8 @@ pub fn signed_in(kv: &mut MemKv, user: &str, tag: u8) -> TokenBytes {
     let rec = UserRec {
         password_hash: "hash".into(),
         created_at_ms: 0,
+        display_name: None,
+        last_login_ms: None,
     };
     kv.put(Table::Users, user.as_bytes().to_vec(), &rec)
         .unwrap();

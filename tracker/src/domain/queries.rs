@@ -4,8 +4,8 @@
 //! reads only its own keys.
 
 use proto::tracker_msg::{
-    FileSummary, GroupSummary, Page, PageRequest, Response, Source, DEFAULT_PAGE_ITEMS,
-    MAX_CURSOR_BYTES, MAX_PAGE_ITEMS,
+    AccountInfo, FileSummary, GroupSummary, Page, PageRequest, Response, Source,
+    DEFAULT_PAGE_ITEMS, MAX_CURSOR_BYTES, MAX_PAGE_ITEMS,
 };
 use proto::ApiError;
 
@@ -15,13 +15,32 @@ use super::lookup::{file, group, member_group, session_user};
 use super::records::*;
 use crate::cmd::TokenBytes;
 
-/// The session's username.
+/// The session's account: username, display name, creation and last-login times.
 ///
 /// # Errors
-/// [`ApiError::NotLoggedIn`].
+/// [`ApiError::NotLoggedIn`]; [`ApiError::UserNotFound`] if the account is gone (never, as
+/// accounts are not deleted).
 pub fn whoami(kv: &impl KvRead, token: &TokenBytes, now_ms: u64) -> Result<Response, Fail> {
     let username = session_user(kv, token, now_ms)?;
-    Ok(Response::User { username })
+    let Some(rec) = kv.get::<UserRec>(Table::Users, username.as_bytes())? else {
+        return Err(ApiError::UserNotFound(username).into());
+    };
+    Ok(Response::Account(AccountInfo {
+        username,
+        display_name: rec.display_name,
+        created_at_ms: rec.created_at_ms,
+        last_login_ms: rec.last_login_ms,
+    }))
+}
+
+/// The display name of `username`, if the account has one.
+///
+/// # Errors
+/// Storage errors, or a record that does not decode.
+fn display_name_of(kv: &impl KvRead, username: &str) -> Result<Option<String>, Fail> {
+    Ok(kv
+        .get::<UserRec>(Table::Users, username.as_bytes())?
+        .and_then(|u| u.display_name))
 }
 
 /// Most bitfield bytes one page of sources carries (a source of a file of `n` chunks carries
@@ -94,6 +113,7 @@ pub fn list_groups(
             is_member: g.members.contains(&user),
             request_pending: g.requests.contains(&user),
             open: g.open,
+            owner_display_name: display_name_of(kv, &g.owner)?,
         });
     }
     let next = last.map(|k| String::from_utf8_lossy(&k).into_owned());
@@ -316,9 +336,12 @@ mod tests {
         let ann = signed_in(&mut kv, "ann", 1);
         assert_eq!(
             whoami(&kv, &ann, 0).unwrap(),
-            Response::User {
-                username: "ann".into()
-            }
+            Response::Account(AccountInfo {
+                username: "ann".into(),
+                display_name: None,
+                created_at_ms: 0,
+                last_login_ms: None,
+            })
         );
         let nobody = [9; 32];
         assert_eq!(refused(whoami(&kv, &nobody, 0)), ApiError::NotLoggedIn);

@@ -9,12 +9,79 @@ use proto::tracker_msg::{FileManifest, Response};
 use proto::ApiError;
 
 /// An account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `display_name` and `last_login_ms` were appended in API version 11. A record stored before
+/// ends after `created_at_ms` and decodes with neither (the same way as [`GroupRec`]'s `open`:
+/// the hand-written `Deserialize` takes the end of the record as the answer, see
+/// [`trailing_or_none`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRec {
     /// argon2id hash in PHC format (salt included); never the password.
     pub password_hash: String,
     /// When the account was created (leader clock, ms).
     pub created_at_ms: u64,
+    /// The name shown beside the username (`None`: none given, or a record from before).
+    pub display_name: Option<String>,
+    /// When the account last opened a session (leader clock of the login's entry, ms); `None`
+    /// before its first login since logins were recorded.
+    pub last_login_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for UserRec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Reads the fields in order; see [`UserRec`] for the last two.
+        struct RecVisitor;
+        impl<'de> serde::de::Visitor<'de> for RecVisitor {
+            type Value = UserRec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a user record")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<UserRec, A::Error> {
+                let missing = |i| serde::de::Error::invalid_length(i, &"a user record");
+                let password_hash = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let created_at_ms = seq.next_element()?.ok_or_else(|| missing(1))?;
+                // Both new fields were added at once: a record has both or neither.
+                let Some(display_name) = trailing_or_none::<A, Option<String>>(&mut seq) else {
+                    return Ok(UserRec {
+                        password_hash,
+                        created_at_ms,
+                        display_name: None,
+                        last_login_ms: None,
+                    });
+                };
+                let last_login_ms = seq.next_element()?.ok_or_else(|| missing(3))?;
+                Ok(UserRec {
+                    password_hash,
+                    created_at_ms,
+                    display_name,
+                    last_login_ms,
+                })
+            }
+        }
+        d.deserialize_struct(
+            "UserRec",
+            &[
+                "password_hash",
+                "created_at_ms",
+                "display_name",
+                "last_login_ms",
+            ],
+            RecVisitor,
+        )
+    }
+}
+
+/// The next field of a record, or `None` if the record ends before it (one stored before the
+/// field existed: reading past its end fails, and that failure is the answer). A record cut
+/// inside the field reads like one from before; one cut after it fails on the next field, and
+/// bytes after the last field fail the whole decode (trailing bytes).
+fn trailing_or_none<'de, A: serde::de::SeqAccess<'de>, T: Deserialize<'de>>(
+    seq: &mut A,
+) -> Option<T> {
+    seq.next_element::<T>().ok().flatten()
 }
 
 /// A login session.
@@ -263,6 +330,61 @@ mod tests {
         assert!(!k.starts_with(&avail_prefix("g", "f2")));
         assert_eq!(peer_of_avail_key(&k), Some(7));
         assert_eq!(peer_of_avail_key(b"abc"), None);
+    }
+
+    #[test]
+    fn a_user_record_from_before_display_names_decodes_without_them() {
+        /// The record as stored before API version 11.
+        #[derive(Serialize)]
+        struct UserRecV10 {
+            password_hash: String,
+            created_at_ms: u64,
+        }
+        let old = proto::frame::encode(&UserRecV10 {
+            password_hash: "h".into(),
+            created_at_ms: 7,
+        })
+        .unwrap();
+        let rec: UserRec = proto::frame::decode(&old).unwrap();
+        assert_eq!(
+            rec,
+            UserRec {
+                password_hash: "h".into(),
+                created_at_ms: 7,
+                display_name: None,
+                last_login_ms: None,
+            }
+        );
+        // A new record round-trips. Cut after the old fields, it either fails to decode or
+        // (cut inside the display name, like a record from before) has neither new field:
+        // never a wrong name or time. Cut after the whole name, it fails.
+        let new = UserRec {
+            password_hash: "h".into(),
+            created_at_ms: 7,
+            display_name: Some("Ann Lee".into()),
+            last_login_ms: Some(9),
+        };
+        let bytes = proto::frame::encode(&new).unwrap();
+        assert_eq!(proto::frame::decode::<UserRec>(&bytes).unwrap(), new);
+        let named_len = old.len() + proto::frame::encode(&new.display_name).unwrap().len();
+        for len in old.len() + 1..bytes.len() {
+            match proto::frame::decode::<UserRec>(&bytes[..len]) {
+                Err(_) => {}
+                Ok(r) => {
+                    assert!(len < named_len, "{len} of {} bytes", bytes.len());
+                    assert_eq!((r.display_name, r.last_login_ms), (None, None));
+                }
+            }
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(proto::frame::decode::<UserRec>(&longer).is_err());
+        let unnamed = UserRec {
+            display_name: None,
+            ..new
+        };
+        let bytes = proto::frame::encode(&unnamed).unwrap();
+        assert_eq!(proto::frame::decode::<UserRec>(&bytes).unwrap(), unnamed);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use proto::limits::{
     quote, MAX_CHUNKS_PER_FILE, MAX_CHUNK_SIZE_BYTES, MAX_FILE_NAME_BYTES, MAX_NAME_BYTES,
     MIN_CHUNK_SIZE_BYTES,
 };
-use proto::limits::{MAX_CHUNKS_PER_REPORT, MAX_PEER_ADDR_BYTES};
+use proto::limits::{MAX_CHUNKS_PER_REPORT, MAX_DISPLAY_NAME_BYTES, MAX_PEER_ADDR_BYTES};
 use proto::tracker_msg::FileManifest;
 use proto::ApiError;
 
@@ -22,6 +22,14 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
     match op {
         Op::CreateUser { username, .. } | Op::OpenSession { username, .. } => {
             check_name("username", username)
+        }
+        Op::CreateUserNamed {
+            username,
+            display_name,
+            ..
+        } => {
+            check_name("username", username)?;
+            check_display_name(display_name)
         }
         Op::CreateGroup { group, .. }
         | Op::CreateOpenGroup { group, .. }
@@ -59,7 +67,7 @@ pub fn check_op(op: &Op) -> Result<(), ApiError> {
             check_file_name(name)?;
             check_report_len(chunks.len())
         }
-        Op::StopShare { group, name, .. } => {
+        Op::StopShare { group, name, .. } | Op::Unpublish { group, name, .. } => {
             check_name("group name", group)?;
             check_file_name(name)
         }
@@ -126,6 +134,25 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES || !ok_chars || name.starts_with(['.', '-']) {
         return Err(ApiError::InvalidRequest(format!(
             "{kind} {} is not allowed: use 1 to {MAX_NAME_BYTES} letters, digits, '_', '-' or '.', not starting with '.' or '-'",
+            quote(name)
+        )));
+    }
+    Ok(())
+}
+
+/// Display names: 1 to [`MAX_DISPLAY_NAME_BYTES`] bytes of printable characters (no control
+/// characters), not only spaces, without spaces at either end.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] naming the rule.
+pub fn check_display_name(name: &str) -> Result<(), ApiError> {
+    let bad = name.trim().is_empty()
+        || name.len() > MAX_DISPLAY_NAME_BYTES
+        || name.trim() != name
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(ApiError::InvalidRequest(format!(
+            "display name {} is not allowed: use 1 to {MAX_DISPLAY_NAME_BYTES} bytes of printable characters, without control characters or spaces at either end",
             quote(name)
         )));
     }
@@ -359,6 +386,35 @@ mod tests {
                 "{op:?}"
             );
         }
+    }
+
+    #[test]
+    fn display_names_are_short_printable_and_trimmed() {
+        for good in ["Ann Lee", "Zoë", "x", &"é".repeat(32)] {
+            assert_eq!(check_display_name(good), Ok(()), "{good:?}");
+        }
+        let long = "x".repeat(MAX_DISPLAY_NAME_BYTES + 1);
+        for bad in [
+            "",
+            "   ",
+            " Ann",
+            "Ann ",
+            "a\nb",
+            "a\u{7}b",
+            &long,
+            &"é".repeat(33),
+        ] {
+            assert!(
+                matches!(check_display_name(bad), Err(ApiError::InvalidRequest(why)) if why.contains("display name")),
+                "{bad:?}"
+            );
+        }
+        let op = Op::CreateUserNamed {
+            username: "ann".into(),
+            password_hash: "h".into(),
+            display_name: long,
+        };
+        assert!(check_op(&op).is_err());
     }
 
     #[test]

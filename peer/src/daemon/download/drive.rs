@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use proto::ApiError;
+
 use super::lookup::fetch_sources;
 use super::{bytes_to_bits, fetch, part, store, DataPath, DownloadHandle};
 use crate::control::DownloadState;
@@ -47,6 +49,15 @@ pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
             handle.set_state(DownloadState::Cancelled);
         }
         Err(why) => {
+            if matches!(why, DownloadError::Unpublished { .. }) {
+                // Nothing will ever complete it: the file is gone from the group.
+                let part_path = handle.part.clone();
+                let removed =
+                    tokio::task::spawn_blocking(move || part::remove_stale(&part_path)).await;
+                if let Ok(Err(e)) = removed {
+                    tracing::warn!(%e, "cannot remove the unpublished download's .part file");
+                }
+            }
             tracing::warn!(id = %handle.id, name = %handle.name, %why, "download failed");
             handle.set_state(DownloadState::Failed(why.to_string()));
         }
@@ -173,6 +184,13 @@ async fn fetch_all(
                         }
                     }
                     h.changed.notify_waiters();
+                }
+                Err(DownloadError::Tracker(ApiError::FileNotFound { .. })) => {
+                    // The file was there when the download started: it was unpublished.
+                    return Err(DownloadError::Unpublished {
+                        group: h.group.clone(),
+                        name: h.name.clone(),
+                    });
                 }
                 Err(e) => tracing::warn!(%e, "could not refresh sources"),
             }

@@ -21,6 +21,8 @@ use crate::ops::groups::{self, ChangeOutcome, GroupChange};
 pub struct GroupRow {
     name: String,
     owner: String,
+    /// The owner's display name, if they gave one.
+    owner_display_name: Option<String>,
     member_count: u32,
     /// `owner`, `member`, `pending` or `none`.
     role: &'static str,
@@ -56,6 +58,7 @@ pub async fn list(State(s): State<Arc<HttpState>>) -> Result<Response, HttpError
                 "none"
             },
             name: g.name,
+            owner_display_name: g.owner_display_name,
             owner: g.owner,
             member_count: g.member_count,
             open: g.open,

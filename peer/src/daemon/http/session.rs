@@ -24,6 +24,15 @@ pub struct Credentials {
     password: String,
 }
 
+/// A new account: username, password and an optional display name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    user: String,
+    password: String,
+    display_name: Option<String>,
+}
+
 /// `GET /api/v1/session`: `{"logged_in", "user", "trackers"}` from the home's session file.
 pub async fn get(State(s): State<Arc<HttpState>>) -> Response {
     let session = s.daemon.home.session().ok();
@@ -61,8 +70,15 @@ pub async fn logout(State(s): State<Arc<HttpState>>) -> Result<StatusCode, HttpE
 /// `POST /api/v1/users`: creates an account (201).
 pub async fn create_user(
     State(s): State<Arc<HttpState>>,
-    JsonBody(c): JsonBody<Credentials>,
+    JsonBody(c): JsonBody<NewAccount>,
 ) -> Result<Response, HttpError> {
-    account::create_user(&s.daemon.tracker, &c.user, c.password).await?;
-    Ok((StatusCode::CREATED, Json(json!({"user": c.user}))).into_response())
+    account::create_user(
+        &s.daemon.tracker,
+        &c.user,
+        c.password,
+        c.display_name.clone(),
+    )
+    .await?;
+    let body = json!({"user": c.user, "display_name": c.display_name});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }

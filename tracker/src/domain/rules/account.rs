@@ -1,5 +1,6 @@
-//! Accounts and sessions: creating a user, opening a session for a password the proposing leader
-//! already verified, closing one, deleting expired ones.
+//! Accounts and sessions: creating a user (with a display name or without), opening a session
+//! for a password the proposing leader already verified (recording the login's time, the
+//! entry's leader clock, in the account), closing one, deleting expired ones.
 
 use proto::tracker_msg::Response;
 use proto::ApiError;
@@ -8,43 +9,53 @@ use crate::cmd::TokenBytes;
 use crate::domain::error::Fail;
 use crate::domain::kv::{KvWrite, Table};
 use crate::domain::records::{SessionRec, UserRec};
-use crate::domain::validate::check_name;
+use crate::domain::validate::{check_display_name, check_name};
 
-/// Creates `username` with an already computed password hash.
+/// Creates `username` with an already computed password hash and an optional display name.
 ///
 /// # Errors
-/// [`ApiError::InvalidRequest`] for a bad name, [`ApiError::UserExists`].
+/// [`ApiError::InvalidRequest`] for a bad name or display name, [`ApiError::UserExists`].
 pub fn create_user(
     kv: &mut impl KvWrite,
     now_ms: u64,
     username: &str,
     password_hash: &str,
+    display_name: Option<&str>,
 ) -> Result<Response, Fail> {
     check_name("username", username)?;
+    if let Some(d) = display_name {
+        check_display_name(d)?;
+    }
     if kv.get_raw(Table::Users, username.as_bytes())?.is_some() {
         return Err(ApiError::UserExists(username.to_string()).into());
     }
     let rec = UserRec {
         password_hash: password_hash.to_string(),
         created_at_ms: now_ms,
+        display_name: display_name.map(str::to_string),
+        last_login_ms: None,
     };
     kv.put(Table::Users, username.as_bytes().to_vec(), &rec)?;
     Ok(Response::Done)
 }
 
-/// Opens a session with the leader's `token`, valid until `expires_at_ms`.
+/// Opens a session with the leader's `token`, valid until `expires_at_ms`, and records
+/// `now_ms` (the entry's leader clock) as the account's last login.
 ///
 /// # Errors
 /// [`ApiError::BadCredentials`] if the user does not exist (any more).
 pub fn open_session(
     kv: &mut impl KvWrite,
+    now_ms: u64,
     username: &str,
     token: &TokenBytes,
     expires_at_ms: u64,
 ) -> Result<Response, Fail> {
-    if kv.get_raw(Table::Users, username.as_bytes())?.is_none() {
+    let Some(mut user) = kv.get::<UserRec>(Table::Users, username.as_bytes())? else {
         return Err(ApiError::BadCredentials.into());
-    }
+    };
+    user.last_login_ms = Some(now_ms);
+    kv.put(Table::Users, username.as_bytes().to_vec(), &user)?;
     let rec = SessionRec {
         username: username.to_string(),
         expires_at_ms,
@@ -92,27 +103,49 @@ mod tests {
     #[test]
     fn a_user_is_created_once_with_a_valid_name() {
         let mut kv = MemKv::new();
-        assert_eq!(create_user(&mut kv, 5, "ann", "h").unwrap(), Response::Done);
+        assert_eq!(
+            create_user(&mut kv, 5, "ann", "h", None).unwrap(),
+            Response::Done
+        );
         let rec: UserRec = kv.get(Table::Users, b"ann").unwrap().unwrap();
         assert_eq!((rec.password_hash.as_str(), rec.created_at_ms), ("h", 5));
         assert!(matches!(
-            create_user(&mut kv, 6, "ann", "other"),
+            create_user(&mut kv, 6, "ann", "other", None),
             Err(Fail::Api(ApiError::UserExists(u))) if u == "ann"
         ));
         assert!(matches!(
-            create_user(&mut kv, 6, "../x", "h"),
+            create_user(&mut kv, 6, "../x", "h", None),
             Err(Fail::Api(ApiError::InvalidRequest(_)))
         ));
         assert_eq!(kv.len(Table::Users), 1);
     }
 
     #[test]
+    fn a_display_name_is_checked_and_stored_and_a_login_records_its_time() {
+        let mut kv = MemKv::new();
+        assert!(matches!(
+            create_user(&mut kv, 5, "ann", "h", Some(" Ann")),
+            Err(Fail::Api(ApiError::InvalidRequest(why))) if why.contains("display name")
+        ));
+        assert_eq!(kv.len(Table::Users), 0);
+        create_user(&mut kv, 5, "ann", "h", Some("Ann Lee")).unwrap();
+        let rec: UserRec = kv.get(Table::Users, b"ann").unwrap().unwrap();
+        assert_eq!(rec.display_name.as_deref(), Some("Ann Lee"));
+        assert_eq!(rec.last_login_ms, None);
+        open_session(&mut kv, 70, "ann", &[1; 32], 100).unwrap();
+        open_session(&mut kv, 90, "ann", &[2; 32], 200).unwrap();
+        let rec: UserRec = kv.get(Table::Users, b"ann").unwrap().unwrap();
+        assert_eq!((rec.created_at_ms, rec.last_login_ms), (5, Some(90)));
+        assert_eq!(rec.display_name.as_deref(), Some("Ann Lee"));
+    }
+
+    #[test]
     fn prune_deletes_only_sessions_expired_at_the_entry_time() {
         let mut kv = MemKv::new();
-        create_user(&mut kv, 0, "ann", "h").unwrap();
-        open_session(&mut kv, "ann", &[1; 32], 100).unwrap();
-        open_session(&mut kv, "ann", &[2; 32], 200).unwrap();
-        open_session(&mut kv, "ann", &[3; 32], 300).unwrap();
+        create_user(&mut kv, 0, "ann", "h", None).unwrap();
+        open_session(&mut kv, 0, "ann", &[1; 32], 100).unwrap();
+        open_session(&mut kv, 0, "ann", &[2; 32], 200).unwrap();
+        open_session(&mut kv, 0, "ann", &[3; 32], 300).unwrap();
         // [2] was listed as expired but is live at 150; [9] is unknown.
         let listed = [[1; 32], [2; 32], [9; 32]];
         assert_eq!(
@@ -133,13 +166,13 @@ mod tests {
         let mut kv = MemKv::new();
         let token = [3u8; 32];
         assert!(matches!(
-            open_session(&mut kv, "nobody", &token, 100),
+            open_session(&mut kv, 0, "nobody", &token, 100),
             Err(Fail::Api(ApiError::BadCredentials))
         ));
         assert_eq!(kv.len(Table::Sessions), 0);
-        create_user(&mut kv, 0, "ann", "h").unwrap();
+        create_user(&mut kv, 0, "ann", "h", None).unwrap();
         assert_eq!(
-            open_session(&mut kv, "ann", &token, 100).unwrap(),
+            open_session(&mut kv, 0, "ann", &token, 100).unwrap(),
             Response::Session {
                 token: proto::tracker_msg::SessionToken::from_bytes(token),
                 expires_at_ms: 100

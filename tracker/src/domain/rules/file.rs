@@ -1,5 +1,6 @@
 //! Files and their availability: registering a file with the registering peer as a full seeder,
-//! reporting held chunks, withdrawing a peer's availability.
+//! reporting held chunks, withdrawing a peer's availability, and unpublishing a file (its
+//! uploader or the group's owner removes it with everything that names it).
 
 use proto::tracker_msg::{FileManifest, Response};
 use proto::ApiError;
@@ -13,6 +14,7 @@ use crate::domain::quota::{self, Counted};
 use crate::domain::records::{
     avail_key, bitfield_full, bitfield_len, bitfield_set, file_key, FileRec,
 };
+use crate::domain::records::{avail_prefix, GroupRec};
 use crate::domain::validate::{check_file_name, check_manifest};
 
 /// Registers `manifest` in group `group` (once; the same manifest again is no error) and records
@@ -119,6 +121,52 @@ pub fn stop_share(
     own_peer(kv, peer_id, &user)?;
     check_file_name(name)?;
     avail::remove(kv, group, name, peer_id);
+    Ok(Response::Done)
+}
+
+/// Whether `user` may unpublish file `f` of group `group` (record `g`): its uploader or the
+/// group's owner may.
+///
+/// # Errors
+/// [`ApiError::Forbidden`] naming who may.
+pub fn check_unpublish(g: &GroupRec, f: &FileRec, group: &str, user: &str) -> Result<(), ApiError> {
+    if f.uploader == user || g.owner == user {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "only the file's uploader ({}) or the group's owner ({}) can unpublish {} from group {}",
+        f.uploader,
+        g.owner,
+        proto::limits::quote(&f.manifest.name),
+        proto::limits::quote(group)
+    )))
+}
+
+/// Removes file `name` from `group` (the caller must be a member and its uploader or the
+/// group's owner): its record, every peer's availability of it (with the peers' index entries)
+/// and its count against the group's file quota.
+///
+/// # Errors
+/// [`ApiError::NotLoggedIn`], [`ApiError::GroupNotFound`], [`ApiError::NotMember`],
+/// [`ApiError::InvalidRequest`] for a bad file name, [`ApiError::FileNotFound`],
+/// [`ApiError::Forbidden`] (see [`check_unpublish`]).
+pub fn unpublish(
+    kv: &mut impl KvWrite,
+    now_ms: u64,
+    token: &TokenBytes,
+    group: &str,
+    name: &str,
+) -> Result<Response, Fail> {
+    let user = session_user(kv, token, now_ms)?;
+    let g = member_group(kv, group, &user)?;
+    check_file_name(name)?;
+    let f = file(kv, group, name)?;
+    check_unpublish(&g, &f, group, &user)?;
+    for (k, _) in kv.scan_raw(Table::Avail, &avail_prefix(group, name))? {
+        avail::remove_key(kv, k);
+    }
+    kv.delete(Table::Files, file_key(group, name));
+    quota::release(kv, Counted::FilesInGroup, group)?;
     Ok(Response::Done)
 }
 
@@ -238,6 +286,67 @@ mod tests {
             ApiError::NotMember("g".into())
         );
         assert_eq!(bits(&kv, 1), None);
+    }
+
+    #[test]
+    fn the_uploader_or_the_owner_unpublishes_a_file_with_its_availability_and_count() {
+        let (mut kv, ann, bob) = setup();
+        // Bob joins; he uploads "f", Ann (the owner) uploads "f2".
+        group_of(&mut kv, "g", "ann", &["bob"]);
+        register(&mut kv, 0, &bob, 2, "g", &manifest("f", 3)).unwrap();
+        register(&mut kv, 0, &ann, 1, "g", &manifest("f2", 3)).unwrap();
+        report_have(&mut kv, 0, &ann, 1, "g", "f", &[0]).unwrap();
+        assert_eq!(kv.len(Table::Avail), 3);
+        assert_eq!(quota::count(&kv, Counted::FilesInGroup, "g").unwrap(), 2);
+        // Carol is a member but neither uploader nor owner; Dave is no member.
+        let carol = signed_in(&mut kv, "carol", 3);
+        let dave = signed_in(&mut kv, "dave", 4);
+        group_of(&mut kv, "g", "ann", &["bob", "carol"]);
+        assert!(matches!(
+            refused(unpublish(&mut kv, 0, &carol, "g", "f")),
+            ApiError::Forbidden(why) if why.contains("uploader (bob)") && why.contains("owner (ann)")
+        ));
+        assert_eq!(
+            refused(unpublish(&mut kv, 0, &dave, "g", "f")),
+            ApiError::NotMember("g".into())
+        );
+        assert!(matches!(
+            refused(unpublish(&mut kv, 0, &bob, "g", "nope")),
+            ApiError::FileNotFound { .. }
+        ));
+        // The uploader may unpublish his own file; Bob may not unpublish Ann's.
+        assert!(matches!(
+            refused(unpublish(&mut kv, 0, &bob, "g", "f2")),
+            ApiError::Forbidden(_)
+        ));
+        assert_eq!(
+            unpublish(&mut kv, 0, &bob, "g", "f").unwrap(),
+            Response::Done
+        );
+        assert!(kv
+            .get_raw(Table::Files, &file_key("g", "f"))
+            .unwrap()
+            .is_none());
+        assert_eq!(bits(&kv, 1), None);
+        assert_eq!(bits(&kv, 2), None);
+        assert_eq!(kv.len(Table::Avail), 1, "f2's entry stays");
+        assert_eq!(kv.len(Table::PeerAvail), 1);
+        assert_eq!(quota::count(&kv, Counted::FilesInGroup, "g").unwrap(), 1);
+        // The owner may unpublish anyone's file; afterwards nothing names either file.
+        assert_eq!(
+            unpublish(&mut kv, 0, &ann, "g", "f2").unwrap(),
+            Response::Done
+        );
+        assert_eq!(
+            kv.len(Table::Files) + kv.len(Table::Avail) + kv.len(Table::PeerAvail),
+            0
+        );
+        assert_eq!(kv.len(Table::Counts), 0);
+        // A chunk report for an unpublished file is refused, so no availability comes back.
+        assert!(matches!(
+            refused(report_have(&mut kv, 0, &bob, 2, "g", "f", &[0])),
+            ApiError::FileNotFound { .. }
+        ));
     }
 
     #[test]
