@@ -21,6 +21,7 @@ mod seeder_bounds;
 mod shell;
 mod swarm;
 mod tickets;
+mod unpublish;
 mod util;
 mod web_ui;
 mod webdriver;

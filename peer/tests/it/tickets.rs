@@ -26,7 +26,7 @@ pub fn identity_at(dir: &Path) -> Identity {
 
 /// Opens TLS to the seeder at `addr` as `me`, pinned to `seeder_key`, sends a hello with
 /// `ticket` and returns the seeder's first frame.
-async fn handshake(
+pub(super) async fn handshake(
     me: &Identity,
     addr: &str,
     seeder_key: [u8; 32],
