@@ -36,6 +36,7 @@ async fn a_browser_walk_from_sign_up_to_download_through_the_api() {
     swarm_views(&a, &b).await;
     let events = cancel_while_watching(&b, &bob).await;
     counters(&a, &b, &bob, &dest, &film_row).await;
+    account_and_unpublish(&a, &b).await;
     leave_and_log_out(&a, &b).await;
 
     // Every documented operation met a success (the event stream was read and checked in
@@ -61,7 +62,15 @@ async fn sign_up_and_in(b: &Api, bob: &Peer) {
     assert_status(&r, 401);
     assert_eq!(r.code(), "not_logged_in");
     let creds = json!({"user": "bob", "password": bob.password_text()});
-    assert_status(&b.post("/api/v1/users", creds.clone()).await, 201);
+    let named = json!({"user": "bob", "password": bob.password_text(), "display_name": " "});
+    let r = b.post("/api/v1/users", named).await;
+    assert_status(&r, 400);
+    let why = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(why.contains("display name"), "{why}");
+    let named = json!({"user": "bob", "password": bob.password_text(), "display_name": "Bob B."});
+    let r = b.post("/api/v1/users", named).await;
+    assert_status(&r, 201);
+    assert_eq!(r.json()["display_name"], "Bob B.");
     let r = b.post("/api/v1/users", creds.clone()).await;
     assert_status(&r, 409);
     assert_eq!(r.code(), "conflict");
@@ -74,8 +83,8 @@ async fn sign_up_and_in(b: &Api, bob: &Peer) {
     assert_eq!(r.json()["logged_in"], true);
     assert_eq!(r.json()["user"], "bob");
     assert_eq!(
-        bob.ok(&["whoami"]).trim(),
-        "bob",
+        bob.ok(&["whoami"]).lines().next(),
+        Some("bob (Bob B.)"),
         "the CLI shares the session"
     );
 }
@@ -316,6 +325,49 @@ async fn counters(a: &Api, b: &Api, bob: &Peer, dest: &Path, film_row: &Value) {
     assert_eq!(r.json()["reachable"], 3);
     assert!(r.json()["leader"].is_u64(), "{}", r.json());
     assert_status(&b.get("/api/v1/openapi.json").await, 200);
+}
+
+/// The accounts as the tracker knows them (bob's with the display name he signed up with), and
+/// alice unpublishing slow.bin: bob, neither its uploader nor the owner, is refused; then it is
+/// gone from the list, and a second unpublish finds nothing.
+async fn account_and_unpublish(a: &Api, b: &Api) {
+    let me = b.get("/api/v1/account").await;
+    assert_status(&me, 200);
+    assert_eq!(
+        (&me.json()["user"], &me.json()["display_name"]),
+        (&json!("bob"), &json!("Bob B."))
+    );
+    let (created, login) = (&me.json()["created_at_ms"], &me.json()["last_login_ms"]);
+    assert!(
+        created.as_u64().unwrap() <= login.as_u64().unwrap(),
+        "{}",
+        me.json()
+    );
+    let r = a.get("/api/v1/groups").await;
+    let films = r.json()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "films")
+        .unwrap()
+        .clone();
+    assert_eq!(films["owner_display_name"], Value::Null);
+    let slow = "/api/v1/groups/films/files/slow.bin/unpublish";
+    let r = b.post_empty(slow).await;
+    assert_status(&r, 403);
+    assert_eq!(r.code(), "forbidden");
+    assert_status(&a.post_empty(slow).await, 204);
+    let listed = a.get("/api/v1/groups/films/files").await.json()["files"].clone();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["film.bin"]);
+    let r = a.post_empty(slow).await;
+    assert_status(&r, 404);
+    assert_eq!(r.code(), "not_found");
 }
 
 /// alice stops sharing (twice: the second finds nothing); bob leaves and logs out.

@@ -1,5 +1,6 @@
 //! `/api/v1/groups/{group}/files...`: a group's files (and whether this daemon seeds each),
-//! sharing a local file (as `peer upload`) and stopping (as `peer stop-share`).
+//! sharing a local file (as `peer upload`), stopping (as `peer stop-share`) and removing the
+//! file from the group (as `peer unpublish`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,4 +141,18 @@ pub async fn stop_share(
             Err(HttpError::internal(format!("{e:#}")))
         }
     }
+}
+
+/// `POST /api/v1/groups/{group}/files/{name}/unpublish` (204): removes the file from the group
+/// (the caller must be its uploader or the group's owner), and stops seeding it here.
+pub async fn unpublish(
+    State(s): State<Arc<HttpState>>,
+    Segments((group, name)): Segments<(String, String)>,
+) -> Result<StatusCode, HttpError> {
+    let d = &s.daemon;
+    crate::ops::files::unpublish(&d.tracker, &d.home, &group, &name).await?;
+    if let Some(share) = d.shares.get(&group, &name) {
+        d.drop_unpublished(&share);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

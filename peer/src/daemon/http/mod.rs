@@ -185,6 +185,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/v1/session/login", post(session::login))
         .route("/api/v1/session/logout", post(session::logout))
         .route("/api/v1/users", post(session::create_user))
+        .route("/api/v1/account", get(session::account))
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route("/api/v1/groups/{group}/join", post(groups::join))
         .route("/api/v1/groups/{group}/leave", post(groups::leave))
@@ -212,6 +213,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route(
             "/api/v1/groups/{group}/files/{name}/sources",
             get(swarm::sources),
+        )
+        .route(
+            "/api/v1/groups/{group}/files/{name}/unpublish",
+            post(files::unpublish),
         )
         .route("/api/v1/groups/{group}/peers", get(swarm::peers))
         .route(

@@ -1,6 +1,7 @@
-//! `/api/v1/session`, `/api/v1/session/login`, `/api/v1/session/logout`, `/api/v1/users`: who is
-//! logged in on this home, logging in and out (the session file the CLI uses too), creating an
-//! account.
+//! `/api/v1/session`, `/api/v1/session/login`, `/api/v1/session/logout`, `/api/v1/users`,
+//! `/api/v1/account`: who is logged in on this home, logging in and out (the session file the
+//! CLI uses too), creating an account, and the account as the tracker knows it (as
+//! `peer whoami`).
 
 use std::sync::Arc;
 
@@ -81,4 +82,17 @@ pub async fn create_user(
     .await?;
     let body = json!({"user": c.user, "display_name": c.display_name});
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/account`: the session's account at the tracker: `{"user", "display_name",
+/// "created_at_ms", "last_login_ms"}` (the last two in ms since the Unix epoch).
+pub async fn account(State(s): State<Arc<HttpState>>) -> Result<Response, HttpError> {
+    let a = account::whoami(&s.daemon.tracker, &s.daemon.home).await?;
+    Ok(Json(json!({
+        "user": a.username,
+        "display_name": a.display_name,
+        "created_at_ms": a.created_at_ms,
+        "last_login_ms": a.last_login_ms,
+    }))
+    .into_response())
 }
