@@ -162,6 +162,8 @@ function plural(n, one, many) {
 
 const state = {
   session: null, // {logged_in, user, trackers}
+  account: null, // GET /account: {user, display_name, created_at_ms, last_login_ms}
+  owners: {}, // group name -> owner, as the last group list said
   downloads: [], // as GET /downloads gives them
   live: "off", // "sse" | "poll" | "off"
   screen: null, // the current screen's live hooks: {onDownloads}
@@ -322,6 +324,16 @@ async function render() {
     // A later render (a click, a hash change) took over while this one waited.
     if (!current(nav)) return;
     state.session = session;
+    state.account = null;
+    if (session.logged_in) {
+      // The display name for the header; the page works without it.
+      try {
+        state.account = await api("GET", "/account");
+      } catch (_e) {
+        state.account = null;
+      }
+      if (!current(nav)) return;
+    }
   }
   if (!state.session.logged_in) {
     stopLive();
@@ -332,6 +344,7 @@ async function render() {
   const running = state.downloads.filter((d) => d.state === "running").length;
   const main = h("main", { class: "main" });
   const user = state.session.user || "";
+  const shown = (state.account && state.account.display_name) || user;
   replace(
     app(),
     h("div", { class: "shell" },
@@ -343,8 +356,9 @@ async function render() {
         navItem("#/sharing", "share", "Sharing", r.name === "sharing"),
         navItem("#/cluster", "cluster", "Cluster", r.name === "cluster"),
         h("div", { class: "sidebar-foot" },
-          h("div", { class: "avatar", "aria-hidden": "true" }, user.slice(0, 1)),
-          h("div", { class: "who" }, h("strong", { id: "whoami" }, user), h("span", {}, "signed in")),
+          h("div", { class: "avatar", "aria-hidden": "true" }, shown.slice(0, 1)),
+          h("div", { class: "who" }, h("strong", { id: "whoami", title: user }, shown),
+            h("span", {}, shown === user ? "signed in" : `signed in as ${user}`)),
           h("button", { class: "btn ghost small", title: "Sign out", "aria-label": "Sign out", id: "sign-out", onclick: signOut },
             icon("logout")))),
       main),
@@ -602,6 +616,7 @@ async function renderGroup(main, r, nav) {
   }
   if (!current(nav)) return;
   const g = groups.find((x) => x.name === name);
+  if (g) state.owners[name] = g.owner;
   if (!g) {
     replace(body, section("Not found", null, emptyState(`There is no group named ${name}`, "It may have been removed. Pick one from Groups.")));
     return;
@@ -754,6 +769,20 @@ function fileRow(group, f, reload) {
       reload();
     }),
   }, "Stop sharing");
+  const me = state.session && state.session.user;
+  const mayUnpublish = me && (f.uploader === me || state.owners[group] === me);
+  const unpublish = () => h("button", {
+    class: "btn small danger", dataset: { action: "unpublish", file: f.name },
+    title: "Remove the file from the group for everyone",
+    onclick: (ev) => {
+      if (!window.confirm(`Unpublish ${f.name} from ${group}? It leaves the group for everyone, and running downloads of it stop.`)) return;
+      busy(ev.currentTarget, err, async () => {
+        await api("POST", `/groups/${enc(group)}/files/${enc(f.name)}/unpublish`);
+        toast(`Unpublished ${f.name}`);
+        reload();
+      });
+    },
+  }, "Unpublish");
 
   const sources = () => h("button", {
     class: "btn ghost small", dataset: { action: "sources", file: f.name },
@@ -781,6 +810,7 @@ function fileRow(group, f, reload) {
     if (f.shared_by_me) parts.push(h("span", { class: "badge member" }, "seeding"), " ", stop());
     else if (!d || d.state !== "complete") parts.push(download());
     parts.push(" ", sources());
+    if (mayUnpublish) parts.push(" ", unpublish());
     replace(cell, parts);
   };
   update();

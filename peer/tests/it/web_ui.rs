@@ -1,6 +1,7 @@
 //! The web UI in a real browser: bob makes his account on his daemon's page, signs out and in,
 //! asks to join alice's group, opens it once accepted, downloads her files and watches the live
-//! progress reach complete, finds them on his sharing screen and sees the cluster's leader.
+//! progress reach complete, finds them on his sharing screen and sees the cluster's leader;
+//! he shares a file of his own and unpublishes it (the button shows on his file only).
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says how to install
 //! them and passes, unless `P2P_REQUIRE_BROWSER` is set (as `.ci/run` does).
 
@@ -13,6 +14,8 @@ use super::webdriver::{Browser, BrowserPaths};
 /// The file bob watches download (a few seconds at alice's capped upload).
 const FILE: &str = "holiday.bin";
 const FILE_BYTES: usize = 12 << 20;
+/// A file bob shares and then unpublishes in the page.
+const MINE: &str = "mine.bin";
 /// A small file bob downloads first.
 const NOTES: &str = "notes.txt";
 const NOTES_BYTES: usize = 200_000;
@@ -53,12 +56,14 @@ async fn bob_downloads_through_the_web_ui() {
     let ca = cluster.ca_file().display().to_string();
     bob.start_daemon(&["--ca", &ca]).await;
     let link = ui_link(&bob).await;
+    let mine = root.path().join(MINE);
+    random_file(&mine, 50_000, 19);
 
     let shots = root.path().join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let result = tokio::task::block_in_place(|| {
         let browser = Browser::start(&paths, root.path())?;
-        let r = drive(&browser, &link, &alice, &shots);
+        let r = drive(&browser, &link, &alice, &shots, &mine);
         if r.is_err() {
             let _ = browser.screenshot(&shots.join("failure.png"));
             eprintln!("browser console: {:#?}", browser.console());
@@ -77,6 +82,11 @@ async fn bob_downloads_through_the_web_ui() {
         }
     };
     println!("web UI screenshots: {}", shots.display());
+    let listed = alice.ok(&["files", "g"]);
+    assert!(
+        !listed.contains(MINE),
+        "unpublished in the UI but listed: {listed}"
+    );
     for (orig, dest) in [&src, &notes].into_iter().zip(&dests) {
         assert!(
             dest.starts_with(&bob.home),
@@ -125,7 +135,13 @@ async fn ui_link(p: &Peer) -> String {
 
 /// Every step bob takes in the browser; alice accepts him from her command line. Returns where
 /// the downloads screen says the two files went (FILE, NOTES).
-fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<[PathBuf; 2]> {
+fn drive(
+    b: &Browser,
+    link: &str,
+    alice: &Peer,
+    shots: &Path,
+    mine: &Path,
+) -> anyhow::Result<[PathBuf; 2]> {
     // The link sets the cookie and lands on `/` without the token in the address.
     b.goto(link)?;
     b.wait_for("#login-user", WAIT)?;
@@ -240,6 +256,24 @@ fn drive(b: &Browser, link: &str, alice: &Peer, shots: &Path) -> anyhow::Result<
     b.click_css("a.group-card[data-group=g]", WAIT)?;
     b.wait_for(&format!("tr[data-file='{FILE}'] .badge.complete"), WAIT)?;
     b.screenshot(&shots.join("files.png"))?;
+    // bob is neither the uploader nor the owner of alice's files: no Unpublish on them. He
+    // shares one of his own, which has the button; confirmed, it leaves the list.
+    let no_button = format!(
+        "return !!document.querySelector(\"tr[data-file='{FILE}'] [data-action=sources]\") \
+           && document.querySelector('[data-action=unpublish]') === null"
+    );
+    b.wait_until("no Unpublish on alice's files", &no_button, WAIT)?;
+    b.type_into("#share-path", &mine.display().to_string())?;
+    b.click_css("#share-path ~ button[type=submit]", WAIT)?;
+    let unpublish = format!("[data-action=unpublish][data-file='{MINE}']");
+    b.wait_for(&unpublish, WAIT)?;
+    b.execute("window.confirm = () => true")?;
+    b.click_css(&unpublish, WAIT)?;
+    let gone = format!(
+        "return document.querySelector(\"tr[data-file='{MINE}']\") === null \
+           && !!document.querySelector(\"tr[data-file='{FILE}']\")"
+    );
+    b.wait_until("the unpublished file gone from the list", &gone, WAIT)?;
     // Both daemons are online peers of the group; the file's sources name alice, online.
     b.wait_for("#peers tr[data-user=alice]", WAIT)?;
     b.wait_for("#peers tr[data-user=bob]", WAIT)?;
