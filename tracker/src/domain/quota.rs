@@ -4,11 +4,10 @@
 //!
 //! A counter lives in [`Table::Counts`] under `kind | owner` ([`Counted`]) and is kept by the
 //! rules that add and remove what it counts: groups a user owns (a group's creation, its
-//! ownership passing on, its removal), files of a group (registration, unpublishing, the group's
-//! removal),
-//! peer ids of a user (a new id's registration, the pruning of a stale peer). Pending join
-//! requests are not counted here: the group record holds them, and its list's length is the
-//! count. A counter at zero is deleted.
+//! ownership passing on, its removal), files of a group (registration, unpublishing, the
+//! group's removal), peer ids of a user (a new id's registration, the pruning of a stale peer).
+//! Pending join requests are not counted here: the group record holds them, and its list's
+//! length is the count. A counter at zero is deleted.
 //!
 //! Lowering a limit below a count refuses new items only; nothing is deleted. State written
 //! before the counters existed starts them at zero, so decrements saturate there.
