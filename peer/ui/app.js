@@ -428,6 +428,7 @@ function renderSignIn(mode = "login") {
     type: "password", id: "login-password", name: "password", required: true,
     autocomplete: mode === "login" ? "current-password" : "new-password",
   });
+  const display = h("input", { type: "text", id: "login-display-name", name: "display_name", maxlength: 64, autocomplete: "name" });
   const err = h("div", { class: "error", id: "login-error", role: "alert" });
   const submit = h("button", { class: "btn primary wide", type: "submit", id: "login-submit" },
     mode === "login" ? "Sign in" : "Create account");
@@ -436,7 +437,10 @@ function renderSignIn(mode = "login") {
       ev.preventDefault();
       busy(submit, err, async () => {
         const body = { user: user.value.trim(), password: pass.value };
-        if (mode === "create") await api("POST", "/users", body);
+        if (mode === "create") {
+          const named = display.value.trim() ? { ...body, display_name: display.value.trim() } : body;
+          await api("POST", "/users", named);
+        }
         await api("POST", "/session/login", body);
         state.session = null;
         render();
@@ -446,6 +450,10 @@ function renderSignIn(mode = "login") {
     h("label", { class: "field" }, h("span", {}, "Username"), user),
     h("label", { class: "field" }, h("span", {}, "Password"), pass,
       mode === "create" ? h("small", {}, "Stored only as a hash on the trackers.") : null),
+    mode === "create"
+      ? h("label", { class: "field" }, h("span", {}, "Display name (optional)"), display,
+        h("small", {}, "Shown beside your username, up to 64 bytes."))
+      : null,
     submit, err);
   const tab = (m, label) => h("button", {
     type: "button", class: m === mode ? "tab active" : "tab", id: "tab-" + m,

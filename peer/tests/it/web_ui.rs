@@ -160,10 +160,13 @@ fn drive(
     )?;
     b.type_into("#login-user", "bob")?;
     b.type_into("#login-password", "pw-bob-123")?;
+    b.type_into("#login-display-name", "Bob Builder")?;
     b.click_css("#login-submit", WAIT)?;
+    // The header shows the display name the account was made with, the username beside it.
     b.wait_until(
         "signed in as bob after creating the account",
-        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'bob'",
+        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'Bob Builder' \
+           && w.parentElement.textContent.includes('signed in as bob')",
         WAIT,
     )?;
 
@@ -181,7 +184,7 @@ fn drive(
     b.click_css("#login-submit", WAIT)?;
     b.wait_until(
         "signed in as bob",
-        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'bob'",
+        "const w = document.querySelector('#whoami'); return !!w && w.textContent === 'Bob Builder'",
         WAIT,
     )?;
 
