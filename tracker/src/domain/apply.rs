@@ -331,6 +331,43 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_unpublish_gets_its_done_though_the_file_is_gone_and_a_new_one_is_refused() {
+        use crate::domain::fixtures::{file_in, group_of, manifest};
+        use crate::domain::records::file_key;
+        let mut kv = MemKv::new();
+        let ann = signed_in(&mut kv, "ann", 1);
+        group_of(&mut kv, "g", "ann", &[]);
+        file_in(&mut kv, "g", manifest("f", 2), "ann");
+        let unpublish = || Op::Unpublish {
+            token: ann,
+            group: "g".into(),
+            name: "f".into(),
+        };
+        let first = apply_cmd(&mut kv, &cmd(42, 1, 10, unpublish())).unwrap();
+        assert_eq!(first.0, Ok(Response::Done));
+        assert!(kv
+            .get_raw(Table::Files, &file_key("g", "f"))
+            .unwrap()
+            .is_none());
+        let retry = apply_cmd(&mut kv, &cmd(42, 1, 11, unpublish())).unwrap();
+        assert_eq!(retry.0, Ok(Response::Done), "the stored reply");
+        // The leader, refusing the retry before proposing, finds the same reply.
+        let origin = Origin {
+            client_id: 42,
+            serial: 1,
+        };
+        assert_eq!(
+            recorded(&kv, origin, SCOPE_SESSION, &ann).unwrap(),
+            Some(Ok(Response::Done))
+        );
+        let again = apply_cmd(&mut kv, &cmd(42, 2, 12, unpublish())).unwrap();
+        assert!(
+            matches!(again.0, Err(ApiError::FileNotFound { .. })),
+            "{again:?}"
+        );
+    }
+
+    #[test]
     fn leader_commands_carry_no_origin_and_leave_no_client_record() {
         let mut kv = MemKv::new();
         let prune = Cmd {
