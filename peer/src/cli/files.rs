@@ -420,7 +420,8 @@ fn print_progress(d: &DownloadInfo, tty: bool) {
     }
 }
 
-/// Runs `peer downloads`: `[D] group name percent (id ID)`, `[C] group name`,
+/// Runs `peer downloads`: `[D] group name percent (id ID)` followed by a line per connected
+/// source (`  from PEER ADDR SPEED/s rtt MS ms, N chunks`), `[C] group name`,
 /// `[F] group name reason`, `[X] group name cancelled`.
 ///
 /// # Errors
@@ -443,6 +444,18 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
                     d.bytes_done as f64 * 100.0 / d.total_bytes as f64
                 };
                 println!("[D] {} {} {pct:.1}% (id {})", d.group, d.name, d.id);
+                for src in d.sources.iter().filter(|s| s.connected) {
+                    let rtt = src
+                        .rtt_micros
+                        .map_or("?".to_string(), |us| format!("{:.2}", us as f64 / 1000.0));
+                    println!(
+                        "  from {} {} {}/s rtt {rtt} ms, {} chunks",
+                        src.peer_id,
+                        src.addr,
+                        output::size(src.bytes_per_sec),
+                        src.chunks
+                    );
+                }
             }
             DownloadState::Complete => println!("[C] {} {}", d.group, d.name),
             DownloadState::Failed(why) => println!("[F] {} {} {why}", d.group, d.name),
