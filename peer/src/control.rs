@@ -28,8 +28,9 @@ pub enum ControlRequest {
         path: PathBuf,
         /// Name in the group.
         name: String,
-        /// Chunk size in bytes.
-        chunk_size_bytes: u32,
+        /// Chunk size in bytes; `None`: the default for the file's size
+        /// ([`proto::chunk_size::default_chunk_size_bytes`]).
+        chunk_size_bytes: Option<u32>,
         /// Register a new file even if the group has one with the same content (size and
         /// whole-file SHA-1) under another name; without it, that file is seeded instead.
         as_new: bool,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
+use proto::tracker_msg::to_hex;
 
 use super::files_json::{CancelledJson, DownloadJson, StartedJson, StoppedJson, UploadJson};
 use super::{output, Ctx};
@@ -60,9 +60,12 @@ pub struct UploadArgs {
     /// Name in the group (default: the path's base name).
     #[arg(long)]
     name: Option<String>,
-    /// Chunk size in bytes.
-    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE_BYTES)]
-    chunk_size: u32,
+    /// Chunk size in bytes, 4096..=67108864 [default: 512 KiB up to 16 GiB, then the smallest
+    /// power of two that keeps the file within 32768 chunks].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(
+        i64::from(proto::limits::MIN_CHUNK_SIZE_BYTES)..=i64::from(proto::limits::MAX_CHUNK_SIZE_BYTES)
+    ))]
+    chunk_size: Option<u32>,
     /// Register it as a new file even if the group has the same content under another name
     /// (without it, that file is seeded from this path instead).
     #[arg(long)]
