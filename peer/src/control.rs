@@ -28,8 +28,9 @@ pub enum ControlRequest {
         path: PathBuf,
         /// Name in the group.
         name: String,
-        /// Chunk size in bytes.
-        chunk_size_bytes: u32,
+        /// Chunk size in bytes; `None`: the default for the file's size
+        /// ([`proto::chunk_size::default_chunk_size_bytes`]).
+        chunk_size_bytes: Option<u32>,
         /// Register a new file even if the group has one with the same content (size and
         /// whole-file SHA-1) under another name; without it, that file is seeded instead.
         as_new: bool,
@@ -171,6 +172,62 @@ pub struct DownloadInfo {
     pub bytes_per_sec: u64,
     /// Verified chunks received per source peer id.
     pub chunks_by_peer: Vec<(u64, u32)>,
+    /// Every source this download connected to, sorted by peer id.
+    pub sources: Vec<SourceInfo>,
+}
+
+/// One source of a download as listed: where it is, how much it sent and how fast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Its peer id.
+    pub peer_id: u64,
+    /// Where it serves.
+    pub addr: String,
+    /// Chunk bytes received from it (end-game duplicates and cancelled chunks included).
+    pub bytes_received: u64,
+    /// Its throughput now (0 while it has nothing in flight or is not connected).
+    pub bytes_per_sec: u64,
+    /// Its measured round-trip time, in microseconds, once connected.
+    pub rtt_micros: Option<u64>,
+    /// Verified chunks received from it.
+    pub chunks: u32,
+    /// A connection to it is live.
+    pub connected: bool,
+}
+
+/// A source as `peer downloads --json` and `GET /api/v1/downloads` show it: the peer id as a
+/// decimal string (ids exceed 2^53, which JavaScript numbers cannot hold exactly), speeds in
+/// bytes per second and the round trip in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRow {
+    /// Peer id in decimal.
+    pub peer_id: String,
+    /// Where it serves.
+    pub addr: String,
+    /// Chunk bytes received from it.
+    pub bytes_received: u64,
+    /// Its throughput now.
+    pub bytes_per_sec: u64,
+    /// Its round trip in milliseconds (to the microsecond), once measured.
+    pub rtt_ms: Option<f64>,
+    /// Verified chunks received from it.
+    pub chunks: u32,
+    /// A connection to it is live.
+    pub connected: bool,
+}
+
+impl From<&SourceInfo> for SourceRow {
+    fn from(s: &SourceInfo) -> Self {
+        SourceRow {
+            peer_id: s.peer_id.to_string(),
+            addr: s.addr.clone(),
+            bytes_received: s.bytes_received,
+            bytes_per_sec: s.bytes_per_sec,
+            rtt_ms: s.rtt_micros.map(|us| us as f64 / 1000.0),
+            chunks: s.chunks,
+            connected: s.connected,
+        }
+    }
 }
 
 /// Errors talking to the daemon.

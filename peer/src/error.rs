@@ -268,6 +268,9 @@ pub enum UploadError {
         /// The path.
         path: PathBuf,
     },
+    /// The chunk size given does not suit the file.
+    #[error(transparent)]
+    ChunkSize(#[from] proto::chunk_size::ChunkSizeError),
     /// Hashing the file failed.
     #[error("cannot hash {}: {source}", path.display())]
     Hash {

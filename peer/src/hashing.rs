@@ -99,6 +99,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunk_ranges_of_files_past_4_gib_use_64_bit_offsets() {
+        let tib = 1u64 << 40;
+        for size_bytes in [tib, tib + 12_345, 4 * tib] {
+            let chunk_size_bytes = proto::chunk_size::default_chunk_size_bytes(size_bytes);
+            let count = FileManifest::expected_chunk_count(size_bytes, chunk_size_bytes);
+            let m = FileManifest {
+                name: "disk.img".into(),
+                size_bytes,
+                chunk_size_bytes,
+                chunk_hashes: vec![[0; 20]; usize::try_from(count).unwrap()],
+                file_hash: [0; 20],
+            };
+            let last = u32::try_from(count - 1).unwrap();
+            let (offset, len) = chunk_range(&m, last).unwrap();
+            assert_eq!(offset, (count - 1) * u64::from(chunk_size_bytes));
+            assert_eq!(offset + len as u64, size_bytes, "{size_bytes}");
+            assert!(len > 0 && len <= chunk_size_bytes as usize);
+            assert_eq!(chunk_range(&m, last + 1), None);
+        }
+    }
+
+    #[test]
     fn manifest_matches_chunks_and_whole() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");

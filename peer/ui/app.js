@@ -895,6 +895,14 @@ function renderDownloads(main) {
   state.screen = { onDownloads: draw };
 }
 
+/** "N sources, fastest X/s" of a running download's connected sources (as `peer downloads`). */
+function sourcesLine(d) {
+  const live = (d.sources || []).filter((s) => s.connected);
+  if (!live.length) return plural(d.peers || 0, "peer");
+  const fastest = Math.max(...live.map((s) => s.bytes_per_sec || 0));
+  return `${plural(live.length, "source")}, fastest ${fmtSpeed(fastest)}`;
+}
+
 function downloadRow(d0) {
   const badge = h("span", { class: "badge" });
   const fill = h("i", {});
@@ -937,7 +945,7 @@ function downloadRow(d0) {
     const running = d.state === "running";
     speed.textContent = running ? "↓ " + fmtSpeed(d.speed_bytes_per_sec) : "";
     eta.textContent = running ? "ETA " + fmtEta(d.eta_secs) : "";
-    peers.textContent = running ? plural(d.peers || 0, "peer") : "";
+    peers.textContent = running ? sourcesLine(d) : "";
     errLine.textContent = d.error || "";
     cancel.hidden = !running;
   };

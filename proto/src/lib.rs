@@ -6,6 +6,8 @@
 //! - [`frame`]: length-prefixed frames with a maximum size, and the bincode codec.
 //! - [`error`]: [`ApiError`], the only error type that crosses the wire.
 //! - [`limits`]: the named maximum of every client-supplied field; bounded error messages.
+//! - [`chunk_size`]: the chunk size a file is cut into by default (it grows with the file), and
+//!   the check of one the user gives.
 //! - [`tracker_msg`]: the client API's requests and responses; [`digest_list`]: how a manifest's
 //!   chunk digests are encoded.
 //! - [`byte_buf`]: a byte vector as one byte string on the wire (snapshot chunks).
@@ -30,6 +32,7 @@
 
 pub mod accept;
 pub mod byte_buf;
+pub mod chunk_size;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;

@@ -13,7 +13,6 @@ use serde::Serialize;
 use cluster::peer_process::{PeerProcess, PeerProgram};
 use peer::control::{self, ControlRequest, ControlResponse, DownloadState};
 use peer::home::Home;
-use proto::tracker_msg::DEFAULT_CHUNK_SIZE_BYTES;
 
 use crate::procs::start_cluster;
 
@@ -209,7 +208,7 @@ async fn batch(
             group: "bench".into(),
             path: src.clone(),
             name: name.clone(),
-            chunk_size_bytes: DEFAULT_CHUNK_SIZE_BYTES,
+            chunk_size_bytes: None,
             as_new: false,
         };
         match control::call(seed_home, &req, limit).await? {

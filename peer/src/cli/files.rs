@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
+use proto::tracker_msg::to_hex;
 
 use super::files_json::{
     CancelledJson, DownloadJson, StartedJson, StoppedJson, UnpublishedJson, UploadJson,
@@ -62,9 +62,12 @@ pub struct UploadArgs {
     /// Name in the group (default: the path's base name).
     #[arg(long)]
     name: Option<String>,
-    /// Chunk size in bytes.
-    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE_BYTES)]
-    chunk_size: u32,
+    /// Chunk size in bytes, 4096..=67108864 [default: 512 KiB up to 16 GiB, then the smallest
+    /// power of two that keeps the file within 32768 chunks].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(
+        i64::from(proto::limits::MIN_CHUNK_SIZE_BYTES)..=i64::from(proto::limits::MAX_CHUNK_SIZE_BYTES)
+    ))]
+    chunk_size: Option<u32>,
     /// Register it as a new file even if the group has the same content under another name
     /// (without it, that file is seeded from this path instead).
     #[arg(long)]
@@ -422,7 +425,8 @@ fn print_progress(d: &DownloadInfo, tty: bool) {
     }
 }
 
-/// Runs `peer downloads`: `[D] group name percent (id ID)`, `[C] group name`,
+/// Runs `peer downloads`: `[D] group name percent (id ID)` followed by a line per connected
+/// source (`  from PEER ADDR SPEED/s rtt MS ms, N chunks`), `[C] group name`,
 /// `[F] group name reason`, `[X] group name cancelled`.
 ///
 /// # Errors
@@ -445,6 +449,18 @@ pub async fn downloads(ctx: &Ctx) -> anyhow::Result<()> {
                     d.bytes_done as f64 * 100.0 / d.total_bytes as f64
                 };
                 println!("[D] {} {} {pct:.1}% (id {})", d.group, d.name, d.id);
+                for src in d.sources.iter().filter(|s| s.connected) {
+                    let rtt = src
+                        .rtt_micros
+                        .map_or("?".to_string(), |us| format!("{:.2}", us as f64 / 1000.0));
+                    println!(
+                        "  from {} {} {}/s rtt {rtt} ms, {} chunks",
+                        src.peer_id,
+                        src.addr,
+                        output::size(src.bytes_per_sec),
+                        src.chunks
+                    );
+                }
             }
             DownloadState::Complete => println!("[C] {} {}", d.group, d.name),
             DownloadState::Failed(why) => println!("[F] {} {} {why}", d.group, d.name),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::control::{DownloadInfo, DownloadState};
+use crate::control::{DownloadInfo, DownloadState, SourceRow};
 
 /// `peer upload --json`.
 #[derive(Serialize)]
@@ -40,6 +40,8 @@ pub(super) struct DownloadJson<'a> {
     pub(super) peers: u32,
     pub(super) bytes_per_sec: u64,
     pub(super) chunks_by_peer: Vec<PeerChunks>,
+    /// Every source connected to, with its speed now, round trip and what it sent.
+    pub(super) sources: Vec<SourceRow>,
 }
 
 /// Verified chunks received from one source.
@@ -81,6 +83,7 @@ impl<'a> DownloadJson<'a> {
                     chunks,
                 })
                 .collect(),
+            sources: d.sources.iter().map(SourceRow::from).collect(),
         }
     }
 }
@@ -137,6 +140,15 @@ mod tests {
             peers: 0,
             bytes_per_sec: 0,
             chunks_by_peer: vec![(7, 1)],
+            sources: vec![crate::control::SourceInfo {
+                peer_id: u64::MAX,
+                addr: "127.0.0.1:9".into(),
+                bytes_received: 4096,
+                bytes_per_sec: 1000,
+                rtt_micros: Some(1250),
+                chunks: 1,
+                connected: true,
+            }],
         };
         let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();
         assert_eq!(v["state"], "failed");
@@ -144,6 +156,14 @@ mod tests {
         assert_eq!(v["total_bytes"], 10);
         assert_eq!(v["chunks_by_peer"][0]["peer_id"], "7");
         assert_eq!(v["chunks_by_peer"][0]["chunks"], 1);
+        let src = &v["sources"][0];
+        assert_eq!(src["peer_id"], u64::MAX.to_string());
+        assert_eq!(src["addr"], "127.0.0.1:9");
+        assert_eq!(src["bytes_received"], 4096);
+        assert_eq!(src["bytes_per_sec"], 1000);
+        assert_eq!(src["rtt_ms"], 1.25);
+        assert_eq!(src["chunks"], 1);
+        assert_eq!(src["connected"], true);
         d.state = DownloadState::Running;
         let v = serde_json::to_value(DownloadJson::of(&d)).unwrap();
         assert_eq!(v["state"], "running");

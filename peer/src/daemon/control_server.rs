@@ -158,27 +158,29 @@ pub async fn stop_share(daemon: &Daemon, group: &str, name: &str) -> Result<(), 
 /// file with the same content (size and whole-file SHA-1) under another name and `as_new` is
 /// false, that file is seeded from this path instead (registered again with its own manifest,
 /// which makes this peer a full seeder of it) and no copy is registered.
+/// The file is cut into chunks of `chunk_size_bytes`, checked before anything is hashed, or by
+/// default of the size [`proto::chunk_size::default_chunk_size_bytes`] gives for the file.
 ///
 /// # Errors
-/// [`UploadError`]: the file cannot be read or hashed, or the tracker refused it.
+/// [`UploadError`]: the file cannot be read or hashed, the chunk size does not suit it, or the
+/// tracker refused it.
 pub async fn upload(
     daemon: &Arc<Daemon>,
     group: String,
     path: std::path::PathBuf,
     name: String,
-    chunk_size_bytes: u32,
+    chunk_size_bytes: Option<u32>,
     as_new: bool,
 ) -> Result<ControlResponse, UploadError> {
     let before = Fingerprint::of(&path).map_err(|source| UploadError::Read {
         path: path.clone(),
         source,
     })?;
-    if !std::fs::metadata(&path)
-        .map(|m| m.is_file())
-        .unwrap_or(false)
-    {
+    let meta = std::fs::metadata(&path);
+    let Some(size_bytes) = meta.ok().filter(|m| m.is_file()).map(|m| m.len()) else {
         return Err(UploadError::NotAFile { path });
-    }
+    };
+    let chunk_size_bytes = proto::chunk_size::chunk_size_for(size_bytes, chunk_size_bytes)?;
     let (p, n) = (path.clone(), name.clone());
     let manifest =
         tokio::task::spawn_blocking(move || crate::hashing::manifest_of(&p, &n, chunk_size_bytes))

@@ -10,17 +10,44 @@
 //! that only one other peer is fetching; the first verified copy wins and the other fetchers are
 //! told to cancel. A peer that sends bad data [`MAX_STRIKES`] times is dropped for this download.
 //!
+//! # Faster sources first
+//! Each connected source reports its measured rate ([`Scheduler::set_peer_rate`]: bytes per
+//! second with its round-trip time folded in, see [`effective_rate`]). A peer counts as *faster*
+//! than another when its rate is at least [`FASTER_NUM`]/[`FASTER_DEN`] of the other's (so two
+//! peers measured almost alike do not defer to each other on noise); a peer whose rate is not
+//! measured yet is never faster, and never defers (it has to be tried to be measured). For a peer
+//! with faster connected peers beside it:
+//! - Chunks no faster peer holds are its own job: it takes those first, rarest first.
+//! - Of the chunks faster peers also hold it takes the most common, leaving the rare ones to the
+//!   faster peers, whose next requests get them (they pick rarest first).
+//! - It takes none of those at all once the faster peers would fetch every one of them (and what
+//!   they already have in flight) sooner than it would deliver its next chunk: so the last chunks
+//!   of a download go to the fastest peers.
+//! - In the end-game it duplicates only chunks whose fetcher is not faster than itself, the
+//!   slowest fetcher's first, so a slow peer's last chunk is raced by a fast one and not the
+//!   other way round.
+//!
+//! The rules use only the rates they were given, so a test fixes them and the choices follow.
+//!
 //! A download's tasks share its scheduler through [`SharedScheduler`] (the `shared` module),
 //! which owns the lock and its one poisoning policy.
 
+mod rate;
 mod shared;
 
 use std::collections::{BTreeSet, HashMap};
 
+pub use rate::effective_rate;
+use rate::is_faster;
 pub use shared::{Progress, SharedScheduler};
 
 /// Bad chunks tolerated from one peer before it is dropped.
 pub const MAX_STRIKES: u32 = 3;
+/// A peer is faster than another when its rate times [`FASTER_DEN`] is at least the other's
+/// times [`FASTER_NUM`] (a quarter faster).
+pub const FASTER_NUM: u64 = 5;
+/// See [`FASTER_NUM`].
+pub const FASTER_DEN: u64 = 4;
 
 /// Key of a source peer.
 pub type PeerKey = u64;
@@ -46,6 +73,10 @@ struct PeerState {
     delivered: u32,
     /// Chunks it was asked for that arrived from elsewhere: the connection should cancel them.
     cancelled: Vec<u32>,
+    /// Measured rate in bytes per second ([`effective_rate`]); 0 until measured.
+    rate: u64,
+    /// A connection to it is live (it asked for work or reported a rate since it was last lost).
+    connected: bool,
 }
 
 /// The chunk scheduler of one download.
@@ -62,6 +93,13 @@ pub struct Scheduler {
     /// on every downloader (otherwise concurrent downloaders fetch the same chunks and have
     /// nothing to trade).
     rng: u64,
+}
+
+/// Which end of the availability order [`Scheduler::pick_extreme`] takes.
+#[derive(Debug, Clone, Copy)]
+enum Extreme {
+    Rarest,
+    Commonest,
 }
 
 /// Outcome of a received chunk.
@@ -168,70 +206,29 @@ impl Scheduler {
         })
     }
 
-    /// Chooses the next chunk for `peer`, marking it in flight; `None` if there is nothing for it.
+    /// Records `peer`'s measured rate (bytes per second, round trip included: see
+    /// [`effective_rate`]); the peer counts as connected until [`Self::on_peer_lost`].
+    pub fn set_peer_rate(&mut self, peer: PeerKey, bytes_per_sec: u64) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.rate = bytes_per_sec;
+            p.connected = true;
+        }
+    }
+
+    /// Chooses the next chunk for `peer`, marking it in flight; `None` if there is nothing for it
+    /// (or nothing a faster peer would not fetch sooner: see the module doc).
     pub fn next_for(&mut self, peer: PeerKey) -> Option<u32> {
-        let p = self.peers.get(&peer)?;
+        let p = self.peers.get_mut(&peer)?;
         if p.dropped {
             return None;
         }
-        // Does the peer alone hold chunks we miss? Then ask it for those only.
-        let sole_holder = p.has.iter().enumerate().any(|(i, &h)| {
-            h && self.availability.get(i).copied().unwrap_or(0) <= 1
-                && self.state.get(i) != Some(&ChunkState::Have)
-        });
-        // Rarest missing chunk this peer has; `count` equally rare candidates seen so far, one
-        // kept uniformly at random (reservoir sampling).
-        let mut best: Option<(u32, usize)> = None;
-        let mut count = 0u64;
-        let mut draws = Vec::new();
-        for (i, s) in self.state.iter().enumerate() {
-            if *s != ChunkState::Missing || !p.has.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            let avail = self.availability.get(i).copied().unwrap_or(0);
-            if sole_holder && avail > 1 {
-                continue;
-            }
-            match best {
-                Some((a, _)) if avail > a => {}
-                Some((a, _)) if avail == a => {
-                    count += 1;
-                    draws.push((i, count));
-                }
-                _ => {
-                    best = Some((avail, i));
-                    count = 1;
-                    draws.clear();
-                }
-            }
-        }
-        let mut best = best.map(|(_, i)| i);
-        for (i, seen) in draws {
-            if self.next_random().is_multiple_of(seen) {
-                best = Some(i);
-            }
-        }
-        // End-game: nothing is missing any more, only in flight; duplicate a chunk only one
-        // other peer fetches.
-        if best.is_none() && !self.state.contains(&ChunkState::Missing) {
-            let p = self.peers.get(&peer)?;
-            let candidates: Vec<usize> = self
-                .state
-                .iter()
-                .enumerate()
-                .filter(|(i, s)| {
-                    **s == ChunkState::InFlight
-                        && self.fetchers.get(*i).copied().unwrap_or(0) == 1
-                        && p.has.get(*i).copied().unwrap_or(false)
-                        && !u32::try_from(*i).is_ok_and(|idx| p.in_flight.contains(&idx))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if !candidates.is_empty() {
-                let pick = (self.next_random() % candidates.len() as u64) as usize;
-                best = candidates.get(pick).copied();
-            }
-        }
+        p.connected = true;
+        let best = match self.pick_missing(peer) {
+            Some(i) => Some(i),
+            // End-game: nothing is missing any more, only in flight.
+            None if !self.state.contains(&ChunkState::Missing) => self.pick_duplicate(peer),
+            None => None,
+        };
         let i = best?;
         let idx = u32::try_from(i).ok()?;
         self.state[i] = ChunkState::InFlight;
@@ -240,6 +237,130 @@ impl Scheduler {
             p.in_flight.insert(idx);
         }
         Some(idx)
+    }
+
+    /// The connected, usable peers faster than `peer` (none if its rate is not measured).
+    fn faster_than(&self, peer: PeerKey, rate: u64) -> Vec<&PeerState> {
+        if rate == 0 {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .filter(|(k, q)| **k != peer && q.connected && !q.dropped && is_faster(q.rate, rate))
+            .map(|(_, q)| q)
+            .collect()
+    }
+
+    /// A missing chunk for `peer`: see the module doc for the order.
+    fn pick_missing(&mut self, peer: PeerKey) -> Option<usize> {
+        let p = self.peers.get(&peer)?;
+        // Does the peer alone hold chunks we miss? Then ask it for those only.
+        let sole_holder = p.has.iter().enumerate().any(|(i, &h)| {
+            h && self.availability.get(i).copied().unwrap_or(0) <= 1
+                && self.state.get(i) != Some(&ChunkState::Have)
+        });
+        let faster = self.faster_than(peer, p.rate);
+        let held_by_faster = |i: usize| {
+            faster
+                .iter()
+                .any(|q| q.has.get(i).copied().unwrap_or(false))
+        };
+        // Candidates: missing chunks the peer holds, split into those only it (or slower peers)
+        // can bring and those a faster peer also holds (`shared`).
+        let mut own = Vec::new();
+        let mut shared = Vec::new();
+        for (i, s) in self.state.iter().enumerate() {
+            if *s != ChunkState::Missing || !p.has.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let avail = self.availability.get(i).copied().unwrap_or(0);
+            if sole_holder && avail > 1 {
+                continue;
+            }
+            if held_by_faster(i) {
+                shared.push((avail, i));
+            } else {
+                own.push((avail, i));
+            }
+        }
+        if !own.is_empty() {
+            return self.pick_extreme(&own, Extreme::Rarest);
+        }
+        if shared.is_empty() {
+            return None;
+        }
+        if faster.is_empty() {
+            return self.pick_extreme(&shared, Extreme::Rarest);
+        }
+        // Would the faster peers fetch all of these (after what they have in flight) before this
+        // peer delivers one more? Then leave them to the faster peers.
+        let faster_rate: u128 = faster.iter().map(|q| u128::from(q.rate)).sum();
+        let faster_queued: usize = faster.iter().map(|q| q.in_flight.len()).sum();
+        let work = (shared.len() + faster_queued) as u128;
+        let own_queue = (p.in_flight.len() + 1) as u128;
+        if work * u128::from(p.rate) < own_queue * faster_rate {
+            return None;
+        }
+        self.pick_extreme(&shared, Extreme::Commonest)
+    }
+
+    /// The rarest (or commonest) of `(availability, chunk)` candidates, ties broken at random
+    /// (reservoir sampling over the equally rare ones).
+    fn pick_extreme(&mut self, candidates: &[(u32, usize)], which: Extreme) -> Option<usize> {
+        let target = match which {
+            Extreme::Rarest => candidates.iter().map(|c| c.0).min()?,
+            Extreme::Commonest => candidates.iter().map(|c| c.0).max()?,
+        };
+        let mut best = None;
+        let mut seen = 0u64;
+        for &(avail, i) in candidates {
+            if avail != target {
+                continue;
+            }
+            seen += 1;
+            if seen == 1 || self.next_random().is_multiple_of(seen) {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    /// End-game: an in-flight chunk only one other peer fetches, `peer` holds and does not fetch
+    /// itself, whose fetcher is not faster than `peer`; the slowest fetcher's first (a fetcher
+    /// not measured yet counts as the slowest), ties broken at random.
+    fn pick_duplicate(&mut self, peer: PeerKey) -> Option<usize> {
+        let p = self.peers.get(&peer)?;
+        let mut fetcher_rate: HashMap<u32, u64> = HashMap::new();
+        for (k, q) in &self.peers {
+            if *k != peer {
+                for &idx in &q.in_flight {
+                    fetcher_rate.insert(idx, q.rate);
+                }
+            }
+        }
+        let candidates: Vec<(u64, usize)> = self
+            .state
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let idx = u32::try_from(i).ok()?;
+                let rate = fetcher_rate.get(&idx).copied()?;
+                let ok = *s == ChunkState::InFlight
+                    && self.fetchers.get(i).copied().unwrap_or(0) == 1
+                    && p.has.get(i).copied().unwrap_or(false)
+                    && !p.in_flight.contains(&idx)
+                    && !(p.rate > 0 && is_faster(rate, p.rate));
+                ok.then_some((rate, i))
+            })
+            .collect();
+        let slowest = candidates.iter().map(|c| c.0).min()?;
+        let slowest: Vec<usize> = candidates
+            .iter()
+            .filter(|c| c.0 == slowest)
+            .map(|c| c.1)
+            .collect();
+        let pick = (self.next_random() % slowest.len() as u64) as usize;
+        slowest.get(pick).copied()
     }
 
     /// Chunks `peer` was asked for that have since arrived from another peer; the connection
@@ -348,6 +469,7 @@ impl Scheduler {
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             p.cancelled.clear();
+            p.connected = false;
         }
     }
 

@@ -104,6 +104,11 @@ impl SharedScheduler {
         self.lock().peer_is_useful(peer)
     }
 
+    /// See [`Scheduler::set_peer_rate`].
+    pub fn set_peer_rate(&self, peer: PeerKey, bytes_per_sec: u64) {
+        self.lock().set_peer_rate(peer, bytes_per_sec);
+    }
+
     /// See [`Scheduler::next_for`].
     pub fn next_for(&self, peer: PeerKey) -> Option<u32> {
         self.lock().next_for(peer)

@@ -125,3 +125,138 @@ fn resume_and_not_available() {
     assert!(!s.expects(1, i));
     assert_ne!(s.next_for(1), Some(i), "the peer no longer claims it");
 }
+
+/// Peer 1 is fast, peer 2 slow (a quarter slower is enough to count).
+const FAST: u64 = 100 << 20;
+const SLOW: u64 = 10 << 20;
+
+/// 200 chunks, all held by the fast peer 1, the slow peer 2 and peer 3 (not connected), except
+/// chunk 7, which only peers 1 and 2 hold: the rare one.
+fn fast_and_slow(seed: u64) -> Scheduler {
+    let mut s = Scheduler::new(200, &[], seed);
+    let mut common = all(200);
+    s.set_peer_bitfield(1, all(200));
+    s.set_peer_bitfield(2, all(200));
+    common[7] = false;
+    s.set_peer_bitfield(3, common);
+    s
+}
+
+#[test]
+fn the_rare_chunk_goes_to_the_fast_peer() {
+    for seed in 0..8 {
+        // Unmeasured, the slow peer asking first takes the rare chunk...
+        let mut s = fast_and_slow(seed);
+        assert_eq!(s.next_for(2), Some(7), "seed {seed}");
+        // ...measured, it takes a common one and the fast peer gets the rare one.
+        let mut s = fast_and_slow(seed);
+        s.set_peer_rate(1, FAST);
+        s.set_peer_rate(2, SLOW);
+        let slow_pick = s.next_for(2).unwrap();
+        assert_ne!(slow_pick, 7, "seed {seed}");
+        assert_eq!(s.next_for(1), Some(7), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_slow_peer_takes_the_rarest_of_what_no_faster_peer_holds() {
+    let mut s = Scheduler::new(4, &[], 0);
+    s.set_peer_bitfield(1, vec![true, true, false, false]);
+    s.set_peer_bitfield(2, all(4));
+    s.set_peer_bitfield(3, vec![false, false, true, true]);
+    s.set_peer_bitfield(4, vec![false, false, false, true]);
+    s.set_peer_rate(1, FAST);
+    s.set_peer_rate(2, SLOW);
+    // Chunks 2 and 3 are not held by the fast peer: they are the slow peer's, rarest first.
+    assert_eq!(s.next_for(2), Some(2));
+    assert_eq!(s.next_for(2), Some(3));
+    // Chunks 0 and 1: the fast peer would fetch both before the slow one delivers one more.
+    assert_eq!(s.next_for(2), None);
+    assert!(matches!(s.next_for(1), Some(0 | 1)));
+}
+
+#[test]
+fn the_last_chunks_go_to_the_fast_peer() {
+    let mut s = Scheduler::new(40, &[], 5);
+    s.set_peer_bitfield(1, all(40));
+    s.set_peer_bitfield(2, all(40));
+    s.set_peer_rate(1, FAST);
+    s.set_peer_rate(2, SLOW);
+    // While many chunks are left, the slow peer works too: it takes a chunk while the fast
+    // peer would need longer for the other missing ones than it for its queue plus one, that
+    // is (40 - k) * SLOW >= (k + 1) * FAST, k = 0, 1, 2.
+    let mut slow = 0;
+    while s.next_for(2).is_some() {
+        slow += 1;
+        assert!(slow < 40);
+    }
+    assert_eq!(slow, 3);
+    for _ in 0..40 - slow {
+        assert!(s.next_for(1).is_some());
+    }
+    assert_eq!(
+        s.have_count() + s.fetchers.iter().filter(|f| **f == 1).count(),
+        40
+    );
+    // End-game: the fast peer races the slow peer's chunks.
+    let dup = s.next_for(1).unwrap();
+    assert_eq!(s.fetchers[dup as usize], 2);
+    // If the fast peer goes away, the slow one gets the rest.
+    let mut s = Scheduler::new(3, &[], 5);
+    s.set_peer_bitfield(1, all(3));
+    s.set_peer_bitfield(2, all(3));
+    s.set_peer_rate(1, FAST);
+    s.set_peer_rate(2, SLOW);
+    assert_eq!(s.next_for(2), None, "left to the fast peer");
+    s.on_peer_lost(1);
+    assert!(
+        s.next_for(2).is_some(),
+        "no faster peer is connected any more"
+    );
+}
+
+#[test]
+fn end_game_moves_a_slow_peers_chunk_to_the_fast_peer() {
+    let mut s = Scheduler::new(2, &[], 1);
+    s.set_peer_bitfield(1, all(2));
+    s.set_peer_bitfield(2, all(2));
+    // The slow peer got a chunk before it was measured slow; the fast peer takes the other.
+    let slow_chunk = s.next_for(2).unwrap();
+    s.set_peer_rate(1, FAST);
+    s.set_peer_rate(2, SLOW);
+    let fast_chunk = s.next_for(1).unwrap();
+    assert_ne!(fast_chunk, slow_chunk);
+    // End-game: the slow peer does not duplicate the fast peer's chunk...
+    assert_eq!(s.next_for(2), None);
+    // ...but the fast peer duplicates the slow peer's, and the first copy wins.
+    assert_eq!(s.next_for(1), Some(slow_chunk));
+    assert_eq!(
+        s.on_verified(1, fast_chunk),
+        Received::Accepted { cancel: vec![] }
+    );
+    assert_eq!(
+        s.on_verified(1, slow_chunk),
+        Received::Accepted { cancel: vec![2] }
+    );
+    assert_eq!(s.take_cancelled(2), vec![slow_chunk]);
+    assert!(s.is_complete());
+}
+
+#[test]
+fn end_game_races_the_slowest_fetcher_first() {
+    let mut s = Scheduler::new(3, &[], 2);
+    for peer in 1..=4 {
+        s.set_peer_bitfield(peer, all(3));
+    }
+    let a = s.next_for(2).unwrap();
+    let b = s.next_for(3).unwrap();
+    let c = s.next_for(4).unwrap();
+    s.set_peer_rate(1, FAST);
+    s.set_peer_rate(2, SLOW * 3);
+    s.set_peer_rate(3, SLOW);
+    s.set_peer_rate(4, SLOW * 2);
+    assert_eq!(s.next_for(1), Some(b), "peer 3 is the slowest fetcher");
+    assert_eq!(s.next_for(1), Some(c));
+    assert_eq!(s.next_for(1), Some(a));
+    assert_eq!(s.next_for(1), None);
+}

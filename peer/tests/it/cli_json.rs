@@ -118,6 +118,21 @@ async fn every_printing_command_speaks_plain_json() {
         .as_str()
         .unwrap_or_default();
     assert!(source.parse::<u64>().is_ok(), "{listed}");
+    // Each source with what it sent and how fast; a finished download has none connected.
+    let src = &listed[0]["sources"][0];
+    assert_eq!(src["peer_id"], source, "{listed}");
+    assert!(
+        src["addr"].as_str().is_some_and(|a| a.contains(':')),
+        "{listed}"
+    );
+    assert!(src["bytes_received"].as_u64() >= Some(200_000), "{listed}");
+    assert_eq!(src["chunks"], 4, "{listed}");
+    assert!(
+        src["rtt_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{listed}"
+    );
+    assert_eq!(src["connected"], false, "{listed}");
+    assert_eq!(src["bytes_per_sec"], 0, "{listed}");
 
     let detached = json(&bob.ok(&[
         "--json",

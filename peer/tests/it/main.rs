@@ -19,6 +19,7 @@ mod peer_tls;
 mod schemathesis;
 mod seeder_bounds;
 mod shell;
+mod source_choice;
 mod swarm;
 mod tickets;
 mod unpublish;

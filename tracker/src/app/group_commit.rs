@@ -482,6 +482,10 @@ mod tests {
         );
         let largest = cmd_of(file_op(proto::limits::MAX_CHUNKS_PER_FILE));
         assert!(encode_within_limit(&largest).unwrap().len() <= MAX_CMD_BYTES);
+        // The largest registration at the default chunk size (a file of 1 TiB, or any size
+        // from 16 GiB to 2 TiB) fits an ordinary entry.
+        let default_largest = cmd_of(file_op(proto::chunk_size::DEFAULT_MAX_CHUNKS as usize));
+        assert!(encode_within_limit(&default_largest).unwrap().len() <= MAX_ENTRY_BYTES);
     }
 
     #[test]

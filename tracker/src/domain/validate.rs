@@ -440,4 +440,46 @@ mod tests {
         m.chunk_size_bytes = 0;
         assert!(check_manifest(&m).is_err());
     }
+
+    /// The manifest a peer builds for a file at the default chunk size (no data is hashed: only
+    /// its shape matters here).
+    fn default_manifest(size_bytes: u64) -> FileManifest {
+        let chunk_size_bytes = proto::chunk_size::default_chunk_size_bytes(size_bytes);
+        let chunks = FileManifest::expected_chunk_count(size_bytes, chunk_size_bytes);
+        FileManifest {
+            name: "disk.img".into(),
+            size_bytes,
+            chunk_size_bytes,
+            chunk_hashes: vec![[7; 20]; usize::try_from(chunks).unwrap()],
+            file_hash: [0; 20],
+        }
+    }
+
+    #[test]
+    fn files_of_1_and_4_tib_are_accepted_at_the_default_chunk_size() {
+        let tib = 1u64 << 40;
+        let m = default_manifest(tib);
+        assert_eq!(m.chunk_size_bytes, 32 << 20);
+        assert_eq!(m.chunk_hashes.len(), 32_768);
+        assert_eq!(check_manifest(&m), Ok(()));
+        // One byte more than 1 TiB: the chunk doubles, the count stays within 32768.
+        let m = default_manifest(tib + 1);
+        assert_eq!(
+            (m.chunk_size_bytes, m.chunk_hashes.len()),
+            (64 << 20, 16_385)
+        );
+        assert_eq!(check_manifest(&m), Ok(()));
+        let m = default_manifest(4 * tib);
+        assert_eq!(
+            (m.chunk_size_bytes, m.chunk_hashes.len()),
+            (64 << 20, 65_536)
+        );
+        assert_eq!(check_manifest(&m), Ok(()));
+        // A whole-file report of the 1 TiB file fits one report.
+        const { assert!(32_768 <= MAX_CHUNKS_PER_REPORT) };
+        // At the old fixed 512 KiB it had too many chunks.
+        let mut old = default_manifest(tib);
+        old.chunk_size_bytes = 512 << 10;
+        assert!(check_manifest(&old).is_err());
+    }
 }

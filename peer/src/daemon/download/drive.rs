@@ -26,10 +26,19 @@ use crate::scheduler::PeerKey;
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
 /// Give up after this long without any source or progress.
 const STALL_LIMIT: Duration = Duration::from_secs(120);
-/// Chunks being hashed and written at once (bounds memory).
+/// Most chunks being hashed and written at once.
 const VERIFY_SLOTS: usize = 8;
-/// Free chunk buffers kept for reuse: enough for the verify slots and the chunks being received.
-const POOLED_BUFFERS: usize = VERIFY_SLOTS + 8;
+/// Fewest, whatever the chunk size.
+const MIN_VERIFY_SLOTS: usize = 2;
+/// Chunk bytes the verify slots may hold together: the slots shrink for large chunks (the
+/// default chunk size grows with the file, to 64 MiB), so memory stays bounded.
+const VERIFY_BUDGET_BYTES: usize = 128 << 20;
+
+/// Verify slots for chunks of `chunk_bytes`: [`VERIFY_SLOTS`] up to 16 MiB chunks, then as many
+/// as fit [`VERIFY_BUDGET_BYTES`], at least [`MIN_VERIFY_SLOTS`].
+fn verify_slots(chunk_bytes: usize) -> usize {
+    (VERIFY_BUDGET_BYTES / chunk_bytes.max(1)).clamp(MIN_VERIFY_SLOTS, VERIFY_SLOTS)
+}
 
 /// Drives one download to completion or failure.
 pub(super) async fn run(daemon: Arc<Daemon>, handle: Arc<DownloadHandle>) {
@@ -75,10 +84,12 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Down
     let part_path = h.part.clone();
     let file = tokio::task::spawn_blocking(move || part::open_checked(&part_path, true)).await??;
     let chunk_bytes = usize::try_from(h.manifest.chunk_size_bytes).unwrap_or(usize::MAX);
+    let slots = verify_slots(chunk_bytes);
+    // Free buffers kept for reuse: enough for the verify slots and as many chunks being received.
     let io = Arc::new(DataPath {
         file,
-        pool: BufPool::new(chunk_bytes, POOLED_BUFFERS),
-        slots: Arc::new(Semaphore::new(VERIFY_SLOTS)),
+        pool: BufPool::new(chunk_bytes, 2 * slots),
+        slots: Arc::new(Semaphore::new(slots)),
     });
     let mut peer_tasks: HashMap<PeerKey, tokio::task::JoinHandle<()>> = HashMap::new();
     let fetched = fetch_all(daemon, h, &io, &mut peer_tasks).await;
@@ -86,7 +97,10 @@ async fn drive(daemon: &Arc<Daemon>, h: &Arc<DownloadHandle>) -> Result<(), Down
         t.abort();
     }
     // Wait for in-flight verifications to finish writing.
-    let _ = io.slots.acquire_many(VERIFY_SLOTS as u32).await;
+    let _ = io
+        .slots
+        .acquire_many(u32::try_from(slots).unwrap_or(u32::MAX))
+        .await;
     h.changed.notify_waiters();
     fetched?;
     // A write that failed while the last chunks came in (an end-game duplicate) ends it too.
@@ -207,5 +221,19 @@ async fn fetch_all(
             return Err(DownloadError::Stalled { after: STALL_LIMIT });
         }
         let _ = tokio::time::timeout(Duration::from_millis(250), h.changed.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_chunks_get_fewer_verify_slots() {
+        assert_eq!(verify_slots(512 << 10), VERIFY_SLOTS);
+        assert_eq!(verify_slots(16 << 20), VERIFY_SLOTS);
+        assert_eq!(verify_slots(32 << 20), 4);
+        assert_eq!(verify_slots(64 << 20), MIN_VERIFY_SLOTS);
+        assert_eq!(verify_slots(0), VERIFY_SLOTS);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -105,22 +105,37 @@ async fn fetch_from(
     source: &SourceAddr,
     ticket: &SignedTicket,
 ) -> Result<(), SourceError> {
-    let (rd, wr) = handshake(daemon, peer, source, ticket).await?;
-    SourceConn::new(daemon, h, io, peer).run(rd, wr).await
+    let (rd, wr, connect_rtt) = handshake(daemon, peer, source, ticket).await?;
+    h.update_source(peer, |s| {
+        s.addr.clone_from(&source.addr);
+        s.rtt = Some(connect_rtt);
+        s.connected = true;
+    });
+    let result = SourceConn::new(daemon, h, io, peer, connect_rtt)
+        .run(rd, wr)
+        .await;
+    h.update_source(peer, |s| {
+        s.connected = false;
+        s.bytes_per_sec = 0;
+    });
+    result
 }
 
 /// Connects, runs TLS pinned to the source's key, sends our hello with the download ticket and
-/// waits for the peer's welcome.
+/// waits for the peer's welcome. Also returns how long the TCP connect took: one round trip, the
+/// first measure of the source's.
 async fn handshake(
     daemon: &Daemon,
     peer: PeerKey,
     source: &SourceAddr,
     ticket: &SignedTicket,
-) -> Result<(SeederReader, SeederWriter), SourceError> {
+) -> Result<(SeederReader, SeederWriter, Duration), SourceError> {
     let addr = source.addr.as_str();
+    let connect_started = Instant::now();
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| SourceError::ConnectTimedOut)??;
+    let connect_rtt = connect_started.elapsed();
     let _ = stream.set_nodelay(true);
     let deadline = tokio::time::Instant::now() + WELCOME_TIMEOUT;
     let tls = tokio::time::timeout_at(deadline, daemon.identity.tls.connect(source.key, stream))
@@ -150,8 +165,8 @@ async fn handshake(
         .ok_or(SourceError::ClosedBeforeWelcome)?;
     match first {
         FrameStart::Other(PeerFrame::Welcome) => {
-            tracing::debug!(peer, %addr, "connected");
-            Ok((rd, wr))
+            tracing::debug!(peer, %addr, ?connect_rtt, "connected");
+            Ok((rd, wr, connect_rtt))
         }
         FrameStart::Other(PeerFrame::Refused(why)) => Err(SourceError::Refused(why)),
         _ => Err(SourceError::BadHandshake),

@@ -1,7 +1,7 @@
 //! [`DownloadHandle`]: a running or finished download as the seeder, the control server and
 //! the download's own tasks see it, and [`DownloadRecord`], what `partial/<id>.json` holds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -18,6 +18,7 @@ use crate::error::DownloadError;
 use crate::hashing::{chunk_range, sha1};
 use crate::scheduler::{PeerKey, Progress, Scheduler, SharedScheduler};
 
+use super::source_meter::SourceStats;
 use super::speed::SpeedMeter;
 
 /// What `partial/<id>.json` holds.
@@ -63,6 +64,8 @@ pub struct DownloadHandle {
     pub(super) peers_connected: AtomicU32,
     /// Samples of `bytes_done` for the speed figure (taken by the coordinator).
     speed: Mutex<SpeedMeter>,
+    /// What each source's connections measured, for the listing.
+    pub(super) sources: Mutex<BTreeMap<PeerKey, SourceStats>>,
     /// Chunks verified since the last resume flush.
     pub(super) unflushed: AtomicU32,
     /// Latest download ticket from the tracker (refreshed with the sources).
@@ -105,6 +108,7 @@ impl DownloadHandle {
             bytes_done: AtomicU64::new(done_bytes),
             peers_connected: AtomicU32::new(0),
             speed: Mutex::new(SpeedMeter::default()),
+            sources: Mutex::new(BTreeMap::new()),
             unflushed: AtomicU32::new(0),
             ticket: Mutex::new(None),
             wrong_keys: Mutex::new(HashMap::new()),
@@ -166,6 +170,13 @@ impl DownloadHandle {
         }
     }
 
+    /// Updates what the listing shows of `peer` (created empty on first use).
+    pub(super) fn update_source(&self, peer: PeerKey, update: impl FnOnce(&mut SourceStats)) {
+        if let Ok(mut sources) = self.sources.lock() {
+            update(sources.entry(peer).or_default());
+        }
+    }
+
     /// A listing row.
     pub fn info(&self) -> DownloadInfo {
         let Progress {
@@ -178,7 +189,29 @@ impl DownloadHandle {
             (DownloadState::Running, Ok(m)) => m.bytes_per_sec(Instant::now()),
             _ => 0,
         };
+        let chunks_of = |peer: PeerKey| {
+            by_peer
+                .iter()
+                .find(|(k, _)| *k == peer)
+                .map_or(0, |(_, n)| *n)
+        };
+        let running = state == DownloadState::Running;
+        let sources = match self.sources.lock() {
+            Ok(sources) => sources
+                .iter()
+                .map(|(&peer, stats)| {
+                    let mut info = stats.info(peer, chunks_of(peer));
+                    if !running {
+                        info.bytes_per_sec = 0;
+                        info.connected = false;
+                    }
+                    info
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         DownloadInfo {
+            sources,
             id: self.id.clone(),
             group: self.group.clone(),
             name: self.name.clone(),

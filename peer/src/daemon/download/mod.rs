@@ -24,6 +24,7 @@
 //! - `drive`: the coordinator of one download.
 //! - `fetch`: one task per source peer (reconnects with a backoff) and the handshake.
 //! - `source`: one live connection to a source: the request pipeline and one step per event.
+//! - `source_meter`: a source's measured throughput and round trip, and its listing row.
 //! - `store`: verify, write, mark held and announce a chunk; the resume flush.
 //! - `speed`: the speed over the last few seconds and the ETA.
 
@@ -34,6 +35,7 @@ mod lookup;
 mod part;
 mod resume_file;
 mod source;
+mod source_meter;
 mod speed;
 mod start;
 mod store;

@@ -1,6 +1,7 @@
 //! One live connection to one source peer, after the handshake: what it knows (the requests in
-//! flight, the cancelled requests whose data may still arrive, the queue depth and its
-//! throughput window) and one step per event, after rqbit's live peer state
+//! flight, the cancelled requests whose data may still arrive, the queue depth and the source's
+//! measured throughput and round trip, [`SourceMeter`], which it hands to the scheduler and the
+//! listing) and one step per event, after rqbit's live peer state
 //! (`on_received_piece`): [`SourceConn::fill_pipeline`], [`SourceConn::on_chunk`],
 //! [`SourceConn::on_status`], [`SourceConn::on_idle`] and [`SourceConn::resize_queue`]. Each
 //! arriving chunk is read straight from the socket into a pooled buffer, then verified and
@@ -14,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use proto::frame::read_body;
 use proto::peer_msg::{read_frame_start, ChunkStatus, FrameStart, PeerFrame};
 
+use super::source_meter::SourceMeter;
 use super::store::verify_and_store;
 use super::{DataPath, DownloadHandle};
 use crate::daemon::Daemon;
@@ -61,8 +63,9 @@ pub(super) struct SourceConn<'a> {
     discard: Vec<u32>,
     /// How many requests to keep in flight.
     depth: usize,
-    /// (start, bytes received since): the throughput window that sizes [`Self::depth`].
-    window: (Instant, u64),
+    /// Throughput and round trip; its windows size [`Self::depth`], its averages rank the
+    /// source in the scheduler.
+    meter: SourceMeter,
     /// Since when there has been nothing to ask this peer for.
     idle_since: Option<Instant>,
     /// Outgoing frames of one round, sent in one write (kept to reuse its memory).
@@ -70,12 +73,14 @@ pub(super) struct SourceConn<'a> {
 }
 
 impl<'a> SourceConn<'a> {
-    /// A connection that has just been welcomed by `peer`.
+    /// A connection that has just been welcomed by `peer`, whose TCP connect took
+    /// `connect_rtt`.
     pub(super) fn new(
         daemon: &'a Arc<Daemon>,
         h: &'a Arc<DownloadHandle>,
         io: &'a Arc<DataPath>,
         peer: PeerKey,
+        connect_rtt: Duration,
     ) -> Self {
         SourceConn {
             daemon,
@@ -86,7 +91,7 @@ impl<'a> SourceConn<'a> {
             in_flight: Vec::new(),
             discard: Vec::new(),
             depth: FIRST_DEPTH,
-            window: (Instant::now(), 0),
+            meter: SourceMeter::new(Instant::now(), connect_rtt),
             idle_since: None,
             batch: Vec::new(),
         }
@@ -144,6 +149,9 @@ impl<'a> SourceConn<'a> {
         while self.in_flight.len() < self.depth {
             match self.h.sched.next_for(self.peer) {
                 Some(i) => {
+                    if self.in_flight.is_empty() && self.discard.is_empty() {
+                        self.meter.sent_alone(i, Instant::now());
+                    }
                     self.in_flight.push(i);
                     push_frame(&mut self.batch, PeerFrame::Request { index: i })?;
                 }
@@ -170,18 +178,26 @@ impl<'a> SourceConn<'a> {
         if !useful && since.elapsed() > IDLE_PEER_LIMIT {
             return Err(SourceError::HoldsNothingNeeded);
         }
+        self.h.update_source(self.peer, |s| s.bytes_per_sec = 0);
         let _ = tokio::time::timeout(Duration::from_millis(200), self.h.changed.notified()).await;
+        self.meter.restart_window(Instant::now());
         Ok(Idle::Waited)
     }
 
     /// Reads the next frame. A chunk must have the length the manifest gives it (otherwise the
     /// peer gets a strike and the connection is dropped); its data is read into a pooled buffer.
-    async fn receive<R: AsyncRead + Unpin>(&self, rd: &mut R) -> Result<Incoming, SourceError> {
+    async fn receive<R: AsyncRead + Unpin>(&mut self, rd: &mut R) -> Result<Incoming, SourceError> {
         let start = read_frame_start(rd).await?.ok_or(SourceError::Closed)?;
         let (index, data_len) = match start {
-            FrameStart::Other(frame) => return Ok(Incoming::Frame(frame)),
+            FrameStart::Other(frame) => {
+                if let PeerFrame::Status { index, .. } = &frame {
+                    self.meter.answered(*index, Instant::now());
+                }
+                return Ok(Incoming::Frame(frame));
+            }
             FrameStart::Chunk { index, data_len } => (index, data_len),
         };
+        self.meter.answered(index, Instant::now());
         let expected = chunk_range(&self.h.manifest, index).map(|(_, len)| len);
         if expected != Some(data_len) {
             self.h.sched.on_bad_chunk(self.peer, index);
@@ -211,7 +227,7 @@ impl<'a> SourceConn<'a> {
     ) -> Result<(), SourceError> {
         if self.discard.contains(&index) {
             self.discard.retain(|&i| i != index);
-            self.window.1 += len as u64;
+            self.count_received(len);
             self.io.pool.give(buf);
             return Ok(());
         }
@@ -219,7 +235,7 @@ impl<'a> SourceConn<'a> {
             return Err(SourceError::Unrequested { index });
         };
         self.in_flight.swap_remove(pos);
-        self.window.1 += len as u64;
+        self.count_received(len);
         if let Some(l) = &self.daemon.download_limiter {
             l.acquire(len).await;
         }
@@ -257,16 +273,31 @@ impl<'a> SourceConn<'a> {
         Ok(())
     }
 
-    /// Sizes the queue to about 100 ms of this peer's measured throughput plus one chunk: a
-    /// deeper queue on a slow (rate-limited) peer only commits chunks to it early, on staler
-    /// knowledge of who else holds them.
+    /// `len` bytes of chunk data arrived.
+    fn count_received(&mut self, len: usize) {
+        self.meter.on_bytes(len as u64);
+        self.h
+            .update_source(self.peer, |s| s.bytes_received += len as u64);
+    }
+
+    /// Once per throughput window ([`super::source_meter::WINDOW`]): sizes the queue to about 100 ms of this peer's
+    /// throughput in the window plus one chunk (a deeper queue on a slow, rate-limited peer only
+    /// commits chunks to it early, on staler knowledge of who else holds them), and hands the
+    /// averages to the scheduler and the listing.
     fn resize_queue(&mut self) {
-        let elapsed = self.window.0.elapsed();
-        if elapsed >= Duration::from_millis(250) {
-            let rate = self.window.1 as f64 / elapsed.as_secs_f64();
-            self.depth = ((rate * 0.1 / self.chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
-            self.window = (Instant::now(), 0);
-        }
+        let Some(rate) = self.meter.close_window(Instant::now()) else {
+            return;
+        };
+        self.depth =
+            ((rate as f64 * 0.1 / self.chunk_size as f64).ceil() as usize + 1).clamp(2, 16);
+        self.h
+            .sched
+            .set_peer_rate(self.peer, self.meter.rate(self.chunk_size));
+        let (throughput, rtt) = (self.meter.throughput(), self.meter.rtt());
+        self.h.update_source(self.peer, |s| {
+            s.bytes_per_sec = throughput;
+            s.rtt = Some(rtt);
+        });
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::body::{JsonBody, Segments};
 use super::error::HttpError;
 use super::HttpState;
-use crate::control::{DownloadInfo, DownloadState};
+use crate::control::{DownloadInfo, DownloadState, SourceRow};
 use crate::daemon::download::{self, eta_secs};
 use crate::daemon::Daemon;
 
@@ -37,6 +37,8 @@ pub struct DownloadRow {
     eta_secs: Option<u64>,
     peers: u32,
     error: Option<String>,
+    /// Every source connected to, with its speed now, round trip and what it sent.
+    sources: Vec<SourceRow>,
 }
 
 impl From<DownloadInfo> for DownloadRow {
@@ -50,6 +52,7 @@ impl From<DownloadInfo> for DownloadRow {
         let running = d.state == DownloadState::Running;
         let remaining = d.total_bytes.saturating_sub(d.bytes_done);
         DownloadRow {
+            sources: d.sources.iter().map(SourceRow::from).collect(),
             state: d.state.name(),
             error: match &d.state {
                 DownloadState::Failed(why) => Some(why.clone()),

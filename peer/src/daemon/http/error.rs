@@ -132,7 +132,7 @@ impl From<UploadError> for HttpError {
         match e {
             UploadError::Home(h) => h.into(),
             UploadError::Tracker(t) => t.into(),
-            UploadError::Read { .. } | UploadError::NotAFile { .. } => {
+            UploadError::Read { .. } | UploadError::NotAFile { .. } | UploadError::ChunkSize(_) => {
                 HttpError::bad_request(e.to_string())
             }
             UploadError::ChangedWhileHashing { .. } => {

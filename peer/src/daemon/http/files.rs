@@ -12,7 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use proto::tracker_msg::{to_hex, DEFAULT_CHUNK_SIZE_BYTES};
+use proto::tracker_msg::to_hex;
 use proto::ApiError;
 
 use super::body::{JsonBody, Segments};
@@ -100,9 +100,9 @@ pub async fn share(
             .to_string(),
     };
     s.daemon.home.session()?;
-    let chunk_size = r.chunk_size_bytes.unwrap_or(DEFAULT_CHUNK_SIZE_BYTES);
     let answer =
-        control_server::upload(&s.daemon, group, r.path, name, chunk_size, r.as_new).await?;
+        control_server::upload(&s.daemon, group, r.path, name, r.chunk_size_bytes, r.as_new)
+            .await?;
     let ControlResponse::Uploaded {
         size_bytes,
         chunk_count,
