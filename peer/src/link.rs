@@ -5,6 +5,7 @@
 //! digits and `-._~`); the parser bounds every field and the whole link before it decodes.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
 
 use proto::limits::{MAX_FILE_NAME_BYTES, MAX_NAME_BYTES, MAX_PEER_ADDR_BYTES};
 use proto::tracker_msg::{from_hex, to_hex, Sha1Digest};
@@ -143,6 +144,50 @@ impl FileLink {
             trackers,
         })
     }
+}
+
+/// A link and its fields, as `peer link --json` prints it and
+/// `GET /api/v1/groups/{group}/files/{name}/link` answers.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LinkView {
+    /// The link's text ([`FileLink::to_link`]).
+    pub link: String,
+    /// Group name.
+    pub group: String,
+    /// File name in the group.
+    pub name: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Whole-file SHA-1, 40 lowercase hexadecimal digits.
+    pub sha1: String,
+    /// Tracker client addresses in the link.
+    pub trackers: Vec<String>,
+}
+
+impl From<&FileLink> for LinkView {
+    fn from(l: &FileLink) -> Self {
+        LinkView {
+            link: l.to_link(),
+            group: l.group.clone(),
+            name: l.name.clone(),
+            size_bytes: l.size_bytes,
+            sha1: to_hex(&l.file_hash),
+            trackers: l.trackers.clone(),
+        }
+    }
+}
+
+/// The trackers a link names, from a comma-separated list or a client's addresses: blanks
+/// trimmed, empty entries and entries a link cannot carry dropped, at most
+/// [`MAX_LINK_TRACKERS`].
+pub fn link_trackers<'a>(addrs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    addrs
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= MAX_PEER_ADDR_BYTES && !t.contains(','))
+        .take(MAX_LINK_TRACKERS)
+        .map(str::to_string)
+        .collect()
 }
 
 /// At most 64 bytes of `s` for an error message.

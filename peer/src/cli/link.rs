@@ -3,24 +3,12 @@
 //! ask and the check that the group's file is still the one the link describes.
 
 use anyhow::Context;
-use serde::Serialize;
 
 use proto::tracker_msg::to_hex;
 use proto::TrackerClient;
 
 use super::{output, Ctx};
-use crate::link::FileLink;
-
-/// `peer link --json`: the link and its fields.
-#[derive(Serialize)]
-struct LinkJson<'a> {
-    link: String,
-    group: &'a str,
-    name: &'a str,
-    size_bytes: u64,
-    sha1: String,
-    trackers: &'a [String],
-}
+use crate::link::{FileLink, LinkView};
 
 /// Runs `peer link GROUP NAME`.
 ///
@@ -29,34 +17,13 @@ struct LinkJson<'a> {
 pub async fn run(ctx: &Ctx, group: &str, name: &str) -> anyhow::Result<()> {
     ctx.token()?;
     let (tracker, _, _) = ctx.tracker_parts()?;
-    let manifest = crate::ops::files::manifest(&tracker, &ctx.home, group, name).await?;
-    let trackers: Vec<String> = ctx
-        .tracker_list()
-        .unwrap_or_default()
-        .split(',')
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .take(crate::link::MAX_LINK_TRACKERS)
-        .collect();
-    let link = FileLink {
-        group: group.to_string(),
-        name: name.to_string(),
-        size_bytes: manifest.size_bytes,
-        file_hash: manifest.file_hash,
-        trackers,
-    };
-    let text = link.to_link();
+    let list = ctx.tracker_list().unwrap_or_default();
+    let trackers = crate::link::link_trackers(list.split(','));
+    let link = crate::ops::files::link(&tracker, &ctx.home, group, name, trackers).await?;
     if ctx.json {
-        return output::json(&LinkJson {
-            link: text,
-            group,
-            name,
-            size_bytes: link.size_bytes,
-            sha1: to_hex(&link.file_hash),
-            trackers: &link.trackers,
-        });
+        return output::json(&LinkView::from(&link));
     }
-    println!("{text}");
+    println!("{}", link.to_link());
     Ok(())
 }
 

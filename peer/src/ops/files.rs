@@ -1,11 +1,12 @@
 //! A group's file list and one file's manifest, as the home's user sees them, and
-//! unpublishing a file.
+//! unpublishing a file, and a file's link ([`crate::link`]).
 
 use proto::tracker_msg::{FileManifest, FileSummary, PageRequest, ReadRequest, Response, WriteOp};
 use proto::TrackerClient;
 
 use crate::error::TrackerOpError;
 use crate::home::Home;
+use crate::link::FileLink;
 
 /// Every file of `group` (every page).
 ///
@@ -43,6 +44,28 @@ pub async fn manifest(
         Response::Sources { manifest, .. } => Ok(manifest),
         other => Err(TrackerOpError::UnexpectedAnswer(format!("{other:?}"))),
     }
+}
+
+/// The link to file `name` of `group` (its size and SHA-1 from the manifest), naming
+/// `trackers` (see [`crate::link::link_trackers`]).
+///
+/// # Errors
+/// As [`manifest`].
+pub async fn link(
+    tracker: &TrackerClient,
+    home: &Home,
+    group: &str,
+    name: &str,
+    trackers: Vec<String>,
+) -> Result<FileLink, TrackerOpError> {
+    let m = manifest(tracker, home, group, name).await?;
+    Ok(FileLink {
+        group: group.to_string(),
+        name: name.to_string(),
+        size_bytes: m.size_bytes,
+        file_hash: m.file_hash,
+        trackers,
+    })
 }
 
 /// Removes file `name` from `group` at the tracker (the caller must be its uploader or the

@@ -1,7 +1,7 @@
 //! The walk a browser makes through the daemon's API, against a real cluster and two daemons:
 //! sign up and log in on a daemon started before any account, a group with files, a join
 //! refused and one accepted, an open group joined at once and a member removed, a download byte for byte, a cancelled one, the event stream, the metrics,
-//! leaving and logging out. Every reply is checked against the OpenAPI document, and the walk
+//! a file's link and a download by it, finding a file by SHA-1, leaving and logging out. Every reply is checked against the OpenAPI document, and the walk
 //! must meet every documented operation with a success.
 
 use std::path::{Path, PathBuf};
@@ -36,6 +36,7 @@ async fn a_browser_walk_from_sign_up_to_download_through_the_api() {
     swarm_views(&a, &b).await;
     let events = cancel_while_watching(&b, &bob).await;
     counters(&a, &b, &bob, &dest, &film_row).await;
+    link_and_find(&b, &bob, &film, &film_row).await;
     account_and_unpublish(&a, &b).await;
     leave_and_log_out(&a, &b).await;
 
@@ -325,6 +326,111 @@ async fn counters(a: &Api, b: &Api, bob: &Peer, dest: &Path, film_row: &Value) {
     assert_eq!(r.json()["reachable"], 3);
     assert!(r.json()["leader"].is_u64(), "{}", r.json());
     assert_status(&b.get("/api/v1/openapi.json").await, 200);
+}
+
+/// bob's link to film.bin is the one `peer link --json` prints; downloaded by it (to a
+/// destination of his choosing) it arrives byte for byte; a link that does not parse, a body
+/// with both forms and a link whose size no longer matches are refused. Finding film.bin's
+/// SHA-1 lists it as `peer find --json` does; a SHA-1 nobody has finds nothing, a malformed
+/// one is a 400.
+async fn link_and_find(b: &Api, bob: &Peer, film: &Path, film_row: &Value) {
+    let r = b.get("/api/v1/groups/films/files/film.bin/link").await;
+    assert_status(&r, 200);
+    let got = r.json();
+    assert_eq!(
+        (
+            &got["group"],
+            &got["name"],
+            &got["size_bytes"],
+            &got["sha1"]
+        ),
+        (
+            &json!("films"),
+            &json!("film.bin"),
+            &film_row["size_bytes"],
+            &film_row["sha1"]
+        )
+    );
+    let cli: Value =
+        serde_json::from_str(&bob.ok(&["--json", "link", "films", "film.bin"])).unwrap();
+    let sorted = |v: &Value| {
+        let mut t: Vec<String> = v["trackers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(sorted(&got).len(), 3, "{got}");
+    assert_eq!(sorted(&got), sorted(&cli), "{got} vs {cli}");
+    let link = got["link"].as_str().unwrap().to_string();
+    assert!(link.starts_with("p2p:?g=films&n=film.bin&s="), "{link}");
+    assert_status(
+        &b.get("/api/v1/groups/films/files/nope.bin/link").await,
+        404,
+    );
+
+    let dest = bob.home.join("by-link.bin");
+    let r = b
+        .post("/api/v1/downloads", json!({"link": link, "dest": dest}))
+        .await;
+    assert_status(&r, 201);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let done = wait_state(b, &id, "complete", Duration::from_secs(60)).await;
+    assert_eq!(done["dest"], dest.display().to_string());
+    assert!(same_bytes(film, &dest));
+    let r = b
+        .post(
+            "/api/v1/downloads",
+            json!({"link": "https://example.invalid/x"}),
+        )
+        .await;
+    assert_status(&r, 400);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a file link"));
+    let both = json!({"link": link, "group": "films", "name": "film.bin"});
+    assert_status(&b.post("/api/v1/downloads", both).await, 400);
+    let size = film_row["size_bytes"].as_u64().unwrap();
+    let changed = link.replace(&format!("&s={size}&"), &format!("&s={}&", size + 1));
+    assert_ne!(changed, link);
+    let elsewhere = bob.home.join("changed.bin");
+    let r = b
+        .post(
+            "/api/v1/downloads",
+            json!({"link": changed, "dest": elsewhere}),
+        )
+        .await;
+    assert_status(&r, 409);
+    assert_eq!(r.code(), "conflict");
+    assert!(!elsewhere.exists());
+
+    let sha1 = film_row["sha1"].as_str().unwrap();
+    let r = b
+        .get(&format!("/api/v1/find/{}", sha1.to_uppercase()))
+        .await;
+    assert_status(&r, 200);
+    let cli: Value = serde_json::from_str(&bob.ok(&["--json", "find", sha1])).unwrap();
+    assert_eq!(r.json()["files"], cli);
+    let rows = r.json()["files"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (&rows[0]["group"], &rows[0]["name"], &rows[0]["size_bytes"]),
+        (&json!("films"), &json!("film.bin"), &json!(size))
+    );
+    assert!(rows[0]["seeders"].as_u64().unwrap() >= 1, "{rows:?}");
+    let nobody = b.get(&format!("/api/v1/find/{}", "0".repeat(40))).await;
+    assert_status(&nobody, 200);
+    assert_eq!(nobody.json()["files"], json!([]));
+    let r = b.get("/api/v1/find/not-a-sha1").await;
+    assert_status(&r, 400);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("is not a SHA-1"));
 }
 
 /// The accounts as the tracker knows them (bob's with the display name he signed up with), and

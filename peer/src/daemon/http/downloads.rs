@@ -1,5 +1,5 @@
 //! `/api/v1/downloads...`: this daemon's downloads with their progress, starting one (the
-//! daemon's own, as `peer download --detach`) and cancelling one.
+//! daemon's own, as `peer download --detach`, by group and name or by link) and cancelling one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,9 +14,10 @@ use serde_json::json;
 use super::body::{JsonBody, Segments};
 use super::error::HttpError;
 use super::HttpState;
-use crate::control::{DownloadInfo, DownloadState, SourceRow};
+use crate::control::{DownloadInfo, DownloadState, ExpectedContent, SourceRow};
 use crate::daemon::download::{self, eta_secs};
 use crate::daemon::Daemon;
+use crate::link::FileLink;
 
 /// One download as listed.
 #[derive(Debug, Serialize)]
@@ -88,13 +89,38 @@ pub fn listing(daemon: &Daemon) -> serde_json::Value {
     json!({ "downloads": rows })
 }
 
-/// `POST /api/v1/downloads` body.
+/// `POST /api/v1/downloads` body: `group` and `name`, or a `link` from `peer link`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
-    group: String,
-    name: String,
+    group: Option<String>,
+    name: Option<String>,
+    link: Option<String>,
     dest: Option<PathBuf>,
+}
+
+impl StartRequest {
+    /// The group, the file name and, for a link, the size and SHA-1 the file must have.
+    ///
+    /// # Errors
+    /// 400: neither or both forms, or a link that does not parse (the parser's message).
+    fn target(&mut self) -> Result<(String, String, Option<ExpectedContent>), HttpError> {
+        match (self.link.take(), self.group.take(), self.name.take()) {
+            (Some(text), None, None) => {
+                let l =
+                    FileLink::parse(&text).map_err(|e| HttpError::bad_request(e.to_string()))?;
+                let expect = ExpectedContent {
+                    size_bytes: l.size_bytes,
+                    file_hash: l.file_hash,
+                };
+                Ok((l.group, l.name, Some(expect)))
+            }
+            (None, Some(group), Some(name)) => Ok((group, name, None)),
+            _ => Err(HttpError::bad_request(
+                "give either \"group\" and \"name\", or \"link\" (from `peer link`)",
+            )),
+        }
+    }
 }
 
 /// `GET /api/v1/downloads`.
@@ -104,12 +130,14 @@ pub async fn list(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
 
 /// `POST /api/v1/downloads` (201 `{"id"}`): `dest` must be absolute; without it the file goes
 /// to `NAME` in the daemon's download folder (`--download-dir`, default `HOME/downloads`).
-/// Something already at the destination is never replaced (409).
+/// Something already at the destination is never replaced (409). With a `link`, the group's
+/// file must still have the link's size and SHA-1 (409 if not), as with `peer download LINK`.
 pub async fn start(
     State(s): State<Arc<HttpState>>,
-    JsonBody(r): JsonBody<StartRequest>,
+    JsonBody(mut r): JsonBody<StartRequest>,
 ) -> Result<Response, HttpError> {
     let d = &s.daemon;
+    let (group, name, expect) = r.target()?;
     d.home.session()?;
     let dest = match r.dest {
         Some(p) if p.is_absolute() => p,
@@ -119,9 +147,9 @@ pub async fn start(
                 p.display()
             )))
         }
-        None => download::default_dest(d, &r.name)?,
+        None => download::default_dest(d, &name)?,
     };
-    let id = download::start(d, r.group, r.name, dest, None).await?;
+    let id = download::start(d, group, name, dest, expect).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 

@@ -12,7 +12,7 @@
 //! - [`auth`]: the token file, the token check, the Host/Origin guard.
 //! - [`error`]: the error shape and the mapping of the library's errors to codes.
 //! - `body`: JSON request bodies (size-limited, `application/json` only).
-//! - `session`, `groups`, `files`, `swarm`, `downloads`, `events`, `cluster`, `daemon_info`: the
+//! - `session`, `groups`, `files`, `swarm`, `links`, `downloads`, `events`, `cluster`, `daemon_info`: the
 //!   API, one file per area, each calling the code the CLI uses.
 //! - `assets`: the web UI's files (compiled in from `peer/ui/`) and the cookie login link.
 //! - `openapi`: the OpenAPI document.
@@ -28,6 +28,7 @@ pub mod error;
 mod events;
 mod files;
 mod groups;
+mod links;
 mod meta;
 mod openapi;
 mod server;
@@ -218,7 +219,9 @@ pub fn router(state: Arc<HttpState>) -> Router {
             "/api/v1/groups/{group}/files/{name}/unpublish",
             post(files::unpublish),
         )
+        .route("/api/v1/groups/{group}/files/{name}/link", get(links::link))
         .route("/api/v1/groups/{group}/peers", get(swarm::peers))
+        .route("/api/v1/find/{sha1}", get(links::find))
         .route(
             "/api/v1/downloads",
             get(downloads::list).post(downloads::start),
