@@ -480,6 +480,7 @@ async function renderGroups(main, _r, nav) {
   const body = h("div", {}, h("div", { class: "boot" }, "Loading groups…"));
   replace(main,
     pageHead("Groups", "Share files with the people in a group; join one to see its files."),
+    linkAndFindPanel(),
     h("div", { class: "panel" },
       h("div", { class: "panel-body" },
         h("form", {
@@ -817,12 +818,99 @@ function fileRow(group, f, reload) {
     if (d && d.state === "complete") parts.push(h("span", { class: "badge complete" }, icon("check"), "downloaded"), " ");
     if (f.shared_by_me) parts.push(h("span", { class: "badge member" }, "seeding"), " ", stop());
     else if (!d || d.state !== "complete") parts.push(download());
-    parts.push(" ", sources());
+    parts.push(" ", sources(), " ", copyLinkButton(group, f.name, err));
     if (mayUnpublish) parts.push(" ", unpublish());
     replace(cell, parts);
   };
   update();
   return { tr, update };
+}
+
+// ---------------------------------------------------------------- links and finding by SHA-1
+
+/** Puts `text` on the clipboard; where the page may not (no permission, an insecure origin),
+ *  shows it in a prompt() to copy by hand. */
+async function copyText(text, what) {
+  try {
+    if (!navigator.clipboard) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(text);
+    toast(`Copied ${what}`);
+  } catch (e) {
+    window.prompt(`Copy ${what}:`, text);
+  }
+}
+
+/** A file row's "Copy link" button: the link `peer link` prints, which "Download from link"
+ *  and `peer download LINK` take. */
+function copyLinkButton(group, name, err) {
+  return h("button", {
+    class: "btn ghost small", dataset: { action: "copy-link", file: name },
+    title: "Copy a link to this file (group, name, size, SHA-1, trackers)",
+    onclick: (ev) => busy(ev.currentTarget, err, async () => {
+      const r = await api("GET", `/groups/${enc(group)}/files/${enc(name)}/link`);
+      await copyText(r.link, `the link to ${name}`);
+    }),
+  }, "Copy link");
+}
+
+/** The Groups page's panel: download a file from a link, and find files by whole-file SHA-1. */
+function linkAndFindPanel() {
+  const link = h("input", { type: "text", class: "grow mono", id: "link-input", placeholder: "p2p:?g=… (a file's link)", "aria-label": "File link" });
+  const dest = h("input", { type: "text", class: "mono", id: "link-dest", placeholder: "Destination (default: download folder)", "aria-label": "Destination path" });
+  const linkErr = h("div", { class: "error", role: "alert", id: "link-error" });
+  const linkBtn = h("button", { class: "btn primary", type: "submit", id: "link-download" }, icon("download"), "Download from link");
+  const sha1 = h("input", { type: "text", class: "grow mono", id: "find-sha1", placeholder: "SHA-1 (40 hexadecimal digits)", "aria-label": "SHA-1 to find" });
+  const findErr = h("div", { class: "error", role: "alert" });
+  const findBtn = h("button", { class: "btn", type: "submit", id: "find-button" }, "Find by SHA-1");
+  const results = h("div", { id: "find-results" });
+  return h("section", { class: "panel" },
+    h("div", { class: "panel-head" }, h("h2", {}, "Links and content"),
+      h("span", { class: "sub-line" }, "Download a file from its link, or find which of your groups have a file's content.")),
+    h("div", { class: "panel-body" },
+      h("form", {
+        class: "inline-form",
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          busy(linkBtn, linkErr, async () => {
+            const body = { link: link.value.trim() };
+            if (dest.value.trim()) body.dest = dest.value.trim();
+            await api("POST", "/downloads", body);
+            toast("Downloading from the link");
+            link.value = "";
+            dest.value = "";
+            await refreshDownloads();
+          });
+        },
+      }, link, dest, linkBtn),
+      linkErr,
+      h("form", {
+        class: "inline-form",
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          busy(findBtn, findErr, async () => {
+            const hex = sha1.value.trim();
+            const r = await api("GET", `/find/${enc(hex)}`);
+            replace(results, foundTable(r.files || []));
+          });
+        },
+      }, sha1, findBtn),
+      findErr),
+    results);
+}
+
+/** The files found by SHA-1, each linking to its group. */
+function foundTable(files) {
+  if (!files.length) return emptyState("Not found", "No file with that content in your groups.");
+  return h("table", {},
+    h("thead", {}, h("tr", {},
+      h("th", {}, "Group"), h("th", {}, "Name"), h("th", { class: "num" }, "Size"),
+      h("th", { class: "num" }, "Seeders"), h("th", { class: "num hide-sm" }, "Partial"))),
+    h("tbody", {}, files.map((f) => h("tr", { dataset: { group: f.group, file: f.name } },
+      h("td", {}, h("a", { href: "#/groups/" + enc(f.group) }, f.group)),
+      h("td", {}, f.name),
+      h("td", { class: "num" }, fmtBytes(f.size_bytes)),
+      h("td", { class: "num" }, String(f.seeders)),
+      h("td", { class: "num hide-sm" }, String(f.partial))))));
 }
 
 function sharePanel(group, reload) {

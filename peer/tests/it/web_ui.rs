@@ -1,7 +1,8 @@
 //! The web UI in a real browser: bob makes his account on his daemon's page, signs out and in,
 //! asks to join alice's group, opens it once accepted, downloads her files and watches the live
 //! progress reach complete, finds them on his sharing screen and sees the cluster's leader;
-//! he shares a file of his own and unpublishes it (the button shows on his file only).
+//! he shares a file of his own and unpublishes it (the button shows on his file only); he copies
+//! a file's link, downloads from it (a bad link refused inline) and finds the file by SHA-1.
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says how to install
 //! them and passes, unless `P2P_REQUIRE_BROWSER` is set (as `.ci/run` does).
 
@@ -58,12 +59,13 @@ async fn bob_downloads_through_the_web_ui() {
     let link = ui_link(&bob).await;
     let mine = root.path().join(MINE);
     random_file(&mine, 50_000, 19);
+    let by_link = bob.home.join("notes-by-link.txt");
 
     let shots = root.path().join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let result = tokio::task::block_in_place(|| {
         let browser = Browser::start(&paths, root.path())?;
-        let r = drive(&browser, &link, &alice, &shots, &mine);
+        let r = drive(&browser, &link, &alice, &shots, &mine, &by_link);
         if r.is_err() {
             let _ = browser.screenshot(&shots.join("failure.png"));
             eprintln!("browser console: {:#?}", browser.console());
@@ -86,6 +88,11 @@ async fn bob_downloads_through_the_web_ui() {
     assert!(
         !listed.contains(MINE),
         "unpublished in the UI but listed: {listed}"
+    );
+    assert!(
+        same_bytes(&notes, &by_link),
+        "downloaded from the link to {}, not the same bytes",
+        by_link.display()
     );
     for (orig, dest) in [&src, &notes].into_iter().zip(&dests) {
         assert!(
@@ -141,6 +148,7 @@ fn drive(
     alice: &Peer,
     shots: &Path,
     mine: &Path,
+    by_link: &Path,
 ) -> anyhow::Result<[PathBuf; 2]> {
     // The link sets the cookie and lands on `/` without the token in the address.
     b.goto(link)?;
@@ -289,6 +297,7 @@ fn drive(
         b.text(&alice_source)
     );
     b.screenshot(&shots.join("sources.png"))?;
+    link_and_find(b, shots, by_link)?;
     // bob now seeds what he downloaded, from where it went.
     b.click_css("a.nav-item[href='#/sharing']", WAIT)?;
     let share = format!("tr[data-share='{FILE}'][data-group=g] .sub-line.mono");
@@ -308,6 +317,74 @@ fn drive(
     )?;
     b.screenshot(&shots.join("cluster.png"))?;
     Ok(dests)
+}
+
+/// bob copies NOTES's link from its row (the clipboard stubbed to keep what is written), pastes
+/// a bad link into "Download from link" (refused inline with the parser's message), then the
+/// copied one with `by_link` as the destination, and waits (bounded) for the file there; he
+/// finds NOTES by the SHA-1 in the link. Ends on the group list.
+fn link_and_find(b: &Browser, shots: &Path, by_link: &Path) -> anyhow::Result<()> {
+    b.execute(
+        "window.__copied = null; Object.defineProperty(navigator, 'clipboard', \
+           { configurable: true, value: { writeText: async (t) => { window.__copied = t; } } })",
+    )?;
+    clear_toasts(b);
+    b.click_css(
+        &format!("[data-action=copy-link][data-file='{NOTES}']"),
+        WAIT,
+    )?;
+    b.wait_until(
+        "the link copied",
+        "return typeof window.__copied === 'string' && window.__copied.startsWith('p2p:?g=g&n=')",
+        WAIT,
+    )?;
+    let copied = b.execute("return window.__copied")?;
+    let link = copied.as_str().unwrap_or_default().to_string();
+    let sha1 = link
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("h="))
+        .unwrap_or_default()
+        .to_string();
+    anyhow::ensure!(sha1.len() == 40, "no SHA-1 in the copied link {link}");
+
+    b.click_css("a.nav-item[href='#/groups']", WAIT)?;
+    b.type_into("#link-input", "https://example.invalid/notes")?;
+    clear_toasts(b);
+    b.click_css("#link-download", WAIT)?;
+    b.wait_until(
+        "the bad link refused inline",
+        "return document.querySelector('#link-error').textContent.includes('not a file link')",
+        WAIT,
+    )?;
+    b.type_into("#link-input", &link)?;
+    b.type_into("#link-dest", &by_link.display().to_string())?;
+    clear_toasts(b);
+    b.click_css("#link-download", WAIT)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !by_link.exists() {
+        let said = b.text("#link-error");
+        anyhow::ensure!(said.is_empty(), "the link download was refused: {said}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "nothing at {} from the link",
+            by_link.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    b.type_into("#find-sha1", &sha1.to_uppercase())?;
+    clear_toasts(b);
+    b.click_css("#find-button", WAIT)?;
+    let found = format!("#find-results tr[data-group=g][data-file='{NOTES}']");
+    b.wait_for(&found, WAIT)?;
+    anyhow::ensure!(
+        b.text(&found).contains("195 KiB"),
+        "the found row: {}",
+        b.text(&found)
+    );
+    clear_toasts(b);
+    b.screenshot(&shots.join("find.png"))?;
+    Ok(())
 }
 
 /// Removes the passing notices, so a screenshot shows only the screen.
