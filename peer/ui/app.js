@@ -480,7 +480,6 @@ async function renderGroups(main, _r, nav) {
   const body = h("div", {}, h("div", { class: "boot" }, "Loading groups…"));
   replace(main,
     pageHead("Groups", "Share files with the people in a group; join one to see its files."),
-    linkAndFindPanel(),
     h("div", { class: "panel" },
       h("div", { class: "panel-body" },
         h("form", {
@@ -496,6 +495,7 @@ async function renderGroups(main, _r, nav) {
           },
         }, nameInput, openLabel, createBtn),
         createErr)),
+    linkAndFindPanel(),
     body);
 
   let groups;
@@ -884,7 +884,7 @@ function linkAndFindPanel() {
       }, link, dest, linkBtn),
       linkErr,
       h("form", {
-        class: "inline-form",
+        class: "inline-form spaced",
         onsubmit: (ev) => {
           ev.preventDefault();
           busy(findBtn, findErr, async () => {
